@@ -1,0 +1,98 @@
+"""Ingest: raw files -> staged and harmonized rows -> validated rows (GX) -> curated tables."""
+import dagster as dg
+
+from assets.resources import ObservatoryResource
+from observatory import pipeline
+
+WRITER_POOL = "observatory_writer"  # one run at a time writes the working database
+CURATED_TABLES = ("fact_observation", "quarantine", "file_receipt", "dim_country", "dim_indicator")
+
+
+@dg.asset(group_name="ingest", pool=WRITER_POOL)
+def staged_observations(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
+    """New and changed raw files under data/raw/, read (encoding, delimiter, header aliases)
+    and harmonized (countries, indicators, units, numbers). Unchanged files are not read again."""
+    summary = pipeline.stage(observatory.settings())
+    for rejected in summary.rejected:
+        context.log.warning(f"file rejected: {rejected}")
+    return dg.MaterializeResult(metadata={
+        "files_seen": summary.files_seen,
+        "files_read": summary.files_read,
+        "files_rejected": summary.files_rejected,
+        "duplicates": summary.duplicates,
+        "unchanged": summary.unchanged,
+        "rows_read": summary.rows_read,
+    })
+
+
+@dg.asset(
+    group_name="ingest",
+    deps=[staged_observations],
+    pool=WRITER_POOL,
+    check_specs=[dg.AssetCheckSpec("observation_suite", asset="validated_observations",
+                                   description="Great Expectations suite expectations/observation.json")],
+)
+def validated_observations(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
+    """Staged rows checked against the Great Expectations suite `expectations/observation.json`;
+    failing rows are set aside for quarantine with their reason. Quarantined rows are expected
+    in real files, so the check warns rather than blocks."""
+    summary = pipeline.validate(observatory.settings())
+    failed = {
+        f"{e.reason_code} ({e.expectation} on {e.column})": {"rows": e.failed_rows, "first lines": e.first_lines}
+        for e in summary.failed
+    }
+    check = dg.AssetCheckResult(
+        check_name="observation_suite",
+        passed=not failed and summary.duplicate_rows == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rows_checked": summary.rows_checked,
+            "rows_quarantined": summary.rows_quarantined,
+            "duplicate_rows": summary.duplicate_rows,
+            "failed_expectations": dg.MetadataValue.json(failed),
+        },
+    )
+    return dg.MaterializeResult(
+        metadata={"rows_checked": summary.rows_checked, "rows_quarantined": summary.rows_quarantined},
+        check_results=[check],
+    )
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(name, group_name="curated", deps=[validated_observations]) for name in CURATED_TABLES],
+    pool=WRITER_POOL,
+)
+def curated_tables(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
+    """Apply the validated files to the working database in one transaction: loaded rows,
+    quarantine with Spanish and English messages, receipts, then fact_observation and the
+    country and indicator dimensions."""
+    settings = observatory.settings()
+    summary = pipeline.build(settings)
+    context.log.info(f"applied {summary.files_applied} files: {summary.rows_loaded} rows loaded, "
+                     f"{summary.rows_quarantined} quarantined, {summary.duplicates} duplicates")
+    for name in CURATED_TABLES:
+        yield dg.MaterializeResult(asset_key=name, metadata={
+            "dagster/row_count": pipeline.table_count(settings, name),
+            "preview": dg.MetadataValue.md(pipeline.preview(settings, name)),
+        })
+
+
+@dg.asset_check(asset="file_receipt", blocking=True, description="rows_read = rows_loaded + rows_quarantined for every file")
+def receipts_balance(observatory: ObservatoryResource) -> dg.AssetCheckResult:
+    unbalanced = pipeline.unbalanced_receipts(observatory.settings())
+    return dg.AssetCheckResult(
+        passed=not unbalanced,
+        metadata={"unbalanced_files": dg.MetadataValue.json([list(map(str, row)) for row in unbalanced[:20]])},
+    )
+
+
+@dg.asset_check(asset="fact_observation", blocking=True, description="No observation key appears twice")
+def unique_observation_key(observatory: ObservatoryResource) -> dg.AssetCheckResult:
+    duplicated = pipeline.duplicated_keys(observatory.settings())
+    return dg.AssetCheckResult(passed=duplicated == 0, metadata={"duplicated_keys": duplicated})
+
+
+@dg.asset_check(asset="fact_observation", blocking=True, description="Every country is in dim_country")
+def countries_known(observatory: ObservatoryResource) -> dg.AssetCheckResult:
+    unknown = pipeline.unknown_countries(observatory.settings())
+    return dg.AssetCheckResult(passed=unknown == 0, metadata={"rows_with_unknown_country": unknown})

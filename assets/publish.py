@@ -1,0 +1,19 @@
+"""Publish: the curated tables as data/curated/observatory.duckdb and Parquet, atomically."""
+
+import dagster as dg
+
+from assets.ingest import CURATED_TABLES, WRITER_POOL
+from assets.resources import ObservatoryResource
+from observatory import pipeline
+
+
+@dg.asset(group_name="publish", deps=list(CURATED_TABLES), pool=WRITER_POOL)
+def published_database(observatory: ObservatoryResource) -> dg.MaterializeResult:
+    """The public schema v1 copied into a new DuckDB file (with column comments) and Parquet
+    files, renamed over the published ones: open readers keep their snapshot."""
+    summary = pipeline.publish(observatory.settings())
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(summary.database)),
+        "parquet_dir": dg.MetadataValue.path(str(summary.parquet_dir)),
+        **{f"rows_{table}": count for table, count in summary.tables.items()},
+    })

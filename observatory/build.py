@@ -1,0 +1,97 @@
+"""Build: apply the staged files to the working database in one transaction, then rebuild the
+curated tables. A crash before COMMIT leaves the working database as it was."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from observatory import reference
+
+log = logging.getLogger(__name__)
+SQL_DIR = Path(__file__).parent / "sql"
+CURATED_SQL = ("fact_observation", "dim_country", "dim_indicator")
+
+
+@dataclass
+class BuildSummary:
+    files_applied: int
+    rows_loaded: int
+    rows_quarantined: int
+    duplicates: int
+
+
+def ensure_working_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute((SQL_DIR / "working_tables.sql").read_text())
+
+
+def build(con: duckdb.DuckDBPyConnection) -> BuildSummary:
+    """Replace what each staged file contributed before, insert what it brings now, write its
+    receipt, rebuild fact_observation and the dimensions, and empty the stage."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE applied_path AS
+            SELECT file_path FROM stage_file UNION SELECT file_path FROM stage_duplicate
+        """)
+        con.execute("DELETE FROM observation WHERE source_file IN (SELECT file_path FROM applied_path)")
+        con.execute("DELETE FROM quarantine WHERE source_file IN (SELECT file_path FROM applied_path)")
+        con.execute("DELETE FROM file_receipt WHERE file_path IN (SELECT file_path FROM applied_path)")
+        con.execute((SQL_DIR / "load_observations.sql").read_text())
+        _insert_quarantine(con)
+        con.execute((SQL_DIR / "file_receipts.sql").read_text())
+        for name in CURATED_SQL:
+            con.execute((SQL_DIR / f"{name}.sql").read_text())
+        summary = BuildSummary(*con.execute("""
+            SELECT count(*), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0),
+                   count(*) FILTER (WHERE status = 'duplicate')
+            FROM file_receipt WHERE file_path IN (SELECT file_path FROM applied_path)
+        """).fetchone())
+        for table in ("stage_file", "stage_row", "stage_problem", "stage_duplicate"):
+            con.execute(f"DELETE FROM {table}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    log.info("built: %s", summary)
+    return summary
+
+
+def _insert_quarantine(con: duckdb.DuckDBPyConnection) -> None:
+    """Turn staged problems into messages staff can act on, in Spanish and English."""
+    problems = con.execute("""
+        SELECT f.file_path, p.line, p.reason_code, p.details
+        FROM stage_problem AS p JOIN stage_file AS f USING (file_id)
+        ORDER BY f.file_path, p.line NULLS FIRST
+    """).df()
+    if problems.empty:
+        return
+    reasons = reference.load("reasons").set_index("reason_code")
+    messages = [
+        _messages(reasons.loc[code], json.loads(details), path)
+        for path, code, details in zip(problems["file_path"], problems["reason_code"], problems["details"])
+    ]
+    quarantine = pd.DataFrame({
+        "source_file": problems["file_path"],
+        "source_row": problems["line"].astype("Int32"),
+        "reason_code": problems["reason_code"],
+        "message_es": [es for es, _ in messages],
+        "message_en": [en for _, en in messages],
+    })
+    con.register("_quarantine", quarantine)
+    con.execute("INSERT INTO quarantine SELECT * FROM _quarantine")
+    con.unregister("_quarantine")
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _messages(reason: pd.Series, details: dict, path: str) -> tuple[str, str]:
+    fields = _Blank(details, file_name=Path(path).name)
+    return reason["message_es"].format_map(fields), reason["message_en"].format_map(fields)

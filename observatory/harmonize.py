@@ -1,0 +1,100 @@
+"""Harmonize: staged text cells -> country ISO3, indicator codes, units, disaggregation codes,
+years and numbers in each file's own locale. Nothing is dropped: an unmatched value stays NULL
+beside its raw text, for validation to quarantine with a reason."""
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import pandas as pd
+
+from observatory import reference
+from observatory.reference import norm_key
+
+SQL_DIR = Path(__file__).parent / "sql"
+AGE_RANGE = re.compile(r"^(\d{1,3}) (?:(?:a|to|al) )?(\d{1,3})(?: anos| years)?$")
+AGE_MINIMUM = re.compile(r"^(\d{1,3}) ?(?:\+|y mas|o mas|and over|or more|years and over|anos y mas)$")
+AGE_TOTAL = {"total", "t", "todas", "todas las edades", "all ages", "all"}
+
+
+def harmonize(con: duckdb.DuckDBPyConnection) -> int:
+    """Build `stage_harmonized` from `stage_row`; returns the number of rows harmonized."""
+    _mapping(con, "country", _country_resolver())
+    _mapping(con, "indicator", _indicator_resolver())
+    _mapping(con, "unit", _table_resolver(reference.keyed("unit_aliases"), "unit"))
+    disaggregations = reference.keyed("disaggregation_aliases")
+    for dimension in ("sex", "population_group"):
+        frame = disaggregations[disaggregations["dimension"] == dimension]
+        _mapping(con, dimension, _table_resolver(frame, "code"))
+    _mapping(con, "age_group", _age_group)
+    con.execute((SQL_DIR / "harmonize_rows.sql").read_text())
+    return con.execute("SELECT count(*) FROM stage_harmonized").fetchone()[0]
+
+
+def _mapping(con: duckdb.DuckDBPyConnection, column: str, resolve: Callable[[str], tuple[str | None, str]]) -> None:
+    """map_<column>(raw, code, suggestions) for each distinct raw value: few values, many rows."""
+    raws = [row[0] for row in con.execute(f"SELECT DISTINCT {column} FROM stage_row WHERE {column} IS NOT NULL").fetchall()]
+    resolved = [(raw, *resolve(raw)) for raw in raws]
+    frame = pd.DataFrame(resolved, columns=["raw", "code", "suggestions"], dtype=object)
+    con.register("_mapping_frame", frame)
+    con.execute(
+        f"CREATE OR REPLACE TABLE map_{column} AS "
+        "SELECT CAST(raw AS VARCHAR) AS raw, CAST(code AS VARCHAR) AS code, "
+        "CAST(suggestions AS VARCHAR) AS suggestions FROM _mapping_frame"
+    )
+    con.unregister("_mapping_frame")
+
+
+def _country_resolver() -> Callable[[str], tuple[str | None, str]]:
+    aliases = reference.country_aliases()
+    by_key = dict(zip(aliases["alias_key"], aliases["country_iso3"]))
+    names = reference.load("countries").set_index("country_iso3")["name_es"].to_dict()
+    name_keys = {norm_key(name): name for name in names.values()}
+
+    def resolve(raw: str) -> tuple[str | None, str]:
+        key = norm_key(raw)
+        if key in by_key:
+            return by_key[key], ""
+        close = difflib.get_close_matches(key, list(by_key), n=6, cutoff=0.6)
+        suggestions = list(dict.fromkeys(names[by_key[k]] for k in close))[:3]
+        if not suggestions:
+            suggestions = [name_keys[k] for k in difflib.get_close_matches(key, list(name_keys), n=3, cutoff=0.3)]
+        return None, ", ".join(suggestions) or "—"
+
+    return resolve
+
+
+def _indicator_resolver() -> Callable[[str], tuple[str | None, str]]:
+    aliases = reference.indicator_aliases()
+    by_key = dict(zip(aliases["alias_key"], aliases["indicator_code"]))
+    codes = list(reference.load("indicators")["indicator_code"])
+
+    def resolve(raw: str) -> tuple[str | None, str]:
+        key = norm_key(raw)
+        if key in by_key:
+            return by_key[key], ""
+        close = difflib.get_close_matches(key.replace(" ", "_"), codes, n=3, cutoff=0.4)
+        return None, ", ".join(close or codes)
+
+    return resolve
+
+
+def _table_resolver(frame: pd.DataFrame, target: str) -> Callable[[str], tuple[str | None, str]]:
+    by_key = dict(zip(frame["alias_key"], frame[target]))
+    return lambda raw: (by_key.get(norm_key(raw)), "")
+
+
+def _age_group(raw: str) -> tuple[str | None, str]:
+    """'15 a 49 años' -> '15-49'; '15 y más' -> '15+'; anything else is not an age group."""
+    key = norm_key(raw.replace("+", " +"))
+    if key in AGE_TOTAL:
+        return "total", ""
+    if match := AGE_RANGE.match(key):
+        low, high = int(match[1]), int(match[2])
+        return (f"{low}-{high}", "") if low <= high else (None, "")
+    if match := AGE_MINIMUM.match(key):
+        return f"{int(match[1])}+", ""
+    return None, ""

@@ -1,0 +1,164 @@
+"""The run's steps, each on the working database: stage (discover, read, harmonize), validate,
+build, publish; and the invariants checked between them. The Dagster assets call these, and
+`observatory run` runs those assets, so there is one code path."""
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from observatory import build as build_step
+from observatory import harmonize as harmonize_step
+from observatory import publish as publish_step
+from observatory import read as read_step
+from observatory import reference
+from observatory import validate as validate_step
+from observatory.discover import discover
+from observatory.settings import Settings
+
+log = logging.getLogger(__name__)
+SQL_DIR = Path(__file__).parent / "sql"
+OBSERVATION_KEY = (
+    "country_iso3", "subnational_code", "year", "indicator_code", "sex", "age_group",
+    "population_group", "source",
+)
+
+
+@contextmanager
+def working_db(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The private working database: one writer, never opened by researchers."""
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.working_db))
+    try:
+        build_step.ensure_working_tables(con)
+        yield con
+    finally:
+        con.close()
+
+
+@dataclass
+class StageSummary:
+    files_seen: int = 0
+    files_read: int = 0
+    files_rejected: int = 0
+    duplicates: int = 0
+    unchanged: int = 0
+    rows_read: int = 0
+    rejected: list[str] = field(default_factory=list)
+
+
+def stage(settings: Settings) -> StageSummary:
+    """Read every new or changed raw file into the stage and harmonize it."""
+    if not settings.raw_dir.is_dir():
+        raise FileNotFoundError(f"raw folder not found / carpeta raw no encontrada: {settings.raw_dir}")
+    with working_db(settings) as con:
+        reference.install(con)
+        con.execute((SQL_DIR / "stage_tables.sql").read_text())
+        found = discover(con, settings.raw_dir)
+        received_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        summary = StageSummary(files_seen=found.seen, duplicates=len(found.duplicates), unchanged=len(found.unchanged))
+        next_row_id = 0
+        for file_id, raw in enumerate(found.to_read, start=1):
+            if not raw.observatory:
+                outcome = read_step.ReadOutcome(rejection=read_step.FileRejected("no_observatory_folder"))
+            else:
+                outcome = read_step.read_file(con, raw.path, file_id, next_row_id)
+                next_row_id = outcome.next_row_id
+            _record_file(con, file_id, raw, received_at, outcome)
+            summary.files_read += 1
+            summary.rows_read += outcome.rows_read
+            if outcome.rejection:
+                summary.files_rejected += 1
+                summary.rejected.append(f"{raw.rel_path}: {outcome.rejection.reason_code}")
+        for raw, owner in found.duplicates:
+            con.execute("INSERT INTO stage_duplicate VALUES (?, ?, ?, ?, ?)",
+                        [raw.rel_path, raw.observatory, raw.sha256, received_at, owner])
+        harmonize_step.harmonize(con)
+    return summary
+
+
+def _record_file(con, file_id: int, raw, received_at: datetime, outcome: read_step.ReadOutcome) -> None:
+    rejection = outcome.rejection
+    con.execute(
+        "INSERT INTO stage_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [file_id, raw.rel_path, raw.observatory, raw.sha256, received_at, outcome.encoding,
+         outcome.delimiter, outcome.decimal_mark, outcome.rows_read, rejection is not None],
+    )
+    if rejection:
+        con.execute("INSERT INTO stage_problem VALUES (?, NULL, NULL, ?, ?)",
+                    [file_id, rejection.reason_code, json.dumps(rejection.details, default=str)])
+
+
+def validate(settings: Settings) -> validate_step.ValidationSummary:
+    with working_db(settings) as con:
+        reference.install(con)
+        return validate_step.validate(con, settings)
+
+
+def build(settings: Settings) -> build_step.BuildSummary:
+    with working_db(settings) as con:
+        reference.install(con)
+        return build_step.build(con)
+
+
+def publish(settings: Settings) -> publish_step.PublishSummary:
+    with working_db(settings) as con:
+        return publish_step.publish(con, settings)
+
+
+# --- invariants, checked before anything is published ------------------------------------
+
+def unbalanced_receipts(settings: Settings) -> list[tuple]:
+    """Files whose rows_read is not rows_loaded + rows_quarantined: rows lost or counted twice."""
+    with working_db(settings) as con:
+        return con.execute("""
+            SELECT file_path, rows_read, rows_loaded, rows_quarantined FROM file_receipt
+            WHERE rows_read <> rows_loaded + rows_quarantined ORDER BY file_path
+        """).fetchall()
+
+
+def duplicated_keys(settings: Settings) -> int:
+    """Observation keys that appear more than once in fact_observation (must be none)."""
+    key = ", ".join(OBSERVATION_KEY)
+    with working_db(settings) as con:
+        if not _has_table(con, "fact_observation"):
+            return 0
+        return con.execute(
+            f"SELECT count(*) FROM (SELECT {key} FROM fact_observation GROUP BY ALL HAVING count(*) > 1)"
+        ).fetchone()[0]
+
+
+def unknown_countries(settings: Settings) -> int:
+    """fact_observation rows whose country is not in dim_country."""
+    with working_db(settings) as con:
+        if not _has_table(con, "fact_observation"):
+            return 0
+        return con.execute(
+            "SELECT count(*) FROM fact_observation ANTI JOIN dim_country USING (country_iso3)"
+        ).fetchone()[0]
+
+
+def preview(settings: Settings, table: str, limit: int = 5) -> str:
+    """A few rows as markdown, for the Dagster UI."""
+    with working_db(settings) as con:
+        if not _has_table(con, table):
+            return ""
+        frame = con.execute(f"SELECT * FROM {table} LIMIT {int(limit)}").df()
+    return frame.to_markdown(index=False) if not frame.empty else "(empty)"
+
+
+def table_count(settings: Settings, table: str) -> int:
+    with working_db(settings) as con:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if _has_table(con, table) else 0
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND table_name = ?", [table]
+    ).fetchone()[0])

@@ -1,0 +1,308 @@
+"""Read: raw bytes -> text -> dialect -> canonical rows with their line numbers, staged in DuckDB.
+
+Cells stay text here; harmonize turns them into codes and numbers. A file that cannot be read
+at all is rejected whole with a reason; a row that cannot be split cleanly is kept as a problem.
+"""
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import json
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Callable, Iterator
+
+import duckdb
+import pyarrow as pa
+
+from observatory import reference
+
+log = logging.getLogger(__name__)
+
+CANONICAL_COLUMNS = (
+    "country", "year", "indicator", "value", "unit", "sex",
+    "age_group", "population_group", "source", "notes",
+)
+REQUIRED_COLUMNS = ("country", "year", "indicator", "value")
+DELIMITERS = ",;\t|"
+SAMPLE_BYTES = 1 << 20
+BATCH_ROWS = 100_000
+XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+ROW_SCHEMA = pa.schema(
+    [("row_id", pa.int64()), ("file_id", pa.int32()), ("line", pa.int32())]
+    + [(column, pa.string()) for column in CANONICAL_COLUMNS]
+)
+
+
+class FileRejected(Exception):
+    """The whole file is quarantined: `reason_code` names why, `details` fill the message."""
+
+    def __init__(self, reason_code: str, rows_read: int = 0, **details: object):
+        super().__init__(reason_code)
+        self.reason_code = reason_code
+        self.rows_read = rows_read
+        self.details = details
+
+
+@dataclass
+class ReadOutcome:
+    rows_read: int = 0
+    encoding: str = ""
+    delimiter: str = ""
+    decimal_mark: str = "."
+    rejection: FileRejected | None = None
+    next_row_id: int = 0
+
+
+@dataclass
+class _Stager:
+    """Buffers rows and problems and writes them to DuckDB in Arrow batches."""
+
+    con: duckdb.DuckDBPyConnection
+    file_id: int
+    next_row_id: int
+    columns: dict[str, list] = field(default_factory=lambda: {n: [] for n in ROW_SCHEMA.names})
+    problems: list[tuple] = field(default_factory=list)
+
+    def add_row(self, line: int, cells: dict[str, str | None]) -> None:
+        self.columns["row_id"].append(self.next_row_id)
+        self.columns["file_id"].append(self.file_id)
+        self.columns["line"].append(line)
+        for name in CANONICAL_COLUMNS:
+            self.columns[name].append(cells.get(name))
+        self.next_row_id += 1
+        if len(self.columns["row_id"]) >= BATCH_ROWS:
+            self.flush()
+
+    def add_problem(self, line: int, reason_code: str, **details: object) -> None:
+        self.problems.append((self.file_id, self.next_row_id, line, reason_code, json.dumps(details)))
+        self.next_row_id += 1
+
+    def flush(self) -> None:
+        if self.columns["row_id"]:
+            batch = pa.Table.from_pydict(self.columns, schema=ROW_SCHEMA)
+            self.con.register("_stage_batch", batch)
+            self.con.execute("INSERT INTO stage_row SELECT * FROM _stage_batch")
+            self.con.unregister("_stage_batch")
+            self.columns = {n: [] for n in ROW_SCHEMA.names}
+        if self.problems:
+            self.con.executemany("INSERT INTO stage_problem VALUES (?, ?, ?, ?, ?)", self.problems)
+            self.problems = []
+
+    def discard(self) -> None:
+        """Forget what this file staged (a rejected file loads nothing, not even its good rows)."""
+        self.columns = {n: [] for n in ROW_SCHEMA.names}
+        self.problems = []
+        self.con.execute("DELETE FROM stage_row WHERE file_id = ?", [self.file_id])
+        self.con.execute("DELETE FROM stage_problem WHERE file_id = ?", [self.file_id])
+
+
+def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_row_id: int) -> ReadOutcome:
+    """Stage one raw file's rows; a file-level failure comes back as `rejection`, never raised."""
+    outcome = ReadOutcome(next_row_id=first_row_id)
+    stager = _Stager(con, file_id, first_row_id)
+    encoding: str | None = None
+    while True:
+        try:
+            if path.suffix.lower() in XLSX_SUFFIXES:
+                outcome.delimiter = "xlsx"
+                records = _xlsx_records(path)
+            else:
+                records = _text_records(path, outcome, encoding)
+            outcome.rows_read = _stage_records(records, stager, outcome)
+            stager.flush()
+        except _RestartAs as restart:
+            stager.discard()
+            stager.next_row_id = first_row_id
+            encoding = restart.encoding
+            continue
+        except FileRejected as rejection:
+            stager.discard()
+            outcome.rejection = rejection
+            outcome.rows_read = rejection.rows_read
+        except (OSError, csv.Error, ValueError, EOFError) as error:
+            stager.discard()
+            outcome.rejection = FileRejected("file_unreadable", detail=_short(error))
+        break
+    outcome.next_row_id = stager.next_row_id
+    return outcome
+
+
+def _stage_records(records: Iterator[tuple[int, list[str]]], stager: _Stager, outcome: ReadOutcome) -> int:
+    """Header, then data rows: blank rows are skipped, every other row is counted as read."""
+    header: list[str] | None = None
+    positions: dict[str, int] = {}
+    missing: list[str] = []
+    rows_read = 0
+    for line, cells in records:
+        if not any(cell.strip() for cell in cells):
+            continue
+        if header is None:
+            header = cells
+            positions, missing = _map_header(header)
+            continue
+        rows_read += 1
+        if missing:
+            continue  # counted, so the receipt says how many rows the rejection covers
+        extra = [cell for cell in cells[len(header):] if cell.strip()]
+        if extra:
+            stager.add_problem(line, "extra_fields", fields=len(cells), header_fields=len(header),
+                               delimiter=_show_delimiter(outcome.delimiter))
+            continue
+        stager.add_row(line, {
+            name: _clean(cells[index]) if index < len(cells) else None
+            for name, index in positions.items()
+        })
+    if header is None:
+        raise FileRejected("no_data_rows")
+    if missing:
+        raise FileRejected("missing_required_column", rows_read=rows_read,
+                           missing=", ".join(missing), header=" | ".join(c.strip() for c in header))
+    if rows_read == 0:
+        raise FileRejected("no_data_rows")
+    return rows_read
+
+
+def _map_header(header: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Canonical column -> position; unknown columns are ignored, a repeated one rejects."""
+    aliases = dict(zip(reference.keyed("column_aliases")["alias_key"], reference.load("column_aliases")["column"]))
+    positions: dict[str, int] = {}
+    for index, name in enumerate(header):
+        canonical = aliases.get(reference.norm_key(name))
+        if canonical is None:
+            continue
+        if canonical in positions:
+            raise FileRejected("ambiguous_column", column=canonical,
+                               names=f"{header[positions[canonical]].strip()}, {name.strip()}")
+        positions[canonical] = index
+    missing = [column for column in REQUIRED_COLUMNS if column not in positions]
+    return positions, missing
+
+
+def _clean(cell: str) -> str | None:
+    cell = cell.strip()
+    return cell or None
+
+
+# --- text files -------------------------------------------------------------------------
+
+def _opener(path: Path) -> Callable[[], IO[bytes]]:
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return lambda: gzip.open(path, "rb")
+    if suffix == ".bz2":
+        return lambda: bz2.open(path, "rb")
+    return lambda: open(path, "rb")
+
+
+def _text_records(path: Path, outcome: ReadOutcome, encoding: str | None) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line number where the record starts, cells) for every record of a text file."""
+    open_bytes = _opener(path)
+    with open_bytes() as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    outcome.encoding = encoding or detect_encoding(sample)
+    text_sample = sample.decode(outcome.encoding, errors="replace")
+    outcome.delimiter = sniff_delimiter(text_sample)
+    outcome.decimal_mark = "," if outcome.delimiter == ";" else "."
+    try:
+        yield from _csv_records(open_bytes, outcome.encoding, outcome.delimiter)
+    except UnicodeDecodeError:
+        if outcome.encoding == "latin_1":
+            raise
+        # The sample decoded but a later byte does not: read again with a wider code page.
+        raise _RestartAs("cp1252" if outcome.encoding.startswith("utf") else "latin_1")
+
+
+class _RestartAs(Exception):
+    def __init__(self, encoding: str):
+        self.encoding = encoding
+
+
+def _csv_records(open_bytes: Callable[[], IO[bytes]], encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    with open_bytes() as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as text:
+        reader = csv.reader(text, delimiter=delimiter, quotechar='"', strict=False)
+        previous_end = 0
+        for cells in reader:
+            yield previous_end + 1, cells
+            previous_end = reader.line_num
+
+
+def detect_encoding(sample: bytes) -> str:
+    """UTF-8 (with or without BOM) first; otherwise ask charset-normalizer between the
+    Windows code pages staff's spreadsheets save in. Binary content is rejected."""
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if b"\x00" in sample:
+        raise FileRejected("file_not_text", detail="binary content / contenido binario")
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as error:
+        if error.start >= len(sample) - 3 and len(sample) == SAMPLE_BYTES:
+            return "utf-8"  # the sample cut a multi-byte character in half
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample, cp_isolation=["cp1252", "latin_1"]).best()
+    if best is None:
+        raise FileRejected("file_not_text", detail="unknown character encoding / codificación desconocida")
+    return best.encoding
+
+
+def sniff_delimiter(text: str) -> str:
+    """The header line decides when it holds only one candidate; otherwise csv.Sniffer looks at
+    the sample's consistency; failing that, the most frequent candidate in the header wins."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ","
+    header = lines[0]
+    counts = {d: header.count(d) for d in DELIMITERS if header.count(d)}
+    if len(counts) == 1:
+        return next(iter(counts))
+    try:
+        return csv.Sniffer().sniff("\n".join(lines[:200]), delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return max(counts, key=counts.get) if counts else ","
+
+
+def _show_delimiter(delimiter: str) -> str:
+    return {"\t": "tab", "": "?", "xlsx": "xlsx"}.get(delimiter, delimiter)
+
+
+# --- xlsx -------------------------------------------------------------------------------
+
+def _xlsx_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The first sheet; row numbers are the spreadsheet's own, so staff find the line."""
+    from openpyxl import load_workbook
+    from zipfile import BadZipFile
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (BadZipFile, KeyError, OSError) as error:
+        raise FileRejected("file_not_text", detail=f"xlsx: {_short(error)}")
+    try:
+        sheet = workbook.worksheets[0]
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, [_xlsx_cell(value) for value in row]
+    finally:
+        workbook.close()
+
+
+def _xlsx_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        text = format(Decimal(repr(value)), "f")
+        return text[:-2] if text.endswith(".0") else text
+    return str(value)
+
+
+def _short(error: BaseException) -> str:
+    return (str(error) or type(error).__name__)[:200]

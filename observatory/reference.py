@@ -1,0 +1,102 @@
+"""Reference data (countries, indicators, units, aliases, reasons) from `reference/*.csv`.
+
+Kept as files so that teaching the pipeline a new name is a data change, not a code change.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+REFERENCE_DIR = Path(__file__).parent / "reference"
+
+
+def norm_key(text: str | None) -> str:
+    """Match names case-, accent-, space- and punctuation-insensitively ("Perú " == "peru")."""
+    if text is None:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    ascii_text = decomposed.encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^0-9a-z%+]+", " ", ascii_text).strip()
+
+
+@lru_cache(maxsize=None)
+def load(name: str) -> pd.DataFrame:
+    """One reference file as strings; an empty cell stays an empty string, never NaN."""
+    return pd.read_csv(REFERENCE_DIR / f"{name}.csv", dtype=str, keep_default_na=False)
+
+
+def country_aliases() -> pd.DataFrame:
+    """Every accepted spelling of a country, keyed by norm_key: codes, names, extra aliases."""
+    countries = load("countries")
+    frames = [
+        countries[["country_iso3"]].assign(alias=countries[column])
+        for column in ("country_iso3", "iso2", "m49", "name_es", "name_en")
+    ]
+    # M49 codes are also written without their leading zeros ("28" for Antigua and Barbuda).
+    frames.append(countries[["country_iso3"]].assign(alias=countries["m49"].str.lstrip("0")))
+    frames.append(load("country_aliases")[["alias", "country_iso3"]])
+    aliases = pd.concat(frames, ignore_index=True)
+    aliases["alias_key"] = aliases["alias"].map(norm_key)
+    return _unique_keys(aliases, "alias_key", "country_iso3", "country")
+
+
+def indicator_aliases() -> pd.DataFrame:
+    """Catalogue codes and their external codes ("SDG:VC_VAW_MARR" is written VC_VAW_MARR)."""
+    indicators = load("indicators")
+    rows = [(code, code) for code in indicators["indicator_code"]]
+    for code, externals in zip(indicators["indicator_code"], indicators["external_codes"]):
+        for external in filter(None, externals.split(";")):
+            rows.append((external.split(":", 1)[-1], code))
+    aliases = pd.DataFrame(rows, columns=["alias", "indicator_code"])
+    aliases["alias_key"] = aliases["alias"].map(norm_key)
+    return _unique_keys(aliases, "alias_key", "indicator_code", "indicator")
+
+
+def keyed(name: str, alias_column: str = "alias") -> pd.DataFrame:
+    """A reference alias file with its norm_key column added."""
+    frame = load(name).copy()
+    frame["alias_key"] = frame[alias_column].map(norm_key)
+    return frame
+
+
+def missing_tokens() -> pd.DataFrame:
+    """Tokens that mean "missing", lower-cased without spaces, as SQL compares them."""
+    tokens = load("missing_tokens")["token"].str.lower().str.replace(r"\s", "", regex=True)
+    return pd.DataFrame({"compact": tokens.drop_duplicates()})
+
+
+def _unique_keys(frame: pd.DataFrame, key: str, target: str, what: str) -> pd.DataFrame:
+    """An alias must point to one thing only: fail loudly, naming the file to edit."""
+    clashes = frame.drop_duplicates([key, target]).groupby(key)[target].nunique()
+    clashes = clashes[clashes > 1]
+    assert clashes.empty, (
+        f"{what} aliases point to more than one code: {sorted(clashes.index)}; "
+        f"edit observatory/reference/{what}*.csv"
+    )
+    return frame.drop_duplicates([key, target])
+
+
+def install(con: duckdb.DuckDBPyConnection) -> None:
+    """Load the reference tables into a DuckDB connection (replacing last run's copy)."""
+    tables = {
+        "ref_country": load("countries"),
+        "ref_subregion": load("subregions"),
+        "ref_group": load("groups"),
+        "ref_country_group": load("country_groups"),
+        "ref_country_alias": country_aliases()[["alias_key", "country_iso3"]],
+        "ref_indicator": load("indicators"),
+        "ref_indicator_alias": indicator_aliases()[["alias_key", "indicator_code"]],
+        "ref_unit": load("units"),
+        "ref_unit_alias": keyed("unit_aliases")[["alias_key", "unit"]].drop_duplicates(),
+        "ref_disaggregation": keyed("disaggregation_aliases")[["dimension", "alias_key", "code"]],
+        "ref_missing_token": missing_tokens(),
+    }
+    for table, frame in tables.items():
+        con.register("_ref_frame", frame)
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _ref_frame")
+        con.unregister("_ref_frame")

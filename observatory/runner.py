@@ -1,0 +1,85 @@
+"""Run the Dagster job in this process, so `observatory run` and `dagster asset materialize`
+share one code path, and the run shows in the Dagster UI when DAGSTER_HOME is set."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from observatory.settings import Settings
+
+
+@dataclass
+class RunOutcome:
+    success: bool
+    reason: str = ""
+    report: str = ""
+
+
+def run_pipeline(settings: Settings) -> RunOutcome:
+    from assets.definitions import JOB_NAME, defs
+
+    job = defs.resolve_job_def(JOB_NAME)
+    run_config = {
+        "resources": {"observatory": {"config": {
+            "raw_dir": str(settings.raw_dir), "curated_dir": str(settings.curated_dir),
+        }}},
+        # The terminal gets the summary; the step-by-step log stays in the Dagster UI.
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+    with _instance() as instance:
+        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+        if not result.success:
+            return RunOutcome(False, _failure_reason(result))
+        staged = _metadata(result, "staged_observations")
+    return RunOutcome(True, report=_report(settings, staged))
+
+
+def _instance():
+    import dagster as dg
+
+    home = os.environ.get("DAGSTER_HOME")
+    if home and Path(home).is_dir():
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def _failure_reason(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while error.cause is not None:  # Dagster wraps the pipeline's own error
+                error = error.cause
+            message = error.message.strip().splitlines()
+            return f"{event.step_key}: {message[-1] if message else 'failed'}"
+    return "the run did not complete (see the Dagster run log)"
+
+
+def _metadata(result, asset: str) -> dict:
+    for materialization in result.asset_materializations_for_node(asset):
+        return {key: value.value for key, value in materialization.metadata.items()}
+    return {}
+
+
+def _report(settings: Settings, staged: dict) -> str:
+    """What happened, for the person at the terminal: this run, then what is published."""
+    with duckdb.connect(str(settings.published_db), read_only=True) as con:
+        statuses = dict(con.execute("SELECT status, count(*) FROM file_receipt GROUP BY ALL").fetchall())
+        loaded, quarantined = con.execute(
+            "SELECT coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0) FROM file_receipt"
+        ).fetchone()
+        facts = con.execute("SELECT count(*) FROM fact_observation").fetchone()[0]
+    lines = [
+        f"This run: {staged.get('files_seen', 0)} files seen, {staged.get('files_read', 0)} new or changed "
+        f"({staged.get('files_rejected', 0)} rejected), {staged.get('duplicates', 0)} duplicates, "
+        f"{staged.get('unchanged', 0)} unchanged; {staged.get('rows_read', 0)} rows read.",
+        "Published: " + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+        + f" files; {loaded} rows loaded, {quarantined} rows quarantined; {facts} observations.",
+        f"Database: {settings.published_db}",
+        f"Parquet:  {settings.parquet_dir}",
+    ]
+    if quarantined:
+        lines.append("Quarantined rows and how to fix them: SELECT * FROM quarantine;")
+    return "\n".join(lines)

@@ -1,0 +1,9 @@
+-- A row of dim_indicator is one indicator of the catalogue (reference/indicators.csv).
+CREATE OR REPLACE TABLE dim_indicator AS
+SELECT indicator_code, name_es, name_en, unit,
+       CAST(nullif(range_min, '') AS DOUBLE) AS range_min,
+       CAST(nullif(range_max, '') AS DOUBLE) AS range_max,
+       mesecvi_category, mesecvi_type, nullif(external_codes, '') AS external_codes,
+       disclosure_level, definition_source
+FROM ref_indicator
+ORDER BY indicator_code;

@@ -1,0 +1,21 @@
+-- Staging tables for one run: what was read from the new and changed raw files.
+-- Recreated at the start of every run; never published.
+CREATE OR REPLACE TABLE stage_file (
+    file_id INTEGER, file_path VARCHAR, observatory VARCHAR, sha256 VARCHAR,
+    received_at TIMESTAMP, encoding VARCHAR, delimiter VARCHAR, decimal_mark VARCHAR,
+    rows_read BIGINT, rejected BOOLEAN
+);
+-- One row a data line of a raw file, every cell as text, in canonical column names.
+CREATE OR REPLACE TABLE stage_row (
+    row_id BIGINT, file_id INTEGER, line INTEGER,
+    country VARCHAR, year VARCHAR, indicator VARCHAR, value VARCHAR, unit VARCHAR,
+    sex VARCHAR, age_group VARCHAR, population_group VARCHAR, source VARCHAR, notes VARCHAR
+);
+-- One row a problem: row_id NULL for a whole-file rejection; details is JSON for the message.
+CREATE OR REPLACE TABLE stage_problem (
+    file_id INTEGER, row_id BIGINT, line INTEGER, reason_code VARCHAR, details VARCHAR
+);
+-- Files whose content was already received under another path.
+CREATE OR REPLACE TABLE stage_duplicate (
+    file_path VARCHAR, observatory VARCHAR, sha256 VARCHAR, received_at TIMESTAMP, duplicate_of VARCHAR
+);

@@ -1,0 +1,15 @@
+-- The working database's lasting tables (created once, kept between runs, never published
+-- as such): receipts, every loaded row of every current file version, and quarantine.
+CREATE TABLE IF NOT EXISTS file_receipt (
+    file_path VARCHAR, observatory VARCHAR, sha256 VARCHAR, received_at TIMESTAMP,
+    status VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT
+);
+-- One row a loaded data line: fact_observation is derived from it (later-received file wins).
+CREATE TABLE IF NOT EXISTS observation (
+    country_iso3 VARCHAR, subnational_code VARCHAR, year INTEGER, indicator_code VARCHAR,
+    sex VARCHAR, age_group VARCHAR, population_group VARCHAR, value DOUBLE, unit VARCHAR,
+    source VARCHAR, source_file VARCHAR, source_row INTEGER, received_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    source_file VARCHAR, source_row INTEGER, reason_code VARCHAR, message_es VARCHAR, message_en VARCHAR
+);
