@@ -88,7 +88,7 @@ def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> ValidationSu
         )
     files = _file_dialects(con)
     # A second cursor streams the rows while the first one writes problems.
-    reader = con.cursor().execute("SELECT * FROM stage_harmonized ORDER BY row_id").to_arrow_reader(
+    reader = con.cursor().sql("SELECT * FROM stage_harmonized ORDER BY row_id").to_arrow_reader(
         settings.validation_batch_rows
     )
     for record_batch in reader:

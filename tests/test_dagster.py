@@ -1,0 +1,59 @@
+"""The Dagster layer: definitions load, the job materializes, checks report."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from assets.definitions import JOB_NAME, defs
+from assets.resources import ObservatoryResource
+from observatory.settings import PROJECT_ROOT
+from tests.conftest import HEADER, drop, query
+
+
+def test_dagster_definitions_validate():
+    env = {**os.environ, "DAGSTER_DISABLE_TELEMETRY": "1"}
+    env.pop("DAGSTER_HOME", None)
+    dagster = Path(sys.executable).with_name("dagster")
+    result = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def materialize(settings):
+    resource = ObservatoryResource(raw_dir=str(settings.raw_dir), curated_dir=str(settings.curated_dir))
+    with dg.instance_for_test() as instance:
+        return dg.materialize([*defs.assets, *defs.asset_checks], instance=instance,
+                              resources={"observatory": resource}, raise_on_error=False)
+
+
+def test_materialize_every_asset_with_checks(settings):
+    drop(settings, "mimp/carga.csv", HEADER + "Perú,2015,femicide_count,95,MIMP\nAtlantis,2015,femicide_count,1,MIMP\n")
+    result = materialize(settings)
+    assert result.success
+    materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert materialized == {"staged_observations", "validated_observations", "fact_observation", "quarantine",
+                            "file_receipt", "dim_country", "dim_indicator", "published_database"}
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert {name: checks[name].passed for name in ("receipts_balance", "unique_observation_key", "countries_known")} == {
+        "receipts_balance": True, "unique_observation_key": True, "countries_known": True}
+    suite = checks["observation_suite"]
+    assert suite.passed is False and suite.severity == dg.AssetCheckSeverity.WARN  # one row failed: a warning
+    failed = suite.metadata["failed_expectations"].value
+    assert any(key.startswith("unknown_country") and value["first lines"] == ["mimp/carga.csv:3"]
+               for key, value in failed.items())
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(1,)]
+
+
+def test_a_broken_invariant_blocks_publishing(settings, monkeypatch):
+    from observatory import pipeline
+
+    drop(settings, "mimp/carga.csv", HEADER + "Perú,2015,femicide_count,95,MIMP\n")
+    monkeypatch.setattr(pipeline, "unbalanced_receipts", lambda settings: [("mimp/carga.csv", 1, 0, 0)])
+    result = materialize(settings)
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["receipts_balance"] is False
+    materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert "published_database" not in materialized
+    assert not settings.published_db.exists()

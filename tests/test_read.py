@@ -1,0 +1,122 @@
+import gzip
+from pathlib import Path
+
+import duckdb
+import pytest
+from openpyxl import Workbook
+
+from observatory import read
+from observatory.pipeline import SQL_DIR
+
+
+def read_text(tmp_path: Path, content: str | bytes, name: str = "file.csv", encoding: str = "utf-8"):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
+    return read_path(path)
+
+
+def read_path(path: Path):
+    con = duckdb.connect()
+    con.execute((SQL_DIR / "stage_tables.sql").read_text())
+    outcome = read.read_file(con, path, file_id=1, first_row_id=0)
+    rows = con.execute("SELECT line, country, year, indicator, value, source, notes FROM stage_row ORDER BY line").fetchall()
+    problems = con.execute("SELECT line, reason_code FROM stage_problem ORDER BY line").fetchall()
+    return outcome, rows, problems
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16"])
+def test_encodings_staff_save_in_are_decoded(tmp_path, encoding):
+    outcome, rows, _ = read_text(tmp_path, "país;año;indicador;valor\nPerú;2015;femicide_count;95\n", encoding=encoding)
+    assert outcome.rejection is None
+    assert rows == [(2, "Perú", "2015", "femicide_count", "95", None, None)]
+
+
+def test_windows_1252_characters_beyond_latin_1_survive(tmp_path):
+    outcome, rows, _ = read_text(tmp_path, "country,year,indicator,value,notes\nPER,2015,femicide_count,95,“cifra” – oficial\n", encoding="cp1252")
+    assert outcome.encoding == "cp1252"
+    assert rows[0][-1] == "“cifra” – oficial"
+
+
+def test_a_non_utf8_byte_after_the_sample_switches_encoding(tmp_path, monkeypatch):
+    monkeypatch.setattr(read, "SAMPLE_BYTES", 64)
+    body = "country,year,indicator,value,notes\n" + "PER,2015,femicide_count,95,ok\n" * 5 + "PER,2016,femicide_count,96,Apurímac\n"
+    outcome, rows, _ = read_text(tmp_path, body, encoding="cp1252")
+    assert outcome.rejection is None and len(rows) == 6
+    assert rows[-1][-1] == "Apurímac"
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_delimiter_is_sniffed_and_sets_the_decimal_mark(tmp_path, delimiter):
+    body = delimiter.join(["country", "year", "indicator", "value"]) + "\n" + delimiter.join(["PER", "2015", "femicide_rate", "1"]) + "\n"
+    outcome, rows, _ = read_text(tmp_path, body)
+    assert outcome.delimiter == delimiter
+    assert outcome.decimal_mark == ("," if delimiter == ";" else ".")
+    assert len(rows) == 1
+
+
+def test_header_names_match_whatever_the_case_accents_and_spaces(tmp_path):
+    outcome, rows, _ = read_text(tmp_path, " PAÍS ;Año; Indicador;VALOR;Fuente;columna extra\nPER;2015;femicide_count;95;MIMP;x\n")
+    assert outcome.rejection is None
+    assert rows == [(2, "PER", "2015", "femicide_count", "95", "MIMP", None)]
+
+
+def test_blank_lines_are_skipped_and_line_numbers_are_the_files_own(tmp_path):
+    body = '\ncountry,year,indicator,value,notes\n\nPER,2015,femicide_count,95,"two\nlines"\n\n  ,  ,\nPER,2016,femicide_count,96,\n'
+    outcome, rows, _ = read_text(tmp_path, body)
+    assert outcome.rows_read == 2
+    assert [(r[0], r[2]) for r in rows] == [(4, "2015"), (8, "2016")]
+
+
+def test_missing_required_column_rejects_the_file_and_counts_its_rows(tmp_path):
+    outcome, rows, _ = read_text(tmp_path, "country,year,value\nPER,2015,95\nPER,2016,96\n")
+    assert outcome.rejection.reason_code == "missing_required_column"
+    assert outcome.rejection.details["missing"] == "indicator"
+    assert outcome.rows_read == 2 and rows == []
+
+
+def test_repeated_column_rejects_the_file(tmp_path):
+    outcome, _, _ = read_text(tmp_path, "country,país,year,indicator,value\nPER,PER,2015,femicide_count,95\n")
+    assert outcome.rejection.reason_code == "ambiguous_column"
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "country,year,indicator,value\n", "country,year,indicator,value\n\n,,,\n"])
+def test_a_file_without_data_rows_is_rejected(tmp_path, content):
+    outcome, _, _ = read_text(tmp_path, content)
+    assert outcome.rejection.reason_code == "no_data_rows"
+
+
+def test_binary_content_is_rejected_as_not_text(tmp_path):
+    outcome, _, _ = read_text(tmp_path, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", name="chart.csv")
+    assert outcome.rejection.reason_code == "file_not_text"
+
+
+def test_a_row_with_extra_fields_is_a_problem_not_a_silent_cut(tmp_path):
+    outcome, rows, problems = read_text(tmp_path, "country,year,indicator,value\nPER,2015,femicide_count,95\nPER,2016,femicide_count,1,5\nPER,2017,femicide_count,7,\n")
+    assert outcome.rows_read == 3
+    assert [r[0] for r in rows] == [2, 4]
+    assert problems == [(3, "extra_fields")]
+
+
+def test_xlsx_first_sheet_with_spreadsheet_row_numbers(tmp_path):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["País", "Año", "Indicador", "Valor"])
+    sheet.append([None, None, None, None])
+    sheet.append(["Perú", 2015, "femicide_rate", 0.58])
+    sheet.append(["Perú", 2016, "femicide_count", 124.0])
+    workbook.save(tmp_path / "carga.xlsx")
+    outcome, rows, _ = read_path(tmp_path / "carga.xlsx")
+    assert outcome.rejection is None
+    assert [(r[0], r[2], r[4]) for r in rows] == [(3, "2015", "0.58"), (4, "2016", "124")]
+
+
+def test_a_damaged_xlsx_is_rejected(tmp_path):
+    outcome, _, _ = read_text(tmp_path, b"PK\x03\x04 not really a workbook", name="carga.xlsx")
+    assert outcome.rejection.reason_code == "file_not_text"
+
+
+def test_gzip_compressed_csv(tmp_path):
+    path = tmp_path / "carga.csv.gz"
+    path.write_bytes(gzip.compress("country,year,indicator,value\nPER,2015,femicide_count,95\n".encode()))
+    outcome, rows, _ = read_path(path)
+    assert outcome.rejection is None and len(rows) == 1

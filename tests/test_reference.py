@@ -1,0 +1,68 @@
+import pycountry
+import pytest
+
+from observatory import reference
+from observatory.reference import norm_key
+
+
+def test_countries_are_the_33_of_latin_america_and_the_caribbean_with_iso_codes():
+    countries = reference.load("countries")
+    assert len(countries) == 33
+    assert countries["country_iso3"].is_unique
+    for row in countries.itertuples():
+        iso = pycountry.countries.get(alpha_3=row.country_iso3)
+        assert iso is not None, row.country_iso3
+        assert (iso.alpha_2, iso.numeric) == (row.iso2, row.m49), row.country_iso3
+    assert set(countries["subregion"]) == set(reference.load("subregions")["subregion"])
+
+
+def test_country_groups_match_the_domain_notes():
+    groups = reference.load("country_groups").groupby("group_code")["country_iso3"].apply(set)
+    assert groups["MIRPS"] == {"BLZ", "CRI", "GTM", "HND", "MEX", "PAN", "SLV"}
+    assert len(groups["ESP_COP"]) == 15
+    assert len(groups["SPOTLIGHT"]) == 12
+    assert len(groups["BELEM_DO_PARA"]) == 32 and "CUB" not in groups["BELEM_DO_PARA"]
+    every_country = set(reference.load("countries")["country_iso3"])
+    assert set().union(*groups) <= every_country
+    assert set(groups.index) <= set(reference.load("groups")["group_code"])
+
+
+@pytest.mark.parametrize("written, iso3", [
+    ("Bolivia (Estado Plurinacional de)", "BOL"),
+    ("Venezuela (República Bolivariana de)", "VEN"),
+    ("venezuela (republica bolivariana de)", "VEN"),
+    ("Trinidad y Tabago", "TTO"),
+    ("Trinidad and Tobago", "TTO"),
+    ("PERU", "PER"),
+    ("Perú", "PER"),
+    ("pe", "PER"),
+    ("per", "PER"),
+    ("604", "PER"),
+    ("28", "ATG"),
+    ("028", "ATG"),
+    ("  México ", "MEX"),
+    ("República Dominicana", "DOM"),
+    ("Saint Kitts y Nevis", "KNA"),
+])
+def test_country_aliases_cover_codes_and_spanish_english_and_cepal_names(written, iso3):
+    aliases = reference.country_aliases()
+    assert dict(zip(aliases["alias_key"], aliases["country_iso3"]))[norm_key(written)] == iso3
+
+
+def test_indicator_catalogue_has_the_stable_codes_and_sdg_aliases():
+    indicators = reference.load("indicators").set_index("indicator_code")
+    assert {"femicide_count", "femicide_rate", "femicide_attempt_count", "ipv_prevalence_12m",
+            "sdg511_vaw_score", "vaw_budget_share", "helpline_calls_count"} <= set(indicators.index)
+    aliases = reference.indicator_aliases()
+    by_alias = dict(zip(aliases["alias_key"], aliases["indicator_code"]))
+    assert by_alias[norm_key("VC_VAW_MARR")] == "ipv_prevalence_12m"
+    assert by_alias[norm_key("SG_LGL_GENEQVAW")] == "sdg511_vaw_score"
+    assert set(indicators["unit"]) <= set(reference.load("units")["unit"])
+    assert (indicators["definition_source"] != "").all()
+
+
+def test_every_reason_has_both_languages():
+    reasons = reference.load("reasons")
+    assert reasons["reason_code"].is_unique
+    assert (reasons["message_es"] != "").all() and (reasons["message_en"] != "").all()
+    assert set(reasons["level"]) == {"file", "row"}

@@ -1,0 +1,214 @@
+"""End to end through `observatory run`, as staff and analysts use it."""
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from observatory.cli import main
+from observatory.publish import public_schema
+from observatory.settings import PROJECT_ROOT
+from tests.conftest import HEADER, drop, query, run
+
+GOOD = HEADER + "Perú,2015,femicide_count,95,MIMP\nPerú,2016,femicide_count,124,MIMP\n"
+
+
+def receipts(settings):
+    return {row[0]: row[1:] for row in query(settings, "SELECT file_path, status, rows_read, rows_loaded, rows_quarantined FROM file_receipt")}
+
+
+def test_run_loads_a_file_and_prints_a_summary(settings):
+    drop(settings, "mimp/2016.csv", GOOD)
+    result = run(settings)
+    assert "1 files seen" in result.output and "2 rows loaded" in result.output
+    assert str(settings.published_db) in result.output
+    assert query(settings, "SELECT country_iso3, year, indicator_code, value, source, source_file, source_row FROM fact_observation ORDER BY year") == [
+        ("PER", 2015, "femicide_count", 95.0, "MIMP", "mimp/2016.csv", 2),
+        ("PER", 2016, "femicide_count", 124.0, "MIMP", "mimp/2016.csv", 3),
+    ]
+    assert receipts(settings) == {"mimp/2016.csv": ("loaded", 2, 2, 0)}
+
+
+def test_every_row_is_loaded_or_quarantined_with_its_reason(settings):
+    drop(settings, "obs/mixed.csv", HEADER + "\n".join([
+        "Perú,2015,femicide_count,95,MIMP",        # 2 loaded
+        "Hondras,2015,femicide_count,1,MIMP",      # 3 unknown_country
+        ",2015,femicide_count,1,MIMP",             # 4 missing_country
+        "Perú,20l5,femicide_count,1,MIMP",         # 5 invalid_year
+        "Perú,1850,femicide_count,1,MIMP",         # 6 invalid_year (range)
+        "Perú,2014,femicidios,1,MIMP",             # 7 unknown_indicator
+        "Perú,2014,femicide_count,n/d,MIMP",       # 8 missing_value
+        "Perú,2013,femicide_count,muchos,MIMP",    # 9 value_not_numeric
+        "Perú,2013,femicide_rate,-1,MIMP",         # 10 value_out_of_range
+        "Perú,2012,ipv_prevalence_12m,101,MIMP",   # 11 value_out_of_range
+        "Perú,2011,femicide_count,7,MIMP",         # 12 conflicting with 13
+        "Perú,2011,femicide_count,8,MIMP",         # 13
+        "Perú,2010,femicide_count,5,MIMP",         # 14 loaded
+        "Perú,2010,femicide_count,5,MIMP",         # 15 duplicate_row of 14
+        "Perú,2009,VC_VAW_MARR,11.2,ENDES",        # 16 loaded through the SDG alias
+    ]) + "\n")
+    run(settings)
+    reasons = dict(query(settings, "SELECT source_row, reason_code FROM quarantine"))
+    assert reasons == {
+        3: "unknown_country", 4: "missing_country", 5: "invalid_year", 6: "invalid_year",
+        7: "unknown_indicator", 8: "missing_value", 9: "value_not_numeric", 10: "value_out_of_range",
+        11: "value_out_of_range", 12: "conflicting_duplicate", 13: "conflicting_duplicate", 15: "duplicate_row",
+    }
+    assert sorted(r[0] for r in query(settings, "SELECT source_row FROM fact_observation")) == [2, 14, 16]
+    assert receipts(settings)["obs/mixed.csv"] == ("partially_loaded", 15, 3, 12)
+    messages = dict(query(settings, "SELECT source_row, message_es || ' | ' || message_en FROM quarantine"))
+    assert "Honduras" in messages[3]
+    assert "12, 13" in messages[12] and "12, 13" in messages[13]
+    assert "línea 14" in messages[15] and "line 14" in messages[15]
+
+
+def test_semicolon_file_in_windows_1252_with_thousands(settings):
+    drop(settings, "obs/tasas.csv", "País;Año;Indicador;Valor;Unidad\nMéxico;2019;femicide_count;1.012;casos\nMéxico;2019;femicide_rate;1,5;por cada 100.000 mujeres\n", encoding="cp1252")
+    run(settings)
+    assert query(settings, "SELECT indicator_code, value, unit, source FROM fact_observation ORDER BY 1") == [
+        ("femicide_count", 1012.0, "count", "obs"), ("femicide_rate", 1.5, "per_100k_women", "obs")]
+
+
+def test_a_unit_that_contradicts_the_indicator_is_quarantined(settings):
+    drop(settings, "obs/u.csv", "country,year,indicator,value,unit\nPER,2015,femicide_rate,1.5,%\nPER,2015,femicide_count,3,kg\n")
+    run(settings)
+    assert query(settings, "SELECT source_row, reason_code FROM quarantine ORDER BY 1") == [(2, "unit_mismatch"), (3, "unit_mismatch")]
+
+
+def test_rejected_files_get_a_receipt_and_one_quarantine_row(settings):
+    drop(settings, "obs/no_indicator.csv", "country,year,value\nPER,2015,95\nPER,2016,9\n")
+    drop(settings, "obs/picture.csv", b"\x89PNG\r\n\x1a\n\x00\x00")
+    drop(settings, "loose.csv", GOOD)
+    run(settings)
+    assert receipts(settings) == {
+        "obs/no_indicator.csv": ("rejected", 2, 0, 2),
+        "obs/picture.csv": ("rejected", 0, 0, 0),
+        "loose.csv": ("rejected", 0, 0, 0),
+    }
+    rows = query(settings, "SELECT source_file, source_row, reason_code, message_es, message_en FROM quarantine ORDER BY 1")
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("loose.csv", None, "no_observatory_folder"),
+        ("obs/no_indicator.csv", None, "missing_required_column"),
+        ("obs/picture.csv", None, "file_not_text"),
+    ]
+    assert "indicator" in rows[1][4] and "country | year | value" in rows[1][4]
+    assert "Faltan columnas obligatorias" in rows[1][3]
+
+
+def test_a_second_run_with_nothing_new_loads_nothing_twice(settings):
+    drop(settings, "mimp/2016.csv", GOOD)
+    run(settings)
+    before = query(settings, "SELECT * FROM file_receipt")
+    result = run(settings)
+    assert "0 new or changed" in result.output and "1 unchanged" in result.output
+    assert query(settings, "SELECT * FROM file_receipt") == before
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
+
+
+def test_same_content_under_another_name_is_a_duplicate_that_adds_nothing(settings):
+    drop(settings, "mimp/2016.csv", GOOD)
+    run(settings)
+    drop(settings, "otro/copia.csv", GOOD)
+    run(settings)
+    assert receipts(settings)["otro/copia.csv"] == ("duplicate", 0, 0, 0)
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
+
+
+def test_two_identical_files_dropped_together_load_once(settings):
+    drop(settings, "a/uno.csv", GOOD)
+    drop(settings, "b/dos.csv", GOOD)
+    run(settings)
+    assert receipts(settings)["b/dos.csv"][0] == "duplicate"
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
+
+
+def test_changed_content_at_the_same_path_replaces_what_it_contributed(settings):
+    drop(settings, "mimp/2016.csv", GOOD)
+    run(settings)
+    drop(settings, "mimp/2016.csv", HEADER + "Perú,2016,femicide_count,125,MIMP\nPerú,2017,femicide_count,,MIMP\n")
+    run(settings)
+    assert query(settings, "SELECT year, value FROM fact_observation ORDER BY year") == [(2016, 125.0)]
+    assert query(settings, "SELECT source_row, reason_code FROM quarantine") == [(3, "missing_value")]
+    assert receipts(settings)["mimp/2016.csv"] == ("partially_loaded", 2, 1, 1)
+
+
+def test_between_files_the_later_file_wins_and_the_earlier_comes_back_if_it_is_withdrawn(settings):
+    drop(settings, "mimp/primera.csv", GOOD)
+    run(settings)
+    drop(settings, "mimp/revision.csv", HEADER + "Perú,2016,femicide_count,130,MIMP\n")
+    run(settings)
+    assert query(settings, "SELECT value, source_file FROM fact_observation WHERE year = 2016") == [(130.0, "mimp/revision.csv")]
+    drop(settings, "mimp/revision.csv", HEADER + "Perú,2017,femicide_count,140,MIMP\n")
+    run(settings)
+    assert query(settings, "SELECT year, value FROM fact_observation ORDER BY year") == [(2015, 95.0), (2016, 124.0), (2017, 140.0)]
+
+
+def test_figures_from_different_sources_stay_side_by_side(settings):
+    drop(settings, "a/x.csv", HEADER + "Guatemala,2013,femicide_count,282,CEPALSTAT 2019\n")
+    drop(settings, "b/y.csv", HEADER + "Guatemala,2013,femicide_count,246,CEPALSTAT 2023\n")
+    run(settings)
+    assert query(settings, "SELECT source, value FROM fact_observation ORDER BY 1") == [("CEPALSTAT 2019", 282.0), ("CEPALSTAT 2023", 246.0)]
+
+
+def test_receipts_always_balance(settings):
+    drop(settings, "obs/a.csv", GOOD)
+    drop(settings, "obs/b.csv", HEADER + "X,2015,femicide_count,1,\nPerú,2015,femicide_count,1,\n")
+    drop(settings, "obs/c.csv", "nothing useful here\n1\n")
+    run(settings)
+    for path, status, read, loaded, quarantined in query(settings, "SELECT file_path, status, rows_read, rows_loaded, rows_quarantined FROM file_receipt"):
+        assert read == loaded + quarantined, path
+
+
+def test_environment_variables_set_the_folders_and_flags_win(settings, monkeypatch, tmp_path):
+    drop(settings, "mimp/2016.csv", GOOD)
+    monkeypatch.setenv("OBSERVATORY_RAW_DIR", str(settings.raw_dir))
+    monkeypatch.setenv("OBSERVATORY_CURATED_DIR", str(tmp_path / "elsewhere"))
+    result = CliRunner().invoke(main, ["run", "--curated-dir", str(settings.curated_dir)])
+    assert result.exit_code == 0, result.output
+    assert settings.published_db.exists() and not (tmp_path / "elsewhere").exists()
+
+
+def test_a_pipeline_failure_exits_non_zero_with_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["run", "--raw-dir", str(tmp_path / "missing"), "--curated-dir", str(tmp_path / "c")])
+    assert result.exit_code != 0
+    assert "observatory run failed" in result.output and "raw folder not found" in result.output
+    assert len([line for line in result.output.splitlines() if "observatory run failed" in line]) == 1
+
+
+def test_published_schema_matches_the_documented_one_with_comments(settings):
+    drop(settings, "mimp/2016.csv", GOOD)
+    run(settings)
+    columns = query(settings, "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = 'observatory'")
+    published = {}
+    for table, column, comment in columns:
+        published.setdefault(table, []).append(column)
+        assert comment, f"{table}.{column} has no COMMENT"
+    assert published == {table: list(spec["columns"]) for table, spec in public_schema().items()}
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for table, spec in public_schema().items():
+        assert f"`{table}`" in readme, table
+        for column in spec["columns"]:
+            assert f"`{column}`" in readme, f"{table}.{column} is not documented in README.md"
+    parquet = {p.stem for p in settings.parquet_dir.glob("*.parquet")}
+    assert parquet == set(public_schema())
+    assert duckdb.sql(f"SELECT count(*) FROM '{settings.parquet_dir / 'fact_observation.parquet'}'").fetchall() == [(2,)]
+    assert query(settings, "SELECT count(*) FROM dim_country") == [(33,)]
+
+
+def test_the_shipped_sample_data_runs_clean(tmp_path):
+    """What `make run` does on a fresh clone: every sample file accounted for, one partly bad."""
+    from observatory.settings import Settings
+
+    settings = Settings.resolve(PROJECT_ROOT / "data" / "raw", tmp_path / "curated")
+    run(settings)
+    statuses = receipts(settings)
+    assert len(statuses) >= 4 and len({path.split("/")[0] for path in statuses}) >= 3
+    assert [s for s in statuses.values() if s[0] == "partially_loaded"]
+    assert not [path for path, s in statuses.items() if s[0] == "rejected"]
+    for path, (status, read, loaded, quarantined) in statuses.items():
+        assert read == loaded + quarantined, path
+    sources = query(settings, "SELECT count(*) FROM fact_observation WHERE source IS NULL OR source = ''")
+    assert sources == [(0,)]
