@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets import ingest, publish
+from assets import ingest, marts, publish
 from assets.resources import ObservatoryResource
 
 JOB_NAME = "observatory_job"
@@ -10,8 +10,8 @@ JOB_NAME = "observatory_job"
 observatory_job = dg.define_asset_job(JOB_NAME, selection=dg.AssetSelection.all(), description="The whole pipeline: read, validate, build, publish.")
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest, publish]),
-    asset_checks=dg.load_asset_checks_from_modules([ingest]),
+    assets=dg.load_assets_from_modules([ingest, marts, publish]),
+    asset_checks=dg.load_asset_checks_from_modules([ingest, marts]),
     jobs=[observatory_job],
     resources={"observatory": ObservatoryResource()},
     # Steps share one DuckDB working database, which takes one writer: run them in one process.

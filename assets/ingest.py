@@ -5,7 +5,7 @@ from assets.resources import ObservatoryResource
 from observatory import pipeline
 
 WRITER_POOL = "observatory_writer"  # one run at a time writes the working database
-CURATED_TABLES = ("fact_observation", "quarantine", "file_receipt", "dim_country", "dim_indicator")
+CURATED_TABLES = ("fact_observation", "policy_instrument", "quarantine", "file_receipt", "dim_country", "dim_indicator")
 
 
 @dg.asset(group_name="ingest", pool=WRITER_POOL)
@@ -25,36 +25,46 @@ def staged_observations(context: dg.AssetExecutionContext, observatory: Observat
     })
 
 
+SUITES = ("observation", "policy_instrument")
+
+
 @dg.asset(
     group_name="ingest",
     deps=[staged_observations],
     pool=WRITER_POOL,
-    check_specs=[dg.AssetCheckSpec("observation_suite", asset="validated_observations",
-                                   description="Great Expectations suite expectations/observation.json")],
+    check_specs=[
+        dg.AssetCheckSpec(f"{suite}_suite", asset="validated_observations",
+                          description=f"Great Expectations suite expectations/{suite}.json")
+        for suite in SUITES
+    ],
 )
 def validated_observations(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
-    """Staged rows checked against the Great Expectations suite `expectations/observation.json`;
-    failing rows are set aside for quarantine with their reason. Quarantined rows are expected
-    in real files, so the check warns rather than blocks."""
-    summary = pipeline.validate(observatory.settings())
-    failed = {
-        f"{e.reason_code} ({e.expectation} on {e.column})": {"rows": e.failed_rows, "first lines": e.first_lines}
-        for e in summary.failed
-    }
-    check = dg.AssetCheckResult(
-        check_name="observation_suite",
-        passed=not failed and summary.duplicate_rows == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "rows_checked": summary.rows_checked,
-            "rows_quarantined": summary.rows_quarantined,
-            "duplicate_rows": summary.duplicate_rows,
-            "failed_expectations": dg.MetadataValue.json(failed),
-        },
-    )
+    """Staged rows checked against the Great Expectations suites of `expectations/` (one per
+    dataset kind: indicator observations, policy instruments); failing rows are set aside for
+    quarantine with their reason. Quarantined rows are expected in real files, so the checks
+    warn rather than block."""
+    summaries = pipeline.validate(observatory.settings())
+    checks = []
+    for summary in summaries:
+        failed = {
+            f"{e.reason_code} ({e.expectation} on {e.column})": {"rows": e.failed_rows, "first lines": e.first_lines}
+            for e in summary.failed
+        }
+        checks.append(dg.AssetCheckResult(
+            check_name=f"{summary.suite}_suite",
+            passed=not failed and summary.duplicate_rows == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "rows_checked": summary.rows_checked,
+                "rows_quarantined": summary.rows_quarantined,
+                "duplicate_rows": summary.duplicate_rows,
+                "failed_expectations": dg.MetadataValue.json(failed),
+            },
+        ))
     return dg.MaterializeResult(
-        metadata={"rows_checked": summary.rows_checked, "rows_quarantined": summary.rows_quarantined},
-        check_results=[check],
+        metadata={f"rows_checked_{s.suite}": s.rows_checked for s in summaries}
+        | {f"rows_quarantined_{s.suite}": s.rows_quarantined for s in summaries},
+        check_results=checks,
     )
 
 

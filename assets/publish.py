@@ -5,9 +5,10 @@ import dagster as dg
 from assets.ingest import CURATED_TABLES, WRITER_POOL
 from assets.resources import ObservatoryResource
 from observatory import pipeline
+from observatory.build import MARTS
 
 
-@dg.asset(group_name="publish", deps=list(CURATED_TABLES), pool=WRITER_POOL)
+@dg.asset(group_name="publish", deps=[*CURATED_TABLES, *MARTS], pool=WRITER_POOL)
 def published_database(observatory: ObservatoryResource) -> dg.MaterializeResult:
     """The public schema v1 copied into a new DuckDB file (with column comments) and Parquet
     files, renamed over the published ones: open readers keep their snapshot."""

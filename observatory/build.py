@@ -14,7 +14,10 @@ from observatory import reference
 
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
+MARTS_DIR = Path(__file__).parent / "marts"
 CURATED_SQL = ("fact_observation", "dim_country", "dim_indicator")
+# In dependency order: country progress reads the first two, group progress all three.
+MARTS = ("mart_legislation", "mart_national_plan", "mart_country_progress", "mart_group_progress")
 
 
 @dataclass
@@ -39,9 +42,11 @@ def build(con: duckdb.DuckDBPyConnection) -> BuildSummary:
             SELECT file_path FROM stage_file UNION SELECT file_path FROM stage_duplicate
         """)
         con.execute("DELETE FROM observation WHERE source_file IN (SELECT file_path FROM applied_path)")
+        con.execute("DELETE FROM policy_instrument WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM quarantine WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM file_receipt WHERE file_path IN (SELECT file_path FROM applied_path)")
         con.execute((SQL_DIR / "load_observations.sql").read_text())
+        con.execute((SQL_DIR / "load_policy_instruments.sql").read_text())
         _insert_quarantine(con)
         con.execute((SQL_DIR / "file_receipts.sql").read_text())
         for name in CURATED_SQL:
@@ -51,7 +56,7 @@ def build(con: duckdb.DuckDBPyConnection) -> BuildSummary:
                    count(*) FILTER (WHERE status = 'duplicate')
             FROM file_receipt WHERE file_path IN (SELECT file_path FROM applied_path)
         """).fetchone())
-        for table in ("stage_file", "stage_row", "stage_problem", "stage_duplicate"):
+        for table in ("stage_file", "stage_row", "stage_policy_row", "stage_problem", "stage_duplicate"):
             con.execute(f"DELETE FROM {table}")
         con.execute("COMMIT")
     except BaseException:
@@ -59,6 +64,18 @@ def build(con: duckdb.DuckDBPyConnection) -> BuildSummary:
         raise
     log.info("built: %s", summary)
     return summary
+
+
+def build_marts(con: duckdb.DuckDBPyConnection, first_year: int, last_year: int) -> dict[str, int]:
+    """Rebuild every mart from its SQL file; the years are parameters, not literals."""
+    con.execute((SQL_DIR / "macros.sql").read_text())
+    con.execute("SET VARIABLE first_year = ?", [first_year])
+    con.execute("SET VARIABLE last_year = ?", [last_year])
+    counts = {}
+    for name in MARTS:
+        con.execute((MARTS_DIR / f"{name}.sql").read_text())
+        counts[name] = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+    return counts
 
 
 def _insert_quarantine(con: duckdb.DuckDBPyConnection) -> None:

@@ -20,28 +20,38 @@ AGE_MINIMUM = re.compile(r"^(\d{1,3}) ?(?:\+|y mas|o mas|and over|or more|years 
 AGE_TOTAL = {"total", "t", "todas", "todas las edades", "all ages", "all"}
 
 
-def harmonize(con: duckdb.DuckDBPyConnection) -> int:
-    """Build `stage_harmonized` from `stage_row`; returns the number of rows harmonized."""
-    _mapping(con, "country", _country_resolver())
+def harmonize(con: duckdb.DuckDBPyConnection) -> None:
+    """Build `stage_harmonized` (observations) and `stage_policy_harmonized` (policy instruments)."""
+    con.execute((SQL_DIR / "macros.sql").read_text())
+    _mapping(con, "country", _country_resolver(), ["stage_row", "stage_policy_row"])
     _mapping(con, "indicator", _indicator_resolver())
     _mapping(con, "unit", _table_resolver(reference.keyed("unit_aliases"), "unit"))
-    disaggregations = reference.keyed("disaggregation_aliases")
     for dimension in ("sex", "population_group"):
-        frame = disaggregations[disaggregations["dimension"] == dimension]
-        _mapping(con, dimension, _table_resolver(frame, "code"))
+        _mapping(con, dimension, _value_resolver(dimension))
     _mapping(con, "age_group", _age_group)
+    _mapping(con, "instrument_type", _instrument_type_resolver(), ["stage_policy_row"])
+    _mapping(con, "status", _value_resolver("status"), ["stage_policy_row"])
+    flags = ["has_budget", "has_monitoring", "prevention", "attention", "sanction", "reparation"]
+    _mapping(con, flags, _value_resolver("yes_no"), ["stage_policy_row"], name="yes_no")
     con.execute((SQL_DIR / "harmonize_rows.sql").read_text())
-    return con.execute("SELECT count(*) FROM stage_harmonized").fetchone()[0]
+    con.execute((SQL_DIR / "harmonize_policy_rows.sql").read_text())
 
 
-def _mapping(con: duckdb.DuckDBPyConnection, column: str, resolve: Callable[[str], tuple[str | None, str]]) -> None:
-    """map_<column>(raw, code, suggestions) for each distinct raw value: few values, many rows."""
-    raws = [row[0] for row in con.execute(f"SELECT DISTINCT {column} FROM stage_row WHERE {column} IS NOT NULL").fetchall()]
-    resolved = [(raw, *resolve(raw)) for raw in raws]
-    frame = pd.DataFrame(resolved, columns=["raw", "code", "suggestions"], dtype=object)
+def _mapping(
+    con: duckdb.DuckDBPyConnection,
+    columns: str | list[str],
+    resolve: Callable[[str], tuple[str | None, str]],
+    tables: tuple[str, ...] | list[str] = ("stage_row",),
+    name: str | None = None,
+) -> None:
+    """map_<name>(raw, code, suggestions) for each distinct raw value: few values, many rows."""
+    columns = [columns] if isinstance(columns, str) else columns
+    union = " UNION ".join(f"SELECT {column} AS raw FROM {table}" for table in tables for column in columns)
+    raws = [row[0] for row in con.execute(f"SELECT DISTINCT raw FROM ({union}) WHERE raw IS NOT NULL").fetchall()]
+    frame = pd.DataFrame([(raw, *resolve(raw)) for raw in raws], columns=["raw", "code", "suggestions"], dtype=object)
     con.register("_mapping_frame", frame)
     con.execute(
-        f"CREATE OR REPLACE TABLE map_{column} AS "
+        f"CREATE OR REPLACE TABLE map_{name or columns[0]} AS "
         "SELECT CAST(raw AS VARCHAR) AS raw, CAST(code AS VARCHAR) AS code, "
         "CAST(suggestions AS VARCHAR) AS suggestions FROM _mapping_frame"
     )
@@ -69,9 +79,19 @@ def _country_resolver() -> Callable[[str], tuple[str | None, str]]:
 
 def _indicator_resolver() -> Callable[[str], tuple[str | None, str]]:
     aliases = reference.indicator_aliases()
-    by_key = dict(zip(aliases["alias_key"], aliases["indicator_code"]))
-    codes = list(reference.load("indicators")["indicator_code"])
+    return _code_resolver(dict(zip(aliases["alias_key"], aliases["indicator_code"])),
+                          list(reference.load("indicators")["indicator_code"]))
 
+
+def _instrument_type_resolver() -> Callable[[str], tuple[str | None, str]]:
+    codes = list(reference.load("instrument_types")["instrument_type"])
+    aliases = reference.keyed("instrument_type_aliases")
+    by_key = {norm_key(code): code for code in codes} | dict(zip(aliases["alias_key"], aliases["instrument_type"]))
+    return _code_resolver(by_key, codes)
+
+
+def _code_resolver(by_key: dict[str, str], codes: list[str]) -> Callable[[str], tuple[str | None, str]]:
+    """Known spellings map to their code; an unknown one gets the closest codes as suggestions."""
     def resolve(raw: str) -> tuple[str | None, str]:
         key = norm_key(raw)
         if key in by_key:
@@ -80,6 +100,11 @@ def _indicator_resolver() -> Callable[[str], tuple[str | None, str]]:
         return None, ", ".join(close or codes)
 
     return resolve
+
+
+def _value_resolver(dimension: str) -> Callable[[str], tuple[str | None, str]]:
+    values = reference.keyed("value_aliases")
+    return _table_resolver(values[values["dimension"] == dimension], "code")
 
 
 def _table_resolver(frame: pd.DataFrame, target: str) -> Callable[[str], tuple[str | None, str]]:

@@ -86,8 +86,8 @@ def stage(settings: Settings) -> StageSummary:
 def _record_file(con, file_id: int, raw, received_at: datetime, outcome: read_step.ReadOutcome) -> None:
     rejection = outcome.rejection
     con.execute(
-        "INSERT INTO stage_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [file_id, raw.rel_path, raw.observatory, raw.sha256, received_at, outcome.encoding,
+        "INSERT INTO stage_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [file_id, raw.rel_path, raw.observatory, outcome.kind, raw.sha256, received_at, outcome.encoding,
          outcome.delimiter, outcome.decimal_mark, outcome.rows_read, rejection is not None],
     )
     if rejection:
@@ -95,7 +95,7 @@ def _record_file(con, file_id: int, raw, received_at: datetime, outcome: read_st
                     [file_id, rejection.reason_code, json.dumps(rejection.details, default=str)])
 
 
-def validate(settings: Settings) -> validate_step.ValidationSummary:
+def validate(settings: Settings) -> list[validate_step.ValidationSummary]:
     with working_db(settings) as con:
         reference.install(con)
         return validate_step.validate(con, settings)
@@ -105,6 +105,12 @@ def build(settings: Settings) -> build_step.BuildSummary:
     with working_db(settings) as con:
         reference.install(con)
         return build_step.build(con)
+
+
+def build_marts(settings: Settings) -> dict[str, int]:
+    with working_db(settings) as con:
+        reference.install(con)
+        return build_step.build_marts(con, settings.mart_first_year, settings.max_year)
 
 
 def publish(settings: Settings) -> publish_step.PublishSummary:
@@ -142,6 +148,19 @@ def unknown_countries(settings: Settings) -> int:
         return con.execute(
             "SELECT count(*) FROM fact_observation ANTI JOIN dim_country USING (country_iso3)"
         ).fetchone()[0]
+
+
+def missing_country_years(settings: Settings) -> int:
+    """(country, year) pairs of dim_country x the mart years that mart_country_progress lacks."""
+    with working_db(settings) as con:
+        if not _has_table(con, "mart_country_progress"):
+            return 0
+        return con.execute("""
+            SELECT count(*) FROM dim_country
+            CROSS JOIN range(?, ? + 1) AS years(year)
+            ANTI JOIN mart_country_progress AS m
+              ON m.country_iso3 = dim_country.country_iso3 AND m.year = years.year
+        """, [settings.mart_first_year, settings.max_year]).fetchone()[0]
 
 
 def preview(settings: Settings, table: str, limit: int = 5) -> str:

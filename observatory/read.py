@@ -23,19 +23,26 @@ from observatory import reference
 
 log = logging.getLogger(__name__)
 
-CANONICAL_COLUMNS = (
-    "country", "year", "indicator", "value", "unit", "sex",
-    "age_group", "population_group", "source", "notes",
-)
-REQUIRED_COLUMNS = ("country", "year", "indicator", "value")
+STAGE_TABLES = {"observation": "stage_row", "policy_instrument": "stage_policy_row"}
 DELIMITERS = ",;\t|"
 SAMPLE_BYTES = 1 << 20
 BATCH_ROWS = 100_000
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
-ROW_SCHEMA = pa.schema(
-    [("row_id", pa.int64()), ("file_id", pa.int32()), ("line", pa.int32())]
-    + [(column, pa.string()) for column in CANONICAL_COLUMNS]
-)
+
+
+def kind_columns() -> dict[str, dict[str, bool]]:
+    """Dataset kind -> its canonical columns (in order) -> required, from dataset_kinds.csv."""
+    kinds: dict[str, dict[str, bool]] = {}
+    for row in reference.load("dataset_kinds").itertuples():
+        kinds.setdefault(row.kind, {})[row.column] = row.required == "yes"
+    return kinds
+
+
+def row_schema(kind: str) -> pa.Schema:
+    return pa.schema(
+        [("row_id", pa.int64()), ("file_id", pa.int32()), ("line", pa.int32())]
+        + [(column, pa.string()) for column in kind_columns()[kind]]
+    )
 
 
 class FileRejected(Exception):
@@ -50,6 +57,7 @@ class FileRejected(Exception):
 
 @dataclass
 class ReadOutcome:
+    kind: str = ""
     rows_read: int = 0
     encoding: str = ""
     delimiter: str = ""
@@ -65,14 +73,19 @@ class _Stager:
     con: duckdb.DuckDBPyConnection
     file_id: int
     next_row_id: int
-    columns: dict[str, list] = field(default_factory=lambda: {n: [] for n in ROW_SCHEMA.names})
+    kind: str = "observation"
+    columns: dict[str, list] = field(default_factory=dict)
     problems: list[tuple] = field(default_factory=list)
+
+    def start(self, kind: str) -> None:
+        self.kind = kind
+        self.columns = {name: [] for name in row_schema(kind).names}
 
     def add_row(self, line: int, cells: dict[str, str | None]) -> None:
         self.columns["row_id"].append(self.next_row_id)
         self.columns["file_id"].append(self.file_id)
         self.columns["line"].append(line)
-        for name in CANONICAL_COLUMNS:
+        for name in kind_columns()[self.kind]:
             self.columns[name].append(cells.get(name))
         self.next_row_id += 1
         if len(self.columns["row_id"]) >= BATCH_ROWS:
@@ -83,21 +96,22 @@ class _Stager:
         self.next_row_id += 1
 
     def flush(self) -> None:
-        if self.columns["row_id"]:
-            batch = pa.Table.from_pydict(self.columns, schema=ROW_SCHEMA)
+        if self.columns.get("row_id"):
+            batch = pa.Table.from_pydict(self.columns, schema=row_schema(self.kind))
             self.con.register("_stage_batch", batch)
-            self.con.execute("INSERT INTO stage_row SELECT * FROM _stage_batch")
+            self.con.execute(f"INSERT INTO {STAGE_TABLES[self.kind]} SELECT * FROM _stage_batch")
             self.con.unregister("_stage_batch")
-            self.columns = {n: [] for n in ROW_SCHEMA.names}
+            self.start(self.kind)
         if self.problems:
             self.con.executemany("INSERT INTO stage_problem VALUES (?, ?, ?, ?, ?)", self.problems)
             self.problems = []
 
     def discard(self) -> None:
         """Forget what this file staged (a rejected file loads nothing, not even its good rows)."""
-        self.columns = {n: [] for n in ROW_SCHEMA.names}
+        self.columns = {}
         self.problems = []
-        self.con.execute("DELETE FROM stage_row WHERE file_id = ?", [self.file_id])
+        for table in STAGE_TABLES.values():
+            self.con.execute(f"DELETE FROM {table} WHERE file_id = ?", [self.file_id])
         self.con.execute("DELETE FROM stage_problem WHERE file_id = ?", [self.file_id])
 
 
@@ -143,7 +157,8 @@ def _stage_records(records: Iterator[tuple[int, list[str]]], stager: _Stager, ou
             continue
         if header is None:
             header = cells
-            positions, missing = _map_header(header)
+            outcome.kind, positions, missing = _map_header(header)
+            stager.start(outcome.kind)
             continue
         rows_read += 1
         if missing:
@@ -160,27 +175,40 @@ def _stage_records(records: Iterator[tuple[int, list[str]]], stager: _Stager, ou
     if header is None:
         raise FileRejected("no_data_rows")
     if missing:
-        raise FileRejected("missing_required_column", rows_read=rows_read,
-                           missing=", ".join(missing), header=" | ".join(c.strip() for c in header))
+        required = [column for column, needed in kind_columns()[outcome.kind].items() if needed]
+        raise FileRejected("missing_required_column", rows_read=rows_read, kind=outcome.kind,
+                           missing=", ".join(missing), required=", ".join(required),
+                           header=" | ".join(c.strip() for c in header))
     if rows_read == 0:
         raise FileRejected("no_data_rows")
     return rows_read
 
 
-def _map_header(header: list[str]) -> tuple[dict[str, int], list[str]]:
-    """Canonical column -> position; unknown columns are ignored, a repeated one rejects."""
+def _map_header(header: list[str]) -> tuple[str, dict[str, int], list[str]]:
+    """The file's dataset kind, canonical column -> position, and missing required columns.
+
+    The kind is the one whose required columns the header holds; when none is complete, the
+    one it comes closest to, so the message names what to add."""
     aliases = dict(zip(reference.keyed("column_aliases")["alias_key"], reference.load("column_aliases")["column"]))
-    positions: dict[str, int] = {}
+    found: dict[str, int] = {}
     for index, name in enumerate(header):
         canonical = aliases.get(reference.norm_key(name))
         if canonical is None:
             continue
-        if canonical in positions:
+        if canonical in found:
             raise FileRejected("ambiguous_column", column=canonical,
-                               names=f"{header[positions[canonical]].strip()}, {name.strip()}")
-        positions[canonical] = index
-    missing = [column for column in REQUIRED_COLUMNS if column not in positions]
-    return positions, missing
+                               names=f"{header[found[canonical]].strip()}, {name.strip()}")
+        found[canonical] = index
+
+    def fit(kind: str) -> tuple[int, int]:
+        required = [c for c, needed in kind_columns()[kind].items() if needed]
+        return (-sum(c not in found for c in required), sum(c in found for c in kind_columns()[kind]))
+
+    kind = max(kind_columns(), key=fit)
+    columns = kind_columns()[kind]
+    positions = {column: index for column, index in found.items() if column in columns}
+    missing = [column for column, needed in columns.items() if needed and column not in found]
+    return kind, positions, missing
 
 
 def _clean(cell: str) -> str | None:

@@ -93,7 +93,8 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
         "ref_indicator_alias": indicator_aliases()[["alias_key", "indicator_code"]],
         "ref_unit": load("units"),
         "ref_unit_alias": keyed("unit_aliases")[["alias_key", "unit"]].drop_duplicates(),
-        "ref_disaggregation": keyed("disaggregation_aliases")[["dimension", "alias_key", "code"]],
+        "ref_instrument_type": load("instrument_types"),
+        "ref_score_weight": load("score_weights"),
         "ref_missing_token": missing_tokens(),
     }
     for table, frame in tables.items():

@@ -19,6 +19,8 @@ class Settings:
     expectations_dir: Path = PROJECT_ROOT / "expectations"
     # Earliest year an observation may carry; the latest is the current year.
     min_year: int = 1900
+    # First year of the marts: the Belém do Pará Convention was adopted in 1994.
+    mart_first_year: int = 1994
     # Rows handed to Great Expectations at a time: bounds memory on large files.
     validation_batch_rows: int = 250_000
 

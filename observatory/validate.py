@@ -18,6 +18,8 @@ from observatory.settings import Settings
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 FIRST_LINES = 5
+# Dataset kind (= suite name in expectations/) -> its harmonized stage table.
+HARMONIZED_TABLES = {"observation": "stage_harmonized", "policy_instrument": "stage_policy_harmonized"}
 
 
 @dataclass
@@ -54,29 +56,46 @@ def load_suite(expectations_dir: Path, name: str):
 
 def expectation_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
     """Reference sets filled in at run time, never copied by hand into the suite's JSON."""
-    countries = [row[0] for row in con.execute("SELECT country_iso3 FROM ref_country").fetchall()]
-    indicators = [row[0] for row in con.execute("SELECT indicator_code FROM ref_indicator").fetchall()]
+    def codes(sql: str) -> list[str]:
+        return [row[0] for row in con.execute(sql).fetchall()]
+
     return {
-        "country_codes": countries,
-        "indicator_codes": indicators,
+        "country_codes": codes("SELECT country_iso3 FROM ref_country"),
+        "indicator_codes": codes("SELECT indicator_code FROM ref_indicator"),
+        "instrument_types": codes("SELECT instrument_type FROM ref_instrument_type"),
         "min_year": settings.min_year,
         "max_year": settings.max_year,
+        "min_date": pd.Timestamp(settings.min_year, 1, 1),
+        "max_date": pd.Timestamp(settings.max_year, 12, 31),
     }
 
 
-def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> ValidationSummary:
-    """Quarantine problems for every failing row of `stage_harmonized` into `stage_problem`."""
+def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[ValidationSummary]:
+    """Quarantine problems for every failing staged row into `stage_problem`, one suite per
+    dataset kind; then the within-file duplicates of observations."""
     import great_expectations as gx
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
-    suite = context.suites.add(load_suite(settings.expectations_dir, "observation"))
-    batch_definition = (
-        context.data_sources.add_pandas("staged")
-        .add_dataframe_asset("stage_harmonized")
-        .add_batch_definition_whole_dataframe("run")
-    )
+    asset = context.data_sources.add_pandas("staged").add_dataframe_asset("harmonized")
+    batch_definition = asset.add_batch_definition_whole_dataframe("run")
     parameters = expectation_parameters(con, settings)
+    files = _file_dialects(con)
+    summaries = []
+    for kind, table in HARMONIZED_TABLES.items():
+        suite = context.suites.add(load_suite(settings.expectations_dir, kind))
+        summaries.append(_validate_table(con, table, suite, batch_definition, parameters, files, settings))
+    observations = summaries[0]
+    before = _problem_count(con)
+    con.execute((SQL_DIR / "within_file_duplicates.sql").read_text())
+    observations.duplicate_rows = _problem_count(con) - before
+    observations.rows_quarantined += observations.duplicate_rows
+    for summary in summaries:
+        log.info("%s: %d rows validated, %d quarantined", summary.suite, summary.rows_checked, summary.rows_quarantined)
+    return summaries
+
+
+def _validate_table(con, table: str, suite, batch_definition, parameters: dict, files: dict, settings: Settings) -> ValidationSummary:
     summary = ValidationSummary(suite=suite.name)
     outcomes: dict[str, ExpectationOutcome] = {}
     priority = {expectation.id: index for index, expectation in enumerate(suite.expectations)}
@@ -86,9 +105,8 @@ def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> ValidationSu
             column=_columns_of(expectation.configuration.kwargs),
             reason_code=expectation.meta["reason_code"],
         )
-    files = _file_dialects(con)
     # A second cursor streams the rows while the first one writes problems.
-    reader = con.cursor().sql("SELECT * FROM stage_harmonized ORDER BY row_id").to_arrow_reader(
+    reader = con.cursor().sql(f"SELECT * FROM {table} ORDER BY row_id").to_arrow_reader(
         settings.validation_batch_rows
     )
     for record_batch in reader:
@@ -105,17 +123,11 @@ def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> ValidationSu
             outcome.failed_rows += len(failing)
             for row_id in failing[: max(0, FIRST_LINES - len(outcome.first_lines))]:
                 outcome.first_lines.append(f"{frame.at[row_id, 'file_path']}:{frame.at[row_id, 'line']}")
-            meta = expectation_result.expectation_config.meta
             for row_id in failing:
-                first_reason.setdefault(row_id, meta)
+                first_reason.setdefault(row_id, expectation_result.expectation_config.meta)
         _stage_problems(con, frame, first_reason, parameters, files)
         summary.rows_quarantined += len(first_reason)
     summary.expectations = list(outcomes.values())
-    before = _problem_count(con)
-    con.execute((SQL_DIR / "within_file_duplicates.sql").read_text())
-    summary.duplicate_rows = _problem_count(con) - before
-    summary.rows_quarantined += summary.duplicate_rows
-    log.info("validated %d rows: %d quarantined", summary.rows_checked, summary.rows_quarantined)
     return summary
 
 
@@ -125,7 +137,7 @@ def _stage_problems(con, frame: pd.DataFrame, first_reason: dict[int, dict], par
     rows = []
     for row_id, meta in first_reason.items():
         row = frame.loc[row_id]
-        details = _details(row, meta["raw_column"], parameters, files[int(row["file_id"])])
+        details = _details(row, meta, parameters, files[int(row["file_id"])])
         rows.append((int(row["file_id"]), int(row_id), int(row["line"]), meta["reason_code"], json.dumps(details)))
     problems = pd.DataFrame(rows, columns=["file_id", "row_id", "line", "reason_code", "details"])
     con.register("_problems", problems)
@@ -133,25 +145,25 @@ def _stage_problems(con, frame: pd.DataFrame, first_reason: dict[int, dict], par
     con.unregister("_problems")
 
 
-def _details(row: pd.Series, raw_column: str, parameters: dict, dialect: tuple[str, str]) -> dict:
+def _details(row: pd.Series, meta: dict, parameters: dict, dialect: tuple[str, str]) -> dict:
     """What the message templates may quote: the cell that failed and the rule it failed.
-    Free-text cells (notes, source) are never quoted."""
+    Free-text cells (notes) are never quoted."""
     delimiter, decimal_mark = dialect
-    suggestions = row["country_suggestions"] if raw_column == "country_raw" else row["indicator_suggestions"]
+    comma = decimal_mark == ","
     return {
-        "raw": _text(row[raw_column]),
-        "suggestions": _text(suggestions),
-        "indicator": _text(row["indicator_code"]),
-        "value": _text(row["value"]),
-        "range_min": _text(row["range_min"]),
-        "range_max": _text(row["range_max"]) or "∞",
-        "expected": _text(row["unit"]),
+        "raw": _text(row.get(meta["raw_column"])),
+        "suggestions": _text(row.get(meta.get("suggestions", ""))) or "—",
+        "indicator": _text(row.get("indicator_code")),
+        "value": _text(row.get("value")),
+        "range_min": _text(row.get("range_min")),
+        "range_max": _text(row.get("range_max")) or "∞",
+        "expected": _text(row.get("unit")),
         "min_year": parameters["min_year"],
         "max_year": parameters["max_year"],
         "delimiter": {"\t": "tab"}.get(delimiter, delimiter),
         "decimal_mark": decimal_mark,
-        "grouping_es": " y el punto agrupa miles (12.345 = doce mil trescientos cuarenta y cinco)" if decimal_mark == "," else "",
-        "grouping_en": " and the dot groups thousands (12.345 = twelve thousand three hundred forty-five)" if decimal_mark == "," else "",
+        "grouping_es": " y el punto agrupa miles (12.345 = doce mil trescientos cuarenta y cinco)" if comma else "",
+        "grouping_en": " and the dot groups thousands (12.345 = twelve thousand three hundred forty-five)" if comma else "",
     }
 
 

@@ -120,3 +120,19 @@ def test_gzip_compressed_csv(tmp_path):
     path.write_bytes(gzip.compress("country,year,indicator,value\nPER,2015,femicide_count,95\n".encode()))
     outcome, rows, _ = read_path(path)
     assert outcome.rejection is None and len(rows) == 1
+
+
+def test_stage_tables_have_the_columns_of_each_dataset_kind():
+    con = duckdb.connect()
+    con.execute((SQL_DIR / "stage_tables.sql").read_text())
+    for kind, table in read.STAGE_TABLES.items():
+        columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+        assert columns == read.row_schema(kind).names, kind
+
+
+def test_a_policy_header_is_recognized_and_a_near_miss_names_what_is_missing(tmp_path):
+    outcome, _, _ = read_text(tmp_path, "país,tipo de instrumento,título,fuente\nPER,protocol,Protocolo,El Peruano\n")
+    assert outcome.kind == "policy_instrument" and outcome.rejection is None
+    outcome, _, _ = read_text(tmp_path, "país,tipo de instrumento,título\nPER,protocol,Protocolo\n")
+    assert outcome.kind == "policy_instrument"
+    assert outcome.rejection.details["missing"] == "source"

@@ -3,7 +3,8 @@
 INSERT INTO file_receipt
 WITH counted AS (
     SELECT f.*,
-           (SELECT count(*) FROM observation AS o WHERE o.source_file = f.file_path) AS loaded,
+           (SELECT count(*) FROM observation AS o WHERE o.source_file = f.file_path)
+           + (SELECT count(*) FROM policy_instrument AS i WHERE i.source_file = f.file_path) AS loaded,
            CASE WHEN f.rejected THEN f.rows_read
                 ELSE (SELECT count(DISTINCT q.source_row) FROM quarantine AS q
                       WHERE q.source_file = f.file_path AND q.source_row IS NOT NULL)

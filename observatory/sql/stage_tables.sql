@@ -1,7 +1,7 @@
 -- Staging tables for one run: what was read from the new and changed raw files.
 -- Recreated at the start of every run; never published.
 CREATE OR REPLACE TABLE stage_file (
-    file_id INTEGER, file_path VARCHAR, observatory VARCHAR, sha256 VARCHAR,
+    file_id INTEGER, file_path VARCHAR, observatory VARCHAR, kind VARCHAR, sha256 VARCHAR,
     received_at TIMESTAMP, encoding VARCHAR, delimiter VARCHAR, decimal_mark VARCHAR,
     rows_read BIGINT, rejected BOOLEAN
 );
@@ -10,6 +10,14 @@ CREATE OR REPLACE TABLE stage_row (
     row_id BIGINT, file_id INTEGER, line INTEGER,
     country VARCHAR, year VARCHAR, indicator VARCHAR, value VARCHAR, unit VARCHAR,
     sex VARCHAR, age_group VARCHAR, population_group VARCHAR, source VARCHAR, notes VARCHAR
+);
+-- One row a line of a policy-instrument file (reference/dataset_kinds.csv, kind policy_instrument).
+CREATE OR REPLACE TABLE stage_policy_row (
+    row_id BIGINT, file_id INTEGER, line INTEGER,
+    country VARCHAR, instrument_type VARCHAR, title VARCHAR, identifier VARCHAR,
+    adopted_on VARCHAR, in_force_from VARCHAR, in_force_to VARCHAR, status VARCHAR,
+    has_budget VARCHAR, has_monitoring VARCHAR, prevention VARCHAR, attention VARCHAR,
+    sanction VARCHAR, reparation VARCHAR, source VARCHAR, notes VARCHAR
 );
 -- One row a problem: row_id NULL for a whole-file rejection; details is JSON for the message.
 CREATE OR REPLACE TABLE stage_problem (

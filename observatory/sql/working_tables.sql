@@ -13,3 +13,11 @@ CREATE TABLE IF NOT EXISTS observation (
 CREATE TABLE IF NOT EXISTS quarantine (
     source_file VARCHAR, source_row INTEGER, reason_code VARCHAR, message_es VARCHAR, message_en VARCHAR
 );
+-- One row a loaded policy instrument (law, ratification, plan) of a current file version.
+CREATE TABLE IF NOT EXISTS policy_instrument (
+    country_iso3 VARCHAR, instrument_type VARCHAR, title VARCHAR, identifier VARCHAR,
+    adopted_on VARCHAR, in_force_from VARCHAR, in_force_to VARCHAR, status VARCHAR,
+    has_budget BOOLEAN, has_monitoring BOOLEAN, prevention BOOLEAN, attention BOOLEAN,
+    sanction BOOLEAN, reparation BOOLEAN, source VARCHAR, source_file VARCHAR, source_row INTEGER,
+    received_at TIMESTAMP
+);

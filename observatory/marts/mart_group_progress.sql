@@ -1,0 +1,24 @@
+-- A row of mart_group_progress is one group of countries in one year: how many of its countries
+-- had a comprehensive law and a national plan in force on 31 December, and the mean and median
+-- progress score of its countries. Groups: LAC (all 33), each M49 subregion, and the groups of
+-- reference/country_groups.csv (MIRPS, SPOTLIGHT, ESP_COP, BELEM_DO_PARA: current members).
+CREATE OR REPLACE TABLE mart_group_progress AS
+WITH membership AS (
+    SELECT 'LAC' AS group_code, country_iso3 FROM dim_country
+    UNION ALL
+    SELECT subregion, country_iso3 FROM dim_country
+    UNION ALL
+    SELECT group_code, country_iso3 FROM ref_country_group
+)
+SELECT m.group_code, p.year,
+       CAST(count(*) AS INTEGER) AS countries,
+       CAST(count(*) FILTER (WHERE l.has_comprehensive_law) AS INTEGER) AS countries_with_comprehensive_law,
+       CAST(count(*) FILTER (WHERE n.plan_in_force) AS INTEGER) AS countries_with_plan_in_force,
+       round(avg(p.progress_score), 1) AS mean_progress_score,
+       round(median(p.progress_score), 1) AS median_progress_score
+FROM membership AS m
+JOIN mart_country_progress AS p USING (country_iso3)
+JOIN mart_legislation AS l USING (country_iso3, year)
+JOIN mart_national_plan AS n USING (country_iso3, year)
+GROUP BY ALL
+ORDER BY m.group_code, p.year;

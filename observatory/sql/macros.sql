@@ -1,0 +1,29 @@
+-- Formulas used by more than one SQL file, defined once.
+-- A date as written in a register: 'YYYY', 'YYYY-MM-DD' or day-first 'DD/MM/YYYY'
+-- -> ISO text keeping its precision ('2009' or '2009-03-11'); NULL when it is not a date.
+CREATE OR REPLACE MACRO iso_partial_date(text_value) AS (
+    CASE
+        WHEN regexp_full_match(trim(text_value), '\d{4}') THEN trim(text_value)
+        WHEN regexp_full_match(trim(text_value), '\d{4}-\d{1,2}-\d{1,2}')
+            THEN strftime(try_strptime(trim(text_value), '%Y-%m-%d'), '%Y-%m-%d')
+        WHEN regexp_full_match(trim(text_value), '\d{1,2}/\d{1,2}/\d{4}')
+            THEN strftime(try_strptime(trim(text_value), '%d/%m/%Y'), '%Y-%m-%d')
+    END
+);
+-- The first day a partial date can mean ('2016' -> 2016-01-01).
+CREATE OR REPLACE MACRO period_start(iso_text) AS (
+    CASE WHEN length(iso_text) = 4 THEN make_date(CAST(iso_text AS INTEGER), 1, 1)
+         ELSE CAST(iso_text AS DATE) END
+);
+-- The last day a partial date can mean ('2021' -> 2021-12-31): a plan for 2016-2021 runs through 2021.
+CREATE OR REPLACE MACRO period_end(iso_text) AS (
+    CASE WHEN length(iso_text) = 4 THEN make_date(CAST(iso_text AS INTEGER), 12, 31)
+         ELSE CAST(iso_text AS DATE) END
+);
+-- Whether an instrument is in force on 31 December of a year: started by then (an instrument
+-- adopted in December counts that year), not ended before that day, and not a bill.
+CREATE OR REPLACE MACRO in_force_at_year_end(start_iso, end_iso, status, year) AS (
+    coalesce(status, '') <> 'bill'
+    AND period_start(start_iso) <= make_date(year, 12, 31)
+    AND (end_iso IS NULL OR period_end(end_iso) >= make_date(year, 12, 31))
+);

@@ -1,0 +1,155 @@
+"""Policy instruments and the marts, on small registers a person can check by hand."""
+from datetime import date
+
+import pytest
+
+from tests.conftest import drop, query, run
+
+POLICY_HEADER = "country,instrument_type,title,identifier,adopted_on,in_force_from,in_force_to,status,has_budget,has_monitoring,prevention,attention,sanction,reparation,source\n"
+THIS_YEAR = date.today().year
+
+
+def register(settings, *rows: str, name: str = "registro/instrumentos.csv"):
+    drop(settings, name, POLICY_HEADER + "\n".join(rows) + "\n")
+    run(settings)
+
+
+def legislation(settings, country: str, year: int) -> tuple:
+    return query(settings, """
+        SELECT has_belem_do_para, has_comprehensive_law, has_domestic_violence_law, has_femicide_offence,
+               has_political_violence_law, legislation_score
+        FROM mart_legislation WHERE country_iso3 = ? AND year = ?""", [country, year])[0]
+
+
+def plan(settings, country: str, year: int) -> tuple:
+    return query(settings, """
+        SELECT plan_in_force, plan_specific_to_vaw, plan_has_budget, plan_has_monitoring, areas_covered, national_plan_score
+        FROM mart_national_plan WHERE country_iso3 = ? AND year = ?""", [country, year])[0]
+
+
+def test_policy_file_is_recognized_by_its_columns_and_loaded(settings):
+    register(settings, "Argentina,comprehensive_vaw_law,Ley de protección integral a las mujeres,Ley 26.485,2009-03-11,2009-04-14,,in_force,,,,,,,Boletín Oficial")
+    assert query(settings, "SELECT country_iso3, instrument_type, identifier, adopted_on, in_force_from, in_force_to, status, source_row FROM policy_instrument") == [
+        ("ARG", "comprehensive_vaw_law", "Ley 26.485", "2009-03-11", "2009-04-14", None, "in_force", 2)]
+    assert query(settings, "SELECT status, rows_read, rows_loaded FROM file_receipt") == [("loaded", 1, 1)]
+
+
+def test_spanish_headers_and_values(settings):
+    drop(settings, "registro/es.csv",
+         "país;tipo de instrumento;título;número;fecha de adopción;estado;fuente\n"
+         "Perú;feminicidio;Ley que incorpora el feminicidio;Ley 30068;18/07/2013;vigente;El Peruano\n", encoding="cp1252")
+    run(settings)
+    assert query(settings, "SELECT country_iso3, instrument_type, adopted_on, status FROM policy_instrument") == [
+        ("PER", "femicide_offence", "2013-07-18", "in_force")]
+
+
+def test_bad_policy_rows_are_quarantined_with_their_reason(settings):
+    register(settings,
+             "PER,comprehensive_vaw_law,Ley 30364,,2015-11-23,,,in_force,,,,,,,El Peruano",  # 2 loaded
+             "PER,ley rara,Algo,,2015,,,,,,,,,,X",                                         # 3 unknown type
+             "PER,comprehensive_vaw_law,Ley,,2015-13-45,,,,,,,,,,X",                        # 4 invalid date
+             "PER,national_plan_vaw,Plan,,,2016,2010,,,,,,,,X",                             # 5 end before start
+             "PER,domestic_violence_law,Ley 26260,,1993,,,repealed,,,,,,,X",                # 6 repealed, no end
+             "PER,national_plan_vaw,Plan,,,2016,2021,,quizás,,,,,,X",                      # 7 bad yes/no
+             "PER,national_plan_vaw,Plan,,,2016,2021,,,,,,,,",                             # 8 no source
+             "PER,national_plan_vaw,Plan,,,,,,,,,,,,X",                                    # 9 no date
+             "PER,protocol,Protocolo,,2019,,,ratificado,,,,,,,X")                          # 10 unknown status
+    reasons = dict(query(settings, "SELECT source_row, reason_code FROM quarantine"))
+    assert reasons == {3: "unknown_instrument_type", 4: "invalid_date", 5: "invalid_period", 6: "missing_end_date",
+                       7: "invalid_yes_no", 8: "missing_source", 9: "missing_date", 10: "unknown_status"}
+    assert query(settings, "SELECT rows_read, rows_loaded, rows_quarantined FROM file_receipt") == [(9, 1, 8)]
+
+
+def test_every_country_has_a_row_every_year_and_an_empty_country_scores_zero(settings):
+    register(settings, "ARG,femicide_offence,Ley 26.791,Ley 26.791,2012-11-14,,,in_force,,,,,,,Boletín Oficial")
+    years = THIS_YEAR - 1994 + 1
+    for mart in ("mart_legislation", "mart_national_plan", "mart_country_progress"):
+        assert query(settings, f"SELECT count(*), count(DISTINCT country_iso3), min(year), max(year) FROM {mart}") == [
+            (33 * years, 33, 1994, THIS_YEAR)], mart
+    assert legislation(settings, "HTI", THIS_YEAR) == (False, False, False, False, False, 0.0)
+    assert plan(settings, "HTI", THIS_YEAR) == (False, False, False, False, 0, 0.0)
+
+
+def test_as_of_year_logic_for_laws(settings):
+    register(settings,
+             "CHL,domestic_violence_law,Ley 19.325,Ley 19.325,1994,,2005-10-07,repealed,,,,,,,Diario Oficial",
+             "CHL,domestic_violence_law,Ley 20.066,Ley 20.066,2005-09-22,2005-10-07,,in_force,,,,,,,Diario Oficial",
+             "CHL,femicide_offence,Ley 20.480,Ley 20.480,2010-12-14,,,in_force,,,,,,,Diario Oficial",
+             "CHL,political_violence_law,Proyecto,,2020,,,bill,,,,,,,Cámara")
+    assert legislation(settings, "CHL", 1994)[2] is True          # a bare year counts that year
+    assert legislation(settings, "CHL", 2005)[2] is True          # the new law took over in October
+    assert legislation(settings, "CHL", 2009)[3] is False
+    assert legislation(settings, "CHL", 2010)[3] is True          # adopted in December: counts that year
+    assert legislation(settings, "CHL", 2021)[4] is False         # a bill never counts
+    assert legislation(settings, "CHL", 2021)[5] == 40.0          # 2 of 5 components
+
+
+def test_a_repealed_law_stops_counting(settings):
+    register(settings, "VEN,domestic_violence_law,Ley sobre la violencia contra la mujer y la familia,,1998,,2007-03-19,repealed,,,,,,,Gaceta Oficial")
+    assert legislation(settings, "VEN", 2006)[2] is True
+    assert legislation(settings, "VEN", 2007)[2] is False
+
+
+def test_plans_count_only_in_their_period_and_score_by_hand(settings):
+    register(settings,
+             "PER,national_plan_vaw,Plan Nacional contra la Violencia de Género 2016-2021,DS 008-2016-MIMP,2016-07-26,2016,2021,expired,yes,yes,sí,sí,no,,El Peruano",
+             "PER,national_plan_equality,Política Nacional de Igualdad de Género,DS 008-2019-MIMP,2019,2019,,in_force,,,,,,,El Peruano")
+    assert plan(settings, "PER", 2015) == (False, False, False, False, 0, 0.0)
+    # 2016: in force, specific, budget, monitoring, 2 areas of 4 -> (1 + 1 + 1 + 1 + 0.5) / 5 = 90
+    assert plan(settings, "PER", 2016) == (True, True, True, True, 2, 90.0)
+    assert plan(settings, "PER", 2021) == (True, True, True, True, 2, 90.0)
+    # 2022: only the equality plan, flags unknown -> 1 / 5 = 20
+    assert plan(settings, "PER", 2022) == (True, False, False, False, 0, 20.0)
+
+
+def test_progress_score_ranks_and_change(settings):
+    register(settings,
+             "URY,belem_do_para_ratification,Convención de Belém do Pará,,1996,,,in_force,,,,,,,OEA",
+             "URY,comprehensive_vaw_law,Ley 19.580,Ley 19.580,2017-12-22,,,in_force,,,,,,,IMPO",
+             "ARG,belem_do_para_ratification,Convención de Belém do Pará,,1996,,,in_force,,,,,,,OEA")
+    rows = query(settings, """SELECT country_iso3, legislation_score, national_plan_score, progress_score, rank_region,
+                                     rank_subregion, change_vs_previous_year
+                              FROM mart_country_progress WHERE year = 2018 AND country_iso3 IN ('URY', 'ARG', 'PER')
+                              ORDER BY country_iso3""")
+    # URY: 2 of 5 laws = 40, no plan = 0 -> progress 20; ARG: 20 / 0 -> 10; PER: 0.
+    assert rows == [("ARG", 20.0, 0.0, 10.0, 2, 2, 0.0), ("PER", 0.0, 0.0, 0.0, 3, 3, 0.0), ("URY", 40.0, 0.0, 20.0, 1, 1, 0.0)]
+    # The law of 22 December 2017 counts in 2017: that is the year of the change.
+    assert query(settings, "SELECT change_vs_previous_year FROM mart_country_progress WHERE country_iso3 = 'URY' AND year = 2017") == [(10.0,)]
+    assert query(settings, "SELECT change_vs_previous_year FROM mart_country_progress WHERE country_iso3 = 'URY' AND year = 1994") == [(None,)]
+
+
+def test_latest_key_indicators_and_coverage(settings):
+    drop(settings, "cepal/f.csv", "country,year,indicator,value,source\nURY,2016,femicide_count,24,CEPALSTAT\nURY,2017,femicide_count,23,CEPALSTAT\nURY,2017,femicide_rate,1.3,CEPALSTAT\n")
+    register(settings, "URY,comprehensive_vaw_law,Ley 19.580,Ley 19.580,2017-12-22,,,in_force,,,,,,,IMPO")
+    row = query(settings, """SELECT data_coverage, femicide_count_latest, femicide_count_year, femicide_count_source,
+                                    femicide_rate_latest, sdg511_vaw_score_latest
+                             FROM mart_country_progress WHERE country_iso3 = 'URY' AND year = ?""", [2019])[0]
+    assert row == (0.0, 23.0, 2017, "CEPALSTAT", 1.3, None)
+    assert query(settings, "SELECT data_coverage FROM mart_country_progress WHERE country_iso3 = 'URY' AND year = 2017") == [(round(2 / 3, 3),)]
+
+
+def test_group_aggregates_equal_a_hand_computation(settings):
+    register(settings,
+             "GTM,comprehensive_vaw_law,Ley contra el Femicidio,Decreto 22-2008,2008,,,in_force,,,,,,,Diario de Centro América",
+             "MEX,comprehensive_vaw_law,Ley General de Acceso,,2007-02-01,,,in_force,,,,,,,DOF",
+             "MEX,national_plan_vaw,Programa Integral,,,2014,2018,expired,,,,,,,DOF")
+    groups = {row[0]: row[1:] for row in query(settings, """
+        SELECT group_code, countries, countries_with_comprehensive_law, countries_with_plan_in_force,
+               mean_progress_score, median_progress_score
+        FROM mart_group_progress WHERE year = 2015""")}
+    # GTM: legislation 20, plan 0 -> 10. MEX: legislation 20, plan (1 + 1) / 5 = 40 -> 30. Others 0.
+    assert groups["MIRPS"] == (7, 2, 1, round((10 + 30) / 7, 1), 0.0)
+    assert groups["LAC"] == (33, 2, 1, round(40 / 33, 1), 0.0)
+    assert groups["central_america"] == (8, 2, 1, 5.0, 0.0)
+    assert groups["SPOTLIGHT"][0] == 12 and groups["ESP_COP"][0] == 15 and groups["BELEM_DO_PARA"][0] == 32
+    assert set(groups) == {"LAC", "caribbean", "central_america", "south_america", "MIRPS", "SPOTLIGHT", "ESP_COP", "BELEM_DO_PARA"}
+
+
+def test_weights_are_data(settings, monkeypatch):
+    from observatory import reference
+
+    weights = reference.load("score_weights").copy()
+    weights.loc[weights["component"] == "has_femicide_offence", "weight"] = "3"
+    monkeypatch.setattr(reference, "load", lambda name, _load=reference.load: weights if name == "score_weights" else _load(name))
+    register(settings, "ARG,femicide_offence,Ley 26.791,Ley 26.791,2012-11-14,,,in_force,,,,,,,Boletín Oficial")
+    assert legislation(settings, "ARG", 2013)[5] == 42.9  # 3 / 7
