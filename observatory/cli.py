@@ -24,8 +24,9 @@ def main() -> None:
 def run(raw_dir: Path | None, curated_dir: Path | None) -> None:
     """Read, validate, build and publish. Exit 0 when the run completed, even with quarantined
     rows; non-zero with a one-line reason when the pipeline itself failed."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)  # libraries that lower their own loggers' level stay quiet
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[handler])
     settings = Settings.resolve(raw_dir, curated_dir)
     from observatory.runner import run_pipeline
 

@@ -13,6 +13,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
@@ -30,6 +31,7 @@ BATCH_ROWS = 100_000
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 
 
+@lru_cache(maxsize=1)
 def kind_columns() -> dict[str, dict[str, bool]]:
     """Dataset kind -> its canonical columns (in order) -> required, from dataset_kinds.csv."""
     kinds: dict[str, dict[str, bool]] = {}
@@ -38,6 +40,7 @@ def kind_columns() -> dict[str, dict[str, bool]]:
     return kinds
 
 
+@lru_cache(maxsize=None)
 def row_schema(kind: str) -> pa.Schema:
     return pa.schema(
         [("row_id", pa.int64()), ("file_id", pa.int32()), ("line", pa.int32())]
@@ -82,11 +85,12 @@ class _Stager:
         self.columns = {name: [] for name in row_schema(kind).names}
 
     def add_row(self, line: int, cells: dict[str, str | None]) -> None:
-        self.columns["row_id"].append(self.next_row_id)
-        self.columns["file_id"].append(self.file_id)
-        self.columns["line"].append(line)
-        for name in kind_columns()[self.kind]:
-            self.columns[name].append(cells.get(name))
+        columns = self.columns
+        columns["row_id"].append(self.next_row_id)
+        columns["file_id"].append(self.file_id)
+        columns["line"].append(line)
+        for name, cell in cells.items():
+            columns[name].append(cell)
         self.next_row_id += 1
         if len(self.columns["row_id"]) >= BATCH_ROWS:
             self.flush()
@@ -149,7 +153,7 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_ro
 def _stage_records(records: Iterator[tuple[int, list[str]]], stager: _Stager, outcome: ReadOutcome) -> int:
     """Header, then data rows: blank rows are skipped, every other row is counted as read."""
     header: list[str] | None = None
-    positions: dict[str, int] = {}
+    layout: list[tuple[str, int | None]] = []
     missing: list[str] = []
     rows_read = 0
     for line, cells in records:
@@ -158,6 +162,7 @@ def _stage_records(records: Iterator[tuple[int, list[str]]], stager: _Stager, ou
         if header is None:
             header = cells
             outcome.kind, positions, missing = _map_header(header)
+            layout = [(name, positions.get(name)) for name in kind_columns()[outcome.kind]]
             stager.start(outcome.kind)
             continue
         rows_read += 1
@@ -168,9 +173,10 @@ def _stage_records(records: Iterator[tuple[int, list[str]]], stager: _Stager, ou
             stager.add_problem(line, "extra_fields", fields=len(cells), header_fields=len(header),
                                delimiter=_show_delimiter(outcome.delimiter))
             continue
+        width = len(cells)
         stager.add_row(line, {
-            name: _clean(cells[index]) if index < len(cells) else None
-            for name, index in positions.items()
+            name: _clean(cells[index]) if index is not None and index < width else None
+            for name, index in layout
         })
     if header is None:
         raise FileRejected("no_data_rows")
