@@ -1,16 +1,30 @@
-"""Where the pipeline reads and writes, as a Dagster resource (empty = environment or default)."""
+"""Where the pipeline reads and writes, as a Dagster resource (empty = environment or default).
+The resource holds the writer lock for the whole run: one run writes at a time."""
+from contextlib import contextmanager
 
 import dagster as dg
 
+from observatory.lock import writer_lock
 from observatory.settings import Settings
 
 
 class ObservatoryResource(dg.ConfigurableResource):
-    """Raw and curated folders. Empty means OBSERVATORY_RAW_DIR / OBSERVATORY_CURATED_DIR, or
-    the project's data/raw and data/curated."""
+    """Raw, curated and receipts folders. Empty means OBSERVATORY_RAW_DIR /
+    OBSERVATORY_CURATED_DIR / OBSERVATORY_RECEIPTS_DIR, or the project's data/ folders."""
 
     raw_dir: str = ""
     curated_dir: str = ""
+    receipts_dir: str = ""
+    revalidate_all: bool = False
 
     def settings(self) -> Settings:
-        return Settings.resolve(self.raw_dir or None, self.curated_dir or None)
+        return Settings.resolve(self.raw_dir or None, self.curated_dir or None, self.receipts_dir or None,
+                                revalidate_all=self.revalidate_all)
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext):
+        settings = self.settings()
+        if context.log:
+            context.log.info(f"waiting for the writer lock in {settings.work_dir}")
+        with writer_lock(settings.work_dir, settings.lock_wait_seconds):
+            yield self

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from observatory import reference
+from observatory import faults, reference
 
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
@@ -58,6 +58,7 @@ def build(con: duckdb.DuckDBPyConnection) -> BuildSummary:
         """).fetchone())
         for table in ("stage_file", "stage_row", "stage_policy_row", "stage_problem", "stage_duplicate"):
             con.execute(f"DELETE FROM {table}")
+        faults.point("build_before_commit")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -79,29 +80,33 @@ def build_marts(con: duckdb.DuckDBPyConnection, first_year: int, last_year: int)
 
 
 def _insert_quarantine(con: duckdb.DuckDBPyConnection) -> None:
-    """Turn staged problems into messages staff can act on, in Spanish and English."""
+    quarantine = quarantine_rows(con)
+    if quarantine.empty:
+        return
+    con.register("_quarantine", quarantine)
+    con.execute("INSERT INTO quarantine SELECT * FROM _quarantine")
+    con.unregister("_quarantine")
+
+
+def quarantine_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Staged problems as quarantine rows, with messages staff can act on in Spanish and English."""
     problems = con.execute("""
         SELECT f.file_path, p.line, p.reason_code, p.details
         FROM stage_problem AS p JOIN stage_file AS f USING (file_id)
         ORDER BY f.file_path, p.line NULLS FIRST
     """).df()
-    if problems.empty:
-        return
     reasons = reference.load("reasons").set_index("reason_code")
     messages = [
         _messages(reasons.loc[code], json.loads(details), path)
         for path, code, details in zip(problems["file_path"], problems["reason_code"], problems["details"])
     ]
-    quarantine = pd.DataFrame({
+    return pd.DataFrame({
         "source_file": problems["file_path"],
         "source_row": problems["line"].astype("Int32"),
         "reason_code": problems["reason_code"],
         "message_es": [es for es, _ in messages],
         "message_en": [en for _, en in messages],
     })
-    con.register("_quarantine", quarantine)
-    con.execute("INSERT INTO quarantine SELECT * FROM _quarantine")
-    con.unregister("_quarantine")
 
 
 class _Blank(dict):

@@ -1,7 +1,5 @@
-"""`observatory run`: the same Dagster assets `dagster asset materialize` runs, in this process.
-
-Dagster is imported only inside `run`, so the core stays importable without it.
-"""
+"""The `observatory` command: run the pipeline, check a file before dropping it, see what is
+published. `run` goes through the Dagster assets; Dagster is imported only there."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +8,18 @@ from pathlib import Path
 
 import click
 
-from observatory.settings import CURATED_DIR_ENV, RAW_DIR_ENV, Settings
+from observatory.settings import CURATED_DIR_ENV, RAW_DIR_ENV, RECEIPTS_DIR_ENV, Settings
+
+raw_dir_option = click.option("--raw-dir", type=click.Path(file_okay=False, path_type=Path),
+                              help=f"Raw files (env {RAW_DIR_ENV}; default data/raw).")
+curated_dir_option = click.option("--curated-dir", type=click.Path(file_okay=False, path_type=Path),
+                                  help=f"Published output (env {CURATED_DIR_ENV}; default data/curated).")
+
+
+def _quiet_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)  # libraries that lower their own loggers' level stay quiet
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[handler])
 
 
 @click.group()
@@ -19,15 +28,16 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--raw-dir", type=click.Path(file_okay=False, path_type=Path), help=f"Raw files (env {RAW_DIR_ENV}; default data/raw).")
-@click.option("--curated-dir", type=click.Path(file_okay=False, path_type=Path), help=f"Published output (env {CURATED_DIR_ENV}; default data/curated).")
-def run(raw_dir: Path | None, curated_dir: Path | None) -> None:
+@raw_dir_option
+@curated_dir_option
+@click.option("--receipts-dir", type=click.Path(file_okay=False, path_type=Path),
+              help=f"Receipts for staff (env {RECEIPTS_DIR_ENV}; default data/receipts).")
+@click.option("--revalidate", is_flag=True, help="Read and validate every raw file again, not only new ones.")
+def run(raw_dir: Path | None, curated_dir: Path | None, receipts_dir: Path | None, revalidate: bool) -> None:
     """Read, validate, build and publish. Exit 0 when the run completed, even with quarantined
     rows; non-zero with a one-line reason when the pipeline itself failed."""
-    handler = logging.StreamHandler()
-    handler.setLevel(logging.WARNING)  # libraries that lower their own loggers' level stay quiet
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[handler])
-    settings = Settings.resolve(raw_dir, curated_dir)
+    _quiet_logging()
+    settings = Settings.resolve(raw_dir, curated_dir, receipts_dir, revalidate_all=revalidate)
     from observatory.runner import run_pipeline
 
     outcome = run_pipeline(settings)
@@ -35,6 +45,31 @@ def run(raw_dir: Path | None, curated_dir: Path | None) -> None:
         click.echo(f"observatory run failed: {outcome.reason}", err=True)
         sys.exit(1)
     click.echo(outcome.report)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the receipt as JSON.")
+def check(file: Path, as_json: bool) -> None:
+    """Dry run for staff: read and validate FILE as a run would, print its receipt, write
+    nothing. Exit 0 when every row would load, 1 when some rows would be quarantined, 2 when the
+    whole file would be rejected."""
+    _quiet_logging()
+    from observatory.pipeline import check_file
+
+    receipt = check_file(file, Settings.resolve())
+    click.echo(receipt.to_json() if as_json else receipt.to_markdown())
+    sys.exit({"loaded": 0, "partially_loaded": 1}.get(receipt.status, 2))
+
+
+@main.command()
+@raw_dir_option
+@curated_dir_option
+def status(raw_dir: Path | None, curated_dir: Path | None) -> None:
+    """What is published, freshness per observatory, and raw files waiting to be loaded."""
+    from observatory.status import status_report
+
+    click.echo(status_report(Settings.resolve(raw_dir, curated_dir)))
 
 
 if __name__ == "__main__":

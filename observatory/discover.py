@@ -8,6 +8,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
@@ -44,25 +45,31 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def list_raw_files(raw_dir: Path) -> list[RawFile]:
-    """Every regular file under raw_dir, in a stable order; hidden and temporary files wait."""
-    files = []
+def candidate_paths(raw_dir: Path) -> Iterator[tuple[Path, str]]:
+    """(path, path relative to raw_dir) of every regular file, in a stable order; hidden and
+    temporary files wait, symbolic links are not followed."""
     for path in sorted(raw_dir.rglob("*")):
         rel = path.relative_to(raw_dir)
         if any(part.startswith(".") for part in rel.parts) or path.is_symlink() or not path.is_file():
             continue
         if any(path.match(pattern) for pattern in TEMPORARY_PATTERNS):
             continue
-        observatory = rel.parts[0] if len(rel.parts) > 1 else ""
-        files.append(RawFile(path, rel.as_posix(), observatory, sha256_of(path)))
-    return files
+        yield path, rel.as_posix()
 
 
-def discover(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> Discovery:
+def list_raw_files(raw_dir: Path) -> list[RawFile]:
+    return [
+        RawFile(path, rel, rel.split("/")[0] if "/" in rel else "", sha256_of(path))
+        for path, rel in candidate_paths(raw_dir)
+    ]
+
+
+def discover(con: duckdb.DuckDBPyConnection, raw_dir: Path, everything: bool = False) -> Discovery:
     """Compare the raw folder with the receipts of the working database.
 
     A file whose content another present file already brought is a duplicate, unless that
     other file is gone or changed: then this one is read as new, so no content is lost.
+    With `everything`, every file is read again (to re-validate it against current suites).
     """
     present = list_raw_files(raw_dir)
     receipts = {
@@ -73,13 +80,13 @@ def discover(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> Discovery:
     # Content already contributed by a file that is still there with that same content.
     owner_of = {
         sha: path for path, (sha, status) in receipts.items()
-        if status != "duplicate" and present_sha.get(path) == sha
+        if status != "duplicate" and present_sha.get(path) == sha and not everything
     }
     discovery = Discovery([], [], [])
     for raw in present:
         receipt = receipts.get(raw.rel_path)
         owner = owner_of.get(raw.sha256)
-        if receipt and receipt[0] == raw.sha256 and (receipt[1] != "duplicate" or owner):
+        if not everything and receipt and receipt[0] == raw.sha256 and (receipt[1] != "duplicate" or owner):
             discovery.unchanged.append(raw)
         elif owner and owner != raw.rel_path:
             discovery.duplicates.append((raw, owner))

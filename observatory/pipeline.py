@@ -14,12 +14,14 @@ from typing import Iterator
 import duckdb
 
 from observatory import build as build_step
+from observatory import faults
 from observatory import harmonize as harmonize_step
 from observatory import publish as publish_step
 from observatory import read as read_step
 from observatory import reference
 from observatory import validate as validate_step
-from observatory.discover import discover
+from observatory import receipts
+from observatory.discover import RawFile, discover, sha256_of
 from observatory.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,7 @@ def stage(settings: Settings) -> StageSummary:
     with working_db(settings) as con:
         reference.install(con)
         con.execute((SQL_DIR / "stage_tables.sql").read_text())
-        found = discover(con, settings.raw_dir)
+        found = discover(con, settings.raw_dir, everything=settings.revalidate_all)
         received_at = datetime.now(timezone.utc).replace(tzinfo=None)
         summary = StageSummary(files_seen=found.seen, duplicates=len(found.duplicates), unchanged=len(found.unchanged))
         next_row_id = 0
@@ -79,6 +81,7 @@ def stage(settings: Settings) -> StageSummary:
         for raw, owner in found.duplicates:
             con.execute("INSERT INTO stage_duplicate VALUES (?, ?, ?, ?, ?)",
                         [raw.rel_path, raw.observatory, raw.sha256, received_at, owner])
+        faults.point("stage_before_harmonize")
         harmonize_step.harmonize(con)
     return summary
 
@@ -114,8 +117,36 @@ def build_marts(settings: Settings) -> dict[str, int]:
 
 
 def publish(settings: Settings) -> publish_step.PublishSummary:
+    """Publish the curated tables, then the staff receipts of every file."""
     with working_db(settings) as con:
-        return publish_step.publish(con, settings)
+        summary = publish_step.publish(con, settings)
+        receipts.write_all(con, settings)
+        return summary
+
+
+def check_file(path: Path, settings: Settings) -> receipts.Receipt:
+    """A dry run for staff: the same reading, validation and build as a run, in an in-memory
+    database, so nothing is written anywhere. The observatory is the file's folder."""
+    path = path.resolve()
+    try:
+        rel = path.relative_to(settings.raw_dir)
+        rel_path, observatory = rel.as_posix(), (rel.parts[0] if len(rel.parts) > 1 else path.parent.name)
+    except ValueError:
+        rel_path, observatory = path.name, path.parent.name
+    raw = RawFile(path, rel_path, observatory, sha256_of(path))
+    con = duckdb.connect()
+    try:
+        reference.install(con)
+        build_step.ensure_working_tables(con)
+        con.execute((SQL_DIR / "stage_tables.sql").read_text())
+        outcome = read_step.read_file(con, path, 1, 0)
+        _record_file(con, 1, raw, datetime.now(timezone.utc).replace(tzinfo=None), outcome)
+        harmonize_step.harmonize(con)
+        validate_step.validate(con, settings)
+        build_step.build(con)
+        return receipts.from_tables(con, "file_receipt", "quarantine")[0]
+    finally:
+        con.close()
 
 
 # --- invariants, checked before anything is published ------------------------------------

@@ -9,9 +9,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import shutil
+import uuid
+
 import duckdb
 import yaml
 
+from observatory import faults
 from observatory.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,10 +36,12 @@ def public_schema() -> dict:
 
 
 def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> PublishSummary:
+    """Build the new database and Parquet set beside the published ones, then swap each in
+    with one rename. Leftovers of a run that died half-way are cleared first (the caller holds
+    the writer lock, so no other run is using them)."""
     settings.curated_dir.mkdir(parents=True, exist_ok=True)
-    settings.parquet_dir.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(settings)
     staging = settings.curated_dir / f".{settings.published_db.name}.{os.getpid()}.tmp"
-    staging.unlink(missing_ok=True)
     con.execute(f"ATTACH {_literal(staging)} AS pub")
     try:
         counts = {table: _copy_table(con, table, spec) for table, spec in public_schema().items()}
@@ -43,11 +49,39 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> PublishSummar
     finally:
         con.execute("DETACH pub")
     _fsync(staging)
-    os.replace(staging, settings.published_db)
+    version = settings.curated_dir / f".parquet-{uuid.uuid4().hex}"
+    version.mkdir()
     for table in counts:
-        _write_parquet(con, table, settings.parquet_dir)
+        _write_parquet(con, table, version)
+    faults.point("publish_before_rename")
+    os.replace(staging, settings.published_db)
+    faults.point("publish_between_database_and_parquet")
+    _swap_parquet(settings.parquet_dir, version)
     log.info("published %s: %s", settings.published_db, counts)
     return PublishSummary(settings.published_db, settings.parquet_dir, counts)
+
+
+def _swap_parquet(link: Path, version: Path) -> None:
+    """`parquet` is a symbolic link to the current version folder: replacing the link is one
+    atomic rename, so readers see the whole old set or the whole new one."""
+    if link.is_dir() and not link.is_symlink():
+        shutil.rmtree(link)  # a plain folder from an older layout
+    previous = link.resolve() if link.is_symlink() else None
+    staging_link = link.with_name(f".{link.name}.{os.getpid()}.link")
+    staging_link.unlink(missing_ok=True)
+    staging_link.symlink_to(version.name)
+    os.replace(staging_link, link)
+    if previous and previous != version and previous.exists():
+        shutil.rmtree(previous)
+
+
+def _clear_leftovers(settings: Settings) -> None:
+    current = settings.parquet_dir.resolve() if settings.parquet_dir.is_symlink() else None
+    for path in settings.curated_dir.glob(".*"):
+        if path.name.endswith((".tmp", ".link")):
+            path.unlink()
+        elif path.name.startswith(".parquet-") and path != current:
+            shutil.rmtree(path)
 
 
 def _copy_table(con: duckdb.DuckDBPyConnection, table: str, spec: dict) -> int:
@@ -61,13 +95,11 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str, spec: dict) -> int:
     return con.execute(f"SELECT count(*) FROM pub.{table}").fetchone()[0]
 
 
-def _write_parquet(con: duckdb.DuckDBPyConnection, table: str, parquet_dir: Path) -> None:
-    target = parquet_dir / f"{table}.parquet"
-    staging = parquet_dir / f".{table}.parquet.{os.getpid()}.tmp"
+def _write_parquet(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> None:
+    target = folder / f"{table}.parquet"
     columns = ", ".join(public_schema()[table]["columns"])
-    con.execute(f"COPY (SELECT {columns} FROM main.{table}) TO {_literal(staging)} (FORMAT parquet)")
-    _fsync(staging)
-    os.replace(staging, target)
+    con.execute(f"COPY (SELECT {columns} FROM main.{table}) TO {_literal(target)} (FORMAT parquet)")
+    _fsync(target)
 
 
 def _fsync(path: Path) -> None:

@@ -25,6 +25,7 @@ def run_pipeline(settings: Settings) -> RunOutcome:
     run_config = {
         "resources": {"observatory": {"config": {
             "raw_dir": str(settings.raw_dir), "curated_dir": str(settings.curated_dir),
+            "receipts_dir": str(settings.receipts_dir), "revalidate_all": settings.revalidate_all,
         }}},
         # The terminal gets the summary; the step-by-step log stays in the Dagster UI.
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},

@@ -3,19 +3,26 @@ which win over the project's defaults."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RAW_DIR_ENV = "OBSERVATORY_RAW_DIR"
 CURATED_DIR_ENV = "OBSERVATORY_CURATED_DIR"
+RECEIPTS_DIR_ENV = "OBSERVATORY_RECEIPTS_DIR"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
 
 
 @dataclass(frozen=True)
 class Settings:
     raw_dir: Path
     curated_dir: Path
+    # Receipts for staff, one .md and one .json per raw file, mirroring data/raw/.
+    receipts_dir: Path
     expectations_dir: Path = PROJECT_ROOT / "expectations"
     # Earliest year an observation may carry; the latest is the current year.
     min_year: int = 1900
@@ -23,12 +30,34 @@ class Settings:
     mart_first_year: int = 1994
     # Rows handed to Great Expectations at a time: bounds memory on large files.
     validation_batch_rows: int = 250_000
+    # Read and validate every raw file again, not only new and changed ones (weekly schedule).
+    revalidate_all: bool = False
+    # How long a run waits for another run that is writing before it gives up.
+    lock_wait_seconds: float = float(_env("OBSERVATORY_LOCK_WAIT_SECONDS", "600"))
+    # Raw-folder sensor and schedules (Dagster): interval, cron strings, timezone.
+    sensor_interval_seconds: int = int(_env("OBSERVATORY_SENSOR_INTERVAL_SECONDS", "30"))
+    nightly_cron: str = _env("OBSERVATORY_NIGHTLY_CRON", "0 2 * * *")
+    weekly_cron: str = _env("OBSERVATORY_WEEKLY_CRON", "0 3 * * 0")
+    timezone: str = _env("OBSERVATORY_TIMEZONE", "UTC")
 
     @classmethod
-    def resolve(cls, raw_dir: str | Path | None = None, curated_dir: str | Path | None = None) -> "Settings":
-        raw = raw_dir or os.environ.get(RAW_DIR_ENV) or PROJECT_ROOT / "data" / "raw"
-        curated = curated_dir or os.environ.get(CURATED_DIR_ENV) or PROJECT_ROOT / "data" / "curated"
-        return cls(raw_dir=Path(raw).resolve(), curated_dir=Path(curated).resolve())
+    def resolve(
+        cls,
+        raw_dir: str | Path | None = None,
+        curated_dir: str | Path | None = None,
+        receipts_dir: str | Path | None = None,
+        **overrides: object,
+    ) -> "Settings":
+        data = PROJECT_ROOT / "data"
+        return cls(
+            raw_dir=Path(raw_dir or _env(RAW_DIR_ENV, str(data / "raw"))).resolve(),
+            curated_dir=Path(curated_dir or _env(CURATED_DIR_ENV, str(data / "curated"))).resolve(),
+            receipts_dir=Path(receipts_dir or _env(RECEIPTS_DIR_ENV, str(data / "receipts"))).resolve(),
+            **overrides,
+        )
+
+    def but(self, **changes: object) -> "Settings":
+        return replace(self, **changes)
 
     @property
     def max_year(self) -> int:
@@ -36,7 +65,7 @@ class Settings:
 
     @property
     def work_dir(self) -> Path:
-        """Private state (the working database) lives beside what it publishes."""
+        """Private state (the working database, the writer lock) lives beside what it publishes."""
         return self.curated_dir / ".work"
 
     @property

@@ -1,0 +1,106 @@
+"""Receipts for staff: what happened to each file, with every problem, its line and how to fix
+it in Spanish and English. Written next to the data after each publish, and printed by
+`observatory check` without writing anything."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from observatory.settings import Settings
+
+STATUS_ES = {
+    "loaded": "cargado", "partially_loaded": "cargado en parte", "rejected": "rechazado", "duplicate": "duplicado",
+}
+
+
+@dataclass
+class Problem:
+    line: int | None
+    reason_code: str
+    message_es: str
+    message_en: str
+
+
+@dataclass
+class Receipt:
+    file_path: str
+    observatory: str
+    sha256: str
+    received_at: str
+    status: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    problems: list[Problem] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
+
+    def to_markdown(self) -> str:
+        lines = [
+            f"# {self.file_path}",
+            "",
+            f"- Estado / status: **{STATUS_ES.get(self.status, self.status)}** / **{self.status}**",
+            f"- Filas leídas / rows read: {self.rows_read}",
+            f"- Filas cargadas / rows loaded: {self.rows_loaded}",
+            f"- Filas en cuarentena / rows quarantined: {self.rows_quarantined}",
+            f"- Recibido / received: {self.received_at or '—'} (UTC)",
+            f"- SHA-256: `{self.sha256}`",
+            "",
+        ]
+        if self.problems:
+            lines += ["## Problemas / problems", "", "| línea / line | motivo / reason | qué hacer | what to do |", "|---|---|---|---|"]
+            lines += [
+                f"| {p.line if p.line is not None else 'archivo / file'} | `{p.reason_code}` | {_cell(p.message_es)} | {_cell(p.message_en)} |"
+                for p in self.problems
+            ]
+        else:
+            lines.append("Sin problemas. / No problems.")
+        return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_table: str) -> list[Receipt]:
+    """Receipts from a file_receipt-shaped table and a quarantine-shaped table."""
+    problems: dict[str, list[Problem]] = {}
+    for path, line, code, es, en in con.execute(
+        f"SELECT source_file, source_row, reason_code, message_es, message_en FROM {quarantine_table} "
+        "ORDER BY source_file, source_row NULLS FIRST"
+    ).fetchall():
+        problems.setdefault(path, []).append(Problem(line, code, es, en))
+    receipts = []
+    for row in con.execute(
+        f"SELECT file_path, observatory, sha256, strftime(received_at, '%Y-%m-%d %H:%M:%S'), status, rows_read, rows_loaded, "
+        f"rows_quarantined FROM {receipt_table} ORDER BY file_path"
+    ).fetchall():
+        receipts.append(Receipt(*row, problems=problems.get(row[0], [])))
+    return receipts
+
+
+def write_all(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    """One .md and one .json per file under receipts_dir, mirroring data/raw/; a receipt is
+    rewritten only when it changed, each atomically. Returns how many were (re)written."""
+    written = 0
+    for receipt in from_tables(con, "file_receipt", "quarantine"):
+        base = settings.receipts_dir / receipt.file_path
+        for suffix, text in ((".md", receipt.to_markdown()), (".json", receipt.to_json())):
+            target = base.with_name(base.name + suffix)
+            if target.exists() and target.read_text(encoding="utf-8") == text:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            staging.write_text(text, encoding="utf-8")
+            os.replace(staging, target)
+            written += 1
+    return written
+
+
+def receipt_path(settings: Settings, file_path: str) -> Path:
+    return settings.receipts_dir / f"{file_path}.md"

@@ -1,0 +1,48 @@
+"""`observatory status`: what is published, how fresh each observatory's data is, and which
+raw files are waiting to be loaded. Reads only; never needs Dagster."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import duckdb
+
+from observatory.discover import list_raw_files
+from observatory.settings import Settings
+
+
+def status_report(settings: Settings) -> str:
+    lines: list[str] = []
+    published: dict[str, str] = {}
+    if settings.published_db.exists():
+        published_at = datetime.fromtimestamp(settings.published_db.stat().st_mtime, timezone.utc)
+        with duckdb.connect(str(settings.published_db), read_only=True) as con:
+            published = dict(con.execute("SELECT file_path, sha256 FROM file_receipt").fetchall())
+            facts, policies, quarantined = con.execute(
+                "SELECT (SELECT count(*) FROM fact_observation), (SELECT count(*) FROM policy_instrument), "
+                "(SELECT count(*) FROM quarantine)"
+            ).fetchone()
+            per_observatory = con.execute("""
+                SELECT observatory, count(*) AS files, sum(rows_loaded), sum(rows_quarantined),
+                       count(*) FILTER (WHERE status = 'rejected'), max(received_at)
+                FROM file_receipt GROUP BY observatory ORDER BY observatory
+            """).fetchall()
+        lines += [
+            f"Published: {settings.published_db} (last run {published_at:%Y-%m-%d %H:%M} UTC)",
+            f"  {len(published)} files, {facts} observations, {policies} policy instruments, {quarantined} quarantine rows",
+            "",
+            f"{'observatory':<24} {'files':>5} {'loaded':>8} {'quarant.':>8} {'rejected':>8}  last received (UTC)",
+        ]
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        for observatory, files, loaded, quarantined_rows, rejected, last in per_observatory:
+            age = f"{(now - last).days} days ago" if last else "—"
+            lines.append(f"{observatory or '(no folder)':<24} {files:>5} {loaded:>8} {quarantined_rows:>8} {rejected:>8}  {last:%Y-%m-%d %H:%M} ({age})")
+    else:
+        lines.append(f"Nothing published yet in {settings.curated_dir}: run `observatory run`.")
+    waiting = [f for f in list_raw_files(settings.raw_dir) if published.get(f.rel_path) != f.sha256] if settings.raw_dir.is_dir() else []
+    lines.append("")
+    if waiting:
+        lines.append(f"Waiting in {settings.raw_dir} (new or changed, not yet loaded): {len(waiting)}")
+        lines += [f"  {f.rel_path}" for f in waiting]
+    else:
+        lines.append(f"Nothing waiting in {settings.raw_dir}.")
+    return "\n".join(lines)

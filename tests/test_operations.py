@@ -1,0 +1,169 @@
+"""Operations: sensor, schedules, receipts, check, status, one writer, crash safety."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from click.testing import CliRunner
+
+from assets.definitions import defs
+from observatory.cli import main
+from observatory.lock import writer_lock
+from tests.conftest import HEADER, drop, query, run
+
+OBSERVATORY = str(Path(sys.executable).with_name("observatory"))
+GOOD = HEADER + "Perú,2015,femicide_count,95,MIMP\n"
+
+
+def tick(instance, cursor):
+    sensor = defs.resolve_sensor_def("raw_folder_sensor")
+    context = dg.build_sensor_context(instance=instance, cursor=cursor)
+    result = sensor.evaluate_tick(context)
+    return result.run_requests, result.cursor
+
+
+def test_sensor_waits_for_stable_files_batches_them_and_ignores_repeats(settings, monkeypatch):
+    monkeypatch.setenv("OBSERVATORY_RAW_DIR", str(settings.raw_dir))
+    with dg.instance_for_test() as instance:
+        drop(settings, "mimp/a.csv", GOOD)
+        drop(settings, "mimp/b.csv", HEADER + "Perú,2016,femicide_count,124,MIMP\n")
+        drop(settings, "mimp/~$a.csv", "lock file of a spreadsheet")
+        drop(settings, "mimp/c.csv.part", "half a download")
+        requests, cursor = tick(instance, None)
+        assert requests == []  # first look: not yet known to be stable
+        requests, cursor = tick(instance, cursor)
+        assert len(requests) == 1  # both files in one run, temporary names ignored
+        assert requests[0].tags["observatory/files"] == "2"
+        requests, cursor = tick(instance, cursor)
+        assert requests == []
+        drop(settings, "otro/copia.csv", GOOD)  # the same content under another name
+        for _ in range(2):
+            requests, cursor = tick(instance, cursor)
+            assert requests == []
+        drop(settings, "mimp/a.csv", HEADER + "Perú,2015,femicide_count,96,MIMP\n")  # changed content
+        requests, cursor = tick(instance, cursor)
+        assert requests == []
+        requests, cursor = tick(instance, cursor)
+        assert len(requests) == 1 and requests[0].tags["observatory/files"] == "1"
+
+
+def test_a_file_still_growing_waits(settings, monkeypatch):
+    monkeypatch.setenv("OBSERVATORY_RAW_DIR", str(settings.raw_dir))
+    with dg.instance_for_test() as instance:
+        path = drop(settings, "mimp/a.csv", HEADER)
+        requests, cursor = tick(instance, None)
+        with open(path, "a") as handle:
+            handle.write("Perú,2015,femicide_count,95,MIMP\n")
+        requests, cursor = tick(instance, cursor)
+        assert requests == []
+        requests, cursor = tick(instance, cursor)
+        assert len(requests) == 1
+
+
+def test_schedules_rebuild_marts_nightly_and_revalidate_weekly():
+    nightly = defs.resolve_schedule_def("nightly_marts")
+    weekly = defs.resolve_schedule_def("weekly_revalidation")
+    assert (nightly.cron_schedule, nightly.execution_timezone) == ("0 2 * * *", "UTC")
+    assert nightly.job_name == "marts_job"
+    assert weekly.cron_schedule == "0 3 * * 0" and weekly.job_name == "observatory_job"
+    context = dg.build_schedule_context(scheduled_execution_time=None)
+    request = weekly.evaluate_tick(context).run_requests[0]
+    assert request.run_config["resources"]["observatory"]["config"]["revalidate_all"] is True
+
+
+def test_revalidate_reads_every_file_again(settings):
+    drop(settings, "mimp/a.csv", GOOD)
+    run(settings)
+    result = run(settings, "--revalidate")
+    assert "1 new or changed" in result.output
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(1,)]
+
+
+def test_receipts_next_to_the_data_for_every_file(settings):
+    drop(settings, "mimp/carga.csv", GOOD + "Atlantis,2015,femicide_count,1,MIMP\n")
+    run(settings)
+    receipt = json.loads((settings.receipts_dir / "mimp" / "carga.csv.json").read_text())
+    assert (receipt["status"], receipt["rows_read"], receipt["rows_loaded"], receipt["rows_quarantined"]) == ("partially_loaded", 2, 1, 1)
+    assert receipt["problems"][0]["line"] == 3 and receipt["problems"][0]["reason_code"] == "unknown_country"
+    markdown = (settings.receipts_dir / "mimp" / "carga.csv.md").read_text()
+    assert "cargado en parte" in markdown and "Atlantis" in markdown and "| 3 |" in markdown
+
+
+def test_check_prints_the_receipt_and_writes_nothing(settings, tmp_path):
+    path = drop(settings, "mimp/carga.csv", GOOD + "Perú,2016,femicide_count,n/d,MIMP\n")
+    before = sorted(p for p in tmp_path.rglob("*"))
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "partially_loaded" in result.output and "| 3 | `missing_value`" in result.output
+    assert sorted(p for p in tmp_path.rglob("*")) == before
+    ok = drop(settings, "mimp/ok.csv", GOOD)
+    assert CliRunner().invoke(main, ["check", str(ok), "--json"]).exit_code == 0
+    bad = drop(settings, "mimp/bad.csv", "a,b\n1,2\n")
+    result = CliRunner().invoke(main, ["check", str(bad), "--json"])
+    assert result.exit_code == 2 and json.loads(result.output)["problems"][0]["reason_code"] == "missing_required_column"
+
+
+def test_status_shows_what_is_published_and_what_waits(settings):
+    drop(settings, "mimp/a.csv", GOOD)
+    args = ["status", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)]
+    output = CliRunner().invoke(main, args).output
+    assert "Nothing published yet" in output and "mimp/a.csv" in output
+    run(settings)
+    drop(settings, "cepal/b.csv", GOOD.replace("95", "96"))
+    output = CliRunner().invoke(main, args).output
+    assert "1 files, 1 observations" in output
+    assert "mimp " in output and "Waiting" in output and "cepal/b.csv" in output and "  mimp/a.csv" not in output
+
+
+def test_a_second_writer_exits_with_a_clear_message(settings, monkeypatch):
+    drop(settings, "mimp/a.csv", GOOD)
+    monkeypatch.setenv("OBSERVATORY_LOCK_WAIT_SECONDS", "1")
+    with writer_lock(settings.work_dir):
+        result = subprocess.run([OBSERVATORY, "run", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)],
+                                capture_output=True, text=True, timeout=300, env={**os.environ, "OBSERVATORY_LOCK_WAIT_SECONDS": "1"})
+    assert result.returncode == 1
+    assert "another run is writing" in result.stderr and "otra ejecución" in result.stderr
+    assert not settings.published_db.exists()
+    run(settings)  # once the lock is free, the run goes through
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(1,)]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def parquet_rows(settings) -> int:
+    import duckdb
+
+    return duckdb.sql(f"SELECT count(*) FROM '{settings.parquet_dir / 'fact_observation.parquet'}'").fetchall()[0][0]
+
+
+@pytest.mark.parametrize("failpoint", [
+    "stage_before_harmonize", "build_before_commit", "publish_before_rename", "publish_between_database_and_parquet",
+])
+def test_killed_at_any_point_a_run_leaves_the_published_data_whole(settings, failpoint):
+    drop(settings, "mimp/a.csv", GOOD)
+    run(settings)
+    published = digest(settings.published_db)
+    drop(settings, "mimp/b.csv", HEADER + "Perú,2016,femicide_count,124,MIMP\n")
+    killed = subprocess.run(
+        [OBSERVATORY, "run", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OBSERVATORY_FAILPOINT": failpoint},
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    if failpoint == "publish_between_database_and_parquet":
+        assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]  # the new database, whole
+        assert parquet_rows(settings) == 1  # the old Parquet set, whole
+    else:
+        assert digest(settings.published_db) == published
+        assert parquet_rows(settings) == 1
+    run(settings)  # the next run completes and publishes
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
+    assert parquet_rows(settings) == 2
+    assert query(settings, "SELECT count(*) FROM file_receipt WHERE rows_read = rows_loaded + rows_quarantined") == [(2,)]
+    leftovers = [p.name for p in settings.curated_dir.iterdir() if p.name.startswith(".") and p.name != ".work"]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".parquet-")
