@@ -5,7 +5,9 @@ from assets.resources import ObservatoryResource
 from observatory import pipeline
 
 WRITER_POOL = "observatory_writer"  # one run at a time writes the working database
-CURATED_TABLES = ("fact_observation", "policy_instrument", "quarantine", "file_receipt", "dim_country", "dim_indicator")
+CURATED_TABLES = (
+    "fact_observation", "observation_history", "policy_instrument", "quarantine", "file_receipt", "dim_country", "dim_indicator",
+)
 
 
 @dg.asset(group_name="ingest", pool=WRITER_POOL)

@@ -47,6 +47,7 @@ def build(con: duckdb.DuckDBPyConnection) -> BuildSummary:
         con.execute("DELETE FROM file_receipt WHERE file_path IN (SELECT file_path FROM applied_path)")
         con.execute((SQL_DIR / "load_observations.sql").read_text())
         con.execute((SQL_DIR / "load_policy_instruments.sql").read_text())
+        con.execute((SQL_DIR / "observation_history.sql").read_text())
         _insert_quarantine(con)
         con.execute((SQL_DIR / "file_receipts.sql").read_text())
         for name in CURATED_SQL:

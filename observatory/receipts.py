@@ -12,6 +12,8 @@ import duckdb
 
 from observatory.settings import Settings
 
+SQL_DIR = Path(__file__).parent / "sql"
+
 STATUS_ES = {
     "loaded": "cargado", "partially_loaded": "cargado en parte", "rejected": "rechazado", "duplicate": "duplicado",
 }
@@ -26,6 +28,16 @@ class Problem:
 
 
 @dataclass
+class Change:
+    """A figure this file revised: the key, the value before and the file it came from."""
+    line: int
+    key: str
+    previous_value: float
+    value: float
+    previous_file: str
+
+
+@dataclass
 class Receipt:
     file_path: str
     observatory: str
@@ -36,6 +48,7 @@ class Receipt:
     rows_loaded: int
     rows_quarantined: int
     problems: list[Problem] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
@@ -60,7 +73,16 @@ class Receipt:
             ]
         else:
             lines.append("Sin problemas. / No problems.")
+        if self.changes:
+            lines += ["", "## Cifras revisadas / revised figures", "",
+                      "| línea / line | clave / key | antes / before | ahora / now | antes en / before in |", "|---|---|---|---|---|"]
+            lines += [f"| {c.line} | {_cell(c.key)} | {_number(c.previous_value)} | {_number(c.value)} | {c.previous_file} |"
+                      for c in self.changes]
         return "\n".join(lines) + "\n"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _cell(text: str) -> str:
@@ -75,12 +97,18 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
         "ORDER BY source_file, source_row NULLS FIRST"
     ).fetchall():
         problems.setdefault(path, []).append(Problem(line, code, es, en))
+    changes: dict[str, list[Change]] = {}
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'observation_history' AND database_name = current_database()").fetchone()[0]:
+        for (path, line, country, subnational, year, indicator, sex, age, group, source,
+             previous, value, previous_file) in con.execute((SQL_DIR / "revisions.sql").read_text()).fetchall():
+            key = " ".join(str(part) for part in (country, subnational, year, indicator, sex, age, group) if part is not None)
+            changes.setdefault(path, []).append(Change(line, f"{key} ({source})", previous, value, previous_file))
     receipts = []
     for row in con.execute(
         f"SELECT file_path, observatory, sha256, strftime(received_at, '%Y-%m-%d %H:%M:%S'), status, rows_read, rows_loaded, "
         f"rows_quarantined FROM {receipt_table} ORDER BY file_path"
     ).fetchall():
-        receipts.append(Receipt(*row, problems=problems.get(row[0], [])))
+        receipts.append(Receipt(*row, problems=problems.get(row[0], []), changes=changes.get(row[0], [])))
     return receipts
 
 

@@ -1,4 +1,5 @@
 """End to end through `observatory run`, as staff and analysts use it."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -212,3 +213,20 @@ def test_the_shipped_sample_data_runs_clean(tmp_path):
         assert read == loaded + quarantined, path
     sources = query(settings, "SELECT count(*) FROM fact_observation WHERE source IS NULL OR source = ''")
     assert sources == [(0,)]
+
+
+def test_revisions_keep_every_vintage_and_the_receipt_lists_the_change(settings):
+    drop(settings, "cepal/2019.csv", HEADER + "Guatemala,2013,femicide_count,282,CEPALSTAT\nGuatemala,2014,femicide_count,240,CEPALSTAT\n")
+    run(settings)
+    drop(settings, "cepal/2023.csv", HEADER + "Guatemala,2013,femicide_count,246,CEPALSTAT\nGuatemala,2014,femicide_count,240,CEPALSTAT\n")
+    run(settings)
+    assert query(settings, "SELECT value, source_file FROM fact_observation WHERE year = 2013") == [(246.0, "cepal/2023.csv")]
+    assert query(settings, "SELECT year, value, source_file FROM observation_history ORDER BY year, received_at") == [
+        (2013, 282.0, "cepal/2019.csv"), (2013, 246.0, "cepal/2023.csv"), (2014, 240.0, "cepal/2019.csv")]
+    receipt = json.loads((settings.receipts_dir / "cepal" / "2023.csv.json").read_text())
+    assert [(c["line"], c["previous_value"], c["value"], c["previous_file"]) for c in receipt["changes"]] == [(2, 282.0, 246.0, "cepal/2019.csv")]
+    # a file replaced at the same path keeps its earlier vintage in the history
+    drop(settings, "cepal/2023.csv", HEADER + "Guatemala,2013,femicide_count,247,CEPALSTAT\n")
+    run(settings)
+    assert [r[0] for r in query(settings, "SELECT value FROM observation_history WHERE year = 2013 ORDER BY received_at")] == [282.0, 246.0, 247.0]
+    assert "| 2 | GTM 2013 femicide_count total total total (CEPALSTAT) | 246 | 247 | cepal/2023.csv |" in (settings.receipts_dir / "cepal" / "2023.csv.md").read_text()

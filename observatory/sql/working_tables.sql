@@ -21,3 +21,10 @@ CREATE TABLE IF NOT EXISTS policy_instrument (
     sanction BOOLEAN, reparation BOOLEAN, source VARCHAR, source_file VARCHAR, source_row INTEGER,
     received_at TIMESTAMP
 );
+-- Every vintage of every observation key: appended when a loaded row gives a key a value it did
+-- not have before; never deleted, so revisions stay visible after a file is replaced.
+CREATE TABLE IF NOT EXISTS observation_history (
+    country_iso3 VARCHAR, subnational_code VARCHAR, year INTEGER, indicator_code VARCHAR,
+    sex VARCHAR, age_group VARCHAR, population_group VARCHAR, source VARCHAR, value DOUBLE,
+    unit VARCHAR, source_file VARCHAR, source_row INTEGER, received_at TIMESTAMP
+);

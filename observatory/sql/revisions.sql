@@ -1,0 +1,17 @@
+-- A row of revisions is one change a file made to a figure: a vintage of observation_history
+-- that followed an earlier vintage of the same key with another value.
+SELECT source_file, source_row, country_iso3, subnational_code, year, indicator_code, sex,
+       age_group, population_group, source, previous_value, value, previous_file
+FROM (
+    SELECT *,
+           lag(value) OVER key_history AS previous_value,
+           lag(source_file) OVER key_history AS previous_file
+    FROM observation_history
+    WINDOW key_history AS (
+        PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
+                     population_group, source
+        ORDER BY received_at, source_file, source_row
+    )
+)
+WHERE previous_file IS NOT NULL
+ORDER BY source_file, source_row;
