@@ -6,7 +6,8 @@ from observatory import pipeline
 
 WRITER_POOL = "observatory_writer"  # one run at a time writes the working database
 CURATED_TABLES = (
-    "fact_observation", "observation_history", "policy_instrument", "quarantine", "file_receipt", "dim_country", "dim_indicator",
+    "fact_observation", "observation_history", "policy_instrument", "quarantine", "file_receipt", "dim_country",
+    "dim_indicator", "dim_subnational",
 )
 
 

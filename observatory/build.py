@@ -15,7 +15,7 @@ from observatory import faults, reference
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 MARTS_DIR = Path(__file__).parent / "marts"
-CURATED_SQL = ("fact_observation", "dim_country", "dim_indicator")
+CURATED_SQL = ("fact_observation", "dim_country", "dim_indicator", "dim_subnational")
 # In dependency order: country progress reads the first two, group progress all three.
 MARTS = ("mart_legislation", "mart_national_plan", "mart_country_progress", "mart_group_progress")
 
@@ -85,16 +85,17 @@ def _insert_quarantine(con: duckdb.DuckDBPyConnection) -> None:
     if quarantine.empty:
         return
     con.register("_quarantine", quarantine)
-    con.execute("INSERT INTO quarantine SELECT * FROM _quarantine")
+    con.execute("INSERT INTO quarantine BY NAME SELECT * FROM _quarantine")
     con.unregister("_quarantine")
 
 
 def quarantine_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Staged problems as quarantine rows, with messages staff can act on in Spanish and English."""
     problems = con.execute("""
-        SELECT f.file_path, p.line, p.reason_code, p.details
+        SELECT f.file_path, p.line, p.reason_code, p.details, r.cell
         FROM stage_problem AS p JOIN stage_file AS f USING (file_id)
-        ORDER BY f.file_path, p.line NULLS FIRST
+        LEFT JOIN stage_row AS r USING (row_id)
+        ORDER BY f.file_path, p.line NULLS FIRST, p.row_id
     """).df()
     reasons = reference.load("reasons").set_index("reason_code")
     messages = [
@@ -107,6 +108,7 @@ def quarantine_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "reason_code": problems["reason_code"],
         "message_es": [es for es, _ in messages],
         "message_en": [en for _, en in messages],
+        "source_column": problems["cell"],
     })
 
 

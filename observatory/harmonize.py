@@ -17,13 +17,17 @@ from observatory.reference import norm_key
 SQL_DIR = Path(__file__).parent / "sql"
 AGE_RANGE = re.compile(r"^(\d{1,3}) (?:(?:a|to|al) )?(\d{1,3})(?: anos| years)?$")
 AGE_MINIMUM = re.compile(r"^(\d{1,3}) ?(?:\+|y mas|o mas|and over|or more|years and over|anos y mas)$")
-AGE_TOTAL = {"total", "t", "todas", "todas las edades", "all ages", "all"}
+# SDMX codes: Y15T49 is 15 to 49 years, Y_GE15 is 15 years and over.
+SDMX_AGE_RANGE = re.compile(r"^y(\d{1,3})t(\d{1,3})$")
+SDMX_AGE_MINIMUM = re.compile(r"^y ge ?(\d{1,3})$")
+AGE_TOTAL = {"total", "t", "todas", "todas las edades", "all ages", "all", "allage"}
 
 
 def harmonize(con: duckdb.DuckDBPyConnection) -> None:
     """Build `stage_harmonized` (observations) and `stage_policy_harmonized` (policy instruments)."""
     con.execute((SQL_DIR / "macros.sql").read_text())
     _mapping(con, "country", _country_resolver(), ["stage_row", "stage_policy_row"])
+    _subnational_mapping(con)
     _mapping(con, "indicator", _indicator_resolver())
     _mapping(con, "unit", _table_resolver(reference.keyed("unit_aliases"), "unit"))
     for dimension in ("sex", "population_group"):
@@ -77,6 +81,36 @@ def _country_resolver() -> Callable[[str], tuple[str | None, str]]:
     return resolve
 
 
+def _subnational_mapping(con: duckdb.DuckDBPyConnection) -> None:
+    """map_subnational(country_iso3, raw, code, suggestions): units are looked up within their
+    country, because national codes repeat across countries (01 is Amazonas in Peru and
+    Aguascalientes in Mexico)."""
+    aliases = reference.subnational_aliases()
+    by_country: dict[str, dict[str, str]] = {}
+    for country, key, code in zip(aliases["country_iso3"], aliases["alias_key"], aliases["subnational_code"]):
+        by_country.setdefault(country, {})[key] = code
+    names = reference.load("subnational_units").set_index("subnational_code")["name"].to_dict()
+    pairs = con.execute("""
+        SELECT DISTINCT m.code, r.subnational FROM stage_row AS r JOIN map_country AS m ON m.raw = r.country
+        WHERE r.subnational IS NOT NULL AND m.code IS NOT NULL
+    """).fetchall()
+    rows = []
+    for country, raw in pairs:
+        known = by_country.get(country, {})
+        key = norm_key(raw)
+        close = difflib.get_close_matches(key, list(known), n=6, cutoff=0.6)
+        suggestions = ", ".join(dict.fromkeys(names[known[k]] for k in close)) or "—"
+        rows.append((country, raw, known.get(key), "" if key in known else suggestions))
+    frame = pd.DataFrame(rows, columns=["country_iso3", "raw", "code", "suggestions"], dtype=object)
+    con.register("_mapping_frame", frame)
+    con.execute(
+        "CREATE OR REPLACE TABLE map_subnational AS SELECT CAST(country_iso3 AS VARCHAR) AS country_iso3, "
+        "CAST(raw AS VARCHAR) AS raw, CAST(code AS VARCHAR) AS code, CAST(suggestions AS VARCHAR) AS suggestions "
+        "FROM _mapping_frame"
+    )
+    con.unregister("_mapping_frame")
+
+
 def _indicator_resolver() -> Callable[[str], tuple[str | None, str]]:
     aliases = reference.indicator_aliases()
     return _code_resolver(dict(zip(aliases["alias_key"], aliases["indicator_code"])),
@@ -117,9 +151,9 @@ def _age_group(raw: str) -> tuple[str | None, str]:
     key = norm_key(raw.replace("+", " +"))
     if key in AGE_TOTAL:
         return "total", ""
-    if match := AGE_RANGE.match(key):
+    if match := AGE_RANGE.match(key) or SDMX_AGE_RANGE.match(key):
         low, high = int(match[1]), int(match[2])
         return (f"{low}-{high}", "") if low <= high else (None, "")
-    if match := AGE_MINIMUM.match(key):
+    if match := AGE_MINIMUM.match(key) or SDMX_AGE_MINIMUM.match(key):
         return f"{int(match[1])}+", ""
     return None, ""

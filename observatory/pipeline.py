@@ -16,6 +16,7 @@ import duckdb
 from observatory import build as build_step
 from observatory import faults
 from observatory import harmonize as harmonize_step
+from observatory import layouts
 from observatory import publish as publish_step
 from observatory import read as read_step
 from observatory import reference
@@ -59,6 +60,7 @@ def stage(settings: Settings) -> StageSummary:
     """Read every new or changed raw file into the stage and harmonize it."""
     if not settings.raw_dir.is_dir():
         raise FileNotFoundError(f"raw folder not found / carpeta raw no encontrada: {settings.raw_dir}")
+    layouts.load_all()  # a malformed layout stops the run here, naming its file
     with working_db(settings) as con:
         reference.install(con)
         con.execute((SQL_DIR / "stage_tables.sql").read_text())
@@ -88,10 +90,15 @@ def stage(settings: Settings) -> StageSummary:
 
 def _record_file(con, file_id: int, raw, received_at: datetime, outcome: read_step.ReadOutcome) -> None:
     rejection = outcome.rejection
+    layout = outcome.layout
+    aggregate = layout.aggregate if layout else None
     con.execute(
-        "INSERT INTO stage_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO stage_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [file_id, raw.rel_path, raw.observatory, outcome.kind, raw.sha256, received_at, outcome.encoding,
-         outcome.delimiter, outcome.decimal_mark, outcome.rows_read, rejection is not None],
+         outcome.delimiter, outcome.decimal_mark, outcome.rows_read, rejection is not None,
+         layout.name if layout else None, outcome.rows_skipped, aggregate is not None,
+         aggregate.periods_per_year if aggregate else None, bool(aggregate and aggregate.unique_period),
+         bool(aggregate and aggregate.national_total)],
     )
     if rejection:
         con.execute("INSERT INTO stage_problem VALUES (?, NULL, NULL, ?, ?)",

@@ -6,6 +6,7 @@ at all is rejected whole with a reason; a row that cannot be split cleanly is ke
 from __future__ import annotations
 
 import bz2
+import codecs
 import csv
 import gzip
 import io
@@ -14,13 +15,14 @@ import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
 import duckdb
 import pyarrow as pa
 
-from observatory import reference
+from observatory import layouts, reference
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ DELIMITERS = ",;\t|"
 SAMPLE_BYTES = 1 << 20
 BATCH_ROWS = 100_000
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+# Reads of one file: a wider code page after a bad byte, then the layout's own settings.
+MAX_ATTEMPTS = 4
 
 
 @lru_cache(maxsize=1)
@@ -62,9 +66,13 @@ class FileRejected(Exception):
 class ReadOutcome:
     kind: str = ""
     rows_read: int = 0
+    # Rows the file's layout leaves out by design (another crime, a linked victim), with the
+    # layout's reason; not counted in rows_read.
+    rows_skipped: int = 0
     encoding: str = ""
     delimiter: str = ""
     decimal_mark: str = "."
+    layout: layouts.Layout | None = None
     rejection: FileRejected | None = None
     next_row_id: int = 0
 
@@ -83,14 +91,15 @@ class _Stager:
     def start(self, kind: str) -> None:
         self.kind = kind
         self.columns = {name: [] for name in row_schema(kind).names}
+        self.names = list(kind_columns()[kind])
 
     def add_row(self, line: int, cells: dict[str, str | None]) -> None:
         columns = self.columns
         columns["row_id"].append(self.next_row_id)
         columns["file_id"].append(self.file_id)
         columns["line"].append(line)
-        for name, cell in cells.items():
-            columns[name].append(cell)
+        for name in self.names:
+            columns[name].append(cells.get(name))
         self.next_row_id += 1
         if len(self.columns["row_id"]) >= BATCH_ROWS:
             self.flush()
@@ -103,7 +112,7 @@ class _Stager:
         if self.columns.get("row_id"):
             batch = pa.Table.from_pydict(self.columns, schema=row_schema(self.kind))
             self.con.register("_stage_batch", batch)
-            self.con.execute(f"INSERT INTO {STAGE_TABLES[self.kind]} SELECT * FROM _stage_batch")
+            self.con.execute(f"INSERT INTO {STAGE_TABLES[self.kind]} BY NAME SELECT * FROM _stage_batch")
             self.con.unregister("_stage_batch")
             self.start(self.kind)
         if self.problems:
@@ -121,22 +130,25 @@ class _Stager:
 
 def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_row_id: int) -> ReadOutcome:
     """Stage one raw file's rows; a file-level failure comes back as `rejection`, never raised."""
-    outcome = ReadOutcome(next_row_id=first_row_id)
     stager = _Stager(con, file_id, first_row_id)
-    encoding: str | None = None
-    while True:
+    restart = _RestartAs()
+    for attempt in range(MAX_ATTEMPTS):
+        outcome = ReadOutcome(next_row_id=first_row_id)
+        if attempt == MAX_ATTEMPTS - 1:  # the layout's encoding and the bytes disagree
+            outcome.rejection = FileRejected("file_unreadable", detail=f"encoding {restart.encoding}")
+            break
         try:
             if path.suffix.lower() in XLSX_SUFFIXES:
                 outcome.delimiter = "xlsx"
                 records = _xlsx_records(path)
             else:
-                records = _text_records(path, outcome, encoding)
-            outcome.rows_read = _stage_records(records, stager, outcome)
+                records = _text_records(path, outcome, restart.encoding, restart.delimiter)
+            outcome.rows_read = _stage_records(records, stager, outcome, path.name)
             stager.flush()
-        except _RestartAs as restart:
+        except _RestartAs as again:
             stager.discard()
             stager.next_row_id = first_row_id
-            encoding = restart.encoding
+            restart = _RestartAs(again.encoding or restart.encoding, again.delimiter or restart.delimiter)
             continue
         except FileRejected as rejection:
             stager.discard()
@@ -150,15 +162,63 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_ro
     return outcome
 
 
-def _stage_records(records: Iterator[tuple[int, list[str]]], stager: _Stager, outcome: ReadOutcome) -> int:
-    """Header, then data rows: blank rows are skipped, every other row is counted as read."""
+def _stage_records(records: Iterator[tuple[int, list[str]]], stager: _Stager, outcome: ReadOutcome, file_name: str) -> int:
+    """A file a layout recognizes is read by its layout; any other by raw contract v1 (a header
+    row of canonical column names). Blank rows are skipped everywhere."""
+    records = ((line, cells) for line, cells in records if any(cell.strip() for cell in cells))
+    head = list(islice(records, layouts.MAX_HEADER_ROWS))
+    layout = layouts.recognize(file_name, [cells for _, cells in head])
+    records = chain(head, records)
+    if layout is None:
+        return _stage_canonical(records, stager, outcome)
+    outcome.layout = layout
+    if outcome.delimiter != "xlsx":
+        encoding = layout.encoding and _codec(layout.encoding)
+        if (encoding and encoding != _codec(outcome.encoding)) or (layout.delimiter and layout.delimiter != outcome.delimiter):
+            raise _RestartAs(layout.encoding, layout.delimiter)
+    return _stage_layout(layout, records, stager, outcome)
+
+
+def _stage_layout(layout: layouts.Layout, records: Iterator[tuple[int, list[str]]], stager: _Stager, outcome: ReadOutcome) -> int:
+    """Every record the layout makes of a row is staged with the row's line number; rows the
+    layout skips by design are counted apart; a value outside a filter's lists is a problem."""
+    header = [cells for _, cells in islice(records, layout.header_rows)]
+    outcome.kind = layout.kind
+    try:
+        bound = layout.bind(header, list(kind_columns()[layout.kind]))
+    except layouts.LayoutMismatch as mismatch:
+        rows = sum(1 for _ in records)
+        raise FileRejected("layout_mismatch", rows_read=rows, layout=layout.name, missing=", ".join(mismatch.missing),
+                           header=_show_header(header[-1] if header else []))
+    stager.start(layout.kind)
+    rows_read = 0
+    for line, cells in records:
+        if len(cells) > bound.width and any(cell.strip() for cell in cells[bound.width:]):
+            rows_read += 1
+            stager.add_problem(line, "extra_fields", fields=len(cells), header_fields=bound.width,
+                               delimiter=_show_delimiter(outcome.delimiter))
+            continue
+        for record in bound.records(cells):
+            if record.skipped:
+                outcome.rows_skipped += record.skipped
+            elif record.problem:
+                rows_read += 1
+                stager.add_problem(line, record.problem[0], **record.problem[1])
+            else:
+                rows_read += 1
+                stager.add_row(line, record.fields)
+    if rows_read == 0 and not outcome.rows_skipped:
+        raise FileRejected("no_data_rows")
+    return rows_read
+
+
+def _stage_canonical(records: Iterator[tuple[int, list[str]]], stager: _Stager, outcome: ReadOutcome) -> int:
+    """Raw contract v1: a header row, then data rows; every non-blank row is counted as read."""
     header: list[str] | None = None
     layout: list[tuple[str, int | None]] = []
     missing: list[str] = []
     rows_read = 0
     for line, cells in records:
-        if not any(cell.strip() for cell in cells):
-            continue
         if header is None:
             header = cells
             outcome.kind, positions, missing = _map_header(header)
@@ -181,13 +241,29 @@ def _stage_records(records: Iterator[tuple[int, list[str]]], stager: _Stager, ou
     if header is None:
         raise FileRejected("no_data_rows")
     if missing:
-        required = [column for column, needed in kind_columns()[outcome.kind].items() if needed]
-        raise FileRejected("missing_required_column", rows_read=rows_read, kind=outcome.kind,
-                           missing=", ".join(missing), required=", ".join(required),
-                           header=" | ".join(c.strip() for c in header))
+        raise _unrecognized(header, outcome.kind, missing, rows_read)
     if rows_read == 0:
         raise FileRejected("no_data_rows")
     return rows_read
+
+
+def _unrecognized(header: list[str], kind: str, missing: list[str], rows_read: int) -> FileRejected:
+    """A header that is neither raw contract v1 nor a known layout. With most of the contract's
+    required columns present, staff probably meant the contract: say which are missing;
+    otherwise say which layout comes closest and how to add one."""
+    required = [column for column, needed in kind_columns()[kind].items() if needed]
+    nearest, overlap = layouts.nearest(header)
+    details = dict(
+        kind=kind, missing=", ".join(missing), required=", ".join(required), header=_show_header(header),
+        nearest=f"{nearest.name} ({overlap:.0%})" if nearest else "—",
+    )
+    if len(missing) * 2 <= len(required):
+        return FileRejected("missing_required_column", rows_read=rows_read, **details)
+    return FileRejected("unknown_layout", rows_read=rows_read, **details)
+
+
+def _show_header(header: list[str]) -> str:
+    return " | ".join(cell.strip() for cell in header)
 
 
 def _map_header(header: list[str]) -> tuple[str, dict[str, int], list[str]]:
@@ -233,14 +309,14 @@ def _opener(path: Path) -> Callable[[], IO[bytes]]:
     return lambda: open(path, "rb")
 
 
-def _text_records(path: Path, outcome: ReadOutcome, encoding: str | None) -> Iterator[tuple[int, list[str]]]:
+def _text_records(path: Path, outcome: ReadOutcome, encoding: str | None, delimiter: str | None = None) -> Iterator[tuple[int, list[str]]]:
     """Yield (line number where the record starts, cells) for every record of a text file."""
     open_bytes = _opener(path)
     with open_bytes() as handle:
         sample = handle.read(SAMPLE_BYTES)
     outcome.encoding = encoding or detect_encoding(sample)
     text_sample = sample.decode(outcome.encoding, errors="replace")
-    outcome.delimiter = sniff_delimiter(text_sample)
+    outcome.delimiter = delimiter or sniff_delimiter(text_sample)
     outcome.decimal_mark = "," if outcome.delimiter == ";" else "."
     try:
         yield from _csv_records(open_bytes, outcome.encoding, outcome.delimiter)
@@ -252,8 +328,17 @@ def _text_records(path: Path, outcome: ReadOutcome, encoding: str | None) -> Ite
 
 
 class _RestartAs(Exception):
-    def __init__(self, encoding: str):
+    """Read the file again with this encoding and/or delimiter (a later byte did not decode, or
+    the recognized layout fixes them)."""
+
+    def __init__(self, encoding: str | None = None, delimiter: str | None = None):
         self.encoding = encoding
+        self.delimiter = delimiter
+
+
+def _codec(name: str) -> str:
+    """'latin-1', 'ISO-8859-1' and 'latin_1' are one codec."""
+    return codecs.lookup(name).name
 
 
 def _csv_records(open_bytes: Callable[[], IO[bytes]], encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
@@ -311,7 +396,8 @@ def _show_delimiter(delimiter: str) -> str:
 # --- xlsx -------------------------------------------------------------------------------
 
 def _xlsx_records(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """The first sheet; row numbers are the spreadsheet's own, so staff find the line."""
+    """The sheet a layout names, else the first; row numbers are the spreadsheet's own, so
+    staff find the line."""
     from openpyxl import load_workbook
     from zipfile import BadZipFile
 
@@ -320,7 +406,8 @@ def _xlsx_records(path: Path) -> Iterator[tuple[int, list[str]]]:
     except (BadZipFile, KeyError, OSError) as error:
         raise FileRejected("file_not_text", detail=f"xlsx: {_short(error)}")
     try:
-        sheet = workbook.worksheets[0]
+        named = layouts.sheet_for(workbook.sheetnames)
+        sheet = workbook[named] if named else workbook.worksheets[0]
         for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
             yield number, [_xlsx_cell(value) for value in row]
     finally:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from observatory import layouts
 from observatory.settings import Settings
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -25,12 +26,19 @@ class Problem:
     reason_code: str
     message_es: str
     message_en: str
+    column: str | None = None  # the cell's column, for wide files read by a layout
+
+    @property
+    def where(self) -> str:
+        if self.line is None:
+            return "archivo / file"
+        return f"{self.line} ({self.column})" if self.column else str(self.line)
 
 
 @dataclass
 class Change:
     """A figure this file revised: the key, the value before and the file it came from."""
-    line: int
+    line: int | None  # None: a figure the pipeline summed from several records
     key: str
     previous_value: float
     value: float
@@ -47,11 +55,26 @@ class Receipt:
     rows_read: int
     rows_loaded: int
     rows_quarantined: int
+    layout: str | None = None
+    rows_skipped: int = 0
     problems: list[Problem] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
+
+    def _layout_lines(self) -> list[str]:
+        """Which layout read the file, and what it leaves out by design (staff see why rows
+        they sent are not in the tables)."""
+        if not self.layout:
+            return []
+        lines = [f"- Formato de fuente / source layout: `{self.layout}` (observatory/layouts/{self.layout}.yaml)"]
+        layout = layouts.by_name(self.layout)
+        if self.rows_skipped:
+            reasons = "; ".join(rule.reason for rule in layout.filters) if layout else ""
+            lines.append(f"- Filas omitidas por el formato / rows skipped by the layout: {self.rows_skipped}"
+                         + (f" — {reasons}" if reasons else ""))
+        return lines
 
     def to_markdown(self) -> str:
         lines = [
@@ -61,6 +84,7 @@ class Receipt:
             f"- Filas leídas / rows read: {self.rows_read}",
             f"- Filas cargadas / rows loaded: {self.rows_loaded}",
             f"- Filas en cuarentena / rows quarantined: {self.rows_quarantined}",
+            *self._layout_lines(),
             f"- Recibido / received: {self.received_at or '—'} (UTC)",
             f"- SHA-256: `{self.sha256}`",
             "",
@@ -68,7 +92,7 @@ class Receipt:
         if self.problems:
             lines += ["## Problemas / problems", "", "| línea / line | motivo / reason | qué hacer | what to do |", "|---|---|---|---|"]
             lines += [
-                f"| {p.line if p.line is not None else 'archivo / file'} | `{p.reason_code}` | {_cell(p.message_es)} | {_cell(p.message_en)} |"
+                f"| {p.where} | `{p.reason_code}` | {_cell(p.message_es)} | {_cell(p.message_en)} |"
                 for p in self.problems
             ]
         else:
@@ -76,7 +100,7 @@ class Receipt:
         if self.changes:
             lines += ["", "## Cifras revisadas / revised figures", "",
                       "| línea / line | clave / key | antes / before | ahora / now | antes en / before in |", "|---|---|---|---|---|"]
-            lines += [f"| {c.line} | {_cell(c.key)} | {_number(c.previous_value)} | {_number(c.value)} | {c.previous_file} |"
+            lines += [f"| {c.line if c.line is not None else '—'} | {_cell(c.key)} | {_number(c.previous_value)} | {_number(c.value)} | {c.previous_file} |"
                       for c in self.changes]
         return "\n".join(lines) + "\n"
 
@@ -92,11 +116,11 @@ def _cell(text: str) -> str:
 def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_table: str) -> list[Receipt]:
     """Receipts from a file_receipt-shaped table and a quarantine-shaped table."""
     problems: dict[str, list[Problem]] = {}
-    for path, line, code, es, en in con.execute(
-        f"SELECT source_file, source_row, reason_code, message_es, message_en FROM {quarantine_table} "
-        "ORDER BY source_file, source_row NULLS FIRST"
+    for path, line, code, es, en, column in con.execute(
+        f"SELECT source_file, source_row, reason_code, message_es, message_en, source_column FROM {quarantine_table} "
+        "ORDER BY source_file, source_row NULLS FIRST, source_column"
     ).fetchall():
-        problems.setdefault(path, []).append(Problem(line, code, es, en))
+        problems.setdefault(path, []).append(Problem(line, code, es, en, column))
     changes: dict[str, list[Change]] = {}
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'observation_history' AND database_name = current_database()").fetchone()[0]:
         for (path, line, country, subnational, year, indicator, sex, age, group, source,
@@ -106,7 +130,7 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
     receipts = []
     for row in con.execute(
         f"SELECT file_path, observatory, sha256, strftime(received_at, '%Y-%m-%d %H:%M:%S'), status, rows_read, rows_loaded, "
-        f"rows_quarantined FROM {receipt_table} ORDER BY file_path"
+        f"rows_quarantined, layout, coalesce(rows_skipped, 0) FROM {receipt_table} ORDER BY file_path"
     ).fetchall():
         receipts.append(Receipt(*row, problems=problems.get(row[0], []), changes=changes.get(row[0], [])))
     return receipts

@@ -45,10 +45,36 @@ def country_aliases() -> pd.DataFrame:
     return _unique_keys(aliases, "alias_key", "country_iso3", "country")
 
 
+def subnational_aliases() -> pd.DataFrame:
+    """Every accepted spelling of a subnational unit within its country: HASC code, ISO 3166-2
+    code, national statistical code (with and without leading zeros), name, extra aliases."""
+    units = load("subnational_units")
+    frames = [
+        units[["country_iso3", "subnational_code"]].assign(alias=units[column])
+        for column in ("subnational_code", "iso_3166_2", "national_code", "name")
+    ]
+    frames.append(units[["country_iso3", "subnational_code"]].assign(alias=units["national_code"].str.lstrip("0")))
+    frames.append(load("subnational_aliases")[["country_iso3", "alias", "subnational_code"]])
+    aliases = pd.concat(frames, ignore_index=True)
+    aliases = aliases[aliases["alias"] != ""]
+    aliases["alias_key"] = aliases["alias"].map(norm_key)
+    clashes = aliases.drop_duplicates(["country_iso3", "alias_key", "subnational_code"]).groupby(
+        ["country_iso3", "alias_key"])["subnational_code"].nunique()
+    clashes = clashes[clashes > 1]
+    assert clashes.empty, (
+        f"subnational aliases point to more than one unit: {sorted(clashes.index)}; "
+        "edit observatory/reference/subnational_*.csv"
+    )
+    return aliases.drop_duplicates(["country_iso3", "alias_key", "subnational_code"])
+
+
 def indicator_aliases() -> pd.DataFrame:
-    """Catalogue codes and their external codes ("SDG:VC_VAW_MARR" is written VC_VAW_MARR)."""
+    """Catalogue codes, their external codes ("SDG:VC_VAW_MARR" is written VC_VAW_MARR) and the
+    catalogue's own Spanish and English names (as exports label indicators by name)."""
     indicators = load("indicators")
     rows = [(code, code) for code in indicators["indicator_code"]]
+    for column in ("name_es", "name_en"):
+        rows += list(zip(indicators[column], indicators["indicator_code"]))
     for code, externals in zip(indicators["indicator_code"], indicators["external_codes"]):
         for external in filter(None, externals.split(";")):
             rows.append((external.split(":", 1)[-1], code))
@@ -89,6 +115,8 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
         "ref_group": load("groups"),
         "ref_country_group": load("country_groups"),
         "ref_country_alias": country_aliases()[["alias_key", "country_iso3"]],
+        "ref_subnational_unit": load("subnational_units"),
+        "ref_observation_flag": load("observation_flags"),
         "ref_indicator": load("indicators"),
         "ref_indicator_alias": indicator_aliases()[["alias_key", "indicator_code"]],
         "ref_unit": load("units"),

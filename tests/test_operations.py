@@ -104,7 +104,7 @@ def test_check_prints_the_receipt_and_writes_nothing(settings, tmp_path):
     assert CliRunner().invoke(main, ["check", str(ok), "--json"]).exit_code == 0
     bad = drop(settings, "mimp/bad.csv", "a,b\n1,2\n")
     result = CliRunner().invoke(main, ["check", str(bad), "--json"])
-    assert result.exit_code == 2 and json.loads(result.output)["problems"][0]["reason_code"] == "missing_required_column"
+    assert result.exit_code == 2 and json.loads(result.output)["problems"][0]["reason_code"] == "unknown_layout"
 
 
 def test_status_shows_what_is_published_and_what_waits(settings):

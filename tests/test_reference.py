@@ -66,3 +66,39 @@ def test_every_reason_has_both_languages():
     assert reasons["reason_code"].is_unique
     assert (reasons["message_es"] != "").all() and (reasons["message_en"] != "").all()
     assert set(reasons["level"]) == {"file", "row"}
+
+
+def test_subnational_units_cover_peru_mexico_argentina_with_checked_iso_codes():
+    units = reference.load("subnational_units")
+    assert units.groupby("country_iso3").size().to_dict() == {"ARG": 24, "MEX": 32, "PER": 25}
+    assert units["subnational_code"].is_unique and units["iso_3166_2"].is_unique
+    assert (units["source"] != "").all() and (units["national_code"] != "").all()
+    for row in units.itertuples():
+        subdivision = pycountry.subdivisions.get(code=row.iso_3166_2)
+        assert subdivision is not None, row.iso_3166_2
+        assert pycountry.countries.get(alpha_2=subdivision.country_code).alpha_3 == row.country_iso3
+        assert row.subnational_code.startswith(subdivision.country_code + "."), row.subnational_code
+
+
+def test_peru_hasc_codes_are_the_ones_of_the_published_department_file():
+    from pathlib import Path
+    import csv
+
+    path = Path(__file__).parent / "fixtures" / "real_world" / "peru_feminicidio_tentativa_departamentos_2009_2016.csv"
+    rows = list(csv.reader(path.read_text(encoding="cp1252").splitlines()))[2:]
+    published = {row[0]: row[1] for row in rows}
+    units = reference.load("subnational_units")
+    ours = dict(zip(units.loc[units["country_iso3"] == "PER", "subnational_code"], units.loc[units["country_iso3"] == "PER", "name"]))
+    assert set(published) == set(ours)
+    assert all(norm_key(published[code]) == norm_key(ours[code]) for code in published)
+
+
+@pytest.mark.parametrize("country, written, code", [
+    ("PER", "PE.AM", "PE.AM"), ("PER", "01", "PE.AM"), ("PER", "1", "PE.AM"), ("PER", "PE-AMA", "PE.AM"),
+    ("MEX", "01", "MX.AG"), ("MEX", "Coahuila", "MX.CA"), ("MEX", "Ciudad de México", "MX.DF"),
+    ("ARG", "CABA", "AR.DF"), ("ARG", "Santa Fé", "AR.SF"), ("ARG", "02", "AR.DF"),
+])
+def test_subnational_aliases_are_resolved_within_their_country(country, written, code):
+    aliases = reference.subnational_aliases()
+    mine = aliases[aliases["country_iso3"] == country]
+    assert dict(zip(mine["alias_key"], mine["subnational_code"]))[norm_key(written)] == code

@@ -3,7 +3,7 @@
 -- reference/score_weights.csv, its rank in the region and subregion that year (1 = highest;
 -- ties share a rank), the change since the year before, the share of key indicators with a
 -- national figure that year (data_coverage, 0-1), and the latest national figure of each key
--- indicator up to that year with its year and source.
+-- indicator up to that year with its year and source (figures flagged partial_year are left out).
 CREATE OR REPLACE TABLE mart_country_progress AS
 WITH scores AS (
     SELECT l.country_iso3, l.year, l.legislation_score, p.national_plan_score
@@ -27,6 +27,7 @@ national AS (
     JOIN file_receipt AS r ON r.file_path = f.source_file
     WHERE f.subnational_code IS NULL AND f.sex = 'total' AND f.age_group = 'total'
       AND f.population_group = 'total'
+      AND coalesce(f.flags, '') NOT LIKE '%partial_year%'  -- a part of a year is not that year's figure
 ),
 coverage AS (
     SELECT s.country_iso3, s.year,

@@ -1,13 +1,47 @@
 -- A row of fact_observation is one observation: the value one source gives for a country,
 -- subnational unit, year, indicator, sex, age group and population group. Where files give the
 -- same key, the row of the file received later wins; the others stay in `observation`.
+-- Where a source gives an additive indicator (dim_indicator.additive) for subnational units
+-- but no national figure, the national figure is their sum, flagged 'rollup' (and
+-- 'incomplete_rollup' when some of the country's units are missing, 'partial_year' when a
+-- unit's figure is partial); source_row is then NULL.
 CREATE OR REPLACE TABLE fact_observation AS
-SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
-       value, unit, source, source_file, source_row
-FROM observation
-QUALIFY row_number() OVER (
-    PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
-                 population_group, source
-    ORDER BY received_at DESC, source_file DESC, source_row DESC
-) = 1
-ORDER BY country_iso3, indicator_code, year, sex, age_group, population_group, source;
+WITH latest AS (
+    SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
+           value, unit, source, source_file, source_row, flags, flag_note
+    FROM observation
+    QUALIFY row_number() OVER (
+        PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
+                     population_group, source
+        ORDER BY received_at DESC, source_file DESC, source_row DESC
+    ) = 1
+),
+units AS (
+    SELECT country_iso3, count(*) AS units FROM ref_subnational_unit GROUP BY ALL
+),
+rollup AS (
+    SELECT s.country_iso3, CAST(NULL AS VARCHAR) AS subnational_code, s.year, s.indicator_code,
+           s.sex, s.age_group, s.population_group, sum(s.value) AS value, any_value(s.unit) AS unit,
+           s.source,
+           CASE WHEN count(DISTINCT s.source_file) = 1 THEN min(s.source_file) END AS source_file,
+           CAST(NULL AS INTEGER) AS source_row,
+           concat_ws(';', 'rollup',
+               CASE WHEN count(DISTINCT s.subnational_code) < any_value(u.units) THEN 'incomplete_rollup' END,
+               CASE WHEN bool_or(coalesce(s.flags, '') LIKE '%partial_year%') THEN 'partial_year' END) AS flags,
+           concat_ws(' ', 'Sum of ' || count(DISTINCT s.subnational_code) || ' of ' || any_value(u.units)
+               || ' subnational units.',
+               string_agg(DISTINCT s.flag_note, ' ') FILTER (WHERE s.flags LIKE '%partial_year%')) AS flag_note
+    FROM latest AS s
+    JOIN ref_indicator AS i ON i.indicator_code = s.indicator_code AND i.additive = 'yes'
+    JOIN units AS u USING (country_iso3)
+    WHERE s.subnational_code IS NOT NULL
+    GROUP BY s.country_iso3, s.year, s.indicator_code, s.sex, s.age_group, s.population_group, s.source
+)
+SELECT * FROM latest
+UNION ALL
+SELECT r.* FROM rollup AS r
+ANTI JOIN latest AS n
+  ON n.subnational_code IS NULL AND n.country_iso3 = r.country_iso3 AND n.year = r.year
+ AND n.indicator_code = r.indicator_code AND n.sex = r.sex AND n.age_group = r.age_group
+ AND n.population_group = r.population_group AND n.source = r.source
+ORDER BY country_iso3, indicator_code, year, subnational_code NULLS FIRST, sex, age_group, population_group, source;

@@ -1,6 +1,7 @@
--- A row of stage_harmonized is one staged data line with its harmonized fields beside their
--- raw text: codes from the map_* tables (NULL when unmatched), the year as an integer, the
--- value as a number in the file's own locale (NULL when missing or unparseable).
+-- A row of stage_harmonized is one staged record with its harmonized fields beside their
+-- raw text: codes from the map_* tables (NULL when unmatched), the subnational unit resolved
+-- within its country, the year as an integer, the value as a number in the file's own locale
+-- (NULL when missing or unparseable), and what its layout said (period, flags, cell).
 CREATE OR REPLACE TABLE stage_harmonized AS
 WITH staged AS (
     SELECT r.*, f.file_path, f.observatory, f.decimal_mark,
@@ -13,7 +14,9 @@ parsed AS (
     SELECT
         s.row_id, s.file_id, s.line, s.file_path, s.observatory,
         s.country AS country_raw, mc.code AS country_iso3, mc.suggestions AS country_suggestions,
-        CAST(NULL AS VARCHAR) AS subnational_code,
+        s.subnational AS subnational_raw, mn.code AS subnational_code,
+        mn.suggestions AS subnational_suggestions,
+        (s.subnational IS NULL OR mc.code IS NULL OR mn.code IS NOT NULL) AS subnational_valid,
         s.year AS year_raw,
         CASE WHEN regexp_full_match(s.year, '\d{4}') THEN CAST(s.year AS INTEGER) END AS year,
         s.indicator AS indicator_raw, mi.code AS indicator_code, mi.suggestions AS indicator_suggestions,
@@ -35,9 +38,11 @@ parsed AS (
         CASE WHEN s.age_group IS NULL THEN 'total' ELSE ma.code END AS age_group,
         s.population_group AS population_group_raw,
         CASE WHEN s.population_group IS NULL THEN 'total' ELSE mp.code END AS population_group,
-        coalesce(s.source, s.observatory) AS source
+        coalesce(s.source, s.observatory) AS source,
+        s.period, s.flags, s.flag_note, s.cell
     FROM staged AS s
     LEFT JOIN map_country AS mc ON mc.raw = s.country
+    LEFT JOIN map_subnational AS mn ON mn.country_iso3 = mc.code AND mn.raw = s.subnational
     LEFT JOIN map_indicator AS mi ON mi.raw = s.indicator
     LEFT JOIN map_unit AS mu ON mu.raw = s.unit
     LEFT JOIN map_sex AS ms ON ms.raw = s.sex

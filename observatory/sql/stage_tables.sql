@@ -1,15 +1,21 @@
 -- Staging tables for one run: what was read from the new and changed raw files.
 -- Recreated at the start of every run; never published.
+-- layout: the source layout that read the file (NULL: raw contract v1); aggregate,
+-- periods_per_year, unique_period, national_total: how its records are summed (layouts only).
 CREATE OR REPLACE TABLE stage_file (
     file_id INTEGER, file_path VARCHAR, observatory VARCHAR, kind VARCHAR, sha256 VARCHAR,
     received_at TIMESTAMP, encoding VARCHAR, delimiter VARCHAR, decimal_mark VARCHAR,
-    rows_read BIGINT, rejected BOOLEAN
+    rows_read BIGINT, rejected BOOLEAN, layout VARCHAR, rows_skipped BIGINT,
+    aggregate BOOLEAN, periods_per_year INTEGER, unique_period BOOLEAN, national_total BOOLEAN
 );
--- One row a data line of a raw file, every cell as text, in canonical column names.
+-- One row a record of a raw file (a data line; for a wide layout, one cell of it), every
+-- field as text, in canonical column names. period, flags, flag_note and cell are set by
+-- layouts only (reference/dataset_kinds.csv, required = layout).
 CREATE OR REPLACE TABLE stage_row (
     row_id BIGINT, file_id INTEGER, line INTEGER,
-    country VARCHAR, year VARCHAR, indicator VARCHAR, value VARCHAR, unit VARCHAR,
-    sex VARCHAR, age_group VARCHAR, population_group VARCHAR, source VARCHAR, notes VARCHAR
+    country VARCHAR, year VARCHAR, indicator VARCHAR, value VARCHAR, subnational VARCHAR,
+    unit VARCHAR, sex VARCHAR, age_group VARCHAR, population_group VARCHAR, source VARCHAR,
+    notes VARCHAR, period VARCHAR, flags VARCHAR, flag_note VARCHAR, cell VARCHAR
 );
 -- One row a line of a policy-instrument file (reference/dataset_kinds.csv, kind policy_instrument).
 CREATE OR REPLACE TABLE stage_policy_row (

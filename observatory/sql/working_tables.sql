@@ -1,18 +1,25 @@
 -- The working database's lasting tables (created once, kept between runs, never published
 -- as such): receipts, every loaded row of every current file version, and quarantine.
+-- Columns added after a table was first created come with ADD COLUMN IF NOT EXISTS, so a
+-- working database from an earlier version keeps its rows.
 CREATE TABLE IF NOT EXISTS file_receipt (
     file_path VARCHAR, observatory VARCHAR, sha256 VARCHAR, received_at TIMESTAMP,
     status VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT
 );
--- One row a loaded data line: fact_observation is derived from it (later-received file wins).
+ALTER TABLE file_receipt ADD COLUMN IF NOT EXISTS layout VARCHAR;
+ALTER TABLE file_receipt ADD COLUMN IF NOT EXISTS rows_skipped BIGINT;
+-- One row a loaded observation: fact_observation is derived from it (later-received file wins).
 CREATE TABLE IF NOT EXISTS observation (
     country_iso3 VARCHAR, subnational_code VARCHAR, year INTEGER, indicator_code VARCHAR,
     sex VARCHAR, age_group VARCHAR, population_group VARCHAR, value DOUBLE, unit VARCHAR,
     source VARCHAR, source_file VARCHAR, source_row INTEGER, received_at TIMESTAMP
 );
+ALTER TABLE observation ADD COLUMN IF NOT EXISTS flags VARCHAR;
+ALTER TABLE observation ADD COLUMN IF NOT EXISTS flag_note VARCHAR;
 CREATE TABLE IF NOT EXISTS quarantine (
     source_file VARCHAR, source_row INTEGER, reason_code VARCHAR, message_es VARCHAR, message_en VARCHAR
 );
+ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS source_column VARCHAR;
 -- One row a loaded policy instrument (law, ratification, plan) of a current file version.
 CREATE TABLE IF NOT EXISTS policy_instrument (
     country_iso3 VARCHAR, instrument_type VARCHAR, title VARCHAR, identifier VARCHAR,

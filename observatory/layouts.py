@@ -1,0 +1,420 @@
+"""Read, part two: source layouts. A layout is a YAML file in `observatory/layouts/` that turns
+one kind of published file (a wide table, a file without a header, case records, an export of
+CEPALSTAT or the SDG database) into canonical rows, so adding a source is a data change.
+
+This module loads the layouts, recognizes a file by its header (or, for files without one, by
+its name and width), and binds a layout to a file's header to produce records. Every record
+keeps the line it came from; what a layout leaves out by design is counted as skipped, with
+the layout's stated reason, never silently dropped.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Iterator
+
+import yaml
+
+from observatory.reference import norm_key
+
+LAYOUTS_DIR = Path(__file__).parent / "layouts"
+# The most header rows any layout reads before its data: recognition looks at this many rows.
+MAX_HEADER_ROWS = 5
+PROVENANCE_KEYS = ("producer", "citation", "url", "licence")
+DATE_PARTS = ("year", "month")
+
+
+class LayoutError(Exception):
+    """A layout file is malformed: the message names the file to edit."""
+
+
+class LayoutMismatch(Exception):
+    """A recognized layout's columns are not all in this file (the export changed)."""
+
+    def __init__(self, missing: list[str]):
+        super().__init__(", ".join(missing))
+        self.missing = missing
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """Where a canonical field's text comes from: a column, a constant or a template, then an
+    optional date part and value map."""
+
+    column: str | int | None = None
+    value: str | None = None
+    template: str | None = None
+    date: str | None = None
+    part: str = "year"
+    map: dict[str, str | None] | None = None
+    optional: bool = False  # a column some exports leave out (e.g. a disaggregation)
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Rows whose `column` holds a `keep` value go on; `skip` values (or every other value when
+    skip is "others") are left out for `reason`; any other value is a problem for staff."""
+
+    column: str | int
+    keep: frozenset[str]
+    skip: frozenset[str] | None  # None: every value not kept is skipped
+    reason: str
+
+
+@dataclass(frozen=True)
+class FlagRule:
+    flag: str
+    years: frozenset[str]
+    note: str
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """Records are summed per observation key after validation (case records, months,
+    modalities). `period` ('month') lets a year be checked for completeness; `unique_period`
+    makes a repeated period a duplicate; `national_total` adds the country's total."""
+
+    period: str | None = None
+    unique_period: bool = False
+    national_total: bool = False
+
+    @property
+    def periods_per_year(self) -> int | None:
+        return 12 if self.period == "month" else None
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    path: Path
+    description: str
+    provenance: dict
+    kind: str
+    header_signature: tuple[str, ...]
+    file_name: str | None
+    columns: int | None
+    encoding: str | None
+    delimiter: str | None
+    header_rows: int
+    sheet: str | None
+    fields: dict[str, FieldRule]
+    melt: re.Pattern | None
+    filters: tuple[RowFilter, ...]
+    flags: tuple[FlagRule, ...]
+    missing: frozenset[str]
+    aggregate: Aggregate | None
+
+    def recognizes(self, file_name: str, head: list[list[str]]) -> bool:
+        """Headerless layouts by name and width; the others by their header signature."""
+        if self.header_rows == 0:
+            return bool(head) and fnmatch.fnmatch(file_name.lower(), self.file_name.lower()) and (
+                self.columns is None or len(head[0]) == self.columns
+            )
+        names = {norm_key(cell) for cells in head[: self.header_rows] for cell in cells}
+        return all(name in names for name in self.header_signature)
+
+    def overlap(self, header: list[str]) -> float:
+        """How much of this layout's signature a header holds (to name the nearest layout)."""
+        if not self.header_signature:
+            return 0.0
+        names = {norm_key(cell) for cell in header}
+        return sum(name in names for name in self.header_signature) / len(self.header_signature)
+
+    def bind(self, header: list[list[str]], kind_columns: list[str]) -> "BoundLayout":
+        return BoundLayout(self, header, kind_columns)
+
+
+# --- loading -----------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def load_all(folder: Path = LAYOUTS_DIR) -> tuple[Layout, ...]:
+    """Every layout of the folder, the most specific first (longest header signature)."""
+    layouts = [_parse(path) for path in sorted(folder.glob("*.yaml"))]
+    names = [layout.name for layout in layouts]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise LayoutError(f"two layouts share a name: {duplicated}; rename one in {folder}")
+    return tuple(sorted(layouts, key=lambda layout: (-len(layout.header_signature), layout.name)))
+
+
+def by_name(name: str) -> Layout | None:
+    return next((layout for layout in load_all() if layout.name == name), None)
+
+
+def recognize(file_name: str, head: list[list[str]]) -> Layout | None:
+    return next((layout for layout in load_all() if layout.recognizes(file_name, head)), None)
+
+
+def nearest(header: list[str]) -> tuple[Layout | None, float]:
+    """The layout whose signature the header comes closest to, and how close (0-1)."""
+    scored = [(layout.overlap(header), layout) for layout in load_all() if layout.header_signature]
+    if not scored:
+        return None, 0.0
+    score, layout = max(scored, key=lambda pair: pair[0])
+    return (layout, score) if score > 0 else (None, 0.0)
+
+
+def sheet_for(sheet_names: list[str]) -> str | None:
+    """The sheet a layout names, when a workbook has it; otherwise the first sheet is read."""
+    named = {layout.sheet for layout in load_all() if layout.sheet}
+    return next((sheet for sheet in sheet_names if sheet in named), None)
+
+
+def _parse(path: Path) -> Layout:
+    def fail(message: str) -> LayoutError:
+        return LayoutError(f"{path.name}: {message} (edit {path})")
+
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise fail(f"not valid YAML: {error}") from None
+    if not isinstance(spec, dict) or not spec.get("name"):
+        raise fail("a layout needs at least `name`, `provenance`, `recognize` and `fields`")
+    provenance = spec.get("provenance") or {}
+    missing = [key for key in PROVENANCE_KEYS if not provenance.get(key)]
+    if missing:
+        raise fail(f"provenance lacks {', '.join(missing)}: every source says who published it, where and under which licence")
+    read = spec.get("read") or {}
+    recognize_spec = spec.get("recognize") or {}
+    header_rows = int(read.get("header_rows", 1))
+    signature = tuple(norm_key(name) for name in recognize_spec.get("header", []))
+    if header_rows and not signature:
+        raise fail("recognize.header lists the header names that identify the file")
+    if not header_rows and not recognize_spec.get("file_name"):
+        raise fail("a file without a header is recognized by recognize.file_name (and columns)")
+    fields = {name: _field(rule, fail) for name, rule in (spec.get("fields") or {}).items()}
+    melt = spec.get("melt")
+    if not fields.get("value") and not melt:
+        raise fail("fields.value (or melt) says where the figure is")
+    aggregate = spec.get("aggregate")
+    return Layout(
+        name=str(spec["name"]),
+        path=path,
+        description=str(spec.get("description", "")).strip(),
+        provenance=provenance,
+        kind=str(spec.get("kind", "observation")),
+        header_signature=signature,
+        file_name=recognize_spec.get("file_name"),
+        columns=recognize_spec.get("columns"),
+        encoding=read.get("encoding"),
+        delimiter=read.get("delimiter"),
+        header_rows=header_rows,
+        sheet=read.get("sheet"),
+        fields=fields,
+        melt=re.compile(melt["columns"]) if melt else None,
+        filters=tuple(_filter(rule, fail) for rule in spec.get("rows", [])),
+        flags=tuple(
+            FlagRule(rule["flag"], frozenset(str(y) for y in rule.get("years", [])), str(rule.get("note", "")).strip())
+            for rule in spec.get("flags", [])
+        ),
+        missing=frozenset(norm_key(token) for token in spec.get("missing", [])),
+        aggregate=Aggregate(
+            period=aggregate.get("period"), unique_period=bool(aggregate.get("unique_period")),
+            national_total=bool(aggregate.get("national_total")),
+        ) if aggregate is not None else None,
+    )
+
+
+def _field(rule: object, fail: Callable[[str], LayoutError]) -> FieldRule:
+    if not isinstance(rule, dict):
+        raise fail(f"a field is a mapping with column, value or template, not {rule!r}")
+    sources = sum(key in rule for key in ("column", "value", "template"))
+    if sources > 1 or (sources == 0 and "map" not in rule):
+        raise fail(f"a field takes one of column, value, template (or only a map, for a melt group): {rule}")
+    if rule.get("part", "year") not in DATE_PARTS:
+        raise fail(f"date part must be one of {DATE_PARTS}: {rule}")
+    mapping = rule.get("map")
+    return FieldRule(
+        column=rule.get("column"),
+        value=None if rule.get("value") is None else str(rule["value"]),
+        template=rule.get("template"),
+        date=rule.get("date"),
+        part=rule.get("part", "year"),
+        map={norm_key(str(k)): (None if v is None else str(v)) for k, v in mapping.items()} if mapping else None,
+        optional=bool(rule.get("optional")),
+    )
+
+
+def _filter(rule: dict, fail: Callable[[str], LayoutError]) -> RowFilter:
+    if "column" not in rule or "keep" not in rule or not rule.get("reason"):
+        raise fail(f"a row filter needs column, keep and reason: {rule}")
+    skip = rule.get("skip", [])
+    return RowFilter(
+        column=rule["column"],
+        keep=frozenset(norm_key(str(v)) for v in rule["keep"]),
+        skip=None if skip == "others" else frozenset(norm_key(str(v)) for v in skip),
+        reason=str(rule["reason"]).strip(),
+    )
+
+
+# --- applying a layout to a file ----------------------------------------------------------
+
+@dataclass
+class Record:
+    """One canonical record, a problem to quarantine, or rows skipped by design."""
+
+    fields: dict[str, str | None] = field(default_factory=dict)
+    problem: tuple[str, dict] | None = None
+    skipped: int = 0
+
+
+class BoundLayout:
+    """A layout resolved against one file's header: column names become positions once, so
+    each data row is turned into records without looking anything up by name again."""
+
+    def __init__(self, layout: Layout, header: list[list[str]], kind_columns: list[str]):
+        self.layout = layout
+        self.kind_columns = kind_columns
+        self.width = layout.columns or max((len(row) for row in header), default=0)
+        combined, last = _header_names(header)
+        self._combined, self._last = combined, last
+        missing: list[str] = []
+        self.melted = self._melted_columns(combined)
+        self.getters = {name: self._getter(rule, missing) for name, rule in layout.fields.items()}
+        self.filters = [(self._position(rule.column, missing), rule) for rule in layout.filters]
+        if missing:
+            raise LayoutMismatch(sorted(set(missing)))
+
+    @property
+    def records_per_row(self) -> int:
+        return max(1, len(self.melted))
+
+    def records(self, cells: list[str]) -> Iterator[Record]:
+        for position, rule in self.filters:
+            raw = cells[position].strip() if position < len(cells) else ""
+            key = norm_key(raw)
+            if key in rule.keep:
+                continue
+            if rule.skip is None or key in rule.skip:
+                yield Record(skipped=self.records_per_row)
+                return
+            yield Record(problem=("unexpected_category", {
+                "column": self._label(position), "raw": raw, "layout": self.layout.name,
+                "expected": ", ".join(sorted(rule.keep | (rule.skip or frozenset()))),
+            }))
+            return
+        base = {name: get(cells) for name, get in self.getters.items()}
+        if not self.melted:
+            yield Record(self._finish(base))
+            return
+        for position, groups in self.melted:
+            fields = dict(base)
+            for name, text in groups.items():
+                rule = self.layout.fields.get(name)
+                fields[name] = _mapped(text, rule.map) if rule and rule.map else text
+            fields["value"] = _cell(cells, position, self.layout.missing)
+            fields["cell"] = self._label(position)
+            yield Record(self._finish(fields))
+
+    def _finish(self, fields: dict[str, str | None]) -> dict[str, str | None]:
+        year = fields.get("year")
+        flags = [rule for rule in self.layout.flags if year in rule.years]
+        if flags:
+            fields["flags"] = ";".join(rule.flag for rule in flags)
+            fields["flag_note"] = " ".join(rule.note for rule in flags if rule.note) or None
+        return {name: fields.get(name) for name in self.kind_columns}
+
+    def _melted_columns(self, combined: list[str]) -> list[tuple[int, dict[str, str]]]:
+        if self.layout.melt is None:
+            return []
+        melted = []
+        for position, name in enumerate(combined):
+            match = self.layout.melt.fullmatch(name)
+            if match:
+                melted.append((position, {k: v for k, v in match.groupdict().items() if v is not None}))
+        return melted
+
+    def _position(self, column: str | int, missing: list[str]) -> int:
+        if isinstance(column, int):
+            if column >= self.width:
+                missing.append(f"#{column + 1}")
+            return column
+        key = norm_key(column)
+        for names in (self._combined, self._last):
+            if names.count(key) == 1:
+                return names.index(key)
+        missing.append(column)
+        return -1
+
+    def _label(self, position: int) -> str:
+        if 0 <= position < len(self._combined) and self._combined[position]:
+            return self._combined[position]
+        return f"#{position + 1}"
+
+    def _getter(self, rule: FieldRule, missing: list[str]) -> Callable[[list[str]], str | None]:
+        tokens = self.layout.missing
+        if rule.value is not None or (rule.column is None and rule.template is None):
+            constant = rule.value  # None: a melt group fills the field
+            return lambda cells: constant
+        if rule.template is not None:
+            parts = [(name, self._position(name, missing)) for name in re.findall(r"{([^{}]+)}", rule.template)]
+            template = re.sub(r"{([^{}]+)}", lambda m: "{" + str([n for n, _ in parts].index(m[1])) + "}", rule.template)
+
+            def render(cells: list[str]) -> str | None:
+                values = [_cell(cells, position, tokens) or "" for _, position in parts]
+                text = " ".join(template.format(*values).split())
+                return text or None
+            base = render
+        else:
+            position = self._position(rule.column, [] if rule.optional else missing)
+            base = lambda cells: _cell(cells, position, tokens)  # noqa: E731
+        if rule.date:
+            fmt, part = rule.date, rule.part
+            dated = base
+            base = lambda cells: _date_part(dated(cells), fmt, part)  # noqa: E731
+        if rule.map:
+            mapping, plain = rule.map, base
+            base = lambda cells: _mapped(plain(cells), mapping)  # noqa: E731
+        return base
+
+
+def _header_names(header: list[list[str]]) -> tuple[list[str], list[str]]:
+    """Combined names of a header of one or more rows (upper rows filled rightwards across
+    merged cells: '2009', '' over 'Feminicidio', 'Tentativa' -> '2009 feminicidio', '2009
+    tentativa'), and the last row's names alone."""
+    if not header:
+        return [], []
+    width = max(len(row) for row in header)
+    filled = []
+    for depth, row in enumerate(header):
+        row = [cell.strip() for cell in row] + [""] * (width - len(row))
+        if depth < len(header) - 1:
+            for i in range(1, width):
+                row[i] = row[i] or row[i - 1]
+        filled.append(row)
+    combined = [norm_key(" ".join(row[i] for row in filled if row[i])) for i in range(width)]
+    return combined, [norm_key(cell) for cell in filled[-1]]
+
+
+def _cell(cells: list[str], position: int, missing: frozenset[str]) -> str | None:
+    if position < 0 or position >= len(cells):
+        return None
+    text = cells[position].strip()
+    if not text or norm_key(text) in missing:
+        return None
+    return text
+
+
+def _mapped(text: str | None, mapping: dict[str, str | None]) -> str | None:
+    """Mapped values become codes (None: no value, e.g. a national row); others pass through
+    for the shared harmonization to resolve or quarantine with suggestions."""
+    if text is None:
+        return None
+    key = norm_key(text)
+    return mapping[key] if key in mapping else text
+
+
+def _date_part(text: str | None, fmt: str, part: str) -> str | None:
+    """'10/24/2016' with '%m/%d/%Y' -> '2016' (year) or '2016-10' (month). A cell that is not
+    such a date passes through as written, so the quarantine message quotes it."""
+    if text is None:
+        return None
+    try:
+        parsed = datetime.strptime(text, fmt)
+    except ValueError:
+        return text if part == "year" else None
+    return f"{parsed.year:04d}" if part == "year" else f"{parsed.year:04d}-{parsed.month:02d}"

@@ -1,0 +1,303 @@
+"""Source layouts: real observatory files ingest exactly, through `observatory run`."""
+import bz2
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from openpyxl import Workbook
+
+from observatory import layouts, read
+from observatory.cli import main
+from observatory.pipeline import SQL_DIR
+from observatory.settings import Settings
+from tests.conftest import drop, query, run
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REAL_WORLD = FIXTURES / "real_world"
+# Where each fixture is dropped: a folder per observatory, the file under its own name.
+DROPS = {
+    "mimp_peru": REAL_WORLD / "peru_feminicidio_tentativa_departamentos_2009_2016.csv",
+    "costa_rica": REAL_WORLD / "costarica_femicidios_2007_2017.csv",
+    "argentina": REAL_WORLD / "argentina_femicidios_casos_2012_2016.csv",
+    "cepal_oig": REAL_WORLD / "cepalstat_femicidios_caribbean.csv",
+    "cepal_oig/centroamerica": REAL_WORLD / "cepalstat_femicidios_central-america.csv",
+    "cepal_oig/continental": REAL_WORLD / "cepalstat_femicidios_continental-latam.csv",
+    "mexico": FIXTURES / "mexico_feminicidios_mensual_2016_2018.csv",
+    "sesnsp": FIXTURES / "mexico_sesnsp_2024_2025_muestra.csv.bz2",
+}
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Settings:
+    """Every real-world fixture dropped with its own name, then one run."""
+    root = tmp_path_factory.mktemp("real_world")
+    settings = Settings.resolve(root / "raw", root / "curated", root / "receipts")
+    for folder, source in DROPS.items():
+        (settings.raw_dir / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, settings.raw_dir / folder / source.name)
+    run(settings)
+    return settings
+
+
+def receipt(settings, name):
+    return query(settings, "SELECT status, rows_read, rows_loaded, rows_quarantined, rows_skipped, layout FROM file_receipt "
+                           "WHERE file_path LIKE '%' || ?", [name])[0]
+
+
+def national(settings, country, indicator, source_like="%"):
+    return dict(query(settings, """
+        SELECT year, value FROM fact_observation
+        WHERE country_iso3 = ? AND indicator_code = ? AND subnational_code IS NULL AND source LIKE ?
+    """, [country, indicator, source_like]))
+
+
+def test_every_real_world_file_is_read_by_its_layout_and_balances(published):
+    rows = query(published, "SELECT file_path, layout, rows_read, rows_loaded, rows_quarantined FROM file_receipt")
+    assert len(rows) == len(DROPS)
+    assert all(layout for _, layout, *_ in rows)
+    assert all(read_ == loaded + quarantined for _, _, read_, loaded, quarantined in rows)
+
+
+def test_peru_departments_wide_by_year_with_hasc_codes_and_a_partial_2016(published):
+    # 25 departments x 8 years x (feminicidio, tentativa): every cell one record, all loaded.
+    assert receipt(published, "peru_feminicidio_tentativa_departamentos_2009_2016.csv")[:4] == ("loaded", 400, 400, 0)
+    units = query(published, "SELECT DISTINCT subnational_code FROM fact_observation WHERE country_iso3 = 'PER' AND subnational_code IS NOT NULL")
+    assert len(units) == 25 and ("PE.AP",) in units  # Apurímac, written in Windows-1252
+    assert query(published, """
+        SELECT value FROM fact_observation WHERE subnational_code = 'PE.AM' AND year = 2015
+        ORDER BY indicator_code""") == [(13.0,), (0.0,)]  # attempts, femicides: row PE.AM, columns 2015
+    # National figures are rollups of the 25 departments (the sums the file's own totals give).
+    femicides = national(published, "PER", "femicide_count", "MIMP%")
+    assert femicides[2009] == 139 and femicides[2015] == 95
+    assert national(published, "PER", "femicide_attempt_count", "MIMP%")[2009] == 64
+    flags = dict(query(published, "SELECT year, flags FROM fact_observation WHERE country_iso3 = 'PER' AND indicator_code = 'femicide_count' AND subnational_code IS NULL AND source LIKE 'MIMP%'"))
+    assert flags[2015] == "rollup" and flags[2016] == "rollup;partial_year"
+    assert query(published, "SELECT count(*) FROM fact_observation WHERE subnational_code = 'PE.LR' AND year = 2016 AND flags = 'partial_year'") == [(2,)]
+
+
+def test_costa_rica_keeps_the_two_legal_definitions_apart(published):
+    assert receipt(published, "costarica_femicidios_2007_2017.csv")[:4] == ("loaded", 22, 22, 0)
+    article_21 = national(published, "CRI", "femicide_count", "idatosabiertos%")
+    extended = national(published, "CRI", "femicide_extended_count", "idatosabiertos%")
+    assert (article_21[2007], extended[2007]) == (6, 15)
+    assert (article_21[2017], extended[2017]) == (3, 5)
+    assert len(article_21) == len(extended) == 11
+    assert 21 not in article_21.values()  # 6 + 15 is never formed
+
+
+def test_argentina_cases_become_counts_by_province_and_year_and_nothing_personal_is_copied(published):
+    # 771 case rows: 63 linked victims skipped by design, 3 cases without a date quarantined.
+    assert receipt(published, "argentina_femicidios_casos_2012_2016.csv")[:5] == ("partially_loaded", 708, 705, 3, 63)
+    assert {r[0] for r in query(published, "SELECT reason_code FROM quarantine WHERE source_file LIKE 'argentina/%'")} == {"invalid_year"}
+    totals = national(published, "ARG", "femicide_count", "Ministerio de Justicia%")
+    assert totals == {2012: 4, 2013: 143, 2014: 194, 2015: 204, 2016: 160}
+    assert query(published, "SELECT value FROM fact_observation WHERE subnational_code = 'AR.CB' AND year = 2013") == [(27.0,)]
+    assert query(published, "SELECT value FROM fact_observation WHERE subnational_code = 'AR.DF' AND year = 2014") != []  # CABA
+    flags = dict(query(published, "SELECT year, flag_note FROM fact_observation WHERE country_iso3 = 'ARG' AND subnational_code IS NULL AND flags LIKE '%partial_year%'"))
+    assert set(flags) == {2012, 2016} and "2016-11, 2016-12" in flags[2016]
+    assert query(published, "SELECT count(*) FROM fact_observation WHERE country_iso3 = 'ARG' AND source_row IS NOT NULL AND source LIKE 'Ministerio%'") == [(0,)]
+    # No victim attribute (age, identity, method, date) reaches a published table.
+    with duckdb.connect(str(published.published_db), read_only=True) as con:
+        text = " ".join(
+            str(value) for (table,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+            for row in con.execute(f"SELECT * FROM {table}").fetchall() for value in row
+        )
+    for attribute in ("Travesti", "Acuchillamiento", "Disparo de bala", "10/24/2016", "Trans - Femenina"):
+        assert attribute not in text
+
+
+def test_mexico_monthly_series_quarantines_the_repeated_month_and_flags_the_gaps(published):
+    assert receipt(published, "mexico_feminicidios_mensual_2016_2018.csv")[:4] == ("partially_loaded", 36, 34, 2)
+    reasons = query(published, "SELECT source_row, reason_code, message_en FROM quarantine WHERE source_file LIKE 'mexico/%' ORDER BY 1")
+    assert [(line, code) for line, code, _ in reasons] == [(14, "conflicting_duplicate"), (26, "conflicting_duplicate")]
+    assert "14, 26" in reasons[0][2]
+    totals = national(published, "MEX", "femicide_count", "LuisAlfonso%")
+    # 2018 without either January (49 or 69): the other eleven months, nothing counted twice.
+    assert totals == {2016: 608, 2017: 693, 2018: 829}
+    notes = dict(query(published, "SELECT year, flags || ' ' || flag_note FROM fact_observation WHERE source LIKE 'LuisAlfonso%'"))
+    assert "partial_year" not in notes[2016]
+    assert "partial_year" in notes[2017] and "2017-01" in notes[2017]
+    assert "2018-01" in notes[2018]
+
+
+def test_sesnsp_loads_feminicidio_by_state_with_modalities_summed(published):
+    status, rows_read, loaded, quarantined, skipped, layout = receipt(published, "mexico_sesnsp_2024_2025_muestra.csv.bz2")
+    assert (status, rows_read, loaded, quarantined, layout) == ("loaded", 32, 32, 0, "mexico_sesnsp_victimas")
+    assert skipped == 784 - 32  # every other crime
+    rows = query(published, "SELECT subnational_code, year, value, flags FROM fact_observation WHERE source LIKE 'SESNSP%' ORDER BY 1 NULLS FIRST, 2")
+    assert rows == [
+        (None, 2024, 852.0, "aggregated"), (None, 2025, 338.0, "aggregated;partial_year"),
+        ("MX.AG", 2024, 7.0, "aggregated"), ("MX.AG", 2025, 3.0, "aggregated;partial_year"),
+        ("MX.BN", 2024, 38.0, "aggregated"), ("MX.BN", 2025, 16.0, "aggregated;partial_year"),
+        ("MX.BS", 2024, 9.0, "aggregated"), ("MX.BS", 2025, 3.0, "aggregated;partial_year"),
+    ]
+
+
+def test_cepalstat_extracts_trim_the_source_text_and_leave_territories_in_quarantine(published):
+    assert query(published, "SELECT DISTINCT source FROM fact_observation WHERE country_iso3 = 'BRB'") == [("CEPALSTAT: Royal Barbados Police Force.",)]
+    assert national(published, "GTM", "femicide_count", "CEPALSTAT%")[2013] == 282
+    # Montserrat and Puerto Rico are not among the 33 countries.
+    assert {r[0] for r in query(published, "SELECT reason_code FROM quarantine WHERE source_file LIKE '%caribbean.csv'")} == {"unknown_country"}
+    assert receipt(published, "cepalstat_femicidios_caribbean.csv")[:4] == ("partially_loaded", 30, 18, 12)
+
+
+def test_the_marts_skip_partial_years_in_their_latest_figures(published):
+    # SESNSP's 2025 (338, a partial year) is newer than its 2024 (852): the mart keeps 2024.
+    latest = query(published, "SELECT femicide_count_latest, femicide_count_year, femicide_count_source FROM mart_country_progress WHERE country_iso3 = 'MEX' AND year = 2025")
+    assert latest == [(852.0, 2024, "SESNSP, víctimas de delitos del fuero común (via isaacarroyov/datos_facil_acceso)")]
+
+
+def test_a_later_cepalstat_vintage_revises_the_figure_and_keeps_the_first(settings):
+    first = (REAL_WORLD / "cepalstat_femicidios_central-america.csv").read_bytes()
+    drop(settings, "cepal_oig/extracto_2018.csv", first)
+    run(settings)
+    # Guatemala 2013: 282 in the 2018-19 extract, 246 in a 2023 download (shared/notes/domain.md).
+    later = first.replace(b"Guatemala,GTM,2013,282,", b"Guatemala,GTM,2013,246,")
+    assert later != first
+    drop(settings, "cepal_oig/extracto_2023.csv", later)
+    run(settings)
+    history = query(settings, "SELECT value, source_file FROM observation_history WHERE country_iso3 = 'GTM' AND year = 2013 ORDER BY received_at")
+    assert history == [(282.0, "cepal_oig/extracto_2018.csv"), (246.0, "cepal_oig/extracto_2023.csv")]
+    assert national(settings, "GTM", "femicide_count")[2013] == 246
+    md = (settings.receipts_dir / "cepal_oig" / "extracto_2023.csv.md").read_text()
+    assert "282" in md and "246" in md
+
+
+def test_subnational_units_by_code_or_name_and_rollups_flagged_when_incomplete(settings):
+    drop(settings, "mimp/regiones.csv", "país,año,indicador,valor,departamento\n"
+         "PER,2020,femicide_count,3,PE.AM\n"          # HASC
+         "PER,2020,femicide_count,4,Arequipa\n"        # name
+         "PER,2020,femicide_count,5,08\n"              # ubigeo: Cusco
+         "PER,2020,femicide_rate,1.5,Cusco\n"          # a rate: never rolled up
+         "PER,2020,femicide_count,1,Atlántida\n")      # not a department of Peru
+    run(settings)
+    assert query(settings, "SELECT subnational_code, value FROM fact_observation WHERE indicator_code = 'femicide_count' AND subnational_code IS NOT NULL ORDER BY 1") == [
+        ("PE.AM", 3.0), ("PE.AR", 4.0), ("PE.CS", 5.0)]
+    assert query(settings, "SELECT value, flags, flag_note FROM fact_observation WHERE subnational_code IS NULL") == [
+        (12.0, "rollup;incomplete_rollup", "Sum of 3 of 25 subnational units.")]
+    (message,) = query(settings, "SELECT message_es || ' | ' || message_en FROM quarantine WHERE reason_code = 'unknown_subnational'")[0]
+    assert "Atlántida" in message
+
+
+def test_a_file_no_layout_recognizes_names_its_header_the_nearest_layout_and_how_to_add_one(settings):
+    drop(settings, "otro/exportacion.csv", "SeriesCode,GeoArea,Year,Valor estimado\nVC_VAW_MARR,604,2019,10\n")
+    run(settings)
+    ((code, es, en),) = query(settings, "SELECT reason_code, message_es, message_en FROM quarantine")
+    assert code == "unknown_layout"
+    assert "SeriesCode | GeoArea | Year | Valor estimado" in es
+    assert "sdg_global_database" in es and "sdg_global_database" in en
+    assert "observatory/layouts/" in es and "observatory/layouts/" in en
+
+
+def test_a_recognized_layout_whose_columns_changed_is_rejected_with_what_is_missing(tmp_path, monkeypatch):
+    extract = layouts.by_name("cepalstat_extract")
+    # A layout recognized by fewer columns than it reads: a file without source_id matches it.
+    loose = layouts.Layout(**{**extract.__dict__, "header_signature": ("country", "iso3", "year", "value")})
+    monkeypatch.setattr(layouts, "load_all", lambda folder=None: (loose,))
+    path = tmp_path / "extracto.csv"
+    path.write_text("country,iso3,year,value\nGuatemala,GTM,2014,240\n")
+    con = duckdb.connect()
+    con.execute((SQL_DIR / "stage_tables.sql").read_text())
+    outcome = read.read_file(con, path, file_id=1, first_row_id=0)
+    assert outcome.rejection.reason_code == "layout_mismatch"
+    assert outcome.rejection.details["missing"] == "source_id" and outcome.rejection.rows_read == 1
+
+
+def test_an_unexpected_value_in_a_row_rule_is_quarantined_with_the_layout_named(settings):
+    header = "nmero,edad,identidad_genero,tipo_victima,lugar_hecho,modalidad_comisiva,fecha_hecho\n"
+    drop(settings, "argentina/casos.csv", header + "1,30,Mujer,Principal,Salta,Golpes,3/5/2014\n"
+         "2,31,Mujer,Princpal,Salta,Golpes,3/6/2014\n")
+    run(settings)
+    assert query(settings, "SELECT source_row, reason_code FROM quarantine") == [(3, "unexpected_category")]
+    (message,) = query(settings, "SELECT message_es FROM quarantine")[0]
+    assert "argentina_femicidios_casos" in message and "Princpal" in message and "31" not in message
+
+
+# --- formats: CEPALSTAT downloads, SDG database, SDMX-CSV, xlsx --------------------------------
+# Figures from the CEPALSTAT extract fixture (Guatemala 2014: 240, 2015: 201; Honduras 2014: 408).
+
+def test_cepalstat_download_in_latin_1_with_semicolons(settings):
+    body = ("indicator;País__ESTANDAR;Años__ESTANDAR;value;unit\n"
+            "femicide_count;Guatemala;2014;240;Número absoluto\n"
+            "Mujeres víctimas de femicidio o feminicidio (número);Honduras;2014;408;Número absoluto\n")
+    drop(settings, "cepal/descarga.csv", body, encoding="latin-1")
+    run(settings)
+    assert query(settings, "SELECT country_iso3, value, unit, source FROM fact_observation ORDER BY 1") == [
+        ("GTM", 240.0, "count", "CEPALSTAT"), ("HND", 408.0, "count", "CEPALSTAT")]
+    assert receipt(settings, "descarga.csv")[5] == "cepalstat_export_es"
+
+
+def test_sdg_database_and_sdmx_csv_exports(settings):
+    drop(settings, "onu/sdg.csv",
+         "Goal,Target,Indicator,SeriesCode,SeriesDescription,GeoAreaCode,GeoAreaName,TimePeriod,Value,Time_Detail,Source,FootNote,Nature,Units,Sex,Age\n"
+         "5,5.2,5.2.1,femicide_count,fixture,320,Guatemala,2014,240,2014,CEPALSTAT,,C,NUMBER,FEMALE,ALLAGE\n"
+         "5,5.2,5.2.1,femicide_count,fixture,419,Latin America and the Caribbean,2014,1,2014,CEPALSTAT,,C,NUMBER,FEMALE,ALLAGE\n")
+    drop(settings, "onu/sdmx.csv",
+         "DATAFLOW,FREQ,SERIES,REF_AREA,SEX,AGE,TIME_PERIOD,OBS_VALUE,OBS_STATUS\n"
+         "UNSD:DF_SDG_GLH(1.0),A,femicide_count,340,_T,Y_GE15,2014,408,A\n")
+    run(settings)
+    assert query(settings, "SELECT country_iso3, sex, age_group, value, source FROM fact_observation ORDER BY 1") == [
+        ("GTM", "female", "total", 240.0, "CEPALSTAT"), ("HND", "total", "15+", 408.0, "UNSD:DF_SDG_GLH(1.0)")]
+    assert query(settings, "SELECT source_file, reason_code FROM quarantine") == [("onu/sdg.csv", "unknown_country")]
+
+
+def test_xlsx_in_a_layout_and_the_sheet_a_layout_names(tmp_path, monkeypatch):
+    workbook = Workbook()
+    workbook.active.title = "Portada"
+    workbook.active.append(["Feminicidios por mes"])
+    sheet = workbook.create_sheet("Datos")
+    sheet.append(["DATE", "Feminicidios"])
+    sheet.append(["1/1/2016", 50])
+    path = tmp_path / "serie.xlsx"
+    workbook.save(path)
+    con = duckdb.connect()
+    con.execute((SQL_DIR / "stage_tables.sql").read_text())
+    outcome = read.read_file(con, path, file_id=1, first_row_id=0)
+    assert outcome.rejection is not None  # the cover sheet is read: no layout, no contract header
+    named = layouts.Layout(**{**layouts.by_name("mexico_feminicidios_mensual").__dict__, "name": "con_hoja", "sheet": "Datos"})
+    monkeypatch.setattr(layouts, "load_all", lambda folder=None: (named,))
+    con.execute((SQL_DIR / "stage_tables.sql").read_text())
+    outcome = read.read_file(con, path, file_id=1, first_row_id=0)
+    assert outcome.rejection is None and outcome.layout.name == "con_hoja"
+    assert con.execute("SELECT line, year, period, value FROM stage_row").fetchall() == [(2, "2016", "2016-01", "50")]
+
+
+# --- layouts as data ----------------------------------------------------------------------
+
+def test_every_layout_carries_its_provenance_and_is_recognized_by_a_distinct_signature():
+    found = layouts.load_all()
+    assert len(found) >= 10
+    signatures = [layout.header_signature for layout in found if layout.header_signature]
+    assert len(signatures) == len(set(signatures))
+    for layout in found:
+        assert all(layout.provenance.get(key) for key in layouts.PROVENANCE_KEYS), layout.name
+        assert layout.description, layout.name
+
+
+def test_a_malformed_layout_fails_loudly_naming_its_file(tmp_path):
+    (tmp_path / "roto.yaml").write_text("name: roto\nrecognize: {header: [a]}\nfields: {value: {column: a}}\n")
+    with pytest.raises(layouts.LayoutError, match="roto.yaml.*provenance"):
+        layouts.load_all(tmp_path)
+
+
+def test_two_header_rows_are_combined_across_merged_cells():
+    header = [["Territorio", "", "2009", "", "2010", ""], ["HASC", "Departamento", "Feminicidio", "Tentativa", "Feminicidio", "Tentativa"]]
+    assert layouts._header_names(header)[0] == [
+        "territorio hasc", "territorio departamento", "2009 feminicidio", "2009 tentativa", "2010 feminicidio", "2010 tentativa"]
+
+
+def test_check_prints_a_layout_receipt_with_the_rows_it_skips(tmp_path):
+    path = tmp_path / "sesnsp" / FIXTURES.joinpath("mexico_sesnsp_2024_2025_muestra.csv.bz2").name
+    path.parent.mkdir()
+    shutil.copy(FIXTURES / "mexico_sesnsp_2024_2025_muestra.csv.bz2", path)
+    result = CliRunner().invoke(main, ["check", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    receipt = json.loads(result.output)
+    assert (receipt["layout"], receipt["rows_loaded"], receipt["rows_skipped"]) == ("mexico_sesnsp_victimas", 32, 752)
+    markdown = CliRunner().invoke(main, ["check", str(path)]).output
+    assert "mexico_sesnsp_victimas" in markdown and "Feminicidio" in markdown
