@@ -54,7 +54,7 @@ def _failure_reason(result) -> str:
             while error.cause is not None:  # Dagster wraps the pipeline's own error
                 error = error.cause
             message = error.message.strip().splitlines()
-            return f"{event.step_key}: {message[-1] if message else 'failed'}"
+            return f"{event.step_key}: {message[0] if message else 'failed'}"
     return "the run did not complete (see the Dagster run log)"
 
 
@@ -71,13 +71,16 @@ def _report(settings: Settings, staged: dict) -> str:
         loaded, quarantined = con.execute(
             "SELECT coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0) FROM file_receipt"
         ).fetchone()
-        facts = con.execute("SELECT count(*) FROM fact_observation").fetchone()[0]
+        facts, instruments = con.execute(
+            "SELECT (SELECT count(*) FROM fact_observation), (SELECT count(*) FROM policy_instrument)"
+        ).fetchone()
     lines = [
         f"This run: {staged.get('files_seen', 0)} files seen, {staged.get('files_read', 0)} new or changed "
         f"({staged.get('files_rejected', 0)} rejected), {staged.get('duplicates', 0)} duplicates, "
         f"{staged.get('unchanged', 0)} unchanged; {staged.get('rows_read', 0)} rows read.",
         "Published: " + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
-        + f" files; {loaded} rows loaded, {quarantined} rows quarantined; {facts} observations.",
+        + f" files; {loaded} rows loaded, {quarantined} rows quarantined; {facts} observations,"
+        f" {instruments} policy instruments.",
         f"Database: {settings.published_db}",
         f"Parquet:  {settings.parquet_dir}",
     ]
