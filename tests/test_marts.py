@@ -3,6 +3,7 @@ from datetime import date
 
 import pytest
 
+from observatory.settings import PROJECT_ROOT
 from tests.conftest import drop, query, run
 
 POLICY_HEADER = "country,instrument_type,title,identifier,adopted_on,in_force_from,in_force_to,status,has_budget,has_monitoring,prevention,attention,sanction,reparation,source\n"
@@ -153,3 +154,24 @@ def test_weights_are_data(settings, monkeypatch):
     monkeypatch.setattr(reference, "load", lambda name, _load=reference.load: weights if name == "score_weights" else _load(name))
     register(settings, "ARG,femicide_offence,Ley 26.791,Ley 26.791,2012-11-14,,,in_force,,,,,,,Boletín Oficial")
     assert legislation(settings, "ARG", 2013)[5] == 42.9  # 3 / 7
+
+
+def test_the_shipped_register_loads_whole_covers_the_33_countries_and_cites_a_source_on_every_row(settings):
+    register_dir = PROJECT_ROOT / "data" / "raw" / "registro_regional"
+    files = sorted(register_dir.glob("*.csv"))
+    assert len(files) >= 4
+    for path in files:
+        drop(settings, f"registro_regional/{path.name}", path.read_bytes())
+    run(settings)
+    statuses = query(settings, "SELECT file_path, status, rows_read, rows_quarantined FROM file_receipt ORDER BY 1")
+    assert all(status == "loaded" and quarantined == 0 for _, status, _, quarantined in statuses), statuses
+    assert query(settings, "SELECT count(DISTINCT country_iso3) FROM policy_instrument") == [(33,)]
+    # Every row names where it comes from: a URL and a citation.
+    assert query(settings, "SELECT count(*) FROM policy_instrument WHERE source NOT LIKE 'http%' OR source NOT LIKE '% | %'") == [(0,)]
+    # Anchors a reader can check in the sources: Argentina's comprehensive law of 11 March 2009,
+    # Brazil's deposit of its Belém do Pará ratification on 27 November 1995.
+    assert query(settings, "SELECT adopted_on FROM policy_instrument WHERE identifier = 'Ley 26.485'") == [("2009-03-11",)]
+    assert legislation(settings, "ARG", 2008)[1] is False and legislation(settings, "ARG", 2009)[1] is True
+    assert legislation(settings, "BRA", 1994)[0] is False and legislation(settings, "BRA", 1995)[0] is True
+    # Cuba is not a party to the Convention: no ratification row, ever.
+    assert query(settings, "SELECT count(*) FROM mart_legislation WHERE country_iso3 = 'CUB' AND has_belem_do_para") == [(0,)]
