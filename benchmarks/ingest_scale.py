@@ -1,6 +1,8 @@
 """How `observatory run` scales: N generated rows against a bare DuckDB load of the same file.
 
 Run by hand (never in the tests):  .venv/bin/python benchmarks/ingest_scale.py --rows 1000000
+With --shape sesnsp the file has the shape of Mexico's SESNSP export (all crimes by state, read
+by the layout mexico_sesnsp_victimas: a row rule keeps Feminicidio, modalities are summed).
 Prints wall time, peak memory of the run, and the ratio to `read_csv` into a DuckDB table.
 The figures are synthetic (random values under real country and indicator codes): they test
 speed, not facts, and are written only to a temporary folder.
@@ -48,6 +50,27 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
             source += 1
 
 
+def generate_sesnsp(path: Path, rows: int, seed: int = 7) -> None:
+    """year x state (00-32) x crime x modality x sex; one crime in 25 is Feminicidio."""
+    rng = random.Random(seed)
+    crimes = ["Feminicidio"] + [f"Delito {n}" for n in range(24)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("n_year,cve_ent,nombre_estado,bien_juridico_afectado,tipo_de_delito,subtipo_de_delito,modalidad,genero,n_victimas,n_victimas_x100khab,n_victimas_x100kmujeres\n")
+        written = 0
+        year = 1900
+        while True:
+            for state in range(33):
+                for crime in crimes:
+                    for modality in range(4):
+                        for sex in ("Mujer", "Hombre", "Total"):
+                            out.write(f"{year},{state:02d},Estado {state},Bien,{crime},{crime},Modalidad {modality},{sex},{rng.randint(0, 50)},NA,NA\n")
+                            written += 1
+                            if written == rows:
+                                return
+            year += 1
+
+
 def timed(command: list[str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (MiB) of a child process."""
     start = time.perf_counter()
@@ -60,11 +83,13 @@ def timed(command: list[str]) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--shape", choices=["contract", "sesnsp"], default="contract",
+                        help="raw contract v1 rows, or an SESNSP-shaped export read by its layout")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         raw = work / "raw" / "bench" / "rows.csv"
-        generate(raw, args.rows)
+        (generate if args.shape == "contract" else generate_sesnsp)(raw, args.rows)
         bare_db = work / "bare.duckdb"
         bare_sql = f"CREATE TABLE t AS SELECT * FROM read_csv('{raw}', all_varchar=true)"
         bare, bare_mem = timed([sys.executable, "-c", f"import duckdb; duckdb.connect('{bare_db}').execute(\"{bare_sql}\")"])
@@ -72,9 +97,9 @@ def main() -> None:
         full, full_mem = timed([observatory, "run", "--raw-dir", str(work / "raw"), "--curated-dir", str(work / "curated")])
         again, _ = timed([observatory, "run", "--raw-dir", str(work / "raw"), "--curated-dir", str(work / "curated")])
         with duckdb.connect(str(work / "curated" / "observatory.duckdb"), read_only=True) as con:
-            loaded = con.execute("SELECT sum(rows_loaded) FROM file_receipt").fetchone()[0]
+            loaded, skipped = con.execute("SELECT sum(rows_loaded), sum(rows_skipped) FROM file_receipt").fetchone()
         size = raw.stat().st_size / 2**20
-    print(f"rows: {args.rows:,} ({size:.0f} MiB CSV); loaded: {loaded:,}")
+    print(f"rows: {args.rows:,} ({size:.0f} MiB CSV, shape {args.shape}); loaded: {loaded:,}; skipped by the layout: {skipped:,}")
     print(f"bare DuckDB read_csv:   {bare:7.1f} s")
     print(f"observatory run:        {full:7.1f} s   ratio {full / bare:5.1f}x   {args.rows / full:,.0f} rows/s")
     print(f"second run (no change): {again:7.1f} s")

@@ -301,3 +301,21 @@ def test_check_prints_a_layout_receipt_with_the_rows_it_skips(tmp_path):
     assert (receipt["layout"], receipt["rows_loaded"], receipt["rows_skipped"]) == ("mexico_sesnsp_victimas", 32, 752)
     markdown = CliRunner().invoke(main, ["check", str(path)]).output
     assert "mexico_sesnsp_victimas" in markdown and "Feminicidio" in markdown
+
+
+# --- the full files without a stated licence, when the shared folder is beside the project --------
+SHARED_REAL_WORLD = Path(__file__).resolve().parents[2] / "shared" / "real-world"
+
+
+@pytest.mark.skipif(not SHARED_REAL_WORLD.is_dir(), reason="the shared real-world folder is not beside this clone")
+def test_the_full_mexican_files_ingest_exactly(settings):
+    for name in ("mexico_feminicidios_mensual_2015_2022.csv", "mexico_sesnsp_victimas_genero_2015_2025.csv.bz2"):
+        drop(settings, f"mexico/{name}", (SHARED_REAL_WORLD / name).read_bytes())
+    run(settings)
+    assert receipt(settings, "mexico_sesnsp_victimas_genero_2015_2025.csv.bz2")[:5] == ("loaded", 1452, 1452, 0, 34122)
+    sesnsp = national(settings, "MEX", "femicide_count", "SESNSP%")
+    assert (sesnsp[2015], sesnsp[2024], sesnsp[2025]) == (428, 852, 338)
+    assert query(settings, "SELECT count(DISTINCT subnational_code) FROM fact_observation WHERE source LIKE 'SESNSP%'") == [(32,)]
+    assert receipt(settings, "mexico_feminicidios_mensual_2015_2022.csv")[:4] == ("partially_loaded", 96, 94, 2)
+    monthly = national(settings, "MEX", "femicide_count", "LuisAlfonso%")
+    assert (monthly[2015], monthly[2017], monthly[2018], monthly[2022]) == (413, 693, 829, 960)

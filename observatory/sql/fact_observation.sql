@@ -6,7 +6,7 @@
 -- 'incomplete_rollup' when some of the country's units are missing, 'partial_year' when a
 -- unit's figure is partial); source_row is then NULL.
 CREATE OR REPLACE TABLE fact_observation AS
-WITH latest AS (
+WITH latest AS MATERIALIZED (
     SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
            value, unit, source, source_file, source_row, flags, flag_note
     FROM observation
