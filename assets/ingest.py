@@ -7,7 +7,7 @@ from observatory import pipeline
 WRITER_POOL = "observatory_writer"  # one run at a time writes the working database
 CURATED_TABLES = (
     "fact_observation", "observation_history", "policy_instrument", "quarantine", "file_receipt", "dim_country",
-    "dim_indicator", "dim_subnational",
+    "dim_indicator", "dim_subnational", "source_layout",
 )
 
 
@@ -25,6 +25,7 @@ def staged_observations(context: dg.AssetExecutionContext, observatory: Observat
         "duplicates": summary.duplicates,
         "unchanged": summary.unchanged,
         "rows_read": summary.rows_read,
+        "rows_skipped_by_layouts": summary.rows_skipped,
     })
 
 

@@ -15,7 +15,7 @@ from observatory import faults, reference
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 MARTS_DIR = Path(__file__).parent / "marts"
-CURATED_SQL = ("fact_observation", "dim_country", "dim_indicator", "dim_subnational")
+CURATED_SQL = ("fact_observation", "dim_country", "dim_indicator", "dim_subnational", "source_layout")
 # In dependency order: country progress reads the first two, group progress all three.
 MARTS = ("mart_legislation", "mart_national_plan", "mart_country_progress", "mart_group_progress")
 
@@ -57,7 +57,9 @@ def build(con: duckdb.DuckDBPyConnection) -> BuildSummary:
                    count(*) FILTER (WHERE status = 'duplicate')
             FROM file_receipt WHERE file_path IN (SELECT file_path FROM applied_path)
         """).fetchone())
-        for table in ("stage_file", "stage_row", "stage_policy_row", "stage_problem", "stage_duplicate"):
+        con.execute("DELETE FROM pipeline_state WHERE key IN (SELECT key FROM stage_state)")
+        con.execute("INSERT INTO pipeline_state SELECT * FROM stage_state")
+        for table in ("stage_file", "stage_row", "stage_policy_row", "stage_problem", "stage_duplicate", "stage_state"):
             con.execute(f"DELETE FROM {table}")
         faults.point("build_before_commit")
         con.execute("COMMIT")

@@ -20,7 +20,6 @@ AGE_MINIMUM = re.compile(r"^(\d{1,3}) ?(?:\+|y mas|o mas|and over|or more|years 
 # SDMX codes: Y15T49 is 15 to 49 years, Y_GE15 is 15 years and over.
 SDMX_AGE_RANGE = re.compile(r"^y(\d{1,3})t(\d{1,3})$")
 SDMX_AGE_MINIMUM = re.compile(r"^y ge ?(\d{1,3})$")
-AGE_TOTAL = {"total", "t", "todas", "todas las edades", "all ages", "all", "allage"}
 
 
 def harmonize(con: duckdb.DuckDBPyConnection) -> None:
@@ -32,7 +31,7 @@ def harmonize(con: duckdb.DuckDBPyConnection) -> None:
     _mapping(con, "unit", _table_resolver(reference.keyed("unit_aliases"), "unit"))
     for dimension in ("sex", "population_group"):
         _mapping(con, dimension, _value_resolver(dimension))
-    _mapping(con, "age_group", _age_group)
+    _mapping(con, "age_group", _age_group_resolver())
     _mapping(con, "instrument_type", _instrument_type_resolver(), ["stage_policy_row"])
     _mapping(con, "status", _value_resolver("status"), ["stage_policy_row"])
     flags = ["has_budget", "has_monitoring", "prevention", "attention", "sanction", "reparation"]
@@ -146,10 +145,17 @@ def _table_resolver(frame: pd.DataFrame, target: str) -> Callable[[str], tuple[s
     return lambda raw: (by_key.get(norm_key(raw)), "")
 
 
-def _age_group(raw: str) -> tuple[str | None, str]:
-    """'15 a 49 años' -> '15-49'; '15 y más' -> '15+'; anything else is not an age group."""
+def _age_group_resolver() -> Callable[[str], tuple[str | None, str]]:
+    """'15 a 49 años' -> '15-49'; '15 y más' -> '15+'; the spellings of 'all ages' are data
+    (value_aliases.csv, dimension age_group); anything else is not an age group."""
+    values = reference.keyed("value_aliases")
+    totals = set(values.loc[values["dimension"] == "age_group", "alias_key"])
+    return lambda raw: _age_group(raw, totals)
+
+
+def _age_group(raw: str, totals: set[str]) -> tuple[str | None, str]:
     key = norm_key(raw.replace("+", " +"))
-    if key in AGE_TOTAL:
+    if key in totals or norm_key(raw) in totals:
         return "total", ""
     if match := AGE_RANGE.match(key) or SDMX_AGE_RANGE.match(key):
         low, high = int(match[1]), int(match[2])

@@ -3,13 +3,14 @@ one kind of published file (a wide table, a file without a header, case records,
 CEPALSTAT or the SDG database) into canonical rows, so adding a source is a data change.
 
 This module loads the layouts, recognizes a file by its header (or, for files without one, by
-its name and width), and binds a layout to a file's header to produce records. Every record
-keeps the line it came from; what a layout leaves out by design is counted as skipped, with
-the layout's stated reason, never silently dropped.
+its name, width and first cells), and binds a layout to a file's header to produce records.
+Every record keeps the line it came from; what a layout leaves out by design is counted as
+skipped, with the layout's stated reason, never silently dropped.
 """
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,13 +20,27 @@ from typing import Callable, Iterator
 
 import yaml
 
+from observatory import reference
 from observatory.reference import norm_key
 
 LAYOUTS_DIR = Path(__file__).parent / "layouts"
-# The most header rows any layout reads before its data: recognition looks at this many rows.
+# The most header rows a layout may have: recognition looks at this many rows.
 MAX_HEADER_ROWS = 5
 PROVENANCE_KEYS = ("producer", "citation", "url", "licence")
 DATE_PARTS = ("year", "month")
+ISO_DATE = "%Y-%m-%d"  # how spreadsheet dates reach a layout (read.py renders them so)
+# Keys a layout file may have, per section: a misspelt key is an error, not a silent no-op.
+KEYS = {
+    "": {"name", "description", "provenance", "kind", "recognize", "read", "missing", "rows", "fields", "melt", "flags", "aggregate"},
+    "recognize": {"header", "file_name", "columns", "first_row"},
+    "read": {"header_rows", "encoding", "sheet"},
+    "field": {"column", "value", "template", "date", "part", "map", "optional"},
+    "rows": {"column", "keep", "skip", "reason"},
+    "flags": {"flag", "years", "note"},
+    "aggregate": {"period", "unique", "national_total"},
+    "melt": {"columns"},
+}
+RECORD_KEY_SEPARATOR = "\x1f"
 
 
 class LayoutError(Exception):
@@ -43,7 +58,7 @@ class LayoutMismatch(Exception):
 @dataclass(frozen=True)
 class FieldRule:
     """Where a canonical field's text comes from: a column, a constant or a template, then an
-    optional date part and value map."""
+    optional date part and value map. A rule with only a map is filled by a melt group."""
 
     column: str | int | None = None
     value: str | None = None
@@ -75,11 +90,12 @@ class FlagRule:
 @dataclass(frozen=True)
 class Aggregate:
     """Records are summed per observation key after validation (case records, months,
-    modalities). `period` ('month') lets a year be checked for completeness; `unique_period`
-    makes a repeated period a duplicate; `national_total` adds the country's total."""
+    modalities). `period` ('month') lets a year be checked for completeness; records equal in
+    the `unique` columns are duplicates (a month given twice, a case row repeated);
+    `national_total` adds the country's total (record-level files only)."""
 
     period: str | None = None
-    unique_period: bool = False
+    unique: tuple[str | int, ...] = ()
     national_total: bool = False
 
     @property
@@ -97,8 +113,8 @@ class Layout:
     header_signature: tuple[str, ...]
     file_name: str | None
     columns: int | None
+    first_row: tuple[re.Pattern, ...]
     encoding: str | None
-    delimiter: str | None
     header_rows: int
     sheet: str | None
     fields: dict[str, FieldRule]
@@ -109,10 +125,16 @@ class Layout:
     aggregate: Aggregate | None
 
     def recognizes(self, file_name: str, head: list[list[str]]) -> bool:
-        """Headerless layouts by name and width; the others by their header signature."""
+        """Headerless layouts by name, width and the shape of the first cells (so a raw
+        contract file that happens to share the name is not taken); the others by their header
+        signature."""
         if self.header_rows == 0:
-            return bool(head) and fnmatch.fnmatch(file_name.lower(), self.file_name.lower()) and (
-                self.columns is None or len(head[0]) == self.columns
+            if not head or not fnmatch.fnmatch(file_name.lower(), self.file_name.lower()):
+                return False
+            first = [cell.strip() for cell in head[0]]
+            return len(first) == self.columns and all(
+                position < len(first) and pattern.fullmatch(first[position])
+                for position, pattern in enumerate(self.first_row)
             )
         names = {norm_key(cell) for cells in head[: self.header_rows] for cell in cells}
         return all(name in names for name in self.header_signature)
@@ -124,21 +146,32 @@ class Layout:
         names = {norm_key(cell) for cell in header}
         return sum(name in names for name in self.header_signature) / len(self.header_signature)
 
-    def bind(self, header: list[list[str]], kind_columns: list[str]) -> "BoundLayout":
-        return BoundLayout(self, header, kind_columns)
+    @property
+    def file_hint(self) -> str:
+        """Where staff or maintainers edit this layout (shown in messages)."""
+        return f"observatory/layouts/{self.path.name}"
 
 
 # --- loading -----------------------------------------------------------------------------
 
+def load_all(folder: Path | None = None) -> tuple[Layout, ...]:
+    """Every layout of the folder (default LAYOUTS_DIR), the most specific first (longest
+    header signature). Parsed once per folder and process."""
+    return _load(folder or LAYOUTS_DIR)
+
+
 @lru_cache(maxsize=None)
-def load_all(folder: Path = LAYOUTS_DIR) -> tuple[Layout, ...]:
-    """Every layout of the folder, the most specific first (longest header signature)."""
+def _load(folder: Path) -> tuple[Layout, ...]:
     layouts = [_parse(path) for path in sorted(folder.glob("*.yaml"))]
-    names = [layout.name for layout in layouts]
-    duplicated = sorted({name for name in names if names.count(name) > 1})
-    if duplicated:
-        raise LayoutError(f"two layouts share a name: {duplicated}; rename one in {folder}")
     return tuple(sorted(layouts, key=lambda layout: (-len(layout.header_signature), layout.name)))
+
+
+def fingerprint(folder: Path | None = None) -> str:
+    """Changes when any layout file changes: files read before must then be read again."""
+    digest = hashlib.sha256()
+    for path in sorted((folder or LAYOUTS_DIR).glob("*.yaml")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def by_name(name: str) -> Layout | None:
@@ -158,10 +191,12 @@ def nearest(header: list[str]) -> tuple[Layout | None, float]:
     return (layout, score) if score > 0 else (None, 0.0)
 
 
-def sheet_for(sheet_names: list[str]) -> str | None:
-    """The sheet a layout names, when a workbook has it; otherwise the first sheet is read."""
-    named = {layout.sheet for layout in load_all() if layout.sheet}
-    return next((sheet for sheet in sheet_names if sheet in named), None)
+def sheet_for(file_name: str, sheet_names: list[str], head_of: Callable[[str], list[list[str]]]) -> str | None:
+    """The sheet of a workbook that a layout names and recognizes; None: read the first sheet."""
+    for layout in load_all():
+        if layout.sheet in sheet_names and layout.recognizes(file_name, head_of(layout.sheet)):
+            return layout.sheet
+    return None
 
 
 def _parse(path: Path) -> Layout:
@@ -174,54 +209,81 @@ def _parse(path: Path) -> Layout:
         raise fail(f"not valid YAML: {error}") from None
     if not isinstance(spec, dict) or not spec.get("name"):
         raise fail("a layout needs at least `name`, `provenance`, `recognize` and `fields`")
+    if spec["name"] != path.stem:
+        raise fail(f"name '{spec['name']}' must be the file's name without .yaml ('{path.stem}')")
+    _known_keys(spec, "", fail)
     provenance = spec.get("provenance") or {}
     missing = [key for key in PROVENANCE_KEYS if not provenance.get(key)]
     if missing:
         raise fail(f"provenance lacks {', '.join(missing)}: every source says who published it, where and under which licence")
-    read = spec.get("read") or {}
-    recognize_spec = spec.get("recognize") or {}
+    kind = str(spec.get("kind", "observation"))
+    kind_columns = set(reference.load("dataset_kinds").query("kind == @kind")["column"])
+    if not kind_columns:
+        raise fail(f"unknown kind '{kind}' (observatory/reference/dataset_kinds.csv)")
+    read = _known_keys(spec.get("read") or {}, "read", fail)
+    recognize_spec = _known_keys(spec.get("recognize") or {}, "recognize", fail)
     header_rows = int(read.get("header_rows", 1))
+    if not 0 <= header_rows <= MAX_HEADER_ROWS:
+        raise fail(f"header_rows must be between 0 and {MAX_HEADER_ROWS}")
     signature = tuple(norm_key(name) for name in recognize_spec.get("header", []))
     if header_rows and not signature:
         raise fail("recognize.header lists the header names that identify the file")
-    if not header_rows and not recognize_spec.get("file_name"):
-        raise fail("a file without a header is recognized by recognize.file_name (and columns)")
+    if not header_rows and not (recognize_spec.get("file_name") and recognize_spec.get("columns") and recognize_spec.get("first_row")):
+        raise fail("a file without a header is recognized by recognize.file_name, columns and first_row")
+    unknown_fields = set(spec.get("fields") or {}) - kind_columns
+    if unknown_fields:
+        raise fail(f"unknown fields {sorted(unknown_fields)}; the {kind} fields are {sorted(kind_columns)}")
     fields = {name: _field(rule, fail) for name, rule in (spec.get("fields") or {}).items()}
-    melt = spec.get("melt")
+    melt = _known_keys(spec.get("melt") or {}, "melt", fail)
     if not fields.get("value") and not melt:
         raise fail("fields.value (or melt) says where the figure is")
-    aggregate = spec.get("aggregate")
+    try:
+        melt_pattern = re.compile(melt["columns"]) if melt else None
+        first_row = tuple(re.compile(str(pattern)) for pattern in recognize_spec.get("first_row", []))
+    except re.error as error:
+        raise fail(f"not a valid regular expression: {error}") from None
+    known_flags = set(reference.load("observation_flags")["flag"])
+    flags = []
+    for rule in spec.get("flags", []):
+        _known_keys(rule, "flags", fail)
+        if rule.get("flag") not in known_flags:
+            raise fail(f"unknown flag {rule.get('flag')!r}; known: {sorted(known_flags)} (observatory/reference/observation_flags.csv)")
+        flags.append(FlagRule(rule["flag"], frozenset(str(y) for y in rule.get("years", [])), str(rule.get("note", "")).strip()))
     return Layout(
         name=str(spec["name"]),
         path=path,
         description=str(spec.get("description", "")).strip(),
         provenance=provenance,
-        kind=str(spec.get("kind", "observation")),
+        kind=kind,
         header_signature=signature,
         file_name=recognize_spec.get("file_name"),
         columns=recognize_spec.get("columns"),
+        first_row=first_row,
         encoding=read.get("encoding"),
-        delimiter=read.get("delimiter"),
         header_rows=header_rows,
         sheet=read.get("sheet"),
         fields=fields,
-        melt=re.compile(melt["columns"]) if melt else None,
-        filters=tuple(_filter(rule, fail) for rule in spec.get("rows", [])),
-        flags=tuple(
-            FlagRule(rule["flag"], frozenset(str(y) for y in rule.get("years", [])), str(rule.get("note", "")).strip())
-            for rule in spec.get("flags", [])
-        ),
+        melt=melt_pattern,
+        filters=tuple(_filter(_known_keys(rule, "rows", fail), fail) for rule in spec.get("rows", [])),
+        flags=tuple(flags),
         missing=frozenset(norm_key(token) for token in spec.get("missing", [])),
-        aggregate=Aggregate(
-            period=aggregate.get("period"), unique_period=bool(aggregate.get("unique_period")),
-            national_total=bool(aggregate.get("national_total")),
-        ) if aggregate is not None else None,
+        aggregate=_aggregate(spec.get("aggregate"), fields, fail),
     )
+
+
+def _known_keys(section: dict, name: str, fail: Callable[[str], LayoutError]) -> dict:
+    if not isinstance(section, dict):
+        raise fail(f"{name or 'the layout'} must be a mapping")
+    unknown = set(section) - KEYS[name]
+    if unknown:
+        raise fail(f"unknown keys in {name or 'the layout'}: {sorted(unknown)}; allowed: {sorted(KEYS[name])}")
+    return section
 
 
 def _field(rule: object, fail: Callable[[str], LayoutError]) -> FieldRule:
     if not isinstance(rule, dict):
         raise fail(f"a field is a mapping with column, value or template, not {rule!r}")
+    _known_keys(rule, "field", fail)
     sources = sum(key in rule for key in ("column", "value", "template"))
     if sources > 1 or (sources == 0 and "map" not in rule):
         raise fail(f"a field takes one of column, value, template (or only a map, for a melt group): {rule}")
@@ -241,13 +303,31 @@ def _field(rule: object, fail: Callable[[str], LayoutError]) -> FieldRule:
 
 def _filter(rule: dict, fail: Callable[[str], LayoutError]) -> RowFilter:
     if "column" not in rule or "keep" not in rule or not rule.get("reason"):
-        raise fail(f"a row filter needs column, keep and reason: {rule}")
+        raise fail(f"a row rule needs column, keep and reason: {rule}")
     skip = rule.get("skip", [])
     return RowFilter(
         column=rule["column"],
         keep=frozenset(norm_key(str(v)) for v in rule["keep"]),
         skip=None if skip == "others" else frozenset(norm_key(str(v)) for v in skip),
         reason=str(rule["reason"]).strip(),
+    )
+
+
+def _aggregate(spec: dict | None, fields: dict[str, FieldRule], fail: Callable[[str], LayoutError]) -> Aggregate | None:
+    if spec is None:
+        return None
+    _known_keys(spec, "aggregate", fail)
+    if spec.get("period") not in (None, "month"):
+        raise fail("aggregate.period can only be month")
+    if spec.get("period") and "period" not in fields:
+        raise fail("aggregate.period needs a `period` field (a date's month)")
+    indicator = fields.get("indicator")
+    if indicator and indicator.value is not None:
+        indicators = reference.load("indicators").set_index("indicator_code")
+        if indicator.value in indicators.index and indicators.at[indicator.value, "additive"] != "yes":
+            raise fail(f"{indicator.value} is not additive (observatory/reference/indicators.csv): its records cannot be summed")
+    return Aggregate(
+        period=spec.get("period"), unique=tuple(spec.get("unique", [])), national_total=bool(spec.get("national_total")),
     )
 
 
@@ -270,12 +350,15 @@ class BoundLayout:
         self.layout = layout
         self.kind_columns = kind_columns
         self.width = layout.columns or max((len(row) for row in header), default=0)
-        combined, last = _header_names(header)
-        self._combined, self._last = combined, last
+        self._combined, self._last, self._labels = _header_names(header)
         missing: list[str] = []
-        self.melted = self._melted_columns(combined)
+        self.melted = self._melted_columns()
+        if layout.melt is not None and not self.melted:
+            missing.append(f"columns matching {layout.melt.pattern!r}")
         self.getters = {name: self._getter(rule, missing) for name, rule in layout.fields.items()}
         self.filters = [(self._position(rule.column, missing), rule) for rule in layout.filters]
+        unique = layout.aggregate.unique if layout.aggregate else ()
+        self.unique = [self._position(column, missing) for column in unique]
         if missing:
             raise LayoutMismatch(sorted(set(missing)))
 
@@ -293,11 +376,16 @@ class BoundLayout:
                 yield Record(skipped=self.records_per_row)
                 return
             yield Record(problem=("unexpected_category", {
-                "column": self._label(position), "raw": raw, "layout": self.layout.name,
+                "column": self.label(position), "raw": raw, "layout": self.layout.name,
+                "layout_file": self.layout.file_hint,
                 "expected": ", ".join(sorted(rule.keep | (rule.skip or frozenset()))),
             }))
             return
         base = {name: get(cells) for name, get in self.getters.items()}
+        if self.unique:
+            base["record_key"] = RECORD_KEY_SEPARATOR.join(
+                cells[position].strip() if position < len(cells) else "" for position in self.unique
+            )
         if not self.melted:
             yield Record(self._finish(base))
             return
@@ -307,8 +395,14 @@ class BoundLayout:
                 rule = self.layout.fields.get(name)
                 fields[name] = _mapped(text, rule.map) if rule and rule.map else text
             fields["value"] = _cell(cells, position, self.layout.missing)
-            fields["cell"] = self._label(position)
+            fields["cell"] = self.label(position)
             yield Record(self._finish(fields))
+
+    def label(self, position: int) -> str:
+        """A column as the file writes it (header rows joined), or its position."""
+        if 0 <= position < len(self._labels) and self._labels[position]:
+            return self._labels[position]
+        return f"#{position + 1}"
 
     def _finish(self, fields: dict[str, str | None]) -> dict[str, str | None]:
         year = fields.get("year")
@@ -318,11 +412,11 @@ class BoundLayout:
             fields["flag_note"] = " ".join(rule.note for rule in flags if rule.note) or None
         return {name: fields.get(name) for name in self.kind_columns}
 
-    def _melted_columns(self, combined: list[str]) -> list[tuple[int, dict[str, str]]]:
+    def _melted_columns(self) -> list[tuple[int, dict[str, str]]]:
         if self.layout.melt is None:
             return []
         melted = []
-        for position, name in enumerate(combined):
+        for position, name in enumerate(self._combined):
             match = self.layout.melt.fullmatch(name)
             if match:
                 melted.append((position, {k: v for k, v in match.groupdict().items() if v is not None}))
@@ -339,11 +433,6 @@ class BoundLayout:
                 return names.index(key)
         missing.append(column)
         return -1
-
-    def _label(self, position: int) -> str:
-        if 0 <= position < len(self._combined) and self._combined[position]:
-            return self._combined[position]
-        return f"#{position + 1}"
 
     def _getter(self, rule: FieldRule, missing: list[str]) -> Callable[[list[str]], str | None]:
         tokens = self.layout.missing
@@ -372,12 +461,13 @@ class BoundLayout:
         return base
 
 
-def _header_names(header: list[list[str]]) -> tuple[list[str], list[str]]:
-    """Combined names of a header of one or more rows (upper rows filled rightwards across
-    merged cells: '2009', '' over 'Feminicidio', 'Tentativa' -> '2009 feminicidio', '2009
-    tentativa'), and the last row's names alone."""
+def _header_names(header: list[list[str]]) -> tuple[list[str], list[str], list[str]]:
+    """For a header of one or more rows: each column's combined name, normalized (upper rows
+    filled rightwards across merged cells: '2009', '' over 'Feminicidio', 'Tentativa' -> '2009
+    feminicidio', '2009 tentativa'); the last row's names alone, normalized; and the combined
+    names as the file writes them (for messages)."""
     if not header:
-        return [], []
+        return [], [], []
     width = max(len(row) for row in header)
     filled = []
     for depth, row in enumerate(header):
@@ -386,8 +476,8 @@ def _header_names(header: list[list[str]]) -> tuple[list[str], list[str]]:
             for i in range(1, width):
                 row[i] = row[i] or row[i - 1]
         filled.append(row)
-    combined = [norm_key(" ".join(row[i] for row in filled if row[i])) for i in range(width)]
-    return combined, [norm_key(cell) for cell in filled[-1]]
+    labels = [" ".join(row[i] for row in filled if row[i]) for i in range(width)]
+    return [norm_key(label) for label in labels], [norm_key(cell) for cell in filled[-1]], labels
 
 
 def _cell(cells: list[str], position: int, missing: frozenset[str]) -> str | None:
@@ -409,12 +499,18 @@ def _mapped(text: str | None, mapping: dict[str, str | None]) -> str | None:
 
 
 def _date_part(text: str | None, fmt: str, part: str) -> str | None:
-    """'10/24/2016' with '%m/%d/%Y' -> '2016' (year) or '2016-10' (month). A cell that is not
-    such a date passes through as written, so the quarantine message quotes it."""
+    """'10/24/2016' with '%m/%d/%Y' -> '2016' (year) or '2016-10' (month); an ISO date (how a
+    spreadsheet's date cell is read) is accepted too. A cell that is not such a date becomes a
+    placeholder naming the expected format: the quarantine message never quotes the cell, which
+    in a case record could help identify a person."""
     if text is None:
         return None
-    try:
-        parsed = datetime.strptime(text, fmt)
-    except ValueError:
-        return text if part == "year" else None
+    for candidate in (fmt, ISO_DATE):
+        try:
+            parsed = datetime.strptime(text, candidate)
+            break
+        except ValueError:
+            continue
+    else:
+        return f"no es una fecha {fmt} / not a {fmt} date" if part == "year" else None
     return f"{parsed.year:04d}" if part == "year" else f"{parsed.year:04d}-{parsed.month:02d}"

@@ -53,6 +53,7 @@ class StageSummary:
     duplicates: int = 0
     unchanged: int = 0
     rows_read: int = 0
+    rows_skipped: int = 0
     rejected: list[str] = field(default_factory=list)
 
 
@@ -64,7 +65,7 @@ def stage(settings: Settings) -> StageSummary:
     with working_db(settings) as con:
         reference.install(con)
         con.execute((SQL_DIR / "stage_tables.sql").read_text())
-        found = discover(con, settings.raw_dir, everything=settings.revalidate_all)
+        found = discover(con, settings.raw_dir, everything=settings.revalidate_all or _layouts_changed(con))
         received_at = datetime.now(timezone.utc).replace(tzinfo=None)
         summary = StageSummary(files_seen=found.seen, duplicates=len(found.duplicates), unchanged=len(found.unchanged))
         next_row_id = 0
@@ -77,6 +78,7 @@ def stage(settings: Settings) -> StageSummary:
             _record_file(con, file_id, raw, received_at, outcome)
             summary.files_read += 1
             summary.rows_read += outcome.rows_read
+            summary.rows_skipped += outcome.rows_skipped
             if outcome.rejection:
                 summary.files_rejected += 1
                 summary.rejected.append(f"{raw.rel_path}: {outcome.rejection.reason_code}")
@@ -88,17 +90,30 @@ def stage(settings: Settings) -> StageSummary:
     return summary
 
 
+def _layouts_changed(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the layout files differ from those the loaded files were read with: then every
+    file is read again, so a new layout picks up files rejected before and a corrected one
+    re-reads what it read. Build stores the new fingerprint with the files it applies."""
+    current = layouts.fingerprint()
+    con.execute("INSERT INTO stage_state VALUES ('layouts', ?)", [current])
+    stored = con.execute("SELECT max(value) FROM pipeline_state WHERE key = 'layouts'").fetchone()[0]
+    received = con.execute("SELECT count(*) FROM file_receipt").fetchone()[0]
+    changed = received > 0 and stored != current
+    if changed:
+        log.info("layouts changed since the last run: reading every raw file again")
+    return changed
+
+
 def _record_file(con, file_id: int, raw, received_at: datetime, outcome: read_step.ReadOutcome) -> None:
     rejection = outcome.rejection
     layout = outcome.layout
     aggregate = layout.aggregate if layout else None
     con.execute(
-        "INSERT INTO stage_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO stage_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [file_id, raw.rel_path, raw.observatory, outcome.kind, raw.sha256, received_at, outcome.encoding,
          outcome.delimiter, outcome.decimal_mark, outcome.rows_read, rejection is not None,
          layout.name if layout else None, outcome.rows_skipped, aggregate is not None,
-         aggregate.periods_per_year if aggregate else None, bool(aggregate and aggregate.unique_period),
-         bool(aggregate and aggregate.national_total)],
+         aggregate.periods_per_year if aggregate else None, bool(aggregate and aggregate.national_total)],
     )
     if rejection:
         con.execute("INSERT INTO stage_problem VALUES (?, NULL, NULL, ?, ?)",

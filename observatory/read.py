@@ -12,7 +12,9 @@ import gzip
 import io
 import json
 import logging
+import re
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
 from itertools import chain, islice
@@ -31,8 +33,8 @@ DELIMITERS = ",;\t|"
 SAMPLE_BYTES = 1 << 20
 BATCH_ROWS = 100_000
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
-# Reads of one file: a wider code page after a bad byte, then the layout's own settings.
-MAX_ATTEMPTS = 4
+# Reads of one file: the detected encoding, a wider code page after a bad byte, the layout's own.
+MAX_ATTEMPTS = 3
 
 
 @lru_cache(maxsize=1)
@@ -55,10 +57,11 @@ def row_schema(kind: str) -> pa.Schema:
 class FileRejected(Exception):
     """The whole file is quarantined: `reason_code` names why, `details` fill the message."""
 
-    def __init__(self, reason_code: str, rows_read: int = 0, **details: object):
+    def __init__(self, reason_code: str, rows_read: int = 0, rows_skipped: int = 0, **details: object):
         super().__init__(reason_code)
         self.reason_code = reason_code
         self.rows_read = rows_read
+        self.rows_skipped = rows_skipped
         self.details = details
 
 
@@ -86,6 +89,7 @@ class _Stager:
     next_row_id: int
     kind: str = "observation"
     columns: dict[str, list] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)  # the kind's canonical columns
     problems: list[tuple] = field(default_factory=list)
 
     def start(self, kind: str) -> None:
@@ -132,32 +136,35 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_ro
     """Stage one raw file's rows; a file-level failure comes back as `rejection`, never raised."""
     stager = _Stager(con, file_id, first_row_id)
     restart = _RestartAs()
-    for attempt in range(MAX_ATTEMPTS):
+    tried: list[str] = []
+    for _ in range(MAX_ATTEMPTS):
         outcome = ReadOutcome(next_row_id=first_row_id)
-        if attempt == MAX_ATTEMPTS - 1:  # the layout's encoding and the bytes disagree
-            outcome.rejection = FileRejected("file_unreadable", detail=f"encoding {restart.encoding}")
-            break
         try:
             if path.suffix.lower() in XLSX_SUFFIXES:
                 outcome.delimiter = "xlsx"
                 records = _xlsx_records(path)
             else:
-                records = _text_records(path, outcome, restart.encoding, restart.delimiter)
+                records = _text_records(path, outcome, restart.encoding)
             outcome.rows_read = _stage_records(records, stager, outcome, path.name)
             stager.flush()
         except _RestartAs as again:
             stager.discard()
             stager.next_row_id = first_row_id
-            restart = _RestartAs(again.encoding or restart.encoding, again.delimiter or restart.delimiter)
+            tried.append(outcome.encoding)
+            restart = again
             continue
         except FileRejected as rejection:
             stager.discard()
             outcome.rejection = rejection
-            outcome.rows_read = rejection.rows_read
+            outcome.rows_read, outcome.rows_skipped = rejection.rows_read, rejection.rows_skipped
         except (OSError, csv.Error, ValueError, EOFError) as error:
             stager.discard()
             outcome.rejection = FileRejected("file_unreadable", detail=_short(error))
+            outcome.rows_read = outcome.rows_skipped = 0
         break
+    else:  # the bytes decode in no encoding that was tried (e.g. a layout's fixed one)
+        outcome.rejection = FileRejected("file_unreadable", detail="encodings tried / codificaciones probadas: " + ", ".join(tried))
+        outcome.rows_skipped = 0
     outcome.next_row_id = stager.next_row_id
     return outcome
 
@@ -172,11 +179,17 @@ def _stage_records(records: Iterator[tuple[int, list[str]]], stager: _Stager, ou
     if layout is None:
         return _stage_canonical(records, stager, outcome)
     outcome.layout = layout
-    if outcome.delimiter != "xlsx":
-        encoding = layout.encoding and _codec(layout.encoding)
-        if (encoding and encoding != _codec(outcome.encoding)) or (layout.delimiter and layout.delimiter != outcome.delimiter):
-            raise _RestartAs(layout.encoding, layout.delimiter)
+    if _needs_layout_encoding(layout, outcome.encoding):
+        raise _RestartAs(layout.encoding)
     return _stage_layout(layout, records, stager, outcome)
+
+
+def _needs_layout_encoding(layout: layouts.Layout, detected: str) -> bool:
+    """A layout's fixed encoding settles what detection could not tell apart (Latin-1 or
+    Windows-1252); bytes that are valid UTF-8 stay UTF-8."""
+    if not layout.encoding or not detected or detected.startswith(("utf", "UTF")):
+        return False
+    return _codec(layout.encoding) != _codec(detected)
 
 
 def _stage_layout(layout: layouts.Layout, records: Iterator[tuple[int, list[str]]], stager: _Stager, outcome: ReadOutcome) -> int:
@@ -185,11 +198,11 @@ def _stage_layout(layout: layouts.Layout, records: Iterator[tuple[int, list[str]
     header = [cells for _, cells in islice(records, layout.header_rows)]
     outcome.kind = layout.kind
     try:
-        bound = layout.bind(header, list(kind_columns()[layout.kind]))
+        bound = layouts.BoundLayout(layout, header, list(kind_columns()[layout.kind]))
     except layouts.LayoutMismatch as mismatch:
         rows = sum(1 for _ in records)
-        raise FileRejected("layout_mismatch", rows_read=rows, layout=layout.name, missing=", ".join(mismatch.missing),
-                           header=_show_header(header[-1] if header else []))
+        raise FileRejected("layout_mismatch", rows_read=rows, layout=layout.name, layout_file=layout.file_hint,
+                           missing=", ".join(mismatch.missing), header=_show_header(header[-1] if header else []))
     stager.start(layout.kind)
     rows_read = 0
     for line, cells in records:
@@ -209,20 +222,23 @@ def _stage_layout(layout: layouts.Layout, records: Iterator[tuple[int, list[str]
                 stager.add_row(line, record.fields)
     if rows_read == 0 and not outcome.rows_skipped:
         raise FileRejected("no_data_rows")
+    if rows_read == 0:
+        raise FileRejected("no_rows_in_scope", rows_skipped=outcome.rows_skipped, layout=layout.name,
+                           skipped=outcome.rows_skipped, reasons="; ".join(rule.reason for rule in layout.filters))
     return rows_read
 
 
 def _stage_canonical(records: Iterator[tuple[int, list[str]]], stager: _Stager, outcome: ReadOutcome) -> int:
     """Raw contract v1: a header row, then data rows; every non-blank row is counted as read."""
     header: list[str] | None = None
-    layout: list[tuple[str, int | None]] = []
+    columns: list[tuple[str, int | None]] = []
     missing: list[str] = []
     rows_read = 0
     for line, cells in records:
         if header is None:
             header = cells
             outcome.kind, positions, missing = _map_header(header)
-            layout = [(name, positions.get(name)) for name in kind_columns()[outcome.kind]]
+            columns = [(name, positions.get(name)) for name in kind_columns()[outcome.kind]]
             stager.start(outcome.kind)
             continue
         rows_read += 1
@@ -236,7 +252,7 @@ def _stage_canonical(records: Iterator[tuple[int, list[str]]], stager: _Stager, 
         width = len(cells)
         stager.add_row(line, {
             name: _clean(cells[index]) if index is not None and index < width else None
-            for name, index in layout
+            for name, index in columns
         })
     if header is None:
         raise FileRejected("no_data_rows")
@@ -262,8 +278,18 @@ def _unrecognized(header: list[str], kind: str, missing: list[str], rows_read: i
     return FileRejected("unknown_layout", rows_read=rows_read, **details)
 
 
+DATA_LIKE = re.compile(r"[\d\s.,/:+-]+")
+
+
 def _show_header(header: list[str]) -> str:
-    return " | ".join(cell.strip() for cell in header)
+    """The header as found, for messages. A first row with figures or dates in it is data, not
+    a header (a file without one): its cells are not quoted, since a case record's cells
+    could help identify a person."""
+    cells = [cell.strip() for cell in header]
+    if any(cell and DATA_LIKE.fullmatch(cell) for cell in cells):
+        return (f"sin encabezado: la primera fila parece de datos ({len(cells)} columnas) / "
+                f"no header: the first row looks like data ({len(cells)} columns)")
+    return " | ".join(cells)
 
 
 def _map_header(header: list[str]) -> tuple[str, dict[str, int], list[str]]:
@@ -309,14 +335,14 @@ def _opener(path: Path) -> Callable[[], IO[bytes]]:
     return lambda: open(path, "rb")
 
 
-def _text_records(path: Path, outcome: ReadOutcome, encoding: str | None, delimiter: str | None = None) -> Iterator[tuple[int, list[str]]]:
+def _text_records(path: Path, outcome: ReadOutcome, encoding: str | None) -> Iterator[tuple[int, list[str]]]:
     """Yield (line number where the record starts, cells) for every record of a text file."""
     open_bytes = _opener(path)
     with open_bytes() as handle:
         sample = handle.read(SAMPLE_BYTES)
     outcome.encoding = encoding or detect_encoding(sample)
     text_sample = sample.decode(outcome.encoding, errors="replace")
-    outcome.delimiter = delimiter or sniff_delimiter(text_sample)
+    outcome.delimiter = sniff_delimiter(text_sample)
     outcome.decimal_mark = "," if outcome.delimiter == ";" else "."
     try:
         yield from _csv_records(open_bytes, outcome.encoding, outcome.delimiter)
@@ -328,12 +354,11 @@ def _text_records(path: Path, outcome: ReadOutcome, encoding: str | None, delimi
 
 
 class _RestartAs(Exception):
-    """Read the file again with this encoding and/or delimiter (a later byte did not decode, or
-    the recognized layout fixes them)."""
+    """Read the file again in this encoding (a later byte did not decode, or the recognized
+    layout fixes the encoding)."""
 
-    def __init__(self, encoding: str | None = None, delimiter: str | None = None):
+    def __init__(self, encoding: str | None = None):
         self.encoding = encoding
-        self.delimiter = delimiter
 
 
 def _codec(name: str) -> str:
@@ -396,8 +421,8 @@ def _show_delimiter(delimiter: str) -> str:
 # --- xlsx -------------------------------------------------------------------------------
 
 def _xlsx_records(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """The sheet a layout names, else the first; row numbers are the spreadsheet's own, so
-    staff find the line."""
+    """The sheet a layout names and recognizes, else the first; row numbers are the
+    spreadsheet's own, so staff find the line."""
     from openpyxl import load_workbook
     from zipfile import BadZipFile
 
@@ -406,19 +431,30 @@ def _xlsx_records(path: Path) -> Iterator[tuple[int, list[str]]]:
     except (BadZipFile, KeyError, OSError) as error:
         raise FileRejected("file_not_text", detail=f"xlsx: {_short(error)}")
     try:
-        named = layouts.sheet_for(workbook.sheetnames)
-        sheet = workbook[named] if named else workbook.worksheets[0]
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, [_xlsx_cell(value) for value in row]
+        def rows_of(sheet) -> Iterator[tuple[int, list[str]]]:
+            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+                yield number, [_xlsx_cell(value) for value in row]
+
+        def head_of(name: str) -> list[list[str]]:
+            rows = (cells for _, cells in rows_of(workbook[name]) if any(cell.strip() for cell in cells))
+            return list(islice(rows, layouts.MAX_HEADER_ROWS))
+
+        named = layouts.sheet_for(path.name, workbook.sheetnames, head_of)
+        yield from rows_of(workbook[named] if named else workbook.worksheets[0])
     finally:
         workbook.close()
 
 
 def _xlsx_cell(value: object) -> str:
+    """A cell as the text staff see; dates as ISO dates (what date fields of layouts accept)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return str(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d") if value.time() == time(0) else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, float):
         text = format(Decimal(repr(value)), "f")
         return text[:-2] if text.endswith(".0") else text

@@ -61,10 +61,9 @@ def subnational_aliases() -> pd.DataFrame:
     clashes = aliases.drop_duplicates(["country_iso3", "alias_key", "subnational_code"]).groupby(
         ["country_iso3", "alias_key"])["subnational_code"].nunique()
     clashes = clashes[clashes > 1]
-    assert clashes.empty, (
-        f"subnational aliases point to more than one unit: {sorted(clashes.index)}; "
-        "edit observatory/reference/subnational_*.csv"
-    )
+    if not clashes.empty:
+        raise ValueError(f"subnational aliases point to more than one unit: {sorted(clashes.index)}; "
+                         "edit observatory/reference/subnational_*.csv")
     return aliases.drop_duplicates(["country_iso3", "alias_key", "subnational_code"])
 
 
@@ -100,11 +99,21 @@ def _unique_keys(frame: pd.DataFrame, key: str, target: str, what: str) -> pd.Da
     """An alias must point to one thing only: fail loudly, naming the file to edit."""
     clashes = frame.drop_duplicates([key, target]).groupby(key)[target].nunique()
     clashes = clashes[clashes > 1]
-    assert clashes.empty, (
-        f"{what} aliases point to more than one code: {sorted(clashes.index)}; "
-        f"edit observatory/reference/{what}*.csv"
-    )
+    if not clashes.empty:
+        raise ValueError(f"{what} aliases point to more than one code: {sorted(clashes.index)}; "
+                         f"edit observatory/reference/{what}*.csv")
     return frame.drop_duplicates([key, target])
+
+
+def source_layouts() -> pd.DataFrame:
+    """The source layouts (observatory/layouts/*.yaml) with their provenance, one row each."""
+    from observatory import layouts  # layouts reads reference files itself
+
+    return pd.DataFrame([
+        {"layout": layout.name, "description": layout.description,
+         **{key: str(layout.provenance.get(key, "")) for key in ("producer", "citation", "url", "licence", "accessed")}}
+        for layout in layouts.load_all()
+    ], columns=["layout", "description", "producer", "citation", "url", "licence", "accessed"])
 
 
 def install(con: duckdb.DuckDBPyConnection) -> None:
@@ -116,7 +125,7 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
         "ref_country_group": load("country_groups"),
         "ref_country_alias": country_aliases()[["alias_key", "country_iso3"]],
         "ref_subnational_unit": load("subnational_units"),
-        "ref_observation_flag": load("observation_flags"),
+        "ref_source_layout": source_layouts(),
         "ref_indicator": load("indicators"),
         "ref_indicator_alias": indicator_aliases()[["alias_key", "indicator_code"]],
         "ref_unit": load("units"),

@@ -87,6 +87,9 @@ def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Validat
         summaries.append(_validate_table(con, table, suite, batch_definition, parameters, files, settings))
     observations = summaries[0]
     before = _problem_count(con)
+    con.execute((SQL_DIR / "non_additive_sums.sql").read_text())
+    observations.rows_quarantined += _problem_count(con) - before
+    before = _problem_count(con)
     con.execute((SQL_DIR / "within_file_duplicates.sql").read_text())
     observations.duplicate_rows = _problem_count(con) - before
     observations.rows_quarantined += observations.duplicate_rows

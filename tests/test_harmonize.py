@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from observatory import pipeline
-from observatory.harmonize import _age_group
+from observatory.harmonize import _age_group_resolver
 from tests.conftest import drop
 
 
@@ -60,9 +60,10 @@ def test_disaggregations_default_to_total_and_map_spanish_names(settings):
 @pytest.mark.parametrize("written, code", [
     ("15-49", "15-49"), ("15 a 49 años", "15-49"), ("15 +", "15+"), ("15+", "15+"), ("15 y más", "15+"),
     ("Total", "total"), ("49-15", None), ("jóvenes", None),
+    ("Y15T49", "15-49"), ("Y_GE15", "15+"), ("ALLAGE", "total"), ("_T", "total"),  # SDMX and SDG database codes
 ])
 def test_age_groups(written, code):
-    assert _age_group(written)[0] == code
+    assert _age_group_resolver()(written)[0] == code
 
 
 def test_the_source_defaults_to_the_observatory(settings):

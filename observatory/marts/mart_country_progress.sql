@@ -3,7 +3,8 @@
 -- reference/score_weights.csv, its rank in the region and subregion that year (1 = highest;
 -- ties share a rank), the change since the year before, the share of key indicators with a
 -- national figure that year (data_coverage, 0-1), and the latest national figure of each key
--- indicator up to that year with its year and source (figures flagged partial_year are left out).
+-- indicator up to that year with its year and source (figures flagged partial_year or
+-- incomplete_rollup are left out).
 CREATE OR REPLACE TABLE mart_country_progress AS
 WITH scores AS (
     SELECT l.country_iso3, l.year, l.legislation_score, p.national_plan_score
@@ -21,13 +22,16 @@ key_indicator AS (
     SELECT indicator_code FROM ref_indicator WHERE key_indicator = 'yes'
 ),
 national AS (
+    -- A part of a year, or a sum that misses some of the country's units, is not that year's
+    -- national figure. A rollup over several files has no single receipt: its age is unknown.
     SELECT f.country_iso3, f.year, f.indicator_code, f.value, f.source, r.received_at
     FROM fact_observation AS f
     JOIN key_indicator USING (indicator_code)
-    JOIN file_receipt AS r ON r.file_path = f.source_file
+    LEFT JOIN file_receipt AS r ON r.file_path = f.source_file
     WHERE f.subnational_code IS NULL AND f.sex = 'total' AND f.age_group = 'total'
       AND f.population_group = 'total'
-      AND coalesce(f.flags, '') NOT LIKE '%partial_year%'  -- a part of a year is not that year's figure
+      AND coalesce(f.flags, '') NOT LIKE '%partial_year%'
+      AND coalesce(f.flags, '') NOT LIKE '%incomplete_rollup%'
 ),
 coverage AS (
     SELECT s.country_iso3, s.year,
@@ -42,7 +46,7 @@ latest AS (
     JOIN national AS n ON n.country_iso3 = s.country_iso3 AND n.year <= s.year
     QUALIFY row_number() OVER (
         PARTITION BY s.country_iso3, s.year, n.indicator_code
-        ORDER BY n.year DESC, n.received_at DESC, n.source
+        ORDER BY n.year DESC, n.received_at DESC NULLS LAST, n.source
     ) = 1
 ),
 latest_wide AS (

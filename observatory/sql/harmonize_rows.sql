@@ -39,7 +39,7 @@ parsed AS (
         s.population_group AS population_group_raw,
         CASE WHEN s.population_group IS NULL THEN 'total' ELSE mp.code END AS population_group,
         coalesce(s.source, s.observatory) AS source,
-        s.period, s.flags, s.flag_note, s.cell
+        s.period, s.flags, s.flag_note, s.cell, s.record_key
     FROM staged AS s
     LEFT JOIN map_country AS mc ON mc.raw = s.country
     LEFT JOIN map_subnational AS mn ON mn.country_iso3 = mc.code AND mn.raw = s.subnational

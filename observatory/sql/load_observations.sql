@@ -1,7 +1,8 @@
 -- A row is one loaded observation: a staged record that passed validation, or, for files whose
 -- layout sums records, the sum of the valid records of one key (source_row NULL, flagged
 -- 'aggregated'; 'partial_year' when fewer periods than the year has were summed, with the
--- missing months in flag_note). A layout's national_total adds the country's own sum.
+-- missing months in flag_note). A layout's national_total adds the country's own sum. `records`
+-- says how many staged records a row accounts for, so receipts count what was loaded.
 INSERT INTO observation
 WITH valid AS (
     SELECT h.*, f.received_at, f.aggregate, f.periods_per_year, f.national_total
@@ -10,15 +11,16 @@ WITH valid AS (
     ANTI JOIN stage_problem AS p USING (row_id)
 ),
 summable AS (
-    SELECT * FROM valid WHERE aggregate
+    SELECT *, 1 AS counts FROM valid WHERE aggregate
     UNION ALL
-    SELECT * REPLACE (CAST(NULL AS VARCHAR) AS subnational_code)
+    -- A national total: each record again under the country (its units already counted it).
+    SELECT * REPLACE (CAST(NULL AS VARCHAR) AS subnational_code), 0 AS counts
     FROM valid WHERE aggregate AND national_total AND subnational_code IS NOT NULL
 ),
 summed AS (
     SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
            sum(value) AS value, any_value(unit) AS unit, source, file_path, received_at,
-           count(*) AS records, any_value(periods_per_year) AS periods_per_year,
+           count(*) AS summed_records, sum(counts) AS records, any_value(periods_per_year) AS periods_per_year,
            bool_or(coalesce(flags, '') LIKE '%partial_year%') AS flagged_partial,
            string_agg(DISTINCT flag_note, ' ') AS layout_note
     FROM summable
@@ -42,7 +44,7 @@ described AS (
     LEFT JOIN file_periods AS fp USING (file_path, year, indicator_code)
 )
 SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
-       value, unit, source, file_path, line, received_at, flags, flag_note
+       value, unit, source, file_path, line, received_at, flags, flag_note, 1
 FROM valid
 WHERE NOT aggregate
 UNION ALL
@@ -50,9 +52,10 @@ SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, pop
        value, unit, source, file_path, CAST(NULL AS INTEGER), received_at,
        CASE WHEN flagged_partial OR len(missing_periods) > 0 THEN 'aggregated;partial_year' ELSE 'aggregated' END,
        concat_ws(' ',
-           'Sum of ' || records || ' records.',
+           'Sum of ' || summed_records || ' records.',
            CASE WHEN len(missing_periods) > 0
                 THEN 'Months without a loaded record: ' || array_to_string(missing_periods, ', ') || '.' END,
-           layout_note)
+           layout_note),
+       records
 FROM described
 ORDER BY 11, 12 NULLS LAST, 1, 2 NULLS FIRST, 3, 4;

@@ -13,5 +13,5 @@ FROM (
         ORDER BY received_at, source_file, source_row
     )
 )
-WHERE previous_file IS NOT NULL
+WHERE previous_file IS NOT NULL AND previous_value IS DISTINCT FROM value
 ORDER BY source_file, source_row;

@@ -1,23 +1,24 @@
--- Records of one file that give the same observation key twice. Same value: the first line
--- loads and the repeats are quarantined as duplicate_row; different values: every line of the
--- key is quarantined as conflicting_duplicate, naming the lines, because nobody can tell which
--- is right. Files whose layout sums records (case records, modalities) repeat keys by design:
--- they are checked only when their layout says each period comes once (a monthly series), and
--- then per key and period.
+-- Records of one file that give the same observation key twice. Same value: the first record
+-- loads and the repeats are quarantined as duplicate_row; different values: every record of
+-- the key is quarantined as conflicting_duplicate, naming the lines, because nobody can tell
+-- which is right. Files whose layout sums records (case records, months, modalities) repeat
+-- keys by design: there, records are duplicates when they also share their record_key (the
+-- columns the layout names as unique: a month given twice, a case row repeated).
 INSERT INTO stage_problem
 WITH valid AS (
-    SELECT h.*
+    SELECT h.*, f.aggregate
     FROM stage_harmonized AS h
     JOIN stage_file AS f USING (file_id)
     ANTI JOIN stage_problem AS p USING (row_id)
-    WHERE NOT f.aggregate OR f.unique_period
+    WHERE NOT f.aggregate OR h.record_key IS NOT NULL
 ),
 repeated AS (
     SELECT file_id, country_iso3, subnational_code, year, indicator_code, sex, age_group,
-           population_group, source, period,
+           population_group, source, record_key,
            count(DISTINCT value) AS values_given,
-           min(line) AS first_line,
-           string_agg(CAST(line AS VARCHAR), ', ' ORDER BY line) AS lines
+           min(row_id) AS first_row_id,
+           arg_min(line, row_id) AS first_line,
+           array_to_string(list_sort(list(DISTINCT line)), ', ') AS lines
     FROM valid
     GROUP BY ALL
     HAVING count(*) > 1
@@ -31,5 +32,5 @@ JOIN repeated AS r
  AND v.subnational_code IS NOT DISTINCT FROM r.subnational_code
  AND v.year = r.year AND v.indicator_code = r.indicator_code AND v.sex = r.sex
  AND v.age_group = r.age_group AND v.population_group = r.population_group AND v.source = r.source
- AND v.period IS NOT DISTINCT FROM r.period
-WHERE r.values_given > 1 OR v.line > r.first_line;
+ AND v.record_key IS NOT DISTINCT FROM r.record_key
+WHERE r.values_given > 1 OR v.row_id > r.first_row_id;

@@ -8,6 +8,9 @@ CREATE TABLE IF NOT EXISTS file_receipt (
 );
 ALTER TABLE file_receipt ADD COLUMN IF NOT EXISTS layout VARCHAR;
 ALTER TABLE file_receipt ADD COLUMN IF NOT EXISTS rows_skipped BIGINT;
+-- What the last applied run read with, e.g. key 'layouts': the fingerprint of the layout files
+-- (when it changes, every raw file is read again, so a new or corrected layout applies to all).
+CREATE TABLE IF NOT EXISTS pipeline_state (key VARCHAR, value VARCHAR);
 -- One row a loaded observation: fact_observation is derived from it (later-received file wins).
 CREATE TABLE IF NOT EXISTS observation (
     country_iso3 VARCHAR, subnational_code VARCHAR, year INTEGER, indicator_code VARCHAR,
@@ -16,6 +19,9 @@ CREATE TABLE IF NOT EXISTS observation (
 );
 ALTER TABLE observation ADD COLUMN IF NOT EXISTS flags VARCHAR;
 ALTER TABLE observation ADD COLUMN IF NOT EXISTS flag_note VARCHAR;
+-- How many staged records of its file the row accounts for (1; the count a layout summed; 0 for
+-- a national total that re-counts records already counted by unit): receipts add these up.
+ALTER TABLE observation ADD COLUMN IF NOT EXISTS records BIGINT;
 CREATE TABLE IF NOT EXISTS quarantine (
     source_file VARCHAR, source_row INTEGER, reason_code VARCHAR, message_es VARCHAR, message_en VARCHAR
 );
