@@ -47,6 +47,14 @@ class LayoutError(Exception):
     """A layout file is malformed: the message names the file to edit."""
 
 
+class _UnparsedDate(Exception):
+    """A date field's cell is not a date in the layout's format."""
+
+    def __init__(self, column: str, fmt: str):
+        super().__init__(column)
+        self.column, self.fmt = column, fmt
+
+
 class LayoutMismatch(Exception):
     """A recognized layout's columns are not all in this file (the export changed)."""
 
@@ -381,7 +389,13 @@ class BoundLayout:
                 "expected": ", ".join(sorted(rule.keep | (rule.skip or frozenset()))),
             }))
             return
-        base = {name: get(cells) for name, get in self.getters.items()}
+        try:
+            base = {name: get(cells) for name, get in self.getters.items()}
+        except _UnparsedDate as unparsed:
+            yield Record(problem=("unparsed_date", {
+                "column": unparsed.column, "format": unparsed.fmt, "layout": self.layout.name,
+            }))
+            return
         if self.unique:
             base["record_key"] = RECORD_KEY_SEPARATOR.join(
                 cells[position].strip() if position < len(cells) else "" for position in self.unique
@@ -452,9 +466,18 @@ class BoundLayout:
             position = self._position(rule.column, [] if rule.optional else missing)
             base = lambda cells: _cell(cells, position, tokens)  # noqa: E731
         if rule.date:
-            fmt, part = rule.date, rule.part
-            dated = base
-            base = lambda cells: _date_part(dated(cells), fmt, part)  # noqa: E731
+            fmt, part, dated = rule.date, rule.part, base
+            column = self.label(position) if rule.column is not None else rule.template
+
+            def parsed(cells: list[str]) -> str | None:
+                text = dated(cells)
+                if text is None:
+                    return None
+                result = _date_part(text, fmt, part)
+                if result is None:
+                    raise _UnparsedDate(column, fmt)
+                return result
+            base = parsed
         if rule.map:
             mapping, plain = rule.map, base
             base = lambda cells: _mapped(plain(cells), mapping)  # noqa: E731
@@ -498,13 +521,11 @@ def _mapped(text: str | None, mapping: dict[str, str | None]) -> str | None:
     return mapping[key] if key in mapping else text
 
 
-def _date_part(text: str | None, fmt: str, part: str) -> str | None:
+def _date_part(text: str, fmt: str, part: str) -> str | None:
     """'10/24/2016' with '%m/%d/%Y' -> '2016' (year) or '2016-10' (month); an ISO date (how a
-    spreadsheet's date cell is read) is accepted too. A cell that is not such a date becomes a
-    placeholder naming the expected format: the quarantine message never quotes the cell, which
-    in a case record could help identify a person."""
-    if text is None:
-        return None
+    spreadsheet's date cell is read) is accepted too; None when the text is not such a date.
+    The row is then quarantined naming the column and the format, never quoting the cell,
+    which in a case record could help identify a person."""
     for candidate in (fmt, ISO_DATE):
         try:
             parsed = datetime.strptime(text, candidate)
@@ -512,5 +533,5 @@ def _date_part(text: str | None, fmt: str, part: str) -> str | None:
         except ValueError:
             continue
     else:
-        return f"no es una fecha {fmt} / not a {fmt} date" if part == "year" else None
+        return None
     return f"{parsed.year:04d}" if part == "year" else f"{parsed.year:04d}-{parsed.month:02d}"

@@ -96,7 +96,7 @@ def test_argentina_cases_become_counts_by_province_and_year_and_nothing_personal
     # repeated in every column (all dated 2014) quarantined, so no case is counted twice.
     assert receipt(published, "argentina_femicidios_casos_2012_2016.csv")[:5] == ("partially_loaded", 708, 679, 29, 63)
     assert dict(query(published, "SELECT reason_code, count(*) FROM quarantine WHERE source_file LIKE 'argentina/%' GROUP BY 1")) == {
-        "invalid_year": 3, "duplicate_row": 26}
+        "unparsed_date": 3, "duplicate_row": 26}
     totals = national(published, "ARG", "femicide_count", "Ministerio de Justicia%")
     assert totals == {2012: 4, 2013: 143, 2014: 168, 2015: 204, 2016: 160}
     assert query(published, "SELECT value FROM fact_observation WHERE subnational_code = 'AR.CB' AND year = 2013") == [(27.0,)]
@@ -395,7 +395,7 @@ def test_a_date_that_does_not_parse_is_not_quoted_back(settings):
     drop(settings, "argentina/casos.csv", header + "1,30,Mujer,Principal,Salta,Golpes,24/10/2015\n")
     run(settings)
     ((code, es, en),) = query(settings, "SELECT reason_code, message_es, message_en FROM quarantine")
-    assert code == "invalid_year" and "24/10/2015" not in es + en and "%m/%d/%Y" in en
+    assert code == "unparsed_date" and "24/10/2015" not in es + en and "%m/%d/%Y" in en and "fecha_hecho" in es
 
 
 def test_the_header_of_a_file_without_one_is_not_quoted(settings):
