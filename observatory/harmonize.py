@@ -52,12 +52,14 @@ def _mapping(
     union = " UNION ".join(f"SELECT {column} AS raw FROM {table}" for table in tables for column in columns)
     raws = [row[0] for row in con.execute(f"SELECT DISTINCT raw FROM ({union}) WHERE raw IS NOT NULL").fetchall()]
     frame = pd.DataFrame([(raw, *resolve(raw)) for raw in raws], columns=["raw", "code", "suggestions"], dtype=object)
+    _save_map(con, name or columns[0], frame)
+
+
+def _save_map(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+    """map_<name> with the frame's columns as text (an empty frame still gives typed columns)."""
     con.register("_mapping_frame", frame)
-    con.execute(
-        f"CREATE OR REPLACE TABLE map_{name or columns[0]} AS "
-        "SELECT CAST(raw AS VARCHAR) AS raw, CAST(code AS VARCHAR) AS code, "
-        "CAST(suggestions AS VARCHAR) AS suggestions FROM _mapping_frame"
-    )
+    casts = ", ".join(f"CAST({column} AS VARCHAR) AS {column}" for column in frame.columns)
+    con.execute(f"CREATE OR REPLACE TABLE map_{name} AS SELECT {casts} FROM _mapping_frame")
     con.unregister("_mapping_frame")
 
 
@@ -101,13 +103,7 @@ def _subnational_mapping(con: duckdb.DuckDBPyConnection) -> None:
         suggestions = ", ".join(dict.fromkeys(names[known[k]] for k in close)) or "—"
         rows.append((country, raw, known.get(key), "" if key in known else suggestions))
     frame = pd.DataFrame(rows, columns=["country_iso3", "raw", "code", "suggestions"], dtype=object)
-    con.register("_mapping_frame", frame)
-    con.execute(
-        "CREATE OR REPLACE TABLE map_subnational AS SELECT CAST(country_iso3 AS VARCHAR) AS country_iso3, "
-        "CAST(raw AS VARCHAR) AS raw, CAST(code AS VARCHAR) AS code, CAST(suggestions AS VARCHAR) AS suggestions "
-        "FROM _mapping_frame"
-    )
-    con.unregister("_mapping_frame")
+    _save_map(con, "subnational", frame)
 
 
 def _indicator_resolver() -> Callable[[str], tuple[str | None, str]]:

@@ -225,7 +225,7 @@ def _parse(path: Path) -> Layout:
     if missing:
         raise fail(f"provenance lacks {', '.join(missing)}: every source says who published it, where and under which licence")
     kind = str(spec.get("kind", "observation"))
-    kind_columns = set(reference.load("dataset_kinds").query("kind == @kind")["column"])
+    kind_columns = set(reference.kind_columns().get(kind, {}))
     if not kind_columns:
         raise fail(f"unknown kind '{kind}' (observatory/reference/dataset_kinds.csv)")
     read = _known_keys(spec.get("read") or {}, "read", fail)
@@ -354,9 +354,9 @@ class BoundLayout:
     """A layout resolved against one file's header: column names become positions once, so
     each data row is turned into records without looking anything up by name again."""
 
-    def __init__(self, layout: Layout, header: list[list[str]], kind_columns: list[str]):
+    def __init__(self, layout: Layout, header: list[list[str]]):
         self.layout = layout
-        self.kind_columns = kind_columns
+        self.kind_columns = list(reference.kind_columns()[layout.kind])
         self.width = layout.columns or max((len(row) for row in header), default=0)
         self._combined, self._last, self._labels = _header_names(header)
         missing: list[str] = []

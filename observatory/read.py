@@ -37,20 +37,11 @@ XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 MAX_ATTEMPTS = 3
 
 
-@lru_cache(maxsize=1)
-def kind_columns() -> dict[str, dict[str, bool]]:
-    """Dataset kind -> its canonical columns (in order) -> required, from dataset_kinds.csv."""
-    kinds: dict[str, dict[str, bool]] = {}
-    for row in reference.load("dataset_kinds").itertuples():
-        kinds.setdefault(row.kind, {})[row.column] = row.required == "yes"
-    return kinds
-
-
 @lru_cache(maxsize=None)
 def row_schema(kind: str) -> pa.Schema:
     return pa.schema(
         [("row_id", pa.int64()), ("file_id", pa.int32()), ("line", pa.int32())]
-        + [(column, pa.string()) for column in kind_columns()[kind]]
+        + [(column, pa.string()) for column in reference.kind_columns()[kind]]
     )
 
 
@@ -95,7 +86,7 @@ class _Stager:
     def start(self, kind: str) -> None:
         self.kind = kind
         self.columns = {name: [] for name in row_schema(kind).names}
-        self.names = list(kind_columns()[kind])
+        self.names = list(reference.kind_columns()[kind])
 
     def add_row(self, line: int, cells: dict[str, str | None]) -> None:
         columns = self.columns
@@ -198,7 +189,7 @@ def _stage_layout(layout: layouts.Layout, records: Iterator[tuple[int, list[str]
     header = [cells for _, cells in islice(records, layout.header_rows)]
     outcome.kind = layout.kind
     try:
-        bound = layouts.BoundLayout(layout, header, list(kind_columns()[layout.kind]))
+        bound = layouts.BoundLayout(layout, header)
     except layouts.LayoutMismatch as mismatch:
         rows = sum(1 for _ in records)
         raise FileRejected("layout_mismatch", rows_read=rows, layout=layout.name, layout_file=layout.file_hint,
@@ -238,7 +229,7 @@ def _stage_canonical(records: Iterator[tuple[int, list[str]]], stager: _Stager, 
         if header is None:
             header = cells
             outcome.kind, positions, missing = _map_header(header)
-            columns = [(name, positions.get(name)) for name in kind_columns()[outcome.kind]]
+            columns = [(name, positions.get(name)) for name in reference.kind_columns()[outcome.kind]]
             stager.start(outcome.kind)
             continue
         rows_read += 1
@@ -267,7 +258,7 @@ def _unrecognized(header: list[str], kind: str, missing: list[str], rows_read: i
     """A header that is neither raw contract v1 nor a known layout. With most of the contract's
     required columns present, staff probably meant the contract: say which are missing;
     otherwise say which layout comes closest and how to add one."""
-    required = [column for column, needed in kind_columns()[kind].items() if needed]
+    required = [column for column, needed in reference.kind_columns()[kind].items() if needed]
     nearest, overlap = layouts.nearest(header)
     details = dict(
         kind=kind, missing=", ".join(missing), required=", ".join(required), header=_show_header(header),
@@ -309,11 +300,11 @@ def _map_header(header: list[str]) -> tuple[str, dict[str, int], list[str]]:
         found[canonical] = index
 
     def fit(kind: str) -> tuple[int, int]:
-        required = [c for c, needed in kind_columns()[kind].items() if needed]
-        return (-sum(c not in found for c in required), sum(c in found for c in kind_columns()[kind]))
+        required = [c for c, needed in reference.kind_columns()[kind].items() if needed]
+        return (-sum(c not in found for c in required), sum(c in found for c in reference.kind_columns()[kind]))
 
-    kind = max(kind_columns(), key=fit)
-    columns = kind_columns()[kind]
+    kind = max(reference.kind_columns(), key=fit)
+    columns = reference.kind_columns()[kind]
     positions = {column: index for column, index in found.items() if column in columns}
     missing = [column for column, needed in columns.items() if needed and column not in found]
     return kind, positions, missing

@@ -30,6 +30,15 @@ def load(name: str) -> pd.DataFrame:
     return pd.read_csv(REFERENCE_DIR / f"{name}.csv", dtype=str, keep_default_na=False)
 
 
+@lru_cache(maxsize=None)
+def kind_columns() -> dict[str, dict[str, bool]]:
+    """Dataset kind -> its canonical columns (in order) -> required, from dataset_kinds.csv."""
+    kinds: dict[str, dict[str, bool]] = {}
+    for row in load("dataset_kinds").itertuples():
+        kinds.setdefault(row.kind, {})[row.column] = row.required == "yes"
+    return kinds
+
+
 def country_aliases() -> pd.DataFrame:
     """Every accepted spelling of a country, keyed by norm_key: codes, names, extra aliases."""
     countries = load("countries")

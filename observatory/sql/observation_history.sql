@@ -23,17 +23,13 @@ candidates AS (
     JOIN applied_path AS a ON a.file_path = o.source_file
 ),
 ordered AS (
-    SELECT *, lag(value) OVER (
-        PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
-                     population_group, source
-        ORDER BY is_new, received_at, source_file, source_row NULLS FIRST
-    ) AS value_before,
-    row_number() OVER (
-        PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
-                     population_group, source
-        ORDER BY is_new, received_at, source_file, source_row NULLS FIRST
-    ) AS position
+    SELECT *, lag(value) OVER vintages AS value_before, row_number() OVER vintages AS position
     FROM candidates
+    WINDOW vintages AS (
+        PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
+                     population_group, source
+        ORDER BY is_new, received_at, source_file, source_row NULLS FIRST
+    )
 )
 SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
        source, value, unit, source_file, source_row, received_at

@@ -6,7 +6,7 @@
 -- columns the layout names as unique: a month given twice, a case row repeated).
 INSERT INTO stage_problem
 WITH valid AS (
-    SELECT h.*, f.aggregate
+    SELECT h.*
     FROM stage_harmonized AS h
     JOIN stage_file AS f USING (file_id)
     ANTI JOIN stage_problem AS p USING (row_id)
