@@ -38,7 +38,7 @@ def run(raw_dir: Path | None, curated_dir: Path | None, receipts_dir: Path | Non
     rows; non-zero with a one-line reason when the pipeline itself failed."""
     _quiet_logging()
     settings = Settings.resolve(raw_dir, curated_dir, receipts_dir, revalidate_all=revalidate)
-    from observatory.runner import run_pipeline
+    from assets.runner import run_pipeline
 
     outcome = run_pipeline(settings)
     if not outcome.success:

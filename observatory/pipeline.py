@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -39,10 +40,18 @@ def working_db(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.working_db))
     try:
+        configure(con, settings)
         build_step.ensure_working_tables(con)
         yield con
     finally:
         con.close()
+
+
+def configure(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Bounded memory: past the limit DuckDB spills large joins and sorts to disk."""
+    settings.temp_dir.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
+    con.execute(f"SET temp_directory = '{settings.temp_dir}'")
 
 
 @dataclass
@@ -69,11 +78,12 @@ def stage(settings: Settings) -> StageSummary:
         received_at = datetime.now(timezone.utc).replace(tzinfo=None)
         summary = StageSummary(files_seen=found.seen, duplicates=len(found.duplicates), unchanged=len(found.unchanged))
         next_row_id = 0
+        limits = settings.file_limits()
         for file_id, raw in enumerate(found.to_read, start=1):
             if not raw.observatory:
                 outcome = read_step.ReadOutcome(rejection=read_step.FileRejected("no_observatory_folder"))
             else:
-                outcome = read_step.read_file(con, raw.path, file_id, next_row_id)
+                outcome = read_step.read_file(con, raw.path, file_id, next_row_id, limits, settings.temp_dir)
                 next_row_id = outcome.next_row_id
             _record_file(con, file_id, raw, received_at, outcome)
             summary.files_read += 1
@@ -158,10 +168,12 @@ def check_file(path: Path, settings: Settings) -> receipts.Receipt:
     raw = RawFile(path, rel_path, observatory, sha256_of(path))
     con = duckdb.connect()
     try:
-        reference.install(con)
-        build_step.ensure_working_tables(con)
-        con.execute((SQL_DIR / "stage_tables.sql").read_text())
-        outcome = read_step.read_file(con, path, 1, 0)
+        with tempfile.TemporaryDirectory(prefix="observatory-check-") as temp:
+            con.execute(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
+            reference.install(con)
+            build_step.ensure_working_tables(con)
+            con.execute((SQL_DIR / "stage_tables.sql").read_text())
+            outcome = read_step.read_file(con, path, 1, 0, settings.file_limits(), Path(temp))
         _record_file(con, 1, raw, datetime.now(timezone.utc).replace(tzinfo=None), outcome)
         harmonize_step.harmonize(con)
         validate_step.validate(con, settings)
@@ -173,9 +185,19 @@ def check_file(path: Path, settings: Settings) -> receipts.Receipt:
 
 # --- invariants, checked before anything is published ------------------------------------
 
+class MissingTable(RuntimeError):
+    """An invariant's table does not exist: the check fails, it never passes on nothing."""
+
+
+def _require(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    if not _has_table(con, table):
+        raise MissingTable(f"table {table} is missing from the working database / falta la tabla {table}")
+
+
 def unbalanced_receipts(settings: Settings) -> list[tuple]:
     """Files whose rows_read is not rows_loaded + rows_quarantined: rows lost or counted twice."""
     with working_db(settings) as con:
+        _require(con, "file_receipt")
         return con.execute("""
             SELECT file_path, rows_read, rows_loaded, rows_quarantined FROM file_receipt
             WHERE rows_read <> rows_loaded + rows_quarantined ORDER BY file_path
@@ -186,8 +208,7 @@ def duplicated_keys(settings: Settings) -> int:
     """Observation keys that appear more than once in fact_observation (must be none)."""
     key = ", ".join(OBSERVATION_KEY)
     with working_db(settings) as con:
-        if not _has_table(con, "fact_observation"):
-            return 0
+        _require(con, "fact_observation")
         return con.execute(
             f"SELECT count(*) FROM (SELECT {key} FROM fact_observation GROUP BY ALL HAVING count(*) > 1)"
         ).fetchone()[0]
@@ -196,8 +217,7 @@ def duplicated_keys(settings: Settings) -> int:
 def unknown_countries(settings: Settings) -> int:
     """fact_observation rows whose country is not in dim_country."""
     with working_db(settings) as con:
-        if not _has_table(con, "fact_observation"):
-            return 0
+        _require(con, "fact_observation")
         return con.execute(
             "SELECT count(*) FROM fact_observation ANTI JOIN dim_country USING (country_iso3)"
         ).fetchone()[0]
@@ -206,8 +226,7 @@ def unknown_countries(settings: Settings) -> int:
 def missing_country_years(settings: Settings) -> int:
     """(country, year) pairs of dim_country x the mart years that mart_country_progress lacks."""
     with working_db(settings) as con:
-        if not _has_table(con, "mart_country_progress"):
-            return 0
+        _require(con, "mart_country_progress")
         return con.execute("""
             SELECT count(*) FROM dim_country
             CROSS JOIN range(?, ? + 1) AS years(year)

@@ -1,40 +1,41 @@
-"""Read: raw bytes -> text -> dialect -> canonical rows with their line numbers, staged in DuckDB.
+"""Read: a raw file -> records parsed by DuckDB with their line numbers -> staged canonical rows.
 
-Cells stay text here; harmonize turns them into codes and numbers. A file that cannot be read
-at all is rejected whole with a reason; a row that cannot be split cleanly is kept as a problem.
+`textfile` turns the bytes into UTF-8 text within the file's limits and says what it looks like;
+DuckDB parses it (every column as text); raw contract v1 is then staged by one SQL statement,
+and a source layout turns the parsed records into canonical rows. Cells stay text here;
+harmonize turns them into codes and numbers. Whatever goes wrong with one file (a limit, a
+damaged file, an error of ours) rejects that file with its reason and never stops the run.
 """
 from __future__ import annotations
 
-import bz2
-import codecs
 import csv
-import gzip
-import io
 import json
 import logging
 import re
+import tempfile
+import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from decimal import Decimal
 from functools import lru_cache
-from itertools import chain, islice
 from pathlib import Path
-from typing import IO, Callable, Iterator
 
 import duckdb
 import pyarrow as pa
 
 from observatory import layouts, reference
+from observatory.textfile import Deadline, FileRejected, Limits, RestartAs, TextFile, codec, prepare
 
 log = logging.getLogger(__name__)
 
 STAGE_TABLES = {"observation": "stage_row", "policy_instrument": "stage_policy_row"}
-DELIMITERS = ",;\t|"
-SAMPLE_BYTES = 1 << 20
 BATCH_ROWS = 100_000
-XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 # Reads of one file: the detected encoding, a wider code page after a bad byte, the layout's own.
 MAX_ATTEMPTS = 3
+# Columns parsed beyond the header's: a row whose extra cells hold something is a problem.
+EXTRA_COLUMNS = 8
+# What Python's str.strip() takes off a cell, as far as spreadsheets write it.
+BLANKS = " \t\r\n\x0b\x0c\u00a0\u2007\u202f\ufeff"
+
+__all__ = ["FileRejected", "Limits", "ReadOutcome", "read_file", "STAGE_TABLES", "row_schema"]
 
 
 @lru_cache(maxsize=None)
@@ -43,17 +44,6 @@ def row_schema(kind: str) -> pa.Schema:
         [("row_id", pa.int64()), ("file_id", pa.int32()), ("line", pa.int32())]
         + [(column, pa.string()) for column in reference.kind_columns()[kind]]
     )
-
-
-class FileRejected(Exception):
-    """The whole file is quarantined: `reason_code` names why, `details` fill the message."""
-
-    def __init__(self, reason_code: str, rows_read: int = 0, rows_skipped: int = 0, **details: object):
-        super().__init__(reason_code)
-        self.reason_code = reason_code
-        self.rows_read = rows_read
-        self.rows_skipped = rows_skipped
-        self.details = details
 
 
 @dataclass
@@ -73,7 +63,7 @@ class ReadOutcome:
 
 @dataclass
 class _Stager:
-    """Buffers rows and problems and writes them to DuckDB in Arrow batches."""
+    """Buffers a layout's rows and problems and writes them to DuckDB in Arrow batches."""
 
     con: duckdb.DuckDBPyConnection
     file_id: int
@@ -123,35 +113,52 @@ class _Stager:
         self.con.execute("DELETE FROM stage_problem WHERE file_id = ?", [self.file_id])
 
 
-def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_row_id: int) -> ReadOutcome:
-    """Stage one raw file's rows; a file-level failure comes back as `rejection`, never raised."""
+def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_row_id: int,
+              limits: Limits | None = None, temp_dir: Path | None = None) -> ReadOutcome:
+    """Stage one raw file's rows; a file-level failure comes back as `rejection`, never raised
+    (only an interrupt from the person at the terminal goes through)."""
+    limits = limits or Limits()
+    deadline = Deadline(limits)
+    # DuckDB's own work is interrupted when the file's seconds are up; Python's checks the deadline.
+    timer = threading.Timer(limits.max_seconds, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        return _read_attempts(con, path, file_id, first_row_id, limits, deadline, temp_dir or Path(tempfile.gettempdir()))
+    finally:
+        timer.cancel()
+
+
+def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Limits, deadline: Deadline,
+                   temp_dir: Path) -> ReadOutcome:
     stager = _Stager(con, file_id, first_row_id)
-    restart = _RestartAs()
+    encoding: str | None = None
     tried: list[str] = []
     for _ in range(MAX_ATTEMPTS):
         outcome = ReadOutcome(next_row_id=first_row_id)
+        text: TextFile | None = None
         try:
-            if path.suffix.lower() in XLSX_SUFFIXES:
-                outcome.delimiter = "xlsx"
-                records = _xlsx_records(path)
-            else:
-                records = _text_records(path, outcome, restart.encoding)
-            outcome.rows_read = _stage_records(records, stager, outcome, path.name)
+            text = prepare(path, limits, deadline, temp_dir, encoding)
+            outcome.encoding = text.encoding
+            outcome.delimiter = "xlsx" if text.encoding == "xlsx" else text.delimiter
+            outcome.decimal_mark = "," if outcome.delimiter == ";" else "."
+            outcome.rows_read = _stage(con, text, path.name, stager, outcome, deadline)
             stager.flush()
-        except _RestartAs as again:
+        except RestartAs as again:
             stager.discard()
             stager.next_row_id = first_row_id
-            tried.append(outcome.encoding)
-            restart = again
+            tried.append(outcome.encoding or encoding or "?")
+            encoding = again.encoding
             continue
-        except FileRejected as rejection:
+        except BaseException as error:  # noqa: BLE001 - one file never stops the others
+            if isinstance(error, KeyboardInterrupt):
+                raise
             stager.discard()
-            outcome.rejection = rejection
-            outcome.rows_read, outcome.rows_skipped = rejection.rows_read, rejection.rows_skipped
-        except (OSError, csv.Error, ValueError, EOFError) as error:
-            stager.discard()
-            outcome.rejection = FileRejected("file_unreadable", detail=_short(error))
-            outcome.rows_read = outcome.rows_skipped = 0
+            outcome.rejection = _rejection(error, path, limits)
+            outcome.rows_read, outcome.rows_skipped = outcome.rejection.rows_read, outcome.rejection.rows_skipped
+        finally:
+            if text is not None:
+                text.remove_copy()
         break
     else:  # the bytes decode in no encoding that was tried (e.g. a layout's fixed one)
         outcome.rejection = FileRejected("file_unreadable", detail="encodings tried / codificaciones probadas: " + ", ".join(tried))
@@ -160,97 +167,177 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_ro
     return outcome
 
 
-def _stage_records(records: Iterator[tuple[int, list[str]]], stager: _Stager, outcome: ReadOutcome, file_name: str) -> int:
+def _rejection(error: BaseException, path: Path, limits: Limits) -> FileRejected:
+    """The reason a file is set aside. Messages never quote the error's text: DuckDB's CSV
+    errors print the offending line, which could identify a person."""
+    if isinstance(error, FileRejected):
+        return error
+    if isinstance(error, duckdb.InterruptException):
+        return FileRejected("file_timeout", seconds=int(limits.max_seconds))
+    if isinstance(error, (MemoryError, duckdb.OutOfMemoryException)):
+        return FileRejected("file_too_large", what="memory / memoria", limit="memory_limit")
+    if isinstance(error, (OSError, csv.Error, UnicodeError, duckdb.InvalidInputException)):
+        return FileRejected("file_unreadable", detail=type(error).__name__)
+    log.warning("internal error while reading %s: %s", path.name, type(error).__name__)
+    return FileRejected("internal_error", step="lectura / read", error=type(error).__name__)
+
+
+def _stage(con, text: TextFile, file_name: str, stager: _Stager, outcome: ReadOutcome, deadline: Deadline) -> int:
     """A file a layout recognizes is read by its layout; any other by raw contract v1 (a header
     row of canonical column names). Blank rows are skipped everywhere."""
-    records = ((line, cells) for line, cells in records if any(cell.strip() for cell in cells))
-    head = list(islice(records, layouts.MAX_HEADER_ROWS))
-    layout = layouts.recognize(file_name, [cells for _, cells in head])
-    records = chain(head, records)
+    if not text.head:
+        raise FileRejected("no_data_rows")
+    layout = layouts.recognize(file_name, text.head)
+    if layout is not None:
+        outcome.layout = layout
+        if _needs_layout_encoding(layout, outcome.encoding):
+            raise RestartAs(layout.encoding)
+    width = max(max(len(cells) for cells in text.head), (layout.columns or 0) if layout else 0)
+    records = _Records.parse(con, text, width + EXTRA_COLUMNS)
+    deadline.check()
     if layout is None:
-        return _stage_canonical(records, stager, outcome)
-    outcome.layout = layout
-    if _needs_layout_encoding(layout, outcome.encoding):
-        raise _RestartAs(layout.encoding)
-    return _stage_layout(layout, records, stager, outcome)
+        return _stage_canonical(records, text.head[0], stager, outcome)
+    return _stage_layout(records, layout, text.head, stager, outcome, deadline)
 
 
 def _needs_layout_encoding(layout: layouts.Layout, detected: str) -> bool:
     """A layout's fixed encoding settles what detection could not tell apart (Latin-1 or
     Windows-1252); bytes that are valid UTF-8 stay UTF-8."""
-    if not layout.encoding or not detected or detected.startswith(("utf", "UTF")):
+    if not layout.encoding or not detected or detected.startswith(("utf", "UTF")) or detected == "xlsx":
         return False
-    return _codec(layout.encoding) != _codec(detected)
+    return codec(layout.encoding) != codec(detected)
 
 
-def _stage_layout(layout: layouts.Layout, records: Iterator[tuple[int, list[str]]], stager: _Stager, outcome: ReadOutcome) -> int:
-    """Every record the layout makes of a row is staged with the row's line number; rows the
-    layout skips by design are counted apart; a value outside a filter's lists is a problem."""
-    header = [cells for _, cells in islice(records, layout.header_rows)]
-    outcome.kind = layout.kind
-    try:
-        bound = layouts.BoundLayout(layout, header)
-    except layouts.LayoutMismatch as mismatch:
-        rows = sum(1 for _ in records)
-        raise FileRejected("layout_mismatch", rows_read=rows, layout=layout.name, layout_file=layout.file_hint,
-                           missing=", ".join(mismatch.missing), header=_show_header(header[-1] if header else []))
-    stager.start(layout.kind)
-    rows_read = 0
-    for line, cells in records:
-        if len(cells) > bound.width and any(cell.strip() for cell in cells[bound.width:]):
-            rows_read += 1
-            stager.add_problem(line, "extra_fields", fields=len(cells), header_fields=bound.width,
-                               delimiter=_show_delimiter(outcome.delimiter))
-            continue
-        for record in bound.records(cells):
-            if record.skipped:
-                outcome.rows_skipped += record.skipped
-            elif record.problem:
-                rows_read += 1
-                stager.add_problem(line, record.problem[0], **record.problem[1])
-            else:
-                rows_read += 1
-                stager.add_row(line, record.fields)
-    if rows_read == 0 and not outcome.rows_skipped:
-        raise FileRejected("no_data_rows")
-    if rows_read == 0:
-        raise FileRejected("no_rows_in_scope", rows_skipped=outcome.rows_skipped, layout=layout.name,
-                           skipped=outcome.rows_skipped, reasons="; ".join(rule.reason for rule in layout.filters))
-    return rows_read
+# --- parsing in DuckDB ------------------------------------------------------------------
+
+class _Records:
+    """The file's non-blank records in the temporary table `_data(rec, line, c0, c1, …)`:
+    `rec` their order among all records, `line` the line where each one starts."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, width: int):
+        self.con, self.width = con, width
+
+    @classmethod
+    def parse(cls, con: duckdb.DuckDBPyConnection, text: TextFile, width: int) -> "_Records":
+        records = cls(con, width)
+        columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
+        source = (
+            f"SELECT row_number() OVER () AS rec, * FROM read_csv({_literal(text.path)}, header = false, "
+            f"delim = {_literal(text.delimiter)}, quote = '\"', escape = '\"', columns = {{{columns}}}, "
+            "null_padding = true, strict_mode = false, parallel = false, auto_detect = false)"
+        )
+        cells = ", ".join(records.cell(i) for i in range(width))
+        blank = f"coalesce(trim(concat_ws('', {', '.join(f'c{i}' for i in range(width))}), $blanks), '') = ''"
+        if text.simple:  # no quote, no empty line: record n starts on line n
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _data AS SELECT rec, rec AS line, {cells} "
+                        f"FROM ({source}) WHERE NOT ({blank})", {"blanks": BLANKS})
+            return records
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _records AS {source}")
+        _record_starts(con, text)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _data AS SELECT rec, s.line, {cells} "
+                    f"FROM _records JOIN _starts AS s USING (rec) WHERE NOT ({blank})", {"blanks": BLANKS})
+        con.execute("DROP TABLE _records")
+        return records
+
+    @staticmethod
+    def cell(i: int) -> str:
+        """A cell without surrounding blanks; an empty one is NULL."""
+        return f"nullif(trim(c{i}, $blanks), '') AS c{i}"
+
+    def count_after(self, header_rec: int) -> int:
+        return self.con.execute("SELECT count(*) FROM _data WHERE rec > ?", [header_rec]).fetchone()[0]
+
+    def header_rec(self, header_rows: int) -> int:
+        """`rec` of the last header record (0 when there is none)."""
+        if header_rows == 0:
+            return 0
+        return self.con.execute(
+            "SELECT coalesce(max(rec), 0) FROM (SELECT rec FROM _data ORDER BY rec LIMIT ?)", [header_rows]
+        ).fetchone()[0]
+
+    def batches(self, header_rec: int, size: int = 50_000):
+        """(line, cells) of every record after the header, in the file's order, a batch at a
+        time (each batch fetched whole, so the caller may write to the database in between)."""
+        after = header_rec
+        names = ", ".join(f"c{i}" for i in range(self.width))
+        while True:
+            rows = self.con.execute(
+                f"SELECT rec, line, {names} FROM _data WHERE rec > ? ORDER BY rec LIMIT ?", [after, size]
+            ).fetchall()
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield [(row[1], [cell or "" for cell in row[2:]]) for row in rows]
 
 
-def _stage_canonical(records: Iterator[tuple[int, list[str]]], stager: _Stager, outcome: ReadOutcome) -> int:
-    """Raw contract v1: a header row, then data rows; every non-blank row is counted as read."""
-    header: list[str] | None = None
-    columns: list[tuple[str, int | None]] = []
-    missing: list[str] = []
-    rows_read = 0
-    for line, cells in records:
-        if header is None:
-            header = cells
-            outcome.kind, positions, missing = _map_header(header)
-            columns = [(name, positions.get(name)) for name in reference.kind_columns()[outcome.kind]]
-            stager.start(outcome.kind)
-            continue
-        rows_read += 1
-        if missing:
-            continue  # counted, so the receipt says how many rows the rejection covers
-        extra = [cell for cell in cells[len(header):] if cell.strip()]
-        if extra:
-            stager.add_problem(line, "extra_fields", fields=len(cells), header_fields=len(header),
-                               delimiter=_show_delimiter(outcome.delimiter))
-            continue
-        width = len(cells)
-        stager.add_row(line, {
-            name: _clean(cells[index]) if index is not None and index < width else None
-            for name, index in columns
-        })
-    if header is None:
-        raise FileRejected("no_data_rows")
+def _record_starts(con: duckdb.DuckDBPyConnection, text: TextFile) -> None:
+    """`_starts(rec, line)`: the line each record starts on. A record starts on a non-empty line
+    outside quotes (an even number of quote characters before it); when quotes do not pair up
+    as DuckDB read them, Python's csv module counts the lines instead."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _starts AS
+        SELECT row_number() OVER (ORDER BY n) AS rec, n AS line FROM (
+            SELECT n, l, coalesce(sum(length(l) - length(replace(l, '"', '')))
+                OVER (ORDER BY n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS quotes
+            FROM (SELECT row_number() OVER () AS n, l FROM read_csv({_literal(text.path)}, header = false,
+                  delim = '\\0', quote = '', escape = '', columns = {{'l': 'VARCHAR'}}, auto_detect = false,
+                  strict_mode = false, parallel = false))
+        ) WHERE quotes % 2 = 0 AND l IS NOT NULL AND l NOT IN ('', '\r')
+    """)
+    starts, records = con.execute("SELECT (SELECT count(*) FROM _starts), (SELECT count(*) FROM _records)").fetchone()
+    if starts == records:
+        return
+    lines = _python_starts(text.path, text.delimiter)
+    if len(lines) != records:
+        raise FileRejected("file_unreadable", detail="quotes do not pair up / las comillas no cierran")
+    con.register("_python_starts", pa.table({"rec": pa.array(range(1, len(lines) + 1), pa.int64()),
+                                             "line": pa.array(lines, pa.int64())}))
+    con.execute("CREATE OR REPLACE TEMP TABLE _starts AS SELECT * FROM _python_starts")
+    con.unregister("_python_starts")
+
+
+def _python_starts(path: Path, delimiter: str) -> list[int]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter, quotechar='"', strict=False)
+        starts, previous_end = [], 0
+        for cells in reader:
+            if cells:
+                starts.append(previous_end + 1)
+            previous_end = reader.line_num
+        return starts
+
+
+# --- raw contract v1 --------------------------------------------------------------------
+
+def _stage_canonical(records: _Records, header: list[str], stager: _Stager, outcome: ReadOutcome) -> int:
+    """Raw contract v1: a header row, then data rows, staged by one SQL statement; every
+    non-blank row is counted as read."""
+    con = records.con
+    outcome.kind, positions, missing = _map_header(header)
+    header_rec = records.header_rec(1)
+    rows_read = records.count_after(header_rec)
     if missing:
         raise _unrecognized(header, outcome.kind, missing, rows_read)
     if rows_read == 0:
         raise FileRejected("no_data_rows")
+    extra = " OR ".join(f"c{i} IS NOT NULL" for i in range(len(header), records.width)) or "false"
+    fields = ", ".join(f"c{positions[name]}" if name in positions else "NULL"
+                       for name in reference.kind_columns()[outcome.kind])
+    names = ", ".join(reference.kind_columns()[outcome.kind])
+    parameters = {"first": stager.next_row_id, "file_id": stager.file_id, "header_rec": header_rec}
+    con.execute(f"""
+        INSERT INTO {STAGE_TABLES[outcome.kind]} (row_id, file_id, line, {names})
+        SELECT $first + rec, $file_id, line, {fields} FROM _data WHERE rec > $header_rec AND NOT ({extra})
+    """, parameters)
+    width = ", ".join(f"CASE WHEN c{i} IS NOT NULL THEN {i + 1} END" for i in range(records.width))
+    con.execute(f"""
+        INSERT INTO stage_problem
+        SELECT $file_id, $first + rec, line, 'extra_fields',
+               json_object('fields', greatest({width}), 'header_fields', $header_fields, 'delimiter', $delimiter)
+        FROM _data WHERE rec > $header_rec AND ({extra})
+    """, parameters | {"header_fields": len(header), "delimiter": _show_delimiter(outcome.delimiter)})
+    last = con.execute("SELECT coalesce(max(rec), 0) FROM _data").fetchone()[0]
+    stager.next_row_id += last + 1
     return rows_read
 
 
@@ -310,147 +397,56 @@ def _map_header(header: list[str]) -> tuple[str, dict[str, int], list[str]]:
     return kind, positions, missing
 
 
-def _clean(cell: str) -> str | None:
-    cell = cell.strip()
-    return cell or None
+# --- source layouts ---------------------------------------------------------------------
 
-
-# --- text files -------------------------------------------------------------------------
-
-def _opener(path: Path) -> Callable[[], IO[bytes]]:
-    suffix = path.suffix.lower()
-    if suffix == ".gz":
-        return lambda: gzip.open(path, "rb")
-    if suffix == ".bz2":
-        return lambda: bz2.open(path, "rb")
-    return lambda: open(path, "rb")
-
-
-def _text_records(path: Path, outcome: ReadOutcome, encoding: str | None) -> Iterator[tuple[int, list[str]]]:
-    """Yield (line number where the record starts, cells) for every record of a text file."""
-    open_bytes = _opener(path)
-    with open_bytes() as handle:
-        sample = handle.read(SAMPLE_BYTES)
-    outcome.encoding = encoding or detect_encoding(sample)
-    text_sample = sample.decode(outcome.encoding, errors="replace")
-    outcome.delimiter = sniff_delimiter(text_sample)
-    outcome.decimal_mark = "," if outcome.delimiter == ";" else "."
+def _stage_layout(records: _Records, layout: layouts.Layout, head: list[list[str]], stager: _Stager,
+                  outcome: ReadOutcome, deadline: Deadline) -> int:
+    """Every record the layout makes of a row is staged with the row's line number; rows the
+    layout skips by design are counted apart; a value outside a filter's lists is a problem."""
+    header = head[: layout.header_rows]
+    header_rec = records.header_rec(layout.header_rows)
+    outcome.kind = layout.kind
     try:
-        yield from _csv_records(open_bytes, outcome.encoding, outcome.delimiter)
-    except UnicodeDecodeError:
-        if outcome.encoding == "latin_1":
-            raise
-        # The sample decoded but a later byte does not: read again with a wider code page.
-        raise _RestartAs("cp1252" if outcome.encoding.startswith("utf") else "latin_1")
+        bound = layouts.BoundLayout(layout, header)
+    except layouts.LayoutMismatch as mismatch:
+        raise FileRejected("layout_mismatch", rows_read=records.count_after(header_rec), layout=layout.name,
+                           layout_file=layout.file_hint, missing=", ".join(mismatch.missing),
+                           header=_show_header(header[-1] if header else []))
+    stager.start(layout.kind)
+    rows_read = 0
+    for batch in records.batches(header_rec):
+        deadline.check()
+        for line, cells in batch:
+            if len(cells) > bound.width and any(cell.strip() for cell in cells[bound.width:]):
+                rows_read += 1
+                stager.add_problem(line, "extra_fields", fields=_width(cells), header_fields=bound.width,
+                                   delimiter=_show_delimiter(outcome.delimiter))
+                continue
+            for record in bound.records(cells):
+                if record.skipped:
+                    outcome.rows_skipped += record.skipped
+                elif record.problem:
+                    rows_read += 1
+                    stager.add_problem(line, record.problem[0], **record.problem[1])
+                else:
+                    rows_read += 1
+                    stager.add_row(line, record.fields)
+    if rows_read == 0 and not outcome.rows_skipped:
+        raise FileRejected("no_data_rows")
+    if rows_read == 0:
+        raise FileRejected("no_rows_in_scope", rows_skipped=outcome.rows_skipped, layout=layout.name,
+                           skipped=outcome.rows_skipped, reasons="; ".join(rule.reason for rule in layout.filters))
+    return rows_read
 
 
-class _RestartAs(Exception):
-    """Read the file again in this encoding (a later byte did not decode, or the recognized
-    layout fixes the encoding)."""
-
-    def __init__(self, encoding: str | None = None):
-        self.encoding = encoding
-
-
-def _codec(name: str) -> str:
-    """'latin-1', 'ISO-8859-1' and 'latin_1' are one codec."""
-    return codecs.lookup(name).name
-
-
-def _csv_records(open_bytes: Callable[[], IO[bytes]], encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    with open_bytes() as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as text:
-        reader = csv.reader(text, delimiter=delimiter, quotechar='"', strict=False)
-        previous_end = 0
-        for cells in reader:
-            yield previous_end + 1, cells
-            previous_end = reader.line_num
-
-
-def detect_encoding(sample: bytes) -> str:
-    """UTF-8 (with or without BOM) first; otherwise ask charset-normalizer between the
-    Windows code pages staff's spreadsheets save in. Binary content is rejected."""
-    if sample.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    if b"\x00" in sample:
-        raise FileRejected("file_not_text", detail="binary content / contenido binario")
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as error:
-        if error.start >= len(sample) - 3 and len(sample) == SAMPLE_BYTES:
-            return "utf-8"  # the sample cut a multi-byte character in half
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(sample, cp_isolation=["cp1252", "latin_1"]).best()
-    if best is None:
-        raise FileRejected("file_not_text", detail="unknown character encoding / codificación desconocida")
-    return best.encoding
-
-
-def sniff_delimiter(text: str) -> str:
-    """The header line decides when it holds only one candidate; otherwise csv.Sniffer looks at
-    the sample's consistency; failing that, the most frequent candidate in the header wins."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        return ","
-    header = lines[0]
-    counts = {d: header.count(d) for d in DELIMITERS if header.count(d)}
-    if len(counts) == 1:
-        return next(iter(counts))
-    try:
-        return csv.Sniffer().sniff("\n".join(lines[:200]), delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        return max(counts, key=counts.get) if counts else ","
+def _width(cells: list[str]) -> int:
+    """How many fields a row has, up to its last non-empty one."""
+    return max((i + 1 for i, cell in enumerate(cells) if cell), default=0)
 
 
 def _show_delimiter(delimiter: str) -> str:
     return {"\t": "tab", "": "?", "xlsx": "xlsx"}.get(delimiter, delimiter)
 
 
-# --- xlsx -------------------------------------------------------------------------------
-
-def _xlsx_records(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """The sheet a layout names and recognizes, else the first; row numbers are the
-    spreadsheet's own, so staff find the line."""
-    from openpyxl import load_workbook
-    from zipfile import BadZipFile
-
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, KeyError, OSError) as error:
-        raise FileRejected("file_not_text", detail=f"xlsx: {_short(error)}")
-    try:
-        def rows_of(sheet) -> Iterator[tuple[int, list[str]]]:
-            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-                yield number, [_xlsx_cell(value) for value in row]
-
-        def head_of(name: str) -> list[list[str]]:
-            rows = (cells for _, cells in rows_of(workbook[name]) if any(cell.strip() for cell in cells))
-            return list(islice(rows, layouts.MAX_HEADER_ROWS))
-
-        named = layouts.sheet_for(path.name, workbook.sheetnames, head_of)
-        yield from rows_of(workbook[named] if named else workbook.worksheets[0])
-    finally:
-        workbook.close()
-
-
-def _xlsx_cell(value: object) -> str:
-    """A cell as the text staff see; dates as ISO dates (what date fields of layouts accept)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d") if value.time() == time(0) else value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float):
-        text = format(Decimal(repr(value)), "f")
-        return text[:-2] if text.endswith(".0") else text
-    return str(value)
-
-
-def _short(error: BaseException) -> str:
-    return (str(error) or type(error).__name__)[:200]
+def _literal(text: object) -> str:
+    return "'" + str(text).replace("'", "''") + "'"

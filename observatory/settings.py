@@ -3,9 +3,11 @@ which win over the project's defaults."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+
+from observatory.textfile import Limits
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RAW_DIR_ENV = "OBSERVATORY_RAW_DIR"
@@ -39,6 +41,14 @@ class Settings:
     nightly_cron: str = _env("OBSERVATORY_NIGHTLY_CRON", "0 2 * * *")
     weekly_cron: str = _env("OBSERVATORY_WEEKLY_CRON", "0 3 * * 0")
     timezone: str = _env("OBSERVATORY_TIMEZONE", "UTC")
+    # Limits of one raw file: a file over one is rejected with its reason and the run goes on.
+    # Bytes after decompression and decoding; inflation = decompressed / compressed (.gz, .bz2, .xlsx).
+    max_file_mib: int = field(default_factory=lambda: int(_env("OBSERVATORY_MAX_FILE_MIB", "1024")))
+    max_inflation: float = field(default_factory=lambda: float(_env("OBSERVATORY_MAX_INFLATION", "100")))
+    max_file_lines: int = field(default_factory=lambda: int(_env("OBSERVATORY_MAX_FILE_LINES", "20000000")))
+    max_file_seconds: float = field(default_factory=lambda: float(_env("OBSERVATORY_MAX_FILE_SECONDS", "900")))
+    # DuckDB's memory for the working database; past it, large joins spill to work_dir/tmp.
+    duckdb_memory_limit: str = field(default_factory=lambda: _env("OBSERVATORY_DUCKDB_MEMORY_LIMIT", "2GB"))
 
     @classmethod
     def resolve(
@@ -67,6 +77,15 @@ class Settings:
     def work_dir(self) -> Path:
         """Private state (the working database, the writer lock) lives beside what it publishes."""
         return self.curated_dir / ".work"
+
+    @property
+    def temp_dir(self) -> Path:
+        """Transcoded copies of raw files and DuckDB's spill files, removed as they are done with."""
+        return self.work_dir / "tmp"
+
+    def file_limits(self) -> Limits:
+        return Limits(max_bytes=self.max_file_mib << 20, max_inflation=self.max_inflation,
+                      max_lines=self.max_file_lines, max_seconds=self.max_file_seconds)
 
     @property
     def working_db(self) -> Path:

@@ -5,7 +5,7 @@ import duckdb
 import pytest
 from openpyxl import Workbook
 
-from observatory import read
+from observatory import read, textfile
 from observatory.pipeline import SQL_DIR
 
 
@@ -38,7 +38,8 @@ def test_windows_1252_characters_beyond_latin_1_survive(tmp_path):
 
 
 def test_a_non_utf8_byte_after_the_sample_switches_encoding(tmp_path, monkeypatch):
-    monkeypatch.setattr(read, "SAMPLE_BYTES", 64)
+    monkeypatch.setattr(textfile, "SAMPLE_BYTES", 64)
+    monkeypatch.setattr(textfile, "CHUNK_BYTES", 64)
     body = "country,year,indicator,value,notes\n" + "PER,2015,femicide_count,95,ok\n" * 5 + "PER,2016,femicide_count,96,Apurímac\n"
     outcome, rows, _ = read_text(tmp_path, body, encoding="cp1252")
     assert outcome.rejection is None and len(rows) == 6
