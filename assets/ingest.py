@@ -15,7 +15,9 @@ CURATED_TABLES = (
 def staged_observations(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
     """New and changed raw files under data/raw/, read (encoding, delimiter, header aliases)
     and harmonized (countries, indicators, units, numbers). Unchanged files are not read again."""
-    summary = pipeline.stage(observatory.settings())
+    summary = pipeline.stage(observatory.settings(), report=context.log.info)
+    if not summary.files_read and not summary.duplicates:
+        context.log.info(f"nothing new: {summary.unchanged} files unchanged")
     for rejected in summary.rejected:
         context.log.warning(f"file rejected: {rejected}")
     return dg.MaterializeResult(metadata={
@@ -73,17 +75,23 @@ def validated_observations(context: dg.AssetExecutionContext, observatory: Obser
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(name, group_name="curated", deps=[validated_observations]) for name in CURATED_TABLES],
+    specs=[dg.AssetSpec(name, group_name="curated", deps=[validated_observations], skippable=True)
+           for name in CURATED_TABLES],
     pool=WRITER_POOL,
 )
 def curated_tables(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
     """Apply the validated files to the working database in one transaction: loaded rows,
     quarantine with Spanish and English messages, receipts, then fact_observation and the
-    country and indicator dimensions."""
+    country and indicator dimensions. With nothing new and nothing left to publish, nothing is
+    materialized, and the marts and the publication are skipped with it."""
     settings = observatory.settings()
+    if not pipeline.pending(settings).publish:
+        context.log.info("nothing new since the last run: curated tables, marts and publication unchanged")
+        return
     summary = pipeline.build(settings)
-    context.log.info(f"applied {summary.files_applied} files: {summary.rows_loaded} rows loaded, "
-                     f"{summary.rows_quarantined} quarantined, {summary.duplicates} duplicates")
+    if summary is not None:
+        context.log.info(f"applied {summary.files_applied} files: {summary.rows_loaded} rows loaded, "
+                         f"{summary.rows_quarantined} quarantined, {summary.duplicates} duplicates")
     for name in CURATED_TABLES:
         yield dg.MaterializeResult(asset_key=name, metadata={
             "dagster/row_count": pipeline.table_count(settings, name),

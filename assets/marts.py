@@ -8,14 +8,21 @@ from observatory.build import MARTS
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(name, group_name="marts", deps=list(CURATED_TABLES)) for name in MARTS],
+    specs=[dg.AssetSpec(name, group_name="marts", deps=list(CURATED_TABLES), skippable=True) for name in MARTS],
     pool=WRITER_POOL,
 )
 def marts(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
     """Legislation, national plan, country progress and group progress marts, rebuilt from
-    `observatory/marts/*.sql` with the weights of `observatory/reference/score_weights.csv`."""
+    `observatory/marts/*.sql` with the weights of `observatory/reference/score_weights.csv`.
+    Not materialized when neither they nor what is published would change."""
     settings = observatory.settings()
+    if not pipeline.pending(settings).publish:
+        context.log.info("marts and publication unchanged")
+        return
     counts = pipeline.build_marts(settings)
+    if counts is None:
+        context.log.info("marts unchanged (same curated tables, SQL, reference data and years)")
+        counts = {name: pipeline.table_count(settings, name) for name in MARTS}
     for name in MARTS:
         yield dg.MaterializeResult(asset_key=name, metadata={
             "dagster/row_count": counts[name],

@@ -8,12 +8,16 @@ from observatory import pipeline
 from observatory.build import MARTS
 
 
-@dg.asset(group_name="publish", deps=[*CURATED_TABLES, *MARTS], pool=WRITER_POOL)
-def published_database(observatory: ObservatoryResource) -> dg.MaterializeResult:
+@dg.asset(group_name="publish", deps=[*CURATED_TABLES, *MARTS], pool=WRITER_POOL, output_required=False)
+def published_database(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
     """The public schema v1 copied into a new DuckDB file (with column comments) and Parquet
-    files, renamed over the published ones: open readers keep their snapshot."""
+    files, renamed over the published ones: open readers keep their snapshot. Not
+    materialized when what is published already is what the working database holds."""
     summary = pipeline.publish(observatory.settings())
-    return dg.MaterializeResult(metadata={
+    if summary is None:
+        context.log.info("published files unchanged")
+        return
+    yield dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(summary.database)),
         "parquet_dir": dg.MetadataValue.path(str(summary.parquet_dir)),
         **{f"rows_{table}": count for table, count in summary.tables.items()},

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from observatory import faults, reference
+from observatory import faults, reference, state
 
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
@@ -32,9 +32,10 @@ def ensure_working_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute((SQL_DIR / "working_tables.sql").read_text())
 
 
-def build(con: duckdb.DuckDBPyConnection) -> BuildSummary:
+def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
     """Replace what each staged file contributed before, insert what it brings now, write its
-    receipt, rebuild fact_observation and the dimensions, and empty the stage."""
+    receipt, rebuild fact_observation and the dimensions, and empty the stage; `rules` (the
+    fingerprint the files were read with) and a new data version are stored with them."""
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("""
@@ -57,9 +58,9 @@ def build(con: duckdb.DuckDBPyConnection) -> BuildSummary:
                    count(*) FILTER (WHERE status = 'duplicate')
             FROM file_receipt WHERE file_path IN (SELECT file_path FROM applied_path)
         """).fetchone())
-        con.execute("DELETE FROM pipeline_state WHERE key IN (SELECT key FROM stage_state)")
-        con.execute("INSERT INTO pipeline_state SELECT * FROM stage_state")
-        for table in ("stage_file", "stage_row", "stage_policy_row", "stage_problem", "stage_duplicate", "stage_state"):
+        state.put(con, "rules", rules)
+        state.bump_data_version(con)
+        for table in ("stage_file", "stage_row", "stage_policy_row", "stage_problem", "stage_duplicate"):
             con.execute(f"DELETE FROM {table}")
         faults.point("build_before_commit")
         con.execute("COMMIT")

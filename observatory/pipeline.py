@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 
@@ -23,6 +23,8 @@ from observatory import read as read_step
 from observatory import reference
 from observatory import validate as validate_step
 from observatory import receipts
+from observatory import state
+from observatory.progress import Progress
 from observatory.discover import RawFile, discover, sha256_of
 from observatory.settings import Settings
 
@@ -66,17 +68,26 @@ class StageSummary:
     rejected: list[str] = field(default_factory=list)
 
 
-def stage(settings: Settings) -> StageSummary:
-    """Read every new or changed raw file into the stage and harmonize it."""
+def stage(settings: Settings, report: Callable[[str], None] | None = None) -> StageSummary:
+    """Read every new or changed raw file into the stage and harmonize it. When the code,
+    layouts, suites or reference data changed since the last build, every raw file is read
+    again (a new layout picks up files rejected before, a corrected one re-reads what it read)."""
     if not settings.raw_dir.is_dir():
         raise FileNotFoundError(f"raw folder not found / carpeta raw no encontrada: {settings.raw_dir}")
     layouts.load_all()  # a malformed layout stops the run here, naming its file
     with working_db(settings) as con:
-        reference.install(con)
         con.execute((SQL_DIR / "stage_tables.sql").read_text())
-        found = discover(con, settings.raw_dir, everything=settings.revalidate_all or _layouts_changed(con))
-        received_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        received = con.execute("SELECT count(*) FROM file_receipt").fetchone()[0]
+        rules_changed = received > 0 and state.get(con, "rules") != state.rules(settings)
+        if rules_changed:
+            log.info("code, layouts, suites or reference data changed since the last run: reading every raw file again")
+        found = discover(con, settings.raw_dir, everything=settings.revalidate_all or rules_changed)
         summary = StageSummary(files_seen=found.seen, duplicates=len(found.duplicates), unchanged=len(found.unchanged))
+        if not found.to_read and not found.duplicates:
+            return summary  # nothing new: nothing to read, harmonize or validate
+        reference.install(con)
+        received_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        progress = Progress(len(found.to_read), report=report or log.info)
         next_row_id = 0
         limits = settings.file_limits()
         for file_id, raw in enumerate(found.to_read, start=1):
@@ -92,26 +103,14 @@ def stage(settings: Settings) -> StageSummary:
             if outcome.rejection:
                 summary.files_rejected += 1
                 summary.rejected.append(f"{raw.rel_path}: {outcome.rejection.reason_code}")
+            progress.advance(outcome.rows_read)
+        progress.finish()
         for raw, owner in found.duplicates:
             con.execute("INSERT INTO stage_duplicate VALUES (?, ?, ?, ?, ?)",
                         [raw.rel_path, raw.observatory, raw.sha256, received_at, owner])
         faults.point("stage_before_harmonize")
         harmonize_step.harmonize(con)
     return summary
-
-
-def _layouts_changed(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the layout files differ from those the loaded files were read with: then every
-    file is read again, so a new layout picks up files rejected before and a corrected one
-    re-reads what it read. Build stores the new fingerprint with the files it applies."""
-    current = layouts.fingerprint()
-    con.execute("INSERT INTO stage_state VALUES ('layouts', ?)", [current])
-    stored = con.execute("SELECT max(value) FROM pipeline_state WHERE key = 'layouts'").fetchone()[0]
-    received = con.execute("SELECT count(*) FROM file_receipt").fetchone()[0]
-    changed = received > 0 and stored != current
-    if changed:
-        log.info("layouts changed since the last run: reading every raw file again")
-    return changed
 
 
 def _record_file(con, file_id: int, raw, received_at: datetime, outcome: read_step.ReadOutcome) -> None:
@@ -131,29 +130,63 @@ def _record_file(con, file_id: int, raw, received_at: datetime, outcome: read_st
 
 
 def validate(settings: Settings) -> list[validate_step.ValidationSummary]:
+    """The suites on what was staged; with nothing staged, nothing is validated (and Great
+    Expectations is not even imported)."""
     with working_db(settings) as con:
+        if not state.staged_rows(con):
+            return [validate_step.ValidationSummary(suite=kind) for kind in validate_step.HARMONIZED_TABLES]
         reference.install(con)
         return validate_step.validate(con, settings)
 
 
-def build(settings: Settings) -> build_step.BuildSummary:
+def build(settings: Settings) -> build_step.BuildSummary | None:
+    """Apply what was staged; None when nothing was staged and the rules did not change."""
     with working_db(settings) as con:
+        if not state.build_pending(con, settings):
+            return None
         reference.install(con)
-        return build_step.build(con)
+        return build_step.build(con, state.rules(settings))
 
 
-def build_marts(settings: Settings) -> dict[str, int]:
+def build_marts(settings: Settings) -> dict[str, int] | None:
+    """Rebuild the marts; None when the curated tables, the marts' SQL, the reference data and
+    the years are those they were last built from."""
     with working_db(settings) as con:
+        if not state.marts_pending(con, settings):
+            return None
         reference.install(con)
-        return build_step.build_marts(con, settings.mart_first_year, settings.max_year)
+        counts = build_step.build_marts(con, settings.mart_first_year, settings.max_year)
+        state.put(con, "marts", state.marts(con, settings))
+        return counts
 
 
-def publish(settings: Settings) -> publish_step.PublishSummary:
-    """Publish the curated tables, then the staff receipts of every file."""
+def publish(settings: Settings) -> publish_step.PublishSummary | None:
+    """Publish the curated tables, then the staff receipts of every file; None when what is
+    published is already what the working database holds (the files stay byte-identical)."""
     with working_db(settings) as con:
+        if not state.publish_pending(con, settings):
+            return None
         summary = publish_step.publish(con, settings)
         receipts.write_all(con, settings)
+        state.put(con, "published", state.published(con))
         return summary
+
+
+@dataclass
+class Pending:
+    """Which steps have work to do now. A Dagster asset whose step and later steps have none is
+    not materialized, so the run records that nothing changed."""
+
+    build: bool
+    marts: bool
+    publish: bool
+
+
+def pending(settings: Settings) -> Pending:
+    with working_db(settings) as con:
+        build_due = state.build_pending(con, settings)
+        marts_due = build_due or state.marts_pending(con, settings)
+        return Pending(build_due, marts_due, marts_due or state.publish_pending(con, settings))
 
 
 def check_file(path: Path, settings: Settings) -> receipts.Receipt:
@@ -177,7 +210,7 @@ def check_file(path: Path, settings: Settings) -> receipts.Receipt:
         _record_file(con, 1, raw, datetime.now(timezone.utc).replace(tzinfo=None), outcome)
         harmonize_step.harmonize(con)
         validate_step.validate(con, settings)
-        build_step.build(con)
+        build_step.build(con, "")
         return receipts.from_tables(con, "file_receipt", "quarantine")[0]
     finally:
         con.close()

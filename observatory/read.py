@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from observatory import layouts, reference
-from observatory.textfile import Deadline, FileRejected, Limits, RestartAs, TextFile, codec, prepare
+from observatory.textfile import Deadline, FileRejected, Limits, RestartAs, TextFile, too_large, codec, prepare
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ BATCH_ROWS = 100_000
 MAX_ATTEMPTS = 3
 # Columns parsed beyond the header's: a row whose extra cells hold something is a problem.
 EXTRA_COLUMNS = 8
-# What Python's str.strip() takes off a cell, as far as spreadsheets write it.
-BLANKS = " \t\r\n\x0b\x0c\u00a0\u2007\u202f\ufeff"
+# What Python's str.strip() takes off a cell, as far as spreadsheets write it (RE2 syntax).
+BLANK = r"[\s\x{00A0}\x{2007}\x{202F}\x{FEFF}]"
 
 __all__ = ["FileRejected", "Limits", "ReadOutcome", "read_file", "STAGE_TABLES", "row_schema"]
 
@@ -175,7 +175,7 @@ def _rejection(error: BaseException, path: Path, limits: Limits) -> FileRejected
     if isinstance(error, duckdb.InterruptException):
         return FileRejected("file_timeout", seconds=int(limits.max_seconds))
     if isinstance(error, (MemoryError, duckdb.OutOfMemoryException)):
-        return FileRejected("file_too_large", what="memory / memoria", limit="memory_limit")
+        return FileRejected("file_too_large", **too_large("memory", "OBSERVATORY_DUCKDB_MEMORY_LIMIT"))
     if isinstance(error, (OSError, csv.Error, UnicodeError, duckdb.InvalidInputException)):
         return FileRejected("file_unreadable", detail=type(error).__name__)
     log.warning("internal error while reading %s: %s", path.name, type(error).__name__)
@@ -226,23 +226,29 @@ class _Records:
             f"delim = {_literal(text.delimiter)}, quote = '\"', escape = '\"', columns = {{{columns}}}, "
             "null_padding = true, strict_mode = false, parallel = false, auto_detect = false)"
         )
-        cells = ", ".join(records.cell(i) for i in range(width))
-        blank = f"coalesce(trim(concat_ws('', {', '.join(f'c{i}' for i in range(width))}), $blanks), '') = ''"
+        cells = ", ".join(f"c{i}" for i in range(width))
+        nonblank = f"NOT regexp_full_match(concat_ws('', {cells}), '{BLANK}*')"
         if text.simple:  # no quote, no empty line: record n starts on line n
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _data AS SELECT rec, rec AS line, {cells} "
-                        f"FROM ({source}) WHERE NOT ({blank})", {"blanks": BLANKS})
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _data AS SELECT rec, rec AS line, {cells} FROM ({source}) WHERE {nonblank}")
             return records
         con.execute(f"CREATE OR REPLACE TEMP TABLE _records AS {source}")
         _record_starts(con, text)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _data AS SELECT rec, s.line, {cells} "
-                    f"FROM _records JOIN _starts AS s USING (rec) WHERE NOT ({blank})", {"blanks": BLANKS})
+                    f"FROM _records JOIN _starts AS s USING (rec) WHERE {nonblank}")
         con.execute("DROP TABLE _records")
         return records
 
     @staticmethod
-    def cell(i: int) -> str:
-        """A cell without surrounding blanks; an empty one is NULL."""
-        return f"nullif(trim(c{i}, $blanks), '') AS c{i}"
+    def clean(i: int) -> str:
+        """Cell i without surrounding blanks; an empty one is NULL (the regular expression only
+        runs on the few cells that have blanks around them)."""
+        return (f"nullif(CASE WHEN regexp_matches(c{i}, '^{BLANK}|{BLANK}$') "
+                f"THEN regexp_replace(c{i}, '^{BLANK}+|{BLANK}+$', '', 'g') ELSE c{i} END, '')")
+
+    @staticmethod
+    def filled(i: int) -> str:
+        """Cell i holds something other than blanks."""
+        return f"coalesce(regexp_matches(c{i}, '[^{BLANK[1:-1]}]'), false)"
 
     def count_after(self, header_rec: int) -> int:
         return self.con.execute("SELECT count(*) FROM _data WHERE rec > ?", [header_rec]).fetchone()[0]
@@ -320,8 +326,8 @@ def _stage_canonical(records: _Records, header: list[str], stager: _Stager, outc
         raise _unrecognized(header, outcome.kind, missing, rows_read)
     if rows_read == 0:
         raise FileRejected("no_data_rows")
-    extra = " OR ".join(f"c{i} IS NOT NULL" for i in range(len(header), records.width)) or "false"
-    fields = ", ".join(f"c{positions[name]}" if name in positions else "NULL"
+    extra = " OR ".join(records.filled(i) for i in range(len(header), records.width)) or "false"
+    fields = ", ".join(records.clean(positions[name]) if name in positions else "NULL"
                        for name in reference.kind_columns()[outcome.kind])
     names = ", ".join(reference.kind_columns()[outcome.kind])
     parameters = {"first": stager.next_row_id, "file_id": stager.file_id, "header_rec": header_rec}

@@ -44,7 +44,7 @@ class Settings:
     # Limits of one raw file: a file over one is rejected with its reason and the run goes on.
     # Bytes after decompression and decoding; inflation = decompressed / compressed (.gz, .bz2, .xlsx).
     max_file_mib: int = field(default_factory=lambda: int(_env("OBSERVATORY_MAX_FILE_MIB", "1024")))
-    max_inflation: float = field(default_factory=lambda: float(_env("OBSERVATORY_MAX_INFLATION", "100")))
+    max_inflation: float = field(default_factory=lambda: float(_env("OBSERVATORY_MAX_INFLATION", "50")))
     max_file_lines: int = field(default_factory=lambda: int(_env("OBSERVATORY_MAX_FILE_LINES", "20000000")))
     max_file_seconds: float = field(default_factory=lambda: float(_env("OBSERVATORY_MAX_FILE_SECONDS", "900")))
     # DuckDB's memory for the working database; past it, large joins spill to work_dir/tmp.

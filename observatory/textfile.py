@@ -56,7 +56,7 @@ class Limits:
     """What one file may cost. Bytes are counted after decompression and decoding."""
 
     max_bytes: int = 1 << 30
-    max_inflation: float = 100.0  # decompressed / compressed bytes, for .gz, .bz2 and .xlsx
+    max_inflation: float = 50.0  # decompressed / compressed bytes, for .gz, .bz2 and .xlsx
     max_lines: int = 20_000_000
     max_seconds: float = 900.0
     # Below this many decompressed bytes the inflation ratio is not judged (tiny files compress well).
@@ -168,7 +168,7 @@ class _Scan:
             if ratio > self.limits.max_inflation:
                 raise FileRejected("compression_bomb", ratio=f"{ratio:.0f}", max_ratio=f"{self.limits.max_inflation:.0f}")
         if self.bytes > self.limits.max_bytes:
-            raise FileRejected("file_too_large", what="bytes / bytes", limit=_mib(self.limits.max_bytes))
+            raise FileRejected("file_too_large", **too_large("bytes", _mib(self.limits.max_bytes)))
 
     def _look(self, text: str) -> None:
         if not text:
@@ -177,7 +177,7 @@ class _Scan:
             raise FileRejected("file_not_text", detail="binary content / contenido binario")
         self.lines += text.count("\n")
         if self.lines > self.limits.max_lines:
-            raise FileRejected("file_too_large", what="lines / líneas", limit=f"{self.limits.max_lines:,}")
+            raise FileRejected("file_too_large", **too_large("lines", f"{self.limits.max_lines:,}"))
         self.quotes = self.quotes or '"' in text
         if not self.empty_line:
             joined = self.previous[-2:] + text
@@ -280,6 +280,19 @@ def codec(name: str) -> str:
     return codecs.lookup(name).name
 
 
+# What a file is too large in, for the message of file_too_large.
+MEASURES = {
+    "bytes": ("tamaño (sin comprimir)", "size (uncompressed)"),
+    "lines": ("líneas", "lines"),
+    "memory": ("memoria para leerlo", "memory to read it"),
+}
+
+
+def too_large(measure: str, limit: str) -> dict[str, str]:
+    what_es, what_en = MEASURES[measure]
+    return {"what_es": what_es, "what_en": what_en, "limit": limit}
+
+
 def _mib(size: int) -> str:
     return f"{size / (1 << 20):,.0f} MiB"
 
@@ -319,7 +332,7 @@ def _prepare_xlsx(path: Path, limits: Limits, deadline: Deadline, temp_dir: Path
                     deadline.check()
                     written = out.tell()
                     if number > limits.max_lines or written > limits.max_bytes:
-                        raise FileRejected("file_too_large", what="rows / filas", limit=f"{limits.max_lines:,}")
+                        raise FileRejected("file_too_large", **too_large("lines", f"{limits.max_lines:,}"))
     except BaseException:
         target.unlink(missing_ok=True)
         raise
@@ -340,7 +353,7 @@ def _check_zip(path: Path, limits: Limits) -> None:
     if inflated > limits.inflation_floor and ratio > limits.max_inflation:
         raise FileRejected("compression_bomb", ratio=f"{ratio:.0f}", max_ratio=f"{limits.max_inflation:.0f}")
     if inflated > limits.max_bytes * 4:  # sheet XML is several times the size of its text
-        raise FileRejected("file_too_large", what="bytes / bytes", limit=_mib(limits.max_bytes))
+        raise FileRejected("file_too_large", **too_large("bytes", _mib(limits.max_bytes)))
 
 
 def _sheet_rows(sheet) -> Iterator[list[str]]:

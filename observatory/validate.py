@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from observatory.settings import Settings
 
@@ -99,6 +100,8 @@ def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Validat
 
 
 def _validate_table(con, table: str, suite, batch_definition, parameters: dict, files: dict, settings: Settings) -> ValidationSummary:
+    """GX sees only the columns its expectations name (and row_id, by which it reports failing
+    rows), a bounded batch at a time; the rest of a failing row is fetched for its message."""
     summary = ValidationSummary(suite=suite.name)
     outcomes: dict[str, ExpectationOutcome] = {}
     priority = {expectation.id: index for index, expectation in enumerate(suite.expectations)}
@@ -108,8 +111,9 @@ def _validate_table(con, table: str, suite, batch_definition, parameters: dict, 
             column=_columns_of(expectation.configuration.kwargs),
             reason_code=expectation.meta["reason_code"],
         )
+    columns = ", ".join(suite_columns(suite))
     # A second cursor streams the rows while the first one writes problems.
-    reader = con.cursor().sql(f"SELECT * FROM {table} ORDER BY row_id").to_arrow_reader(
+    reader = con.cursor().sql(f"SELECT {columns} FROM {table} ORDER BY row_id").to_arrow_reader(
         settings.validation_batch_rows
     )
     for record_batch in reader:
@@ -120,23 +124,46 @@ def _validate_table(con, table: str, suite, batch_definition, parameters: dict, 
             suite, expectation_parameters=parameters, result_format={"result_format": "COMPLETE"}
         )
         first_reason: dict[int, dict] = {}
+        failing_by_expectation: list[tuple[ExpectationOutcome, list[int]]] = []
         for expectation_result in sorted(result.results, key=lambda r: priority[r.expectation_config.id]):
             failing = expectation_result.result.get("unexpected_index_list") or []
             outcome = outcomes[expectation_result.expectation_config.id]
             outcome.failed_rows += len(failing)
-            for row_id in failing[: max(0, FIRST_LINES - len(outcome.first_lines))]:
-                outcome.first_lines.append(f"{frame.at[row_id, 'file_path']}:{frame.at[row_id, 'line']}")
+            failing_by_expectation.append((outcome, failing[: max(0, FIRST_LINES - len(outcome.first_lines))]))
             for row_id in failing:
                 first_reason.setdefault(row_id, expectation_result.expectation_config.meta)
-        _stage_problems(con, frame, first_reason, parameters, files)
+        if not first_reason:
+            continue
+        rows = _failing_rows(con, table, list(first_reason))
+        for outcome, row_ids in failing_by_expectation:
+            outcome.first_lines += [f"{rows.at[row_id, 'file_path']}:{rows.at[row_id, 'line']}" for row_id in row_ids]
+        _stage_problems(con, rows, first_reason, parameters, files)
         summary.rows_quarantined += len(first_reason)
     summary.expectations = list(outcomes.values())
     return summary
 
 
+def suite_columns(suite) -> list[str]:
+    """The columns a suite's expectations read, and row_id."""
+    names = {"row_id"}
+    for expectation in suite.expectations:
+        kwargs = expectation.configuration.kwargs
+        names.update(kwargs[key] for key in ("column", "column_A", "column_B") if key in kwargs)
+    return sorted(names)
+
+
+def _failing_rows(con, table: str, row_ids: list[int]) -> pd.DataFrame:
+    con.register("_failing_ids", pa.table({"row_id": pa.array(row_ids, pa.int64())}))
+    try:
+        rows = con.execute(f"SELECT t.* FROM {table} AS t JOIN _failing_ids USING (row_id)").df()
+    finally:
+        con.unregister("_failing_ids")
+    rows = rows.set_index("row_id", drop=False)
+    rows.index.name = None
+    return rows
+
+
 def _stage_problems(con, frame: pd.DataFrame, first_reason: dict[int, dict], parameters: dict, files: dict) -> None:
-    if not first_reason:
-        return
     rows = []
     for row_id, meta in first_reason.items():
         row = frame.loc[row_id]

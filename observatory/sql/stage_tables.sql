@@ -30,8 +30,6 @@ CREATE OR REPLACE TABLE stage_policy_row (
 CREATE OR REPLACE TABLE stage_problem (
     file_id INTEGER, row_id BIGINT, line INTEGER, reason_code VARCHAR, details VARCHAR
 );
--- pipeline_state as this run will leave it once its files are applied.
-CREATE OR REPLACE TABLE stage_state (key VARCHAR, value VARCHAR);
 -- Files whose content was already received under another path.
 CREATE OR REPLACE TABLE stage_duplicate (
     file_path VARCHAR, observatory VARCHAR, sha256 VARCHAR, received_at TIMESTAMP, duplicate_of VARCHAR

@@ -8,8 +8,8 @@ CREATE TABLE IF NOT EXISTS file_receipt (
 );
 ALTER TABLE file_receipt ADD COLUMN IF NOT EXISTS layout VARCHAR;
 ALTER TABLE file_receipt ADD COLUMN IF NOT EXISTS rows_skipped BIGINT;
--- What the last applied run read with, e.g. key 'layouts': the fingerprint of the layout files
--- (when it changes, every raw file is read again, so a new or corrected layout applies to all).
+-- What the working database and the published files were last made from (observatory/state.py):
+-- rules, data_version, marts, published. A run with nothing new compares and stops there.
 CREATE TABLE IF NOT EXISTS pipeline_state (key VARCHAR, value VARCHAR);
 -- One row a loaded observation: fact_observation is derived from it (later-received file wins).
 CREATE TABLE IF NOT EXISTS observation (

@@ -1,0 +1,103 @@
+"""What the working database and the published files were last made from, so that a run with
+nothing new does nothing, and a run with something new redoes only the steps it touches.
+
+Each step compares a fingerprint of its inputs with the one stored in `pipeline_state` when it
+last ran: `rules` (the code, layouts, suites, reference data and SQL every file is read and
+checked with: when they change, every raw file is read again), `data_version` (bumped by every
+build that changed the curated tables), `marts` and `published`.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Iterable
+
+import duckdb
+
+from observatory import layouts, reference
+from observatory.settings import Settings
+
+PACKAGE_DIR = Path(__file__).parent
+
+
+def digest(paths: Iterable[Path], *extra: object) -> str:
+    """Changes when any file's name or bytes change, or any extra value does."""
+    hashed = hashlib.sha256()
+    for path in sorted(paths):
+        hashed.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for value in extra:
+        hashed.update(str(value).encode() + b"\0")
+    return hashed.hexdigest()
+
+
+def rules(settings: Settings) -> str:
+    """Everything a raw file is read, harmonized, validated and built with."""
+    return digest(
+        [*PACKAGE_DIR.glob("*.py"), *layouts.LAYOUTS_DIR.glob("*.yaml"), *reference.REFERENCE_DIR.glob("*.csv"),
+         *(PACKAGE_DIR / "sql").glob("*.sql"), *settings.expectations_dir.glob("*.json")],
+        settings.min_year, settings.max_year,
+    )
+
+
+def marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """The marts are a function of the curated tables, their SQL, the reference data and the years."""
+    return digest(
+        [*(PACKAGE_DIR / "marts").glob("*.sql"), *reference.REFERENCE_DIR.glob("*.csv"), PACKAGE_DIR / "sql" / "macros.sql"],
+        get(con, "data_version"), settings.mart_first_year, settings.max_year,
+    )
+
+
+def published(con: duckdb.DuckDBPyConnection) -> str:
+    """What is published: the marts (and so the curated tables) and the public schema."""
+    return digest([PACKAGE_DIR / "schema.yaml", PACKAGE_DIR / "publish.py"], get(con, "marts"))
+
+
+def get(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    return con.execute("SELECT max(value) FROM pipeline_state WHERE key = ?", [key]).fetchall()[0][0]
+
+
+def put(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute("DELETE FROM pipeline_state WHERE key = ?", [key])
+    con.execute("INSERT INTO pipeline_state VALUES (?, ?)", [key, value])
+
+
+def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
+    put(con, "data_version", str(int(get(con, "data_version") or 0) + 1))
+
+
+def staged_anything(con: duckdb.DuckDBPyConnection) -> bool:
+    if not _has_tables(con, "stage_file", "stage_duplicate"):
+        return False
+    return bool(con.execute(
+        "SELECT (SELECT count(*) FROM stage_file) + (SELECT count(*) FROM stage_duplicate)"
+    ).fetchall()[0][0])
+
+
+def staged_rows(con: duckdb.DuckDBPyConnection) -> bool:
+    """Rows to validate (a run that only saw duplicates of files already loaded has none)."""
+    if not _has_tables(con, "stage_row", "stage_policy_row"):
+        return False
+    return bool(con.execute(
+        "SELECT (SELECT count(*) FROM stage_row) + (SELECT count(*) FROM stage_policy_row)"
+    ).fetchall()[0][0])
+
+
+def build_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    return staged_anything(con) or get(con, "rules") != rules(settings)
+
+
+def marts_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    return get(con, "marts") != marts(con, settings) or not _has_tables(con, "mart_country_progress")
+
+
+def publish_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    if not settings.published_db.is_file() or not settings.parquet_dir.resolve().is_dir():
+        return True
+    return get(con, "published") != published(con)
+
+
+def _has_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
+    return con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND table_name IN ?",
+        [list(tables)],
+    ).fetchall()[0][0] == len(tables)

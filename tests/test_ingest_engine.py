@@ -1,0 +1,163 @@
+"""The ingest engine: every file on its own and within its limits, and a run with nothing new
+does nothing. Limits are settings, so the hostile files here are small versions."""
+import bz2
+import gzip
+import hashlib
+import io
+import subprocess
+import sys
+
+import pytest
+
+from observatory import pipeline, read
+from observatory.progress import Progress
+from observatory.settings import PROJECT_ROOT
+from tests.conftest import HEADER, drop, query, run
+
+GOOD = HEADER + "Perú,2015,femicide_count,95,MIMP\nPerú,2016,femicide_count,124,MIMP\n"
+
+
+def receipt(settings, path):
+    return query(settings, "SELECT status, rows_read, rows_loaded, rows_quarantined FROM file_receipt WHERE file_path = ?", [path])[0]
+
+
+def rejection(settings, path):
+    return query(settings, "SELECT reason_code, message_es, message_en FROM quarantine WHERE source_file = ? AND source_row IS NULL", [path])[0]
+
+
+def bomb(inflated_mib: int) -> bytes:
+    """A .bz2 of valid CSV rows that inflates to `inflated_mib` MiB: one compressed stream of
+    1 MiB written again and again (bzip2 readers read concatenated streams)."""
+    rows = ("PER,2015,femicide_count,1,bomba\n" * 40_000).encode()[: 1 << 20]
+    first = bz2.compress(HEADER.encode() + rows)
+    again = bz2.compress(rows)
+    return first + again * (inflated_mib - 1)
+
+
+def test_a_compression_bomb_is_refused_in_seconds_and_the_other_files_load(settings, monkeypatch):
+    monkeypatch.setenv("OBSERVATORY_MAX_INFLATION", "50")
+    drop(settings, "mimp/good.csv", GOOD)
+    drop(settings, "otro/bomba.csv.bz2", bomb(40))
+    run(settings)
+    assert receipt(settings, "mimp/good.csv") == ("loaded", 2, 2, 0)
+    assert receipt(settings, "otro/bomba.csv.bz2") == ("rejected", 0, 0, 0)
+    code, message_es, message_en = rejection(settings, "otro/bomba.csv.bz2")
+    assert code == "compression_bomb"
+    assert "se expande" in message_es and "inflates" in message_en and "bomba" not in message_en
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
+
+
+@pytest.mark.parametrize("name, content", [
+    ("grande.csv", (HEADER + "PER,2015,femicide_count,1,x\n" * 50_000).encode()),
+    ("grande.csv.gz", gzip.compress((HEADER + "".join(f"PER,{1990 + i % 30},femicide_count,{i},s{i}\n" for i in range(60_000))).encode())),
+])
+def test_a_file_over_the_byte_limit_is_refused(settings, monkeypatch, name, content):
+    monkeypatch.setenv("OBSERVATORY_MAX_FILE_MIB", "1")
+    drop(settings, "mimp/good.csv", GOOD)
+    drop(settings, f"otro/{name}", content)
+    run(settings)
+    assert receipt(settings, f"otro/{name}")[0] == "rejected"
+    code, message_es, message_en = rejection(settings, f"otro/{name}")
+    assert code == "file_too_large" and "1 MiB" in message_en and "1 MiB" in message_es
+    assert receipt(settings, "mimp/good.csv") == ("loaded", 2, 2, 0)
+
+
+def test_a_file_over_the_line_limit_is_refused(settings, monkeypatch):
+    monkeypatch.setenv("OBSERVATORY_MAX_FILE_LINES", "10")
+    drop(settings, "mimp/good.csv", GOOD)
+    drop(settings, "otro/largo.csv", HEADER + "".join(f"PER,{1990 + i},femicide_count,{i},s\n" for i in range(20)))
+    run(settings)
+    assert rejection(settings, "otro/largo.csv")[0] == "file_too_large"
+    assert receipt(settings, "mimp/good.csv") == ("loaded", 2, 2, 0)
+
+
+def test_a_file_over_its_seconds_is_refused_and_the_run_goes_on(settings, monkeypatch):
+    monkeypatch.setenv("OBSERVATORY_MAX_FILE_SECONDS", "0")
+    drop(settings, "mimp/good.csv", GOOD)
+    result = run(settings)
+    assert rejection(settings, "mimp/good.csv")[0] == "file_timeout"
+    assert "1 rejected" in result.output
+
+
+def test_an_internal_error_on_one_file_rejects_only_that_file(settings, monkeypatch):
+    real = read._stage_canonical
+
+    def broken(records, header, stager, outcome):
+        if stager.file_id == 2:
+            raise KeyError("a bug of ours, with a cell value: Juana Pérez")
+        return real(records, header, stager, outcome)
+
+    monkeypatch.setattr(read, "_stage_canonical", broken)
+    drop(settings, "a/one.csv", GOOD)
+    drop(settings, "b/two.csv", GOOD.replace("MIMP", "INEI"))
+    drop(settings, "c/three.csv", GOOD.replace("MIMP", "CEM"))
+    run(settings)
+    assert [receipt(settings, path)[0] for path in ("a/one.csv", "b/two.csv", "c/three.csv")] == ["loaded", "rejected", "loaded"]
+    code, message_es, message_en = rejection(settings, "b/two.csv")
+    assert code == "internal_error" and "KeyError" in message_en and "Juana" not in message_es + message_en
+
+
+def published_bytes(settings) -> dict[str, str]:
+    files = [settings.published_db, *sorted(settings.parquet_dir.resolve().glob("*.parquet"))]
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
+
+
+def test_a_run_with_nothing_new_does_nothing(settings):
+    drop(settings, "mimp/2016.csv", GOOD)
+    run(settings)
+    before = published_bytes(settings)
+    version = settings.parquet_dir.resolve()
+    script = (
+        "import sys\nfrom observatory.cli import main\n"
+        f"main(['run', '--raw-dir', {str(settings.raw_dir)!r}, '--curated-dir', {str(settings.curated_dir)!r}], standalone_mode=False)\n"
+        "print('great_expectations imported:', 'great_expectations' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "0 new or changed" in result.stdout and "great_expectations imported: False" in result.stdout
+    assert published_bytes(settings) == before and settings.parquet_dir.resolve() == version
+
+
+def test_something_new_changes_what_it_touches_and_is_published(settings):
+    drop(settings, "mimp/2016.csv", GOOD)
+    run(settings)
+    before = published_bytes(settings)
+    drop(settings, "inei/2017.csv", HEADER + "Perú,2017,femicide_count,131,INEI\n")
+    run(settings)
+    assert published_bytes(settings) != before
+    assert query(settings, "SELECT year FROM fact_observation ORDER BY year") == [(2015,), (2016,), (2017,)]
+    assert query(settings, "SELECT femicide_count_latest FROM mart_country_progress WHERE country_iso3 = 'PER' AND year = 2017") == [(131.0,)]
+
+
+def test_published_files_removed_by_hand_are_published_again(settings):
+    drop(settings, "mimp/2016.csv", GOOD)
+    run(settings)
+    settings.published_db.unlink()
+    run(settings)
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
+
+
+def test_an_invariant_whose_table_is_missing_fails(settings):
+    with pytest.raises(pipeline.MissingTable):
+        pipeline.duplicated_keys(settings)
+    with pytest.raises(pipeline.MissingTable):
+        pipeline.missing_country_years(settings)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_on_a_terminal_and_stays_quiet_elsewhere():
+    lines: list[str] = []
+    terminal = _Terminal()
+    progress = Progress(2, report=lines.append, stream=terminal, every_seconds=0)
+    progress.last_draw -= 1
+    progress.advance(1000)
+    progress.finish()
+    assert "1/2 files read, 1,000 rows" in terminal.getvalue()
+    assert lines and "rows/s" in lines[-1]
+    quiet = io.StringIO()
+    Progress(1, stream=quiet).advance(5)
+    assert quiet.getvalue() == ""
