@@ -92,10 +92,9 @@ def curated_tables(context: dg.AssetExecutionContext, observatory: ObservatoryRe
     if summary is not None:
         context.log.info(f"applied {summary.files_applied} files: {summary.rows_loaded} rows loaded, "
                          f"{summary.rows_quarantined} quarantined, {summary.duplicates} duplicates")
-    for name in CURATED_TABLES:
+    for name, (count, preview) in pipeline.table_summaries(settings, CURATED_TABLES).items():
         yield dg.MaterializeResult(asset_key=name, metadata={
-            "dagster/row_count": pipeline.table_count(settings, name),
-            "preview": dg.MetadataValue.md(pipeline.preview(settings, name)),
+            "dagster/row_count": count, "preview": dg.MetadataValue.md(preview),
         })
 
 

@@ -19,14 +19,11 @@ def marts(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
     if not pipeline.pending(settings).publish:
         context.log.info("marts and publication unchanged")
         return
-    counts = pipeline.build_marts(settings)
-    if counts is None:
+    if pipeline.build_marts(settings) is None:
         context.log.info("marts unchanged (same curated tables, SQL, reference data and years)")
-        counts = {name: pipeline.table_count(settings, name) for name in MARTS}
-    for name in MARTS:
+    for name, (count, preview) in pipeline.table_summaries(settings, MARTS).items():
         yield dg.MaterializeResult(asset_key=name, metadata={
-            "dagster/row_count": counts[name],
-            "preview": dg.MetadataValue.md(pipeline.preview(settings, name)),
+            "dagster/row_count": count, "preview": dg.MetadataValue.md(preview),
         })
 
 

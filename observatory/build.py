@@ -20,6 +20,14 @@ CURATED_SQL = ("fact_observation", "dim_country", "dim_indicator", "dim_subnatio
 MARTS = ("mart_legislation", "mart_national_plan", "mart_country_progress", "mart_group_progress")
 
 
+# An observation group: the rows of one source for a country, year, indicator and
+# disaggregation, national and subnational together (a national rollup sums its units).
+AFFECTED_GROUPS = """
+    SELECT DISTINCT country_iso3, year, indicator_code, sex, age_group, population_group, source
+    FROM observation WHERE source_file IN (SELECT file_path FROM applied_path)
+"""
+
+
 @dataclass
 class BuildSummary:
     files_applied: int
@@ -34,7 +42,8 @@ def ensure_working_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
     """Replace what each staged file contributed before, insert what it brings now, write its
-    receipt, rebuild fact_observation and the dimensions, and empty the stage; `rules` (the
+    receipt, recompute the observation groups it touches in observation_history and
+    fact_observation, rebuild the (small) dimensions, and empty the stage; `rules` (the
     fingerprint the files were read with) and a new data version are stored with them."""
     con.execute("BEGIN TRANSACTION")
     try:
@@ -42,12 +51,16 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
             CREATE OR REPLACE TEMP TABLE applied_path AS
             SELECT file_path FROM stage_file UNION SELECT file_path FROM stage_duplicate
         """)
+        # The observation groups the applied files touch, before and after: only these are
+        # recomputed in observation_history and fact_observation.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE affected_group AS {AFFECTED_GROUPS}")
         con.execute("DELETE FROM observation WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM policy_instrument WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM quarantine WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM file_receipt WHERE file_path IN (SELECT file_path FROM applied_path)")
         con.execute((SQL_DIR / "load_observations.sql").read_text())
         con.execute((SQL_DIR / "load_policy_instruments.sql").read_text())
+        con.execute(f"INSERT INTO affected_group {AFFECTED_GROUPS} EXCEPT SELECT * FROM affected_group")
         con.execute((SQL_DIR / "observation_history.sql").read_text())
         _insert_quarantine(con)
         con.execute((SQL_DIR / "file_receipts.sql").read_text())
@@ -60,6 +73,7 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         """).fetchone())
         state.put(con, "rules", rules)
         state.bump_data_version(con)
+        con.execute("INSERT INTO receipt_due SELECT file_path FROM applied_path EXCEPT SELECT file_path FROM receipt_due")
         for table in ("stage_file", "stage_row", "stage_policy_row", "stage_problem", "stage_duplicate"):
             con.execute(f"DELETE FROM {table}")
         faults.point("build_before_commit")
@@ -100,9 +114,10 @@ def quarantine_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         LEFT JOIN stage_row AS r USING (row_id)
         ORDER BY f.file_path, p.line NULLS FIRST, p.row_id
     """).df()
-    reasons = reference.load("reasons").set_index("reason_code")
+    reasons = reference.load("reasons")
+    templates = dict(zip(reasons["reason_code"], zip(reasons["message_es"], reasons["message_en"])))
     messages = [
-        _messages(reasons.loc[code], json.loads(details), path)
+        _messages(templates[code], json.loads(details), path)
         for path, code, details in zip(problems["file_path"], problems["reason_code"], problems["details"])
     ]
     return pd.DataFrame({
@@ -120,6 +135,6 @@ class _Blank(dict):
         return "?"
 
 
-def _messages(reason: pd.Series, details: dict, path: str) -> tuple[str, str]:
+def _messages(templates: tuple[str, str], details: dict, path: str) -> tuple[str, str]:
     fields = _Blank(details, file_name=Path(path).name)
-    return reason["message_es"].format_map(fields), reason["message_en"].format_map(fields)
+    return templates[0].format_map(fields), templates[1].format_map(fields)

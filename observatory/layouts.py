@@ -182,6 +182,18 @@ def fingerprint(folder: Path | None = None) -> str:
     return digest.hexdigest()
 
 
+def install(con) -> None:
+    """ref_source_layout: one row per layout with its provenance (published as source_layout)."""
+    import pandas as pd
+
+    frame = pd.DataFrame([
+        {"layout": layout.name, "description": layout.description,
+         **{key: str(layout.provenance.get(key, "")) for key in ("producer", "citation", "url", "licence", "accessed")}}
+        for layout in load_all()
+    ], columns=["layout", "description", "producer", "citation", "url", "licence", "accessed"])
+    reference.save_table(con, "ref_source_layout", frame)
+
+
 def by_name(name: str) -> Layout | None:
     return next((layout for layout in load_all() if layout.name == name), None)
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import duckdb
 
@@ -36,6 +36,9 @@ OBSERVATION_KEY = (
 )
 
 
+_ENSURED: set[tuple[Path, int]] = set()
+
+
 @contextmanager
 def working_db(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """The private working database: one writer, never opened by researchers."""
@@ -43,7 +46,10 @@ def working_db(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect(str(settings.working_db))
     try:
         configure(con, settings)
-        build_step.ensure_working_tables(con)
+        identity = (settings.working_db, settings.working_db.stat().st_ino)
+        if identity not in _ENSURED:  # once per file and process: a run opens it many times
+            build_step.ensure_working_tables(con)
+            _ENSURED.add(identity)
         yield con
     finally:
         con.close()
@@ -85,6 +91,8 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         summary = StageSummary(files_seen=found.seen, duplicates=len(found.duplicates), unchanged=len(found.unchanged))
         if not found.to_read and not found.duplicates:
             return summary  # nothing new: nothing to read, harmonize or validate
+        if found.to_read:
+            validate_step.import_in_background()  # its seconds overlap the reading
         reference.install(con)
         received_at = datetime.now(timezone.utc).replace(tzinfo=None)
         progress = Progress(len(found.to_read), report=report or log.info)
@@ -145,6 +153,7 @@ def build(settings: Settings) -> build_step.BuildSummary | None:
         if not state.build_pending(con, settings):
             return None
         reference.install(con)
+        layouts.install(con)
         return build_step.build(con, state.rules(settings))
 
 
@@ -167,7 +176,7 @@ def publish(settings: Settings) -> publish_step.PublishSummary | None:
         if not state.publish_pending(con, settings):
             return None
         summary = publish_step.publish(con, settings)
-        receipts.write_all(con, settings)
+        receipts.write_due(con, settings)
         state.put(con, "published", state.published(con))
         return summary
 
@@ -210,6 +219,7 @@ def check_file(path: Path, settings: Settings) -> receipts.Receipt:
         _record_file(con, 1, raw, datetime.now(timezone.utc).replace(tzinfo=None), outcome)
         harmonize_step.harmonize(con)
         validate_step.validate(con, settings)
+        layouts.install(con)
         build_step.build(con, "")
         return receipts.from_tables(con, "file_receipt", "quarantine")[0]
     finally:
@@ -268,18 +278,18 @@ def missing_country_years(settings: Settings) -> int:
         """, [settings.mart_first_year, settings.max_year]).fetchone()[0]
 
 
-def preview(settings: Settings, table: str, limit: int = 5) -> str:
-    """A few rows as markdown, for the Dagster UI."""
+def table_summaries(settings: Settings, tables: Iterable[str], limit: int = 5) -> dict[str, tuple[int, str]]:
+    """Row count and a few rows as markdown of each table, for the Dagster UI."""
+    summaries = {}
     with working_db(settings) as con:
-        if not _has_table(con, table):
-            return ""
-        frame = con.execute(f"SELECT * FROM {table} LIMIT {int(limit)}").df()
-    return frame.to_markdown(index=False) if not frame.empty else "(empty)"
-
-
-def table_count(settings: Settings, table: str) -> int:
-    with working_db(settings) as con:
-        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if _has_table(con, table) else 0
+        for table in tables:
+            if not _has_table(con, table):
+                summaries[table] = (0, "")
+                continue
+            count = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            frame = con.execute(f"SELECT * FROM {table} LIMIT {int(limit)}").df()
+            summaries[table] = (count, frame.to_markdown(index=False) if not frame.empty else "(empty)")
+    return summaries
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -104,13 +104,15 @@ class _Stager:
             self.con.executemany("INSERT INTO stage_problem VALUES (?, ?, ?, ?, ?)", self.problems)
             self.problems = []
 
-    def discard(self) -> None:
-        """Forget what this file staged (a rejected file loads nothing, not even its good rows)."""
+    def discard(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Forget what this file staged (a rejected file loads nothing, not even its good
+        rows): its transaction is rolled back."""
         self.columns = {}
         self.problems = []
-        for table in STAGE_TABLES.values():
-            self.con.execute(f"DELETE FROM {table} WHERE file_id = ?", [self.file_id])
-        self.con.execute("DELETE FROM stage_problem WHERE file_id = ?", [self.file_id])
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.TransactionException:  # the error already ended the transaction
+            pass
 
 
 def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_row_id: int,
@@ -137,6 +139,9 @@ def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Lim
     for _ in range(MAX_ATTEMPTS):
         outcome = ReadOutcome(next_row_id=first_row_id)
         text: TextFile | None = None
+        # One transaction a file: what a rejected file staged goes with it, and the database
+        # syncs once a file rather than once a statement.
+        con.execute("BEGIN TRANSACTION")
         try:
             text = prepare(path, limits, deadline, temp_dir, encoding)
             outcome.encoding = text.encoding
@@ -144,16 +149,17 @@ def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Lim
             outcome.decimal_mark = "," if outcome.delimiter == ";" else "."
             outcome.rows_read = _stage(con, text, path.name, stager, outcome, deadline)
             stager.flush()
+            con.execute("COMMIT")
         except RestartAs as again:
-            stager.discard()
+            stager.discard(con)
             stager.next_row_id = first_row_id
             tried.append(outcome.encoding or encoding or "?")
             encoding = again.encoding
             continue
         except BaseException as error:  # noqa: BLE001 - one file never stops the others
+            stager.discard(con)
             if isinstance(error, KeyboardInterrupt):
                 raise
-            stager.discard()
             outcome.rejection = _rejection(error, path, limits)
             outcome.rows_read, outcome.rows_skipped = outcome.rejection.rows_read, outcome.rejection.rows_skipped
         finally:

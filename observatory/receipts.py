@@ -136,11 +136,14 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
     return receipts
 
 
-def write_all(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
-    """One .md and one .json per file under receipts_dir, mirroring data/raw/; a receipt is
-    rewritten only when it changed, each atomically. Returns how many were (re)written."""
+def write_due(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    """One .md and one .json per file under receipts_dir, mirroring data/raw/, for the files
+    applied since receipts were last written (table receipt_due); a receipt is rewritten only
+    when it changed, each atomically. Returns how many were (re)written."""
     written = 0
-    for receipt in from_tables(con, "file_receipt", "quarantine"):
+    con.execute("CREATE OR REPLACE TEMP VIEW _due_receipt AS SELECT * FROM file_receipt WHERE file_path IN (SELECT file_path FROM receipt_due)")
+    con.execute("CREATE OR REPLACE TEMP VIEW _due_quarantine AS SELECT * FROM quarantine WHERE source_file IN (SELECT file_path FROM receipt_due)")
+    for receipt in from_tables(con, "_due_receipt", "_due_quarantine"):
         base = settings.receipts_dir / receipt.file_path
         for suffix, text in ((".md", receipt.to_markdown()), (".json", receipt.to_json())):
             target = base.with_name(base.name + suffix)
@@ -151,6 +154,7 @@ def write_all(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
             staging.write_text(text, encoding="utf-8")
             os.replace(staging, target)
             written += 1
+    con.execute("DELETE FROM receipt_due")
     return written
 
 

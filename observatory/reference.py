@@ -4,6 +4,7 @@ Kept as files so that teaching the pipeline a new name is a data change, not a c
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from functools import lru_cache
@@ -39,6 +40,7 @@ def kind_columns() -> dict[str, dict[str, bool]]:
     return kinds
 
 
+@lru_cache(maxsize=None)
 def country_aliases() -> pd.DataFrame:
     """Every accepted spelling of a country, keyed by norm_key: codes, names, extra aliases."""
     countries = load("countries")
@@ -54,6 +56,7 @@ def country_aliases() -> pd.DataFrame:
     return _unique_keys(aliases, "alias_key", "country_iso3", "country")
 
 
+@lru_cache(maxsize=None)
 def subnational_aliases() -> pd.DataFrame:
     """Every accepted spelling of a subnational unit within its country: HASC code, ISO 3166-2
     code, national statistical code (with and without leading zeros), name, extra aliases."""
@@ -76,6 +79,7 @@ def subnational_aliases() -> pd.DataFrame:
     return aliases.drop_duplicates(["country_iso3", "alias_key", "subnational_code"])
 
 
+@lru_cache(maxsize=None)
 def indicator_aliases() -> pd.DataFrame:
     """Catalogue codes, their external codes ("SDG:VC_VAW_MARR" is written VC_VAW_MARR) and the
     catalogue's own Spanish and English names (as exports label indicators by name)."""
@@ -114,19 +118,21 @@ def _unique_keys(frame: pd.DataFrame, key: str, target: str, what: str) -> pd.Da
     return frame.drop_duplicates([key, target])
 
 
-def source_layouts() -> pd.DataFrame:
-    """The source layouts (observatory/layouts/*.yaml) with their provenance, one row each."""
-    from observatory import layouts  # layouts reads reference files itself
-
-    return pd.DataFrame([
-        {"layout": layout.name, "description": layout.description,
-         **{key: str(layout.provenance.get(key, "")) for key in ("producer", "citation", "url", "licence", "accessed")}}
-        for layout in layouts.load_all()
-    ], columns=["layout", "description", "producer", "citation", "url", "licence", "accessed"])
+def fingerprint() -> str:
+    """Changes when a reference file changes."""
+    digest = hashlib.sha256()
+    for path in sorted(REFERENCE_DIR.glob("*.csv")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def install(con: duckdb.DuckDBPyConnection) -> None:
-    """Load the reference tables into a DuckDB connection (replacing last run's copy)."""
+    """Load the reference tables into a DuckDB connection, unless the copy there was made from
+    these very files (a database keeps its copy between runs)."""
+    current = fingerprint()
+    con.execute("CREATE TABLE IF NOT EXISTS ref_installed (fingerprint VARCHAR)")
+    if con.execute("SELECT count(*) FROM ref_installed WHERE fingerprint = ?", [current]).fetchall()[0][0]:
+        return
     tables = {
         "ref_country": load("countries"),
         "ref_subregion": load("subregions"),
@@ -134,7 +140,6 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
         "ref_country_group": load("country_groups"),
         "ref_country_alias": country_aliases()[["alias_key", "country_iso3"]],
         "ref_subnational_unit": load("subnational_units"),
-        "ref_source_layout": source_layouts(),
         "ref_indicator": load("indicators"),
         "ref_indicator_alias": indicator_aliases()[["alias_key", "indicator_code"]],
         "ref_unit": load("units"),
@@ -144,6 +149,12 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
         "ref_missing_token": missing_tokens(),
     }
     for table, frame in tables.items():
-        con.register("_ref_frame", frame)
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _ref_frame")
-        con.unregister("_ref_frame")
+        save_table(con, table, frame)
+    con.execute("DELETE FROM ref_installed")
+    con.execute("INSERT INTO ref_installed VALUES (?)", [current])
+
+
+def save_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    con.register("_ref_frame", frame)
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _ref_frame")
+    con.unregister("_ref_frame")

@@ -5,8 +5,10 @@ GX is imported inside the functions that use it: it costs seconds to import.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -46,6 +48,12 @@ class ValidationSummary:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def import_in_background() -> None:
+    """Start importing Great Expectations (seconds) while the files are read; `validate`
+    imports it as usual and waits for this import if it is still going."""
+    threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
 
 
 def load_suite(expectations_dir: Path, name: str):
@@ -165,17 +173,17 @@ def _failing_rows(con, table: str, row_ids: list[int]) -> pd.DataFrame:
 
 def _stage_problems(con, frame: pd.DataFrame, first_reason: dict[int, dict], parameters: dict, files: dict) -> None:
     rows = []
-    for row_id, meta in first_reason.items():
-        row = frame.loc[row_id]
+    for row in frame.to_dict("records"):
+        meta = first_reason[row["row_id"]]
         details = _details(row, meta, parameters, files[int(row["file_id"])])
-        rows.append((int(row["file_id"]), int(row_id), int(row["line"]), meta["reason_code"], json.dumps(details)))
+        rows.append((int(row["file_id"]), int(row["row_id"]), int(row["line"]), meta["reason_code"], json.dumps(details)))
     problems = pd.DataFrame(rows, columns=["file_id", "row_id", "line", "reason_code", "details"])
     con.register("_problems", problems)
     con.execute("INSERT INTO stage_problem SELECT * FROM _problems")
     con.unregister("_problems")
 
 
-def _details(row: pd.Series, meta: dict, parameters: dict, dialect: tuple[str, str]) -> dict:
+def _details(row: dict, meta: dict, parameters: dict, dialect: tuple[str, str]) -> dict:
     """What the message templates may quote: the cell that failed and the rule it failed.
     Free-text cells (notes) are never quoted."""
     delimiter, decimal_mark = dialect

@@ -5,11 +5,23 @@
 -- but no national figure, the national figure is their sum, flagged 'rollup' (and
 -- 'incomplete_rollup' when some of the country's units are missing, 'partial_year' when a
 -- unit's figure is partial); source_row is then NULL.
-CREATE OR REPLACE TABLE fact_observation AS
+-- Kept up to date group by group: only the groups the applied files touch (affected_group: a
+-- source's rows for a country, year, indicator and disaggregation) are computed again.
+CREATE TABLE IF NOT EXISTS fact_observation (
+    country_iso3 VARCHAR, subnational_code VARCHAR, year INTEGER, indicator_code VARCHAR, sex VARCHAR,
+    age_group VARCHAR, population_group VARCHAR, value DOUBLE, unit VARCHAR, source VARCHAR,
+    source_file VARCHAR, source_row INTEGER, flags VARCHAR, flag_note VARCHAR
+);
+DELETE FROM fact_observation AS f USING affected_group AS a
+WHERE f.country_iso3 = a.country_iso3 AND f.year = a.year AND f.indicator_code = a.indicator_code
+  AND f.sex = a.sex AND f.age_group = a.age_group AND f.population_group = a.population_group
+  AND f.source = a.source;
+INSERT INTO fact_observation
 WITH latest AS MATERIALIZED (
     SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
            value, unit, source, source_file, source_row, flags, flag_note
     FROM observation
+    SEMI JOIN affected_group USING (country_iso3, year, indicator_code, sex, age_group, population_group, source)
     QUALIFY row_number() OVER (
         PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
                      population_group, source

@@ -1,11 +1,13 @@
 -- A row of observation_history is one vintage of an observation key: a row loaded in this run
 -- (from applied_path) whose value differs from the vintage before it — the key's latest
 -- vintage of earlier runs, or an earlier row of this run (files in the order received, then by
--- path and line) — or whose key is new. The same value given again is not a new vintage.
+-- path and line) — or whose key is new. The same value given again is not a new vintage. Only
+-- the groups the applied files touch (affected_group) are looked at.
 INSERT INTO observation_history
 WITH latest AS (
     SELECT *
     FROM observation_history
+    SEMI JOIN affected_group USING (country_iso3, year, indicator_code, sex, age_group, population_group, source)
     QUALIFY row_number() OVER (
         PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
                      population_group, source

@@ -1,5 +1,6 @@
 -- A row of revisions is one change a file made to a figure: a vintage of observation_history
--- that followed an earlier vintage of the same key with another value.
+-- that followed an earlier vintage of the same key with another value; for the groups of the
+-- files whose receipts are due (receipt_due), which are the only receipts written.
 SELECT source_file, source_row, country_iso3, subnational_code, year, indicator_code, sex,
        age_group, population_group, source, previous_value, value, previous_file
 FROM (
@@ -7,6 +8,10 @@ FROM (
            lag(value) OVER key_history AS previous_value,
            lag(source_file) OVER key_history AS previous_file
     FROM observation_history
+    SEMI JOIN (
+        SELECT DISTINCT country_iso3, year, indicator_code, sex, age_group, population_group, source
+        FROM observation_history WHERE source_file IN (SELECT file_path FROM receipt_due)
+    ) USING (country_iso3, year, indicator_code, sex, age_group, population_group, source)
     WINDOW key_history AS (
         PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
                      population_group, source

@@ -41,3 +41,5 @@ CREATE TABLE IF NOT EXISTS observation_history (
     sex VARCHAR, age_group VARCHAR, population_group VARCHAR, source VARCHAR, value DOUBLE,
     unit VARCHAR, source_file VARCHAR, source_row INTEGER, received_at TIMESTAMP
 );
+-- Files applied since their receipts for staff were last written (written when publishing).
+CREATE TABLE IF NOT EXISTS receipt_due (file_path VARCHAR);
