@@ -70,7 +70,7 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
             SELECT count(*), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0),
                    count(*) FILTER (WHERE status = 'duplicate')
             FROM file_receipt WHERE file_path IN (SELECT file_path FROM applied_path)
-        """).fetchone())
+        """).fetchall()[0])
         state.put(con, "rules", rules)
         state.bump_data_version(con)
         con.execute("INSERT INTO receipt_due SELECT file_path FROM applied_path EXCEPT SELECT file_path FROM receipt_due")
@@ -93,7 +93,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, first_year: int, last_year: int)
     counts = {}
     for name in MARTS:
         con.execute((MARTS_DIR / f"{name}.sql").read_text())
-        counts[name] = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        counts[name] = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
     return counts
 
 

@@ -82,8 +82,8 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         raise FileNotFoundError(f"raw folder not found / carpeta raw no encontrada: {settings.raw_dir}")
     layouts.load_all()  # a malformed layout stops the run here, naming its file
     with working_db(settings) as con:
-        con.execute((SQL_DIR / "stage_tables.sql").read_text())
-        received = con.execute("SELECT count(*) FROM file_receipt").fetchone()[0]
+        read_step.create_stage_tables(con)
+        received = con.execute("SELECT count(*) FROM file_receipt").fetchall()[0][0]
         rules_changed = received > 0 and state.get(con, "rules") != state.rules(settings)
         if rules_changed:
             log.info("code, layouts, suites or reference data changed since the last run: reading every raw file again")
@@ -98,11 +98,12 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         progress = Progress(len(found.to_read), report=report or log.info)
         next_row_id = 0
         limits = settings.file_limits()
+        buffer = read_step.StageBuffer(con)
         for file_id, raw in enumerate(found.to_read, start=1):
             if not raw.observatory:
                 outcome = read_step.ReadOutcome(rejection=read_step.FileRejected("no_observatory_folder"))
             else:
-                outcome = read_step.read_file(con, raw.path, file_id, next_row_id, limits, settings.temp_dir)
+                outcome = read_step.read_file(con, raw.path, file_id, next_row_id, limits, settings.temp_dir, buffer)
                 next_row_id = outcome.next_row_id
             _record_file(con, file_id, raw, received_at, outcome)
             summary.files_read += 1
@@ -112,6 +113,7 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
                 summary.files_rejected += 1
                 summary.rejected.append(f"{raw.rel_path}: {outcome.rejection.reason_code}")
             progress.advance(outcome.rows_read)
+        buffer.flush()
         progress.finish()
         for raw, owner in found.duplicates:
             con.execute("INSERT INTO stage_duplicate VALUES (?, ?, ?, ?, ?)",
@@ -214,7 +216,7 @@ def check_file(path: Path, settings: Settings) -> receipts.Receipt:
             con.execute(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
             reference.install(con)
             build_step.ensure_working_tables(con)
-            con.execute((SQL_DIR / "stage_tables.sql").read_text())
+            read_step.create_stage_tables(con)
             outcome = read_step.read_file(con, path, 1, 0, settings.file_limits(), Path(temp))
         _record_file(con, 1, raw, datetime.now(timezone.utc).replace(tzinfo=None), outcome)
         harmonize_step.harmonize(con)
@@ -254,7 +256,7 @@ def duplicated_keys(settings: Settings) -> int:
         _require(con, "fact_observation")
         return con.execute(
             f"SELECT count(*) FROM (SELECT {key} FROM fact_observation GROUP BY ALL HAVING count(*) > 1)"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
 
 
 def unknown_countries(settings: Settings) -> int:
@@ -263,7 +265,7 @@ def unknown_countries(settings: Settings) -> int:
         _require(con, "fact_observation")
         return con.execute(
             "SELECT count(*) FROM fact_observation ANTI JOIN dim_country USING (country_iso3)"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
 
 
 def missing_country_years(settings: Settings) -> int:
@@ -275,7 +277,7 @@ def missing_country_years(settings: Settings) -> int:
             CROSS JOIN range(?, ? + 1) AS years(year)
             ANTI JOIN mart_country_progress AS m
               ON m.country_iso3 = dim_country.country_iso3 AND m.year = years.year
-        """, [settings.mart_first_year, settings.max_year]).fetchone()[0]
+        """, [settings.mart_first_year, settings.max_year]).fetchall()[0][0]
 
 
 def table_summaries(settings: Settings, tables: Iterable[str], limit: int = 5) -> dict[str, tuple[int, str]]:
@@ -295,4 +297,4 @@ def table_summaries(settings: Settings, tables: Iterable[str], limit: int = 5) -
 def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND table_name = ?", [table]
-    ).fetchone()[0])
+    ).fetchall()[0][0])

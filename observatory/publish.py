@@ -92,7 +92,7 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str, spec: dict) -> int:
     for name, (_, description) in columns.items():
         con.execute(f"COMMENT ON COLUMN pub.{table}.{name} IS {_literal(description)}")
     con.execute(f"INSERT INTO pub.{table} SELECT {', '.join(columns)} FROM main.{table}")
-    return con.execute(f"SELECT count(*) FROM pub.{table}").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM pub.{table}").fetchall()[0][0]
 
 
 def _write_parquet(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> None:

@@ -19,14 +19,18 @@ from functools import lru_cache
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from observatory import layouts, reference
 from observatory.textfile import Deadline, FileRejected, Limits, RestartAs, TextFile, too_large, codec, prepare
 
 log = logging.getLogger(__name__)
 
+SQL_DIR = Path(__file__).parent / "sql"
 STAGE_TABLES = {"observation": "stage_row", "policy_instrument": "stage_policy_row"}
+DUCKDB_TYPES = {pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.string(): "VARCHAR"}
 BATCH_ROWS = 100_000
 # Reads of one file: the detected encoding, a wider code page after a bad byte, the layout's own.
 MAX_ATTEMPTS = 3
@@ -61,11 +65,70 @@ class ReadOutcome:
     next_row_id: int = 0
 
 
+def create_stage_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The run's stage: sql/stage_tables.sql, and one table per dataset kind whose columns are
+    those of reference/dataset_kinds.csv (the Arrow schema of staged rows is derived alike)."""
+    con.execute((SQL_DIR / "stage_tables.sql").read_text())
+    for kind, table in STAGE_TABLES.items():
+        columns = ", ".join(f"{field.name} {DUCKDB_TYPES[field.type]}" for field in row_schema(kind))
+        con.execute(f"CREATE OR REPLACE TABLE {table} ({columns})")
+
+
+PROBLEM_SCHEMA = pa.schema([("file_id", pa.int32()), ("row_id", pa.int64()), ("line", pa.int32()),
+                            ("reason_code", pa.string()), ("details", pa.string())])
+
+
+class StageBuffer:
+    """The staged rows and problems of the files read so far, written to DuckDB a few large
+    batches at a time: an append to a DuckDB table has a fixed cost, so 200 small files become
+    a handful of appends, not 200. A rejected file's rows are dropped (and deleted, for a large
+    file whose rows were already written)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, flush_rows: int = 250_000):
+        self.con, self.flush_rows = con, flush_rows
+        self.pending: list[tuple[int, str, pa.Table]] = []  # (file_id, target table, rows)
+        self.rows = 0
+        self.written: set[int] = set()
+
+    def add(self, file_id: int, table: str, rows: pa.Table) -> None:
+        if rows.num_rows:
+            self.pending.append((file_id, table, rows))
+            self.rows += rows.num_rows
+
+    def add_problems(self, file_id: int, problems: list[tuple]) -> None:
+        if problems:
+            self.add(file_id, "stage_problem", pa.Table.from_pylist(
+                [dict(zip(PROBLEM_SCHEMA.names, problem)) for problem in problems], schema=PROBLEM_SCHEMA))
+
+    def maybe_flush(self) -> None:
+        if self.rows >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        by_table: dict[str, list[pa.Table]] = {}
+        for file_id, table, rows in self.pending:
+            by_table.setdefault(table, []).append(rows)
+            self.written.add(file_id)
+        for table, parts in by_table.items():
+            self.con.register("_stage_batch", pa.concat_tables(parts))
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _stage_batch")
+            self.con.unregister("_stage_batch")
+        self.pending, self.rows = [], 0
+
+    def discard(self, file_id: int) -> None:
+        """Forget what a file staged: a rejected file loads nothing, not even its good rows."""
+        self.pending = [entry for entry in self.pending if entry[0] != file_id]
+        self.rows = sum(rows.num_rows for _, _, rows in self.pending)
+        if file_id in self.written:
+            for table in (*STAGE_TABLES.values(), "stage_problem"):
+                self.con.execute(f"DELETE FROM {table} WHERE file_id = ?", [file_id])
+
+
 @dataclass
 class _Stager:
-    """Buffers a layout's rows and problems and writes them to DuckDB in Arrow batches."""
+    """Collects one file's rows and problems as a layout makes them, for the stage buffer."""
 
-    con: duckdb.DuckDBPyConnection
+    buffer: StageBuffer
     file_id: int
     next_row_id: int
     kind: str = "observation"
@@ -95,30 +158,30 @@ class _Stager:
 
     def flush(self) -> None:
         if self.columns.get("row_id"):
-            batch = pa.Table.from_pydict(self.columns, schema=row_schema(self.kind))
-            self.con.register("_stage_batch", batch)
-            self.con.execute(f"INSERT INTO {STAGE_TABLES[self.kind]} BY NAME SELECT * FROM _stage_batch")
-            self.con.unregister("_stage_batch")
+            self.buffer.add(self.file_id, STAGE_TABLES[self.kind], pa.Table.from_pydict(self.columns, schema=row_schema(self.kind)))
             self.start(self.kind)
-        if self.problems:
-            self.con.executemany("INSERT INTO stage_problem VALUES (?, ?, ?, ?, ?)", self.problems)
-            self.problems = []
+        self.buffer.add_problems(self.file_id, self.problems)
+        self.problems = []
+        self.buffer.maybe_flush()
 
-    def discard(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Forget what this file staged (a rejected file loads nothing, not even its good
-        rows): its transaction is rolled back."""
+    def discard(self) -> None:
         self.columns = {}
         self.problems = []
-        try:
-            con.execute("ROLLBACK")
-        except duckdb.TransactionException:  # the error already ended the transaction
-            pass
+        self.buffer.discard(self.file_id)
 
 
 def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_row_id: int,
-              limits: Limits | None = None, temp_dir: Path | None = None) -> ReadOutcome:
-    """Stage one raw file's rows; a file-level failure comes back as `rejection`, never raised
+              limits: Limits | None = None, temp_dir: Path | None = None,
+              buffer: StageBuffer | None = None) -> ReadOutcome:
+    """Stage one raw file's rows (into `buffer`, which the caller flushes; without one, they
+    are written before returning); a file-level failure comes back as `rejection`, never raised
     (only an interrupt from the person at the terminal goes through)."""
+    if buffer is None:
+        buffer = StageBuffer(con)
+        try:
+            return read_file(con, path, file_id, first_row_id, limits, temp_dir, buffer)
+        finally:
+            buffer.flush()
     limits = limits or Limits()
     deadline = Deadline(limits)
     # DuckDB's own work is interrupted when the file's seconds are up; Python's checks the deadline.
@@ -126,22 +189,20 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_ro
     timer.daemon = True
     timer.start()
     try:
-        return _read_attempts(con, path, file_id, first_row_id, limits, deadline, temp_dir or Path(tempfile.gettempdir()))
+        return _read_attempts(con, path, file_id, first_row_id, limits, deadline,
+                              temp_dir or Path(tempfile.gettempdir()), buffer)
     finally:
         timer.cancel()
 
 
 def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Limits, deadline: Deadline,
-                   temp_dir: Path) -> ReadOutcome:
-    stager = _Stager(con, file_id, first_row_id)
+                   temp_dir: Path, buffer: StageBuffer) -> ReadOutcome:
+    stager = _Stager(buffer, file_id, first_row_id)
     encoding: str | None = None
     tried: list[str] = []
     for _ in range(MAX_ATTEMPTS):
         outcome = ReadOutcome(next_row_id=first_row_id)
         text: TextFile | None = None
-        # One transaction a file: what a rejected file staged goes with it, and the database
-        # syncs once a file rather than once a statement.
-        con.execute("BEGIN TRANSACTION")
         try:
             text = prepare(path, limits, deadline, temp_dir, encoding)
             outcome.encoding = text.encoding
@@ -149,15 +210,14 @@ def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Lim
             outcome.decimal_mark = "," if outcome.delimiter == ";" else "."
             outcome.rows_read = _stage(con, text, path.name, stager, outcome, deadline)
             stager.flush()
-            con.execute("COMMIT")
         except RestartAs as again:
-            stager.discard(con)
+            stager.discard()
             stager.next_row_id = first_row_id
             tried.append(outcome.encoding or encoding or "?")
             encoding = again.encoding
             continue
         except BaseException as error:  # noqa: BLE001 - one file never stops the others
-            stager.discard(con)
+            stager.discard()
             if isinstance(error, KeyboardInterrupt):
                 raise
             outcome.rejection = _rejection(error, path, limits)
@@ -217,15 +277,15 @@ def _needs_layout_encoding(layout: layouts.Layout, detected: str) -> bool:
 # --- parsing in DuckDB ------------------------------------------------------------------
 
 class _Records:
-    """The file's non-blank records in the temporary table `_data(rec, line, c0, c1, …)`:
-    `rec` their order among all records, `line` the line where each one starts."""
+    """The file's non-blank records as a relation `relation(rec, line, c0, c1, …)`: `rec` their
+    order among all records, `line` the line where each one starts. Raw contract v1 reads it
+    in one query; a layout materializes it as the temporary table `_data` to page through it."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, width: int):
-        self.con, self.width = con, width
+    def __init__(self, con: duckdb.DuckDBPyConnection, width: int, relation: str):
+        self.con, self.width, self.relation = con, width, relation
 
     @classmethod
     def parse(cls, con: duckdb.DuckDBPyConnection, text: TextFile, width: int) -> "_Records":
-        records = cls(con, width)
         columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
         source = (
             f"SELECT row_number() OVER () AS rec, * FROM read_csv({_literal(text.path)}, header = false, "
@@ -235,14 +295,14 @@ class _Records:
         cells = ", ".join(f"c{i}" for i in range(width))
         nonblank = f"NOT regexp_full_match(concat_ws('', {cells}), '{BLANK}*')"
         if text.simple:  # no quote, no empty line: record n starts on line n
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _data AS SELECT rec, rec AS line, {cells} FROM ({source}) WHERE {nonblank}")
-            return records
+            return cls(con, width, f"SELECT rec, rec AS line, {cells} FROM ({source}) WHERE {nonblank}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _records AS {source}")
         _record_starts(con, text)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _data AS SELECT rec, s.line, {cells} "
-                    f"FROM _records JOIN _starts AS s USING (rec) WHERE {nonblank}")
-        con.execute("DROP TABLE _records")
-        return records
+        return cls(con, width, f"SELECT rec, s.line, {cells} FROM _records JOIN _starts AS s USING (rec) WHERE {nonblank}")
+
+    def materialize(self) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _data AS {self.relation}")
+        self.relation = "SELECT * FROM _data"
 
     @staticmethod
     def clean(i: int) -> str:
@@ -257,7 +317,7 @@ class _Records:
         return f"coalesce(regexp_matches(c{i}, '[^{BLANK[1:-1]}]'), false)"
 
     def count_after(self, header_rec: int) -> int:
-        return self.con.execute("SELECT count(*) FROM _data WHERE rec > ?", [header_rec]).fetchone()[0]
+        return self.con.execute("SELECT count(*) FROM _data WHERE rec > ?", [header_rec]).fetchall()[0][0]
 
     def header_rec(self, header_rows: int) -> int:
         """`rec` of the last header record (0 when there is none)."""
@@ -265,7 +325,7 @@ class _Records:
             return 0
         return self.con.execute(
             "SELECT coalesce(max(rec), 0) FROM (SELECT rec FROM _data ORDER BY rec LIMIT ?)", [header_rows]
-        ).fetchone()[0]
+        ).fetchall()[0][0]
 
     def batches(self, header_rec: int, size: int = 50_000):
         """(line, cells) of every record after the header, in the file's order, a batch at a
@@ -296,7 +356,7 @@ def _record_starts(con: duckdb.DuckDBPyConnection, text: TextFile) -> None:
                   strict_mode = false, parallel = false))
         ) WHERE quotes % 2 = 0 AND l IS NOT NULL AND l NOT IN ('', '\r')
     """)
-    starts, records = con.execute("SELECT (SELECT count(*) FROM _starts), (SELECT count(*) FROM _records)").fetchone()
+    starts, records = con.execute("SELECT (SELECT count(*) FROM _starts), (SELECT count(*) FROM _records)").fetchall()[0]
     if starts == records:
         return
     lines = _python_starts(text.path, text.delimiter)
@@ -322,34 +382,40 @@ def _python_starts(path: Path, delimiter: str) -> list[int]:
 # --- raw contract v1 --------------------------------------------------------------------
 
 def _stage_canonical(records: _Records, header: list[str], stager: _Stager, outcome: ReadOutcome) -> int:
-    """Raw contract v1: a header row, then data rows, staged by one SQL statement; every
-    non-blank row is counted as read."""
-    con = records.con
+    """Raw contract v1: a header row, then data rows, parsed, cleaned and mapped to canonical
+    columns by one query; every non-blank row is counted as read."""
     outcome.kind, positions, missing = _map_header(header)
-    header_rec = records.header_rec(1)
-    rows_read = records.count_after(header_rec)
+    names = list(reference.kind_columns()[outcome.kind])
+    extra = " OR ".join(records.filled(i) for i in range(len(header), records.width)) or "false"
+    fields = ", ".join(f"{records.clean(positions[name])} AS {name}" if name in positions else f"CAST(NULL AS VARCHAR) AS {name}"
+                       for name in names)
+    width = ", ".join(f"CASE WHEN c{i} IS NOT NULL THEN {i + 1} END" for i in range(records.width))
+    parsed = records.con.sql(f"""
+        SELECT rec, CAST(line AS INTEGER) AS line, ({extra}) AS extra,
+               CASE WHEN {extra} THEN greatest({width}) END AS fields, {fields}
+        FROM ({records.relation}) ORDER BY rec
+    """).to_arrow_table()
+    data = parsed.slice(1)  # the first non-blank record is the header
+    rows_read = data.num_rows
     if missing:
         raise _unrecognized(header, outcome.kind, missing, rows_read)
     if rows_read == 0:
         raise FileRejected("no_data_rows")
-    extra = " OR ".join(records.filled(i) for i in range(len(header), records.width)) or "false"
-    fields = ", ".join(records.clean(positions[name]) if name in positions else "NULL"
-                       for name in reference.kind_columns()[outcome.kind])
-    names = ", ".join(reference.kind_columns()[outcome.kind])
-    parameters = {"first": stager.next_row_id, "file_id": stager.file_id, "header_rec": header_rec}
-    con.execute(f"""
-        INSERT INTO {STAGE_TABLES[outcome.kind]} (row_id, file_id, line, {names})
-        SELECT $first + rec, $file_id, line, {fields} FROM _data WHERE rec > $header_rec AND NOT ({extra})
-    """, parameters)
-    width = ", ".join(f"CASE WHEN c{i} IS NOT NULL THEN {i + 1} END" for i in range(records.width))
-    con.execute(f"""
-        INSERT INTO stage_problem
-        SELECT $file_id, $first + rec, line, 'extra_fields',
-               json_object('fields', greatest({width}), 'header_fields', $header_fields, 'delimiter', $delimiter)
-        FROM _data WHERE rec > $header_rec AND ({extra})
-    """, parameters | {"header_fields": len(header), "delimiter": _show_delimiter(outcome.delimiter)})
-    last = con.execute("SELECT coalesce(max(rec), 0) FROM _data").fetchone()[0]
-    stager.next_row_id += last + 1
+    first = stager.next_row_id
+    good = data.filter(pc.invert(data["extra"]))
+    stager.buffer.add(stager.file_id, STAGE_TABLES[outcome.kind], pa.table({
+        "row_id": pc.add(good["rec"], pa.scalar(first, pa.int64())),
+        "file_id": pa.array(np.full(good.num_rows, stager.file_id, dtype=np.int32)),
+        "line": good["line"],
+        **{name: good[name] for name in names},
+    }).cast(row_schema(outcome.kind)))
+    delimiter = _show_delimiter(outcome.delimiter)
+    stager.buffer.add_problems(stager.file_id, [
+        (stager.file_id, first + row["rec"], row["line"], "extra_fields",
+         json.dumps({"fields": row["fields"], "header_fields": len(header), "delimiter": delimiter}))
+        for row in data.filter(data["extra"]).select(["rec", "line", "fields"]).to_pylist()
+    ])
+    stager.next_row_id = first + parsed["rec"][-1].as_py() + 1
     return rows_read
 
 
@@ -416,6 +482,7 @@ def _stage_layout(records: _Records, layout: layouts.Layout, head: list[list[str
     """Every record the layout makes of a row is staged with the row's line number; rows the
     layout skips by design are counted apart; a value outside a filter's lists is a problem."""
     header = head[: layout.header_rows]
+    records.materialize()
     header_rec = records.header_rec(layout.header_rows)
     outcome.kind = layout.kind
     try:

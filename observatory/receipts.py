@@ -122,7 +122,7 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
     ).fetchall():
         problems.setdefault(path, []).append(Problem(line, code, es, en, column))
     changes: dict[str, list[Change]] = {}
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'observation_history' AND database_name = current_database()").fetchone()[0]:
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'observation_history' AND database_name = current_database()").fetchall()[0][0]:
         for (path, line, country, subnational, year, indicator, sex, age, group, source,
              previous, value, previous_file) in con.execute((SQL_DIR / "revisions.sql").read_text()).fetchall():
             key = " ".join(str(part) for part in (country, subnational, year, indicator, sex, age, group) if part is not None)

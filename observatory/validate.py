@@ -112,34 +112,31 @@ def _validate_table(con, table: str, suite, batch_definition, parameters: dict, 
     rows), a bounded batch at a time; the rest of a failing row is fetched for its message."""
     summary = ValidationSummary(suite=suite.name)
     outcomes: dict[str, ExpectationOutcome] = {}
-    priority = {expectation.id: index for index, expectation in enumerate(suite.expectations)}
     for expectation in suite.expectations:
         outcomes[expectation.id] = ExpectationOutcome(
             expectation=expectation.expectation_type,
             column=_columns_of(expectation.configuration.kwargs),
             reason_code=expectation.meta["reason_code"],
         )
-    columns = ", ".join(suite_columns(suite))
+    columns = ", ".join(sorted({*suite_columns(suite), "file_id"}))
     # A second cursor streams the rows while the first one writes problems.
     reader = con.cursor().sql(f"SELECT {columns} FROM {table} ORDER BY row_id").to_arrow_reader(
         settings.validation_batch_rows
     )
-    for record_batch in reader:
+    for record_batch in _regrouped(reader, settings.validation_batch_rows):
         frame = record_batch.to_pandas().set_index("row_id", drop=False)
         frame.index.name = None  # GX then reports failing rows by bare row_id
+        failing = _failing_by_file(con, table, batch_definition, suite, frame, parameters)
         summary.rows_checked += len(frame)
-        result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
-            suite, expectation_parameters=parameters, result_format={"result_format": "COMPLETE"}
-        )
         first_reason: dict[int, dict] = {}
         failing_by_expectation: list[tuple[ExpectationOutcome, list[int]]] = []
-        for expectation_result in sorted(result.results, key=lambda r: priority[r.expectation_config.id]):
-            failing = expectation_result.result.get("unexpected_index_list") or []
-            outcome = outcomes[expectation_result.expectation_config.id]
-            outcome.failed_rows += len(failing)
-            failing_by_expectation.append((outcome, failing[: max(0, FIRST_LINES - len(outcome.first_lines))]))
-            for row_id in failing:
-                first_reason.setdefault(row_id, expectation_result.expectation_config.meta)
+        for expectation in suite.expectations:  # in the suite's order: the first failure is the reason
+            row_ids = failing.get(expectation.id, [])
+            outcome = outcomes[expectation.id]
+            outcome.failed_rows += len(row_ids)
+            failing_by_expectation.append((outcome, row_ids[: max(0, FIRST_LINES - len(outcome.first_lines))]))
+            for row_id in row_ids:
+                first_reason.setdefault(row_id, expectation.meta)
         if not first_reason:
             continue
         rows = _failing_rows(con, table, list(first_reason))
@@ -149,6 +146,67 @@ def _validate_table(con, table: str, suite, batch_definition, parameters: dict, 
         summary.rows_quarantined += len(first_reason)
     summary.expectations = list(outcomes.values())
     return summary
+
+
+class ValidationFailed(Exception):
+    """Great Expectations could not evaluate an expectation on a batch (its error, not a row's)."""
+
+
+def failing_rows(batch_definition, suite, frame: pd.DataFrame, parameters: dict) -> dict[str, list[int]]:
+    """Expectation id -> row_ids of the rows that fail it. An expectation GX could not evaluate
+    raises: unchecked rows must never pass as valid."""
+    result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
+        suite, expectation_parameters=parameters, result_format={"result_format": "COMPLETE"}
+    )
+    failing = {}
+    for expectation_result in result.results:
+        info = expectation_result.exception_info or {}
+        if info.get("raised_exception"):
+            raise ValidationFailed(str(info.get("exception_message", ""))[:200])
+        failing[expectation_result.expectation_config.id] = list(expectation_result.result.get("unexpected_index_list") or [])
+    return failing
+
+
+def _failing_by_file(con, table: str, batch_definition, suite, frame: pd.DataFrame, parameters: dict) -> dict[str, list[int]]:
+    """The batch's failing rows; when GX fails on the batch, it is validated file by file and a
+    file GX fails on is rejected whole (internal_error), so one file never stops the others."""
+    try:
+        return failing_rows(batch_definition, suite, frame, parameters)
+    except Exception as error:  # noqa: BLE001
+        log.warning("validation failed on a batch (%s): validating it file by file", type(error).__name__)
+    failing: dict[str, list[int]] = {}
+    for file_id, part in frame.groupby("file_id", sort=True):
+        try:
+            for expectation_id, row_ids in failing_rows(batch_definition, suite, part, parameters).items():
+                failing.setdefault(expectation_id, []).extend(row_ids)
+        except Exception as error:  # noqa: BLE001
+            _reject_file(con, table, int(file_id), error)
+    return failing
+
+
+def _reject_file(con, table: str, file_id: int, error: BaseException) -> None:
+    """Set a whole file aside: its staged rows and problems go, one rejection takes their place."""
+    log.warning("internal error while validating file %d: %s", file_id, type(error).__name__)
+    con.execute("DELETE FROM stage_problem WHERE file_id = ?", [file_id])
+    con.execute(f"DELETE FROM {table} WHERE file_id = ?", [file_id])
+    con.execute("UPDATE stage_file SET rejected = true WHERE file_id = ?", [file_id])
+    con.execute("INSERT INTO stage_problem VALUES (?, NULL, NULL, 'internal_error', ?)",
+                [file_id, json.dumps({"step": "validación / validation", "error": type(error).__name__})])
+
+
+def _regrouped(reader: pa.RecordBatchReader, rows: int):
+    """Batches of `rows` rows: DuckDB's reader hands out ~120k-row batches whatever it is asked,
+    and every GX validation has a fixed cost."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.Table.from_batches(pending)
+            pending, count = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
 
 
 def suite_columns(suite) -> list[str]:
@@ -222,4 +280,4 @@ def _file_dialects(con: duckdb.DuckDBPyConnection) -> dict[int, tuple[str, str]]
 
 
 def _problem_count(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute("SELECT count(*) FROM stage_problem").fetchone()[0]
+    return con.execute("SELECT count(*) FROM stage_problem").fetchall()[0][0]

@@ -161,3 +161,25 @@ def test_progress_draws_on_a_terminal_and_stays_quiet_elsewhere():
     quiet = io.StringIO()
     Progress(1, stream=quiet).advance(5)
     assert quiet.getvalue() == ""
+
+
+def test_a_file_validation_fails_on_is_rejected_and_the_others_load(settings, monkeypatch):
+    from observatory import validate
+
+    real = validate.failing_rows
+
+    def fragile(batch_definition, suite, frame, parameters):
+        if suite.name == "observation" and (frame["file_id"] == 2).any():
+            raise validate.ValidationFailed("GX could not evaluate an expectation")
+        return real(batch_definition, suite, frame, parameters)
+
+    monkeypatch.setattr(validate, "failing_rows", fragile)
+    drop(settings, "a/one.csv", GOOD)
+    drop(settings, "b/two.csv", GOOD.replace("MIMP", "INEI"))
+    drop(settings, "c/three.csv", GOOD.replace("MIMP", "CEM") + "Atlantis,2015,femicide_count,1,CEM\n")
+    run(settings)
+    assert receipt(settings, "a/one.csv") == ("loaded", 2, 2, 0)
+    assert receipt(settings, "b/two.csv") == ("rejected", 2, 0, 2)
+    assert receipt(settings, "c/three.csv") == ("partially_loaded", 3, 2, 1)
+    assert rejection(settings, "b/two.csv")[0] == "internal_error"
+    assert query(settings, "SELECT count(*) FROM fact_observation WHERE source_file = 'b/two.csv'") == [(0,)]

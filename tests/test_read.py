@@ -6,7 +6,6 @@ import pytest
 from openpyxl import Workbook
 
 from observatory import read, textfile
-from observatory.pipeline import SQL_DIR
 
 
 def read_text(tmp_path: Path, content: str | bytes, name: str = "file.csv", encoding: str = "utf-8"):
@@ -17,7 +16,7 @@ def read_text(tmp_path: Path, content: str | bytes, name: str = "file.csv", enco
 
 def read_path(path: Path):
     con = duckdb.connect()
-    con.execute((SQL_DIR / "stage_tables.sql").read_text())
+    read.create_stage_tables(con)
     outcome = read.read_file(con, path, file_id=1, first_row_id=0)
     rows = con.execute("SELECT line, country, year, indicator, value, source, notes FROM stage_row ORDER BY line").fetchall()
     problems = con.execute("SELECT line, reason_code FROM stage_problem ORDER BY line").fetchall()
@@ -125,7 +124,7 @@ def test_gzip_compressed_csv(tmp_path):
 
 def test_stage_tables_have_the_columns_of_each_dataset_kind():
     con = duckdb.connect()
-    con.execute((SQL_DIR / "stage_tables.sql").read_text())
+    read.create_stage_tables(con)
     for kind, table in read.STAGE_TABLES.items():
         columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
         assert columns == read.row_schema(kind).names, kind
@@ -137,3 +136,28 @@ def test_a_policy_header_is_recognized_and_a_near_miss_names_what_is_missing(tmp
     outcome, _, _ = read_text(tmp_path, "país,tipo de instrumento,título\nPER,protocol,Protocolo\n")
     assert outcome.kind == "policy_instrument"
     assert outcome.rejection.details["missing"] == "source"
+
+
+def test_a_stray_quote_keeps_line_numbers_honest(tmp_path):
+    body = 'country,year,indicator,value,notes\nPER,2015,femicide_count,95,ab"c\n\nPER,2016,femicide_count,96,x\nPER,2017,femicide_count,97,"dos\nlíneas"\nPER,2018,femicide_count,98,y\n'
+    outcome, rows, _ = read_text(tmp_path, body)
+    assert outcome.rejection is None
+    assert [(r[0], r[2]) for r in rows] == [(2, "2015"), (4, "2016"), (5, "2017"), (7, "2018")]
+
+
+def test_nul_bytes_after_the_sample_are_not_text(tmp_path, monkeypatch):
+    monkeypatch.setattr(textfile, "SAMPLE_BYTES", 64)
+    monkeypatch.setattr(textfile, "CHUNK_BYTES", 64)
+    body = b"country,year,indicator,value\n" + b"PER,2015,femicide_count,95\n" * 5 + b"PER,2016,\x00\x00\x00,1\n"
+    outcome, rows, _ = read_text(tmp_path, body)
+    assert outcome.rejection.reason_code == "file_not_text" and rows == []
+
+
+def test_a_workbook_that_inflates_like_a_bomb_is_refused_before_it_is_opened(tmp_path):
+    import zipfile
+
+    path = tmp_path / "carga.xlsx"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"<c>0</c>" * (4 << 20))
+    outcome, _, _ = read_path(path)
+    assert outcome.rejection.reason_code == "compression_bomb"
