@@ -167,13 +167,20 @@ def write_manifest(path: Path, generated: list[GeneratedFile]) -> None:
     path.write_text(json.dumps([asdict(item) for item in generated], ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def build_bomb(path: Path, inflated_bytes: int, chunk_bytes: int = 8 << 20, seed: int = 11) -> tuple[int, int]:
+def build_bomb(path: Path, inflated_bytes: int, chunk_bytes: int = 8 << 20, seed: int = 11,
+               repeated: bool = False) -> tuple[int, int]:
     """A .csv.bz2 that inflates to at least `inflated_bytes` of valid CSV rows, built fast: one
     bz2 stream of header + ~chunk_bytes of rows, then one stream of the same rows written again
-    and again (bz2 readers go on through concatenated streams). Returns (inflated, file) bytes."""
+    and again (bz2 readers go on through concatenated streams). Varied rows inflate ~26x; with
+    `repeated`, one row over and over (the classic bomb) inflates thousands of times. Returns
+    (inflated, file) bytes."""
     sample = "\n".join(rows_text(1000, "bomb", 0, seed, bad_every=None)[0])
     rows = int(chunk_bytes / ((len(sample) + 1) / 1000))
-    body = ("\n".join(rows_text(rows, "Observatorio de Género bomb", 0, seed, bad_every=None)[0]) + "\n").encode("utf-8")
+    if repeated:
+        row = rows_text(1, "Observatorio de Género bomb", 0, seed, bad_every=None)[0][0]
+        body = ((row + "\n") * rows).encode("utf-8")
+    else:
+        body = ("\n".join(rows_text(rows, "Observatorio de Género bomb", 0, seed, bad_every=None)[0]) + "\n").encode("utf-8")
     header = (",".join(HEADER_EN) + "\n").encode("utf-8")
     first = bz2.compress(header + body, 9)
     again = bz2.compress(body, 9)

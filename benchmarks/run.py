@@ -399,12 +399,19 @@ def profile_run(ws: Workspace, total: int, top: int = 25) -> None:
 # --- bomb ---------------------------------------------------------------------------------
 
 def run_bomb(args: argparse.Namespace, work: Path) -> list[Row]:
-    ws = Workspace(work / "bomb")
-    say(f"\n=== bomb: bomb.csv.bz2 inflating to {args.bomb_mib:,} MiB beside {BOMB_GOOD_FILES} good files ({ws.base}) ===")
+    """Two bombs: one row repeated (the classic, refused by its inflation ratio) and varied rows
+    (inflating only ~26x, under the ratio, so refused by the size limit)."""
+    return [row for repeated in (True, False) for row in _run_one_bomb(args, work, repeated)]
+
+
+def _run_one_bomb(args: argparse.Namespace, work: Path, repeated: bool) -> list[Row]:
+    kind = "repeated row" if repeated else "varied rows"
+    ws = Workspace(work / ("bomb_repeated" if repeated else "bomb_varied"))
+    say(f"\n=== bomb ({kind}): bomb.csv.bz2 inflating to {args.bomb_mib:,} MiB beside {BOMB_GOOD_FILES} good files ({ws.base}) ===")
     good = corpus.generate_corpus(ws.raw, BOMB_GOOD_ROWS, BOMB_GOOD_FILES, bad_every=None, name="good")
     bomb = ws.raw / corpus.OBSERVATORIES[-1] / "bomb.csv.bz2"
     start = time.perf_counter()
-    inflated, size = corpus.build_bomb(bomb, args.bomb_mib << 20)
+    inflated, size = corpus.build_bomb(bomb, args.bomb_mib << 20, repeated=repeated)
     say(f"built in {time.perf_counter() - start:.1f} s: {mib(size)} compressed, {mib(inflated)} inflated "
         f"({inflated / size:,.0f}x); good files: {len(good)} with {BOMB_GOOD_ROWS:,} rows")
     run = ws.observatory_run("bomb", timeout=args.bomb_timeout, memory_limit_mib=args.bomb_memory_mib)
@@ -433,7 +440,7 @@ def run_bomb(args: argparse.Namespace, work: Path) -> list[Row]:
             say(f"    quarantine of the bomb: {reason} ({count:,} rows): {message}")
         if not quarantine:
             say("    no quarantine row for the bomb")
-    return [Row(f"bomb ({args.bomb_mib:,} MiB inflated)", run.seconds, "", None, run.peak_mib,
+    return [Row(f"bomb, {kind} ({args.bomb_mib:,} MiB inflated)", run.seconds, "", None, run.peak_mib,
                 "completed" if run.ok else run.failure())]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import duckdb
+import pyarrow as pa
 
 from observatory import build as build_step
 from observatory import faults
@@ -105,7 +106,7 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
             else:
                 outcome = read_step.read_file(con, raw.path, file_id, next_row_id, limits, settings.temp_dir, buffer)
                 next_row_id = outcome.next_row_id
-            _record_file(con, file_id, raw, received_at, outcome)
+            _record_file(con, file_id, raw, received_at, outcome, buffer)
             summary.files_read += 1
             summary.rows_read += outcome.rows_read
             summary.rows_skipped += outcome.rows_skipped
@@ -123,20 +124,38 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
     return summary
 
 
-def _record_file(con, file_id: int, raw, received_at: datetime, outcome: read_step.ReadOutcome) -> None:
+STAGE_FILE_SCHEMA = pa.schema([
+    ("file_id", pa.int32()), ("file_path", pa.string()), ("observatory", pa.string()), ("kind", pa.string()),
+    ("sha256", pa.string()), ("received_at", pa.timestamp("us")), ("encoding", pa.string()),
+    ("delimiter", pa.string()), ("decimal_mark", pa.string()), ("rows_read", pa.int64()), ("rejected", pa.bool_()),
+    ("layout", pa.string()), ("rows_skipped", pa.int64()), ("aggregate", pa.bool_()),
+    ("periods_per_year", pa.int32()), ("national_total", pa.bool_()),
+])
+
+
+def _record_file(con, file_id: int, raw, received_at: datetime, outcome: read_step.ReadOutcome,
+                 buffer: read_step.StageBuffer | None = None) -> None:
+    """The file's row of stage_file, and its rejection if it was rejected (through the stage
+    buffer, like its rows)."""
+    if buffer is None:
+        buffer = read_step.StageBuffer(con)
+        _record_file(con, file_id, raw, received_at, outcome, buffer)
+        buffer.flush()
+        return
     rejection = outcome.rejection
     layout = outcome.layout
     aggregate = layout.aggregate if layout else None
-    con.execute(
-        "INSERT INTO stage_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [file_id, raw.rel_path, raw.observatory, outcome.kind, raw.sha256, received_at, outcome.encoding,
-         outcome.delimiter, outcome.decimal_mark, outcome.rows_read, rejection is not None,
-         layout.name if layout else None, outcome.rows_skipped, aggregate is not None,
-         aggregate.periods_per_year if aggregate else None, bool(aggregate and aggregate.national_total)],
-    )
+    buffer.add(file_id, "stage_file", pa.Table.from_pylist([{
+        "file_id": file_id, "file_path": raw.rel_path, "observatory": raw.observatory, "kind": outcome.kind,
+        "sha256": raw.sha256, "received_at": received_at, "encoding": outcome.encoding,
+        "delimiter": outcome.delimiter, "decimal_mark": outcome.decimal_mark, "rows_read": outcome.rows_read,
+        "rejected": rejection is not None, "layout": layout.name if layout else None,
+        "rows_skipped": outcome.rows_skipped, "aggregate": aggregate is not None,
+        "periods_per_year": aggregate.periods_per_year if aggregate else None,
+        "national_total": bool(aggregate and aggregate.national_total),
+    }], schema=STAGE_FILE_SCHEMA))
     if rejection:
-        con.execute("INSERT INTO stage_problem VALUES (?, NULL, NULL, ?, ?)",
-                    [file_id, rejection.reason_code, json.dumps(rejection.details, default=str)])
+        buffer.add_problems(file_id, [(file_id, None, None, rejection.reason_code, json.dumps(rejection.details, default=str))])
 
 
 def validate(settings: Settings) -> list[validate_step.ValidationSummary]:

@@ -31,7 +31,7 @@ class Settings:
     # First year of the marts: the Belém do Pará Convention was adopted in 1994.
     mart_first_year: int = 1994
     # Rows handed to Great Expectations at a time: bounds memory on large files.
-    validation_batch_rows: int = 250_000
+    validation_batch_rows: int = field(default_factory=lambda: int(_env("OBSERVATORY_VALIDATION_BATCH_ROWS", "250000")))
     # Read and validate every raw file again, not only new and changed ones (weekly schedule).
     revalidate_all: bool = False
     # How long a run waits for another run that is writing before it gives up.

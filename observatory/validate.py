@@ -120,7 +120,7 @@ def _validate_table(con, table: str, suite, batch_definition, parameters: dict, 
         )
     columns = ", ".join(sorted({*suite_columns(suite), "file_id"}))
     # A second cursor streams the rows while the first one writes problems.
-    reader = con.cursor().sql(f"SELECT {columns} FROM {table} ORDER BY row_id").to_arrow_reader(
+    reader = con.cursor().sql(f"SELECT {columns} FROM {table}").to_arrow_reader(
         settings.validation_batch_rows
     )
     for record_batch in _regrouped(reader, settings.validation_batch_rows):
