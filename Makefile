@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: setup run test dev clean
+.PHONY: setup run test dev bench clean
 
 setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 
@@ -28,6 +28,10 @@ test: setup
 
 dev: setup
 	$(BIN)/dagster dev -w workspace.yaml
+
+# Speed and memory, run by hand (minutes): see benchmarks/README.md. BENCH="--sizes 5000000" for more.
+bench: setup
+	$(BIN)/python -m benchmarks.run $(BENCH)
 
 clean:
 	rm -rf $(VENV) $(DAGSTER_HOME) data/curated/*.duckdb data/curated/parquet data/curated/.work

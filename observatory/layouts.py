@@ -10,7 +10,6 @@ skipped, with the layout's stated reason, never silently dropped.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -172,14 +171,6 @@ def load_all(folder: Path | None = None) -> tuple[Layout, ...]:
 def _load(folder: Path) -> tuple[Layout, ...]:
     layouts = [_parse(path) for path in sorted(folder.glob("*.yaml"))]
     return tuple(sorted(layouts, key=lambda layout: (-len(layout.header_signature), layout.name)))
-
-
-def fingerprint(folder: Path | None = None) -> str:
-    """Changes when any layout file changes: files read before must then be read again."""
-    digest = hashlib.sha256()
-    for path in sorted((folder or LAYOUTS_DIR).glob("*.yaml")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 def install(con) -> None:

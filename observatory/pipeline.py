@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -97,16 +99,10 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         reference.install(con)
         received_at = datetime.now(timezone.utc).replace(tzinfo=None)
         progress = Progress(len(found.to_read), report=report or log.info)
-        next_row_id = 0
-        limits = settings.file_limits()
         buffer = read_step.StageBuffer(con)
-        for file_id, raw in enumerate(found.to_read, start=1):
-            if not raw.observatory:
-                outcome = read_step.ReadOutcome(rejection=read_step.FileRejected("no_observatory_folder"))
-            else:
-                outcome = read_step.read_file(con, raw.path, file_id, next_row_id, limits, settings.temp_dir, buffer)
-                next_row_id = outcome.next_row_id
+        for file_id, raw, outcome in _read_all(con, found.to_read, settings, buffer):
             _record_file(con, file_id, raw, received_at, outcome, buffer)
+            buffer.maybe_flush()
             summary.files_read += 1
             summary.rows_read += outcome.rows_read
             summary.rows_skipped += outcome.rows_skipped
@@ -122,6 +118,38 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         faults.point("stage_before_harmonize")
         harmonize_step.harmonize(con)
     return summary
+
+
+def _read_all(con: duckdb.DuckDBPyConnection, files: list[RawFile], settings: Settings,
+              buffer: read_step.StageBuffer) -> Iterator[tuple[int, RawFile, read_step.ReadOutcome]]:
+    """(file_id, file, outcome) of every file, in order. Files are read by `read_workers`
+    threads, each with its own DuckDB connection (DuckDB and the decoding release the GIL);
+    each file's row ids start at file_id << 32, so no file waits for another's count."""
+    limits = settings.file_limits()
+    local = threading.local()
+    cursors: list[duckdb.DuckDBPyConnection] = []
+    lock = threading.Lock()
+
+    def cursor() -> duckdb.DuckDBPyConnection:
+        if not hasattr(local, "con"):
+            local.con = con.cursor()
+            with lock:
+                cursors.append(local.con)
+        return local.con
+
+    def read_one(file_id: int, raw: RawFile) -> read_step.ReadOutcome:
+        if not raw.observatory:
+            return read_step.ReadOutcome(rejection=read_step.FileRejected("no_observatory_folder"))
+        return read_step.read_file(cursor(), raw.path, file_id, file_id << 32, limits, settings.temp_dir, buffer)
+
+    try:
+        with ThreadPoolExecutor(max_workers=settings.read_workers, thread_name_prefix="read") as pool:
+            futures = [pool.submit(read_one, file_id, raw) for file_id, raw in enumerate(files, start=1)]
+            for file_id, (raw, future) in enumerate(zip(files, futures), start=1):
+                yield file_id, raw, future.result()
+    finally:
+        for worker_con in cursors:
+            worker_con.close()
 
 
 STAGE_FILE_SCHEMA = pa.schema([

@@ -89,11 +89,13 @@ class StageBuffer:
         self.pending: list[tuple[int, str, pa.Table]] = []  # (file_id, target table, rows)
         self.rows = 0
         self.written: set[int] = set()
+        self.lock = threading.RLock()  # files are read by several threads; one writes at a time
 
     def add(self, file_id: int, table: str, rows: pa.Table) -> None:
         if rows.num_rows:
-            self.pending.append((file_id, table, rows))
-            self.rows += rows.num_rows
+            with self.lock:
+                self.pending.append((file_id, table, rows))
+                self.rows += rows.num_rows
 
     def add_problems(self, file_id: int, problems: list[tuple]) -> None:
         if problems:
@@ -105,6 +107,10 @@ class StageBuffer:
             self.flush()
 
     def flush(self) -> None:
+        with self.lock:
+            self._flush()
+
+    def _flush(self) -> None:
         by_table: dict[str, list[pa.Table]] = {}
         for file_id, table, rows in self.pending:
             by_table.setdefault(table, []).append(rows)
@@ -117,11 +123,12 @@ class StageBuffer:
 
     def discard(self, file_id: int) -> None:
         """Forget what a file staged: a rejected file loads nothing, not even its good rows."""
-        self.pending = [entry for entry in self.pending if entry[0] != file_id]
-        self.rows = sum(rows.num_rows for _, _, rows in self.pending)
-        if file_id in self.written:
-            for table in (*STAGE_TABLES.values(), "stage_problem"):
-                self.con.execute(f"DELETE FROM {table} WHERE file_id = ?", [file_id])
+        with self.lock:
+            self.pending = [entry for entry in self.pending if entry[0] != file_id]
+            self.rows = sum(rows.num_rows for _, _, rows in self.pending)
+            if file_id in self.written:
+                for table in (*STAGE_TABLES.values(), "stage_problem"):
+                    self.con.execute(f"DELETE FROM {table} WHERE file_id = ?", [file_id])
 
 
 @dataclass

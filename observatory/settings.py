@@ -47,6 +47,8 @@ class Settings:
     max_inflation: float = field(default_factory=lambda: float(_env("OBSERVATORY_MAX_INFLATION", "50")))
     max_file_lines: int = field(default_factory=lambda: int(_env("OBSERVATORY_MAX_FILE_LINES", "20000000")))
     max_file_seconds: float = field(default_factory=lambda: float(_env("OBSERVATORY_MAX_FILE_SECONDS", "900")))
+    # Threads reading raw files at once (each file is still read whole by one of them).
+    read_workers: int = field(default_factory=lambda: int(_env("OBSERVATORY_READ_WORKERS", str(min(4, os.cpu_count() or 1)))))
     # DuckDB's memory for the working database; past it, large joins spill to work_dir/tmp.
     duckdb_memory_limit: str = field(default_factory=lambda: _env("OBSERVATORY_DUCKDB_MEMORY_LIMIT", "2GB"))
 

@@ -66,20 +66,20 @@ def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def staged_anything(con: duckdb.DuckDBPyConnection) -> bool:
-    if not _has_tables(con, "stage_file", "stage_duplicate"):
-        return False
-    return bool(con.execute(
-        "SELECT (SELECT count(*) FROM stage_file) + (SELECT count(*) FROM stage_duplicate)"
-    ).fetchall()[0][0])
+    """Files to apply: read ones, or duplicates to record."""
+    return _any_rows(con, "stage_file", "stage_duplicate")
 
 
 def staged_rows(con: duckdb.DuckDBPyConnection) -> bool:
     """Rows to validate (a run that only saw duplicates of files already loaded has none)."""
-    if not _has_tables(con, "stage_row", "stage_policy_row"):
+    return _any_rows(con, "stage_row", "stage_policy_row")
+
+
+def _any_rows(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
+    if not _has_tables(con, *tables):
         return False
-    return bool(con.execute(
-        "SELECT (SELECT count(*) FROM stage_row) + (SELECT count(*) FROM stage_policy_row)"
-    ).fetchall()[0][0])
+    counts = " + ".join(f"(SELECT count(*) FROM {table})" for table in tables)
+    return bool(con.execute(f"SELECT {counts}").fetchall()[0][0])
 
 
 def build_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
