@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from observatory import layouts, reference
-from observatory.textfile import Deadline, FileRejected, Limits, RestartAs, TextFile, too_large, codec, prepare
+from observatory.textfile import LINE_TOO_LONG, Deadline, FileRejected, Limits, RestartAs, TextFile, codec, prepare, too_large
 
 log = logging.getLogger(__name__)
 
@@ -223,10 +223,8 @@ def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Lim
             tried.append(outcome.encoding or encoding or "?")
             encoding = again.encoding
             continue
-        except BaseException as error:  # noqa: BLE001 - one file never stops the others
+        except Exception as error:  # noqa: BLE001 - one file never stops the others
             stager.discard()
-            if isinstance(error, KeyboardInterrupt):
-                raise
             outcome.rejection = _rejection(error, path, limits)
             outcome.rows_read, outcome.rows_skipped = outcome.rejection.rows_read, outcome.rejection.rows_skipped
         finally:
@@ -249,7 +247,11 @@ def _rejection(error: BaseException, path: Path, limits: Limits) -> FileRejected
         return FileRejected("file_timeout", seconds=int(limits.max_seconds))
     if isinstance(error, (MemoryError, duckdb.OutOfMemoryException)):
         return FileRejected("file_too_large", **too_large("memory", "OBSERVATORY_DUCKDB_MEMORY_LIMIT"))
-    if isinstance(error, (OSError, csv.Error, UnicodeError, duckdb.InvalidInputException)):
+    if isinstance(error, duckdb.InvalidInputException):
+        if "line size" in str(error).lower():
+            return FileRejected("file_unreadable", detail=LINE_TOO_LONG)
+        return FileRejected("file_unreadable", detail=f"el CSV no se pudo interpretar / the CSV could not be parsed ({type(error).__name__})")
+    if isinstance(error, (OSError, csv.Error, UnicodeError)):
         return FileRejected("file_unreadable", detail=type(error).__name__)
     log.warning("internal error while reading %s: %s", path.name, type(error).__name__)
     return FileRejected("internal_error", step="lectura / read", error=type(error).__name__)

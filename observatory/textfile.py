@@ -28,6 +28,7 @@ DELIMITERS = ",;\t|"
 SAMPLE_BYTES = 1 << 20
 CHUNK_BYTES = 1 << 20
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+LINE_TOO_LONG = "una línea es demasiado larga / a line is too long"
 # The most records looked at to recognize a file (a layout's header rows, or its first row).
 HEAD_RECORDS = 5
 
@@ -232,8 +233,8 @@ def head_records(text: str, delimiter: str) -> list[list[str]]:
     reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"', strict=False)
     try:
         return list(islice((cells for cells in reader if any(cell.strip() for cell in cells)), HEAD_RECORDS))
-    except csv.Error:
-        return []
+    except csv.Error:  # a field over the csv module's limit (128 KiB) in the first lines
+        raise FileRejected("file_unreadable", detail=LINE_TOO_LONG) from None
 
 
 def detect_encoding(sample: bytes) -> str:

@@ -161,3 +161,12 @@ def test_a_workbook_that_inflates_like_a_bomb_is_refused_before_it_is_opened(tmp
         archive.writestr("xl/worksheets/sheet1.xml", b"<c>0</c>" * (4 << 20))
     outcome, _, _ = read_path(path)
     assert outcome.rejection.reason_code == "compression_bomb"
+
+
+@pytest.mark.parametrize("before", [0, 10])
+def test_a_line_longer_than_the_parser_takes_is_a_clear_rejection(tmp_path, before):
+    body = ("country,year,indicator,value,notes\n" + "PER,2014,femicide_count,9,ok\n" * before
+            + "PER,2015,femicide_count,95," + "x" * (40 << 20) + "\n")
+    outcome, rows, _ = read_text(tmp_path, body)
+    assert outcome.rejection.reason_code == "file_unreadable" and rows == []
+    assert "too long" in outcome.rejection.details["detail"]
