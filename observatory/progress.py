@@ -23,8 +23,8 @@ class Progress:
 
     def line(self) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-9)
-        return (f"{self.files}/{self.total_files} files read, {self.rows:,} rows, "
-                f"{self.rows / elapsed:,.0f} rows/s, {elapsed:.0f} s")
+        return (f"{self.files}/{self.total_files} archivos leídos / files read, {self.rows:,} filas / rows, "
+                f"{self.rows / elapsed:,.0f} filas/s / rows/s, {elapsed:.0f} s")
 
     def advance(self, rows: int) -> None:
         self.files += 1

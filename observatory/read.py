@@ -363,7 +363,7 @@ def _record_starts(con: duckdb.DuckDBPyConnection, text: TextFile) -> None:
             FROM (SELECT row_number() OVER () AS n, l FROM read_csv({_literal(text.path)}, header = false,
                   delim = '\\0', quote = '', escape = '', columns = {{'l': 'VARCHAR'}}, auto_detect = false,
                   strict_mode = false, parallel = false))
-        ) WHERE quotes % 2 = 0 AND l IS NOT NULL AND l NOT IN ('', '\r')
+        ) WHERE quotes % 2 = 0 AND l IS NOT NULL AND l NOT IN ('', chr(13))
     """)
     starts, records = con.execute("SELECT (SELECT count(*) FROM _starts), (SELECT count(*) FROM _records)").fetchall()[0]
     if starts == records:

@@ -50,7 +50,7 @@ class Settings:
     # Threads reading raw files at once (each file is still read whole by one of them).
     read_workers: int = field(default_factory=lambda: int(_env("OBSERVATORY_READ_WORKERS", str(min(4, os.cpu_count() or 1)))))
     # DuckDB's memory for the working database; past it, large joins spill to work_dir/tmp.
-    duckdb_memory_limit: str = field(default_factory=lambda: _env("OBSERVATORY_DUCKDB_MEMORY_LIMIT", "2GB"))
+    duckdb_memory_limit: str = field(default_factory=lambda: _env("OBSERVATORY_DUCKDB_MEMORY_LIMIT", "1GB"))
 
     @classmethod
     def resolve(

@@ -156,7 +156,7 @@ def test_progress_draws_on_a_terminal_and_stays_quiet_elsewhere():
     progress.last_draw -= 1
     progress.advance(1000)
     progress.finish()
-    assert "1/2 files read, 1,000 rows" in terminal.getvalue()
+    assert "1/2 archivos leídos / files read, 1,000 filas / rows" in terminal.getvalue()
     assert lines and "rows/s" in lines[-1]
     quiet = io.StringIO()
     Progress(1, stream=quiet).advance(5)
