@@ -32,7 +32,6 @@ from observatory.discover import RawFile, discover, sha256_of
 from observatory.settings import Settings
 
 log = logging.getLogger(__name__)
-SQL_DIR = Path(__file__).parent / "sql"
 OBSERVATION_KEY = (
     "country_iso3", "subnational_code", "year", "indicator_code", "sex", "age_group",
     "population_group", "source",
