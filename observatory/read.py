@@ -19,7 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -414,7 +413,7 @@ def _stage_canonical(records: _Records, header: list[str], stager: _Stager, outc
     good = data.filter(pc.invert(data["extra"]))
     stager.buffer.add(stager.file_id, STAGE_TABLES[outcome.kind], pa.table({
         "row_id": pc.add(good["rec"], pa.scalar(first, pa.int64())),
-        "file_id": pa.array(np.full(good.num_rows, stager.file_id, dtype=np.int32)),
+        "file_id": pc.fill_null(pa.nulls(good.num_rows, pa.int32()), stager.file_id),
         "line": good["line"],
         **{name: good[name] for name in names},
     }).cast(row_schema(outcome.kind)))
