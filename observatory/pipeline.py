@@ -143,9 +143,14 @@ def _read_all(con: duckdb.DuckDBPyConnection, files: list[RawFile], settings: Se
 
     try:
         with ThreadPoolExecutor(max_workers=settings.read_workers, thread_name_prefix="read") as pool:
-            futures = [pool.submit(read_one, file_id, raw) for file_id, raw in enumerate(files, start=1)]
-            for file_id, (raw, future) in enumerate(zip(files, futures), start=1):
-                yield file_id, raw, future.result()
+            # A few files ahead at most, so the stage buffer (written by the caller) stays small.
+            ahead = 2 * settings.read_workers
+            futures: dict[int, object] = {}
+            for file_id, raw in enumerate(files, start=1):
+                for pending_id in range(file_id, min(file_id + ahead, len(files)) + 1):
+                    if pending_id not in futures:
+                        futures[pending_id] = pool.submit(read_one, pending_id, files[pending_id - 1])
+                yield file_id, raw, futures.pop(file_id).result()
     finally:
         for worker_con in cursors:
             worker_con.close()

@@ -36,7 +36,7 @@ MAX_ATTEMPTS = 3
 # Columns parsed beyond the header's: a row whose extra cells hold something is a problem.
 EXTRA_COLUMNS = 8
 # What Python's str.strip() takes off a cell, as far as spreadsheets write it (RE2 syntax).
-BLANK = r"[\s\x{00A0}\x{2007}\x{202F}\x{FEFF}]"
+BLANK = r"[\s\x{1C}-\x{1F}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]"
 
 __all__ = ["FileRejected", "Limits", "ReadOutcome", "read_file", "STAGE_TABLES", "row_schema"]
 
@@ -80,8 +80,8 @@ PROBLEM_SCHEMA = pa.schema([("file_id", pa.int32()), ("row_id", pa.int64()), ("l
 class StageBuffer:
     """The staged rows and problems of the files read so far, written to DuckDB a few large
     batches at a time: an append to a DuckDB table has a fixed cost, so 200 small files become
-    a handful of appends, not 200. A rejected file's rows are dropped (and deleted, for a large
-    file whose rows were already written)."""
+    a handful of appends, not 200. The threads that read files only add to it; the run's own
+    thread writes it. A rejected file's rows are dropped (and deleted, were they written)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, flush_rows: int = 250_000):
         self.con, self.flush_rows = con, flush_rows
@@ -110,14 +110,22 @@ class StageBuffer:
             self._flush()
 
     def _flush(self) -> None:
+        """All pending rows in one transaction: a failed write leaves nothing half-written (and
+        fails the run: it is no file's fault)."""
         by_table: dict[str, list[pa.Table]] = {}
-        for file_id, table, rows in self.pending:
+        for _, table, rows in self.pending:
             by_table.setdefault(table, []).append(rows)
-            self.written.add(file_id)
-        for table, parts in by_table.items():
-            self.con.register("_stage_batch", pa.concat_tables(parts))
-            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _stage_batch")
-            self.con.unregister("_stage_batch")
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for table, parts in by_table.items():
+                self.con.register("_stage_batch", pa.concat_tables(parts))
+                self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _stage_batch")
+                self.con.unregister("_stage_batch")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.written.update(file_id for file_id, _, _ in self.pending)
         self.pending, self.rows = [], 0
 
     def discard(self, file_id: int) -> None:
@@ -168,7 +176,6 @@ class _Stager:
             self.start(self.kind)
         self.buffer.add_problems(self.file_id, self.problems)
         self.problems = []
-        self.buffer.maybe_flush()
 
     def discard(self) -> None:
         self.columns = {}
@@ -351,29 +358,32 @@ class _Records:
 
 
 def _record_starts(con: duckdb.DuckDBPyConnection, text: TextFile) -> None:
-    """`_starts(rec, line)`: the line each record starts on. A record starts on a non-empty line
-    outside quotes (an even number of quote characters before it); when quotes do not pair up
-    as DuckDB read them, Python's csv module counts the lines instead."""
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _starts AS
-        SELECT row_number() OVER (ORDER BY n) AS rec, n AS line FROM (
-            SELECT n, l, coalesce(sum(length(l) - length(replace(l, '"', '')))
-                OVER (ORDER BY n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS quotes
-            FROM (SELECT row_number() OVER () AS n, l FROM read_csv({_literal(text.path)}, header = false,
-                  delim = '\\0', quote = '', escape = '', columns = {{'l': 'VARCHAR'}}, auto_detect = false,
-                  strict_mode = false, parallel = false))
-        ) WHERE quotes % 2 = 0 AND l IS NOT NULL AND l NOT IN ('', chr(13))
-    """)
-    starts, records = con.execute("SELECT (SELECT count(*) FROM _starts), (SELECT count(*) FROM _records)").fetchall()[0]
-    if starts == records:
-        return
-    lines = _python_starts(text.path, text.delimiter)
+    """`_starts(rec, line)`: the line each record starts on. A workbook's copy knows each
+    record's sheet row. Otherwise a record starts on a non-empty line outside quotes (an even
+    number of quote characters before it); when quotes do not pair up as DuckDB read them,
+    Python's csv module counts the lines instead."""
+    records = con.execute("SELECT count(*) FROM _records").fetchall()[0][0]
+    lines = text.starts
+    if lines is None:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _starts AS
+            SELECT row_number() OVER (ORDER BY n) AS rec, n AS line FROM (
+                SELECT n, l, coalesce(sum(length(l) - length(replace(l, '"', '')))
+                    OVER (ORDER BY n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS quotes
+                FROM (SELECT row_number() OVER () AS n, l FROM read_csv({_literal(text.path)}, header = false,
+                      delim = '\\0', quote = '', escape = '', columns = {{'l': 'VARCHAR'}}, auto_detect = false,
+                      strict_mode = false, parallel = false))
+            ) WHERE quotes % 2 = 0 AND l IS NOT NULL AND l NOT IN ('', chr(13))
+        """)
+        if con.execute("SELECT count(*) FROM _starts").fetchall()[0][0] == records:
+            return
+        lines = _python_starts(text.path, text.delimiter)
     if len(lines) != records:
         raise FileRejected("file_unreadable", detail="quotes do not pair up / las comillas no cierran")
-    con.register("_python_starts", pa.table({"rec": pa.array(range(1, len(lines) + 1), pa.int64()),
-                                             "line": pa.array(lines, pa.int64())}))
-    con.execute("CREATE OR REPLACE TEMP TABLE _starts AS SELECT * FROM _python_starts")
-    con.unregister("_python_starts")
+    con.register("_known_starts", pa.table({"rec": pa.array(range(1, len(lines) + 1), pa.int64()),
+                                            "line": pa.array(lines, pa.int64())}))
+    con.execute("CREATE OR REPLACE TEMP TABLE _starts AS SELECT * FROM _known_starts")
+    con.unregister("_known_starts")
 
 
 def _python_starts(path: Path, delimiter: str) -> list[int]:

@@ -90,6 +90,7 @@ class TextFile:
     head: list[list[str]]  # the first records with any non-blank cell
     simple: bool  # no quote and no empty line: record n starts on line n
     copy: bool  # `path` is a temporary copy, removed once the file is staged
+    starts: list[int] | None = None  # the line (sheet row) each record starts on, when known
 
     def remove_copy(self) -> None:
         if self.copy:
@@ -134,11 +135,12 @@ class _Scan:
         self.lines = 0
         self.quotes = False
         self.empty_line = False
+        self.bare_cr = False
         self.previous = "\n"  # the file's start counts as a line end: a leading empty line is seen
 
     @property
     def simple(self) -> bool:
-        return not self.quotes and not self.empty_line
+        return not self.quotes and not self.empty_line and not self.bare_cr
 
     def stream(self, encoding: str, sample: bytes, stream: IO[bytes], out: IO[bytes] | None) -> None:
         decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
@@ -177,6 +179,10 @@ class _Scan:
         if "\x00" in text:
             raise FileRejected("file_not_text", detail="binary content / contenido binario")
         self.lines += text.count("\n")
+        if "\r" in text:  # a line ending of a bare CR (old Mac files) is a line too
+            bare = text.count("\r") - text.count("\r\n")
+            self.lines += bare
+            self.bare_cr = self.bare_cr or bare > 0
         if self.lines > self.limits.max_lines:
             raise FileRejected("file_too_large", **too_large("lines", f"{self.limits.max_lines:,}"))
         self.quotes = self.quotes or '"' in text
@@ -230,7 +236,7 @@ def _suffix_name(stream: IO[bytes]) -> str:
 
 def head_records(text: str, delimiter: str) -> list[list[str]]:
     """The first records with a non-blank cell: a layout's header rows or first data row."""
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"', strict=False)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=False)
     try:
         return list(islice((cells for cells in reader if any(cell.strip() for cell in cells)), HEAD_RECORDS))
     except csv.Error:  # a field over the csv module's limit (128 KiB) in the first lines
@@ -321,25 +327,30 @@ def _prepare_xlsx(path: Path, limits: Limits, deadline: Deadline, temp_dir: Path
         named = sheet_for(path.name, workbook.sheetnames, head_of)
         sheet = workbook[named] if named else workbook.worksheets[0]
         head: list[list[str]] = []
+        starts: list[int] = []  # the sheet row of each record written: a cell may hold line breaks
         written = 0
         with open(target, "w", encoding="utf-8", newline="") as out:
             writer = csv.writer(out, lineterminator="\n")
             for number, cells in enumerate(_sheet_rows(sheet), start=1):
                 blank = not any(cell.strip() for cell in cells)
                 writer.writerow([] if blank else cells)
-                if not blank and len(head) < HEAD_RECORDS:
-                    head.append(cells)
-                if number % 10_000 == 0:
+                if not blank:
+                    starts.append(number)
+                    if len(head) < HEAD_RECORDS:
+                        head.append(cells)
+                written += sum(len(cell) for cell in cells) + len(cells)
+                if written > limits.max_bytes:
+                    raise FileRejected("file_too_large", **too_large("bytes", _mib(limits.max_bytes)))
+                if number > limits.max_lines:
+                    raise FileRejected("file_too_large", **too_large("lines", f"{limits.max_lines:,}"))
+                if number % 1_000 == 0:
                     deadline.check()
-                    written = out.tell()
-                    if number > limits.max_lines or written > limits.max_bytes:
-                        raise FileRejected("file_too_large", **too_large("lines", f"{limits.max_lines:,}"))
     except BaseException:
         target.unlink(missing_ok=True)
         raise
     finally:
         workbook.close()
-    return TextFile(target, "xlsx", ",", head, simple=False, copy=True)
+    return TextFile(target, "xlsx", ",", head, simple=False, copy=True, starts=starts)
 
 
 def _check_zip(path: Path, limits: Limits) -> None:

@@ -123,10 +123,13 @@ def _validate_table(con, table: str, suite, batch_definition, parameters: dict, 
     reader = con.cursor().sql(f"SELECT {columns} FROM {table}").to_arrow_reader(
         settings.validation_batch_rows
     )
+    rejected: set[int] = set()  # files set aside in an earlier batch: the reader still has their rows
     for record_batch in _regrouped(reader, settings.validation_batch_rows):
         frame = record_batch.to_pandas().set_index("row_id", drop=False)
         frame.index.name = None  # GX then reports failing rows by bare row_id
-        failing = _failing_by_file(con, table, batch_definition, suite, frame, parameters)
+        if rejected:
+            frame = frame[~frame["file_id"].isin(rejected)]
+        failing = _failing_by_file(con, table, batch_definition, suite, frame, parameters, rejected)
         summary.rows_checked += len(frame)
         first_reason: dict[int, dict] = {}
         failing_by_expectation: list[tuple[ExpectationOutcome, list[int]]] = []
@@ -167,7 +170,8 @@ def failing_rows(batch_definition, suite, frame: pd.DataFrame, parameters: dict)
     return failing
 
 
-def _failing_by_file(con, table: str, batch_definition, suite, frame: pd.DataFrame, parameters: dict) -> dict[str, list[int]]:
+def _failing_by_file(con, table: str, batch_definition, suite, frame: pd.DataFrame, parameters: dict,
+                     rejected: set[int]) -> dict[str, list[int]]:
     """The batch's failing rows; when GX fails on the batch, it is validated file by file and a
     file GX fails on is rejected whole (internal_error), so one file never stops the others."""
     try:
@@ -181,6 +185,7 @@ def _failing_by_file(con, table: str, batch_definition, suite, frame: pd.DataFra
                 failing.setdefault(expectation_id, []).extend(row_ids)
         except Exception as error:  # noqa: BLE001
             _reject_file(con, table, int(file_id), error)
+            rejected.add(int(file_id))
     return failing
 
 

@@ -170,3 +170,42 @@ def test_a_line_longer_than_the_parser_takes_is_a_clear_rejection(tmp_path, befo
     outcome, rows, _ = read_text(tmp_path, body)
     assert outcome.rejection.reason_code == "file_unreadable" and rows == []
     assert "too long" in outcome.rejection.details["detail"]
+
+
+def test_xlsx_line_numbers_stay_the_sheet_rows_after_a_cell_with_line_breaks(tmp_path):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["country", "year", "indicator", "value", "notes"])
+    sheet.append(["PER", 2015, "femicide_count", 95, "línea uno\nlínea dos"])
+    sheet.append(["PER", 2016, "femicide_count", 96, None])
+    sheet.append(["PER", 2017, "femicide_count", 97, None])
+    workbook.save(tmp_path / "carga.xlsx")
+    outcome, rows, _ = read_path(tmp_path / "carga.xlsx")
+    assert outcome.rejection is None
+    assert [(r[0], r[2]) for r in rows] == [(2, "2015"), (3, "2016"), (4, "2017")]
+
+
+def test_a_workbook_over_the_byte_limit_is_refused_while_it_is_written(tmp_path):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["country", "year", "indicator", "value", "notes"])
+    for year in range(1960, 2020):  # a cell holds at most 32,767 characters
+        sheet.append(["PER", year, "femicide_count", 1, "x" * 30_000])
+    workbook.save(tmp_path / "carga.xlsx")
+    con = duckdb.connect()
+    read.create_stage_tables(con)
+    outcome = read.read_file(con, tmp_path / "carga.xlsx", 1, 0, textfile.Limits(max_bytes=1 << 20))
+    assert outcome.rejection.reason_code == "file_too_large"
+    assert outcome.rejection.details["what_en"] == "size (uncompressed)"
+
+
+def test_old_mac_line_endings_are_read(tmp_path):
+    outcome, rows, _ = read_text(tmp_path, "country,year,indicator,value\rPER,2015,femicide_count,95\r\rPER,2016,femicide_count,96\r")
+    assert outcome.rejection is None
+    assert [(r[0], r[2]) for r in rows] == [(2, "2015"), (4, "2016")]
+
+
+def test_a_header_after_a_line_of_unicode_blanks_is_still_the_header(tmp_path):
+    outcome, rows, _ = read_text(tmp_path, "\u3000\u3000\ncountry,year,indicator,value\nPER,2015,femicide_count,95\n")
+    assert outcome.rejection is None
+    assert [(r[0], r[2]) for r in rows] == [(3, "2015")]
