@@ -61,7 +61,6 @@ class ReadOutcome:
     decimal_mark: str = "."
     layout: layouts.Layout | None = None
     rejection: FileRejected | None = None
-    next_row_id: int = 0
 
 
 def create_stage_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -214,7 +213,7 @@ def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Lim
     encoding: str | None = None
     tried: list[str] = []
     for _ in range(MAX_ATTEMPTS):
-        outcome = ReadOutcome(next_row_id=first_row_id)
+        outcome = ReadOutcome()
         text: TextFile | None = None
         try:
             text = prepare(path, limits, deadline, temp_dir, encoding)
@@ -240,7 +239,6 @@ def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Lim
     else:  # the bytes decode in no encoding that was tried (e.g. a layout's fixed one)
         outcome.rejection = FileRejected("file_unreadable", detail="encodings tried / codificaciones probadas: " + ", ".join(tried))
         outcome.rows_skipped = 0
-    outcome.next_row_id = stager.next_row_id
     return outcome
 
 
