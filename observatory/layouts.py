@@ -21,10 +21,11 @@ import yaml
 
 from observatory import reference
 from observatory.reference import norm_key
+from observatory.textfile import HEAD_RECORDS
 
 LAYOUTS_DIR = Path(__file__).parent / "layouts"
 # The most header rows a layout may have: recognition looks at this many rows.
-MAX_HEADER_ROWS = 5
+MAX_HEADER_ROWS = HEAD_RECORDS  # the records textfile reads ahead to recognize a file
 PROVENANCE_KEYS = ("producer", "citation", "url", "licence")
 DATE_PARTS = ("year", "month")
 ISO_DATE = "%Y-%m-%d"  # how spreadsheet dates reach a layout (read.py renders them so)

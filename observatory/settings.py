@@ -42,11 +42,12 @@ class Settings:
     weekly_cron: str = _env("OBSERVATORY_WEEKLY_CRON", "0 3 * * 0")
     timezone: str = _env("OBSERVATORY_TIMEZONE", "UTC")
     # Limits of one raw file: a file over one is rejected with its reason and the run goes on.
+    # The defaults are textfile.Limits'.
     # Bytes after decompression and decoding; inflation = decompressed / compressed (.gz, .bz2, .xlsx).
-    max_file_mib: int = field(default_factory=lambda: int(_env("OBSERVATORY_MAX_FILE_MIB", "1024")))
-    max_inflation: float = field(default_factory=lambda: float(_env("OBSERVATORY_MAX_INFLATION", "50")))
-    max_file_lines: int = field(default_factory=lambda: int(_env("OBSERVATORY_MAX_FILE_LINES", "20000000")))
-    max_file_seconds: float = field(default_factory=lambda: float(_env("OBSERVATORY_MAX_FILE_SECONDS", "900")))
+    max_file_mib: int = field(default_factory=lambda: int(_env("OBSERVATORY_MAX_FILE_MIB", str(Limits.max_bytes >> 20))))
+    max_inflation: float = field(default_factory=lambda: float(_env("OBSERVATORY_MAX_INFLATION", str(Limits.max_inflation))))
+    max_file_lines: int = field(default_factory=lambda: int(_env("OBSERVATORY_MAX_FILE_LINES", str(Limits.max_lines))))
+    max_file_seconds: float = field(default_factory=lambda: float(_env("OBSERVATORY_MAX_FILE_SECONDS", str(Limits.max_seconds))))
     # Threads reading raw files at once (each file is still read whole by one of them).
     read_workers: int = field(default_factory=lambda: int(_env("OBSERVATORY_READ_WORKERS", str(min(4, os.cpu_count() or 1)))))
     # DuckDB's memory for the working database; past it, large joins spill to work_dir/tmp.

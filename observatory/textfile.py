@@ -63,16 +63,13 @@ class Limits:
     # Below this many decompressed bytes the inflation ratio is not judged (tiny files compress well).
     inflation_floor: int = 16 << 20
 
-    def deadline(self) -> float:
-        return time.monotonic() + self.max_seconds
-
 
 class Deadline:
     """Raises `FileRejected('file_timeout')` once a file has used up its seconds."""
 
     def __init__(self, limits: Limits):
         self.limits = limits
-        self.at = limits.deadline()
+        self.at = time.monotonic() + limits.max_seconds
 
     def check(self) -> None:
         if time.monotonic() > self.at:
