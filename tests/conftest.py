@@ -1,6 +1,9 @@
 """Shared fixtures: a raw and a curated folder in tmp_path, and ways to drop files and run."""
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -13,11 +16,53 @@ from observatory.settings import Settings
 HEADER = "country,year,indicator,value,source\n"
 
 
+# What the suite must leave as it found it: the user's Dagster instance and the working tree.
+USER_DAGSTER_HOME = os.environ.get("DAGSTER_HOME")
+ISOLATED_ENV = ("DAGSTER_HOME", "OBSERVATORY_RAW_DIR", "OBSERVATORY_CURATED_DIR", "OBSERVATORY_RECEIPTS_DIR",
+                "OBSERVATORY_LAYOUTS_DIR")
+# Created by running Python and pytest themselves, not by the code under test.
+TOOLING = ("__pycache__", ".pytest_cache", ".venv/", ".egg-info")
+
+
+def pytest_configure(config) -> None:
+    """Before anything is imported or collected: no test (nor a subprocess it starts) sees the
+    user's Dagster instance or data folders; receipts go to a temporary folder by default."""
+    for name in ISOLATED_ENV:
+        os.environ.pop(name, None)
+    os.environ["OBSERVATORY_RECEIPTS_DIR"] = tempfile.mkdtemp(prefix="observatory-test-receipts-")
+
+
+def _tree_state() -> list[str]:
+    """Every change, untracked and ignored file in the working tree (tooling aside), and every
+    file of the user's Dagster instance with its size and time: what a test must not touch."""
+    root = Path(__file__).resolve().parents[1]
+    lines = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+                           cwd=root, capture_output=True, text=True, check=True).stdout.splitlines()
+    state = [line for line in lines if not any(part in line for part in TOOLING)]
+    if USER_DAGSTER_HOME and Path(USER_DAGSTER_HOME).is_dir():
+        state += [f"{p} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in sorted(Path(USER_DAGSTER_HOME).rglob("*"))
+                  if p.is_file()]
+    return state
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _leaves_the_tree_as_it_found_it():
+    """`make test` writes only under temporary folders: the working tree (data/receipts,
+    data/curated, …) and the user's DAGSTER_HOME are the same after the suite as before."""
+    before = _tree_state()
+    yield
+    after = _tree_state()
+    assert after == before, "the tests changed the working tree or DAGSTER_HOME:\n" + "\n".join(
+        sorted(set(after) ^ set(before)))
+
+
 @pytest.fixture(autouse=True)
-def _isolated_dagster(monkeypatch):
-    """Tests never write into the project's Dagster instance or read its settings."""
-    for name in ("DAGSTER_HOME", "OBSERVATORY_RAW_DIR", "OBSERVATORY_CURATED_DIR"):
+def _isolated_dagster(monkeypatch, tmp_path):
+    """Tests never write into the project's Dagster instance or read its settings; a run's
+    receipts go under the test's own folder."""
+    for name in ISOLATED_ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OBSERVATORY_RECEIPTS_DIR", str(tmp_path / "receipts"))
 
 
 @pytest.fixture

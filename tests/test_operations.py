@@ -167,3 +167,21 @@ def test_killed_at_any_point_a_run_leaves_the_published_data_whole(settings, fai
     assert query(settings, "SELECT count(*) FROM file_receipt WHERE rows_read = rows_loaded + rows_quarantined") == [(2,)]
     leftovers = [p.name for p in settings.curated_dir.iterdir() if p.name.startswith(".") and p.name != ".work"]
     assert len(leftovers) == 1 and leftovers[0].startswith(".parquet-")
+
+
+def test_the_suite_guard_sees_a_file_written_into_the_working_tree():
+    """The session guard (conftest) compares this state before and after the suite."""
+    from tests.conftest import _tree_state
+
+    before = _tree_state()
+    probe = Path(__file__).resolve().parents[1] / "data" / "receipts" / "_guard_probe.md"
+    created_dir = not probe.parent.exists()
+    probe.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        probe.write_text("probe")
+        assert _tree_state() != before
+    finally:
+        probe.unlink()
+        if created_dir:
+            probe.parent.rmdir()
+    assert _tree_state() == before
