@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: setup run test dev bench clean
+.PHONY: setup run test dev bench clean check
 
 setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 
@@ -25,6 +25,12 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# For staff: `make check FILE=data/raw/<observatorio>/<archivo>.csv` reads and validates one file
+# as a run would and prints its receipt, writing nothing.
+check: setup
+	@test -n "$(FILE)" || { echo "Uso / usage: make check FILE=data/raw/<observatorio>/<archivo>.csv"; exit 2; }
+	@$(BIN)/observatory check "$(FILE)"
 
 dev: setup
 	$(BIN)/dagster dev -w workspace.yaml

@@ -176,7 +176,7 @@ def _record_file(con, file_id: int, raw, received_at: datetime, outcome: read_st
         return
     rejection = outcome.rejection
     layout = outcome.layout
-    aggregate = layout.aggregate if layout else None
+    aggregate = outcome.aggregate  # a layout's, or monthly records of raw contract v1
     buffer.add(file_id, "stage_file", pa.Table.from_pylist([{
         "file_id": file_id, "file_path": raw.rel_path, "observatory": raw.observatory, "kind": outcome.kind,
         "sha256": raw.sha256, "received_at": received_at, "encoding": outcome.encoding,

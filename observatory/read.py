@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from observatory import layouts, reference
+from observatory import layouts, reference, staff_forms
 from observatory.textfile import LINE_TOO_LONG, Deadline, FileRejected, Limits, RestartAs, TextFile, codec, prepare, too_large
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,10 @@ class ReadOutcome:
     decimal_mark: str = "."
     layout: layouts.Layout | None = None
     rejection: FileRejected | None = None
+    # How the file's records are summed (a layout's, or a contract v1 file with a month column).
+    aggregate: layouts.Aggregate | None = None
+    # Title rows above the header (counted in rows_skipped too).
+    title_rows: int = 0
 
 
 def create_stage_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -266,17 +270,19 @@ def _stage(con, text: TextFile, file_name: str, stager: _Stager, outcome: ReadOu
     row of canonical column names). Blank rows are skipped everywhere."""
     if not text.head:
         raise FileRejected("no_data_rows")
-    layout = layouts.recognize(file_name, text.head)
+    # Rows above the header (a title, a note) are skipped; line numbers stay the file's.
+    titles, layout = staff_forms.header_index(file_name, text.head, _contract_header)
+    outcome.title_rows = outcome.rows_skipped = titles
     if layout is not None:
-        outcome.layout = layout
+        outcome.layout, outcome.aggregate = layout, layout.aggregate
         if _needs_layout_encoding(layout, outcome.encoding):
             raise RestartAs(layout.encoding)
     width = max(max(len(cells) for cells in text.head), (layout.columns or 0) if layout else 0)
     records = _Records.parse(con, text, width + EXTRA_COLUMNS)
     deadline.check()
     if layout is None:
-        return _stage_canonical(records, text.head[0], stager, outcome)
-    return _stage_layout(records, layout, text.head, stager, outcome, deadline)
+        return _stage_canonical(records, text.head[titles], stager, outcome)
+    return _stage_layout(records, layout, text.head[titles:], stager, outcome, deadline)
 
 
 def _needs_layout_encoding(layout: layouts.Layout, detected: str) -> bool:
@@ -399,52 +405,134 @@ def _python_starts(path: Path, delimiter: str) -> list[int]:
 
 def _stage_canonical(records: _Records, header: list[str], stager: _Stager, outcome: ReadOutcome) -> int:
     """Raw contract v1: a header row, then data rows, parsed, cleaned and mapped to canonical
-    columns by one query; every non-blank row is counted as read."""
+    columns by one query; every non-blank row is counted as read. A wide table (years as
+    columns) is melted by the same query (UNPIVOT), one record per year cell, each with its
+    own line and column; a month column makes the rows monthly records summed into the year."""
     outcome.kind, positions, missing = _map_header(header)
+    wide = staff_forms.year_columns(header, set(positions.values())) if staff_forms.is_wide(
+        outcome.kind, missing, header, set(positions.values())) else []
+    if wide:
+        missing = []
     names = list(reference.kind_columns()[outcome.kind])
+    monthly = outcome.kind == "observation" and "period" in positions
     extra = " OR ".join(records.filled(i) for i in range(len(header), records.width)) or "false"
+    melted = {"year", "value", "cell"} | ({"unit"} if "unit" not in positions else set()) if wide else set()
     fields = ", ".join(f"{records.clean(positions[name])} AS {name}" if name in positions else f"CAST(NULL AS VARCHAR) AS {name}"
-                       for name in names)
+                       for name in names if name not in melted)
     width = ", ".join(f"CASE WHEN c{i} IS NOT NULL THEN {i + 1} END" for i in range(records.width))
-    parsed = records.con.sql(f"""
-        SELECT rec, CAST(line AS INTEGER) AS line, ({extra}) AS extra,
-               CASE WHEN {extra} THEN greatest({width}) END AS fields, {fields}
-        FROM ({records.relation}) ORDER BY rec
-    """).to_arrow_table()
-    data = parsed.slice(1)  # the first non-blank record is the header
-    rows_read = data.num_rows
+    month = f", {staff_forms.month_sql(records.clean(positions['period']))} AS month_number" if monthly else ""
+    select = f"""SELECT rec, CAST(line AS INTEGER) AS line, ({extra}) AS extra,
+               CASE WHEN {extra} THEN greatest({width}) END AS fields, {fields}{month}"""
+    if wide:
+        cells = ", ".join(f"{records.clean(column.position)} AS w{j}" for j, column in enumerate(wide))
+        query = f"""
+            SELECT * EXCLUDE (w_column), CAST(substr(w_column, 2) AS INTEGER) AS w
+            FROM ({select}, {cells} FROM ({records.relation}))
+            UNPIVOT INCLUDE NULLS (value FOR w_column IN ({', '.join(f'w{j}' for j in range(len(wide)))}))
+            ORDER BY rec, w"""
+    else:
+        query = f"{select} FROM ({records.relation}) ORDER BY rec"
+    parsed = records.con.sql(query).to_arrow_table()
+    per_record = max(1, len(wide))
+    data = parsed.slice(per_record * (outcome.title_rows + 1))  # the titles and the header
     if missing:
-        raise _unrecognized(header, outcome.kind, missing, rows_read)
-    if rows_read == 0:
+        raise _unrecognized(header, outcome.kind, missing, data.num_rows // per_record)
+    if data.num_rows == 0:
         raise FileRejected("no_data_rows")
     first = stager.next_row_id
+    row_ids = pc.add(pc.multiply(data["rec"], pa.scalar(per_record, pa.int64())), pa.scalar(first, pa.int64()))
+    if wide:
+        row_ids = pc.add(row_ids, pc.cast(data["w"], pa.int64()))
+        data = _with_wide_columns(data, wide, "unit" in melted)
+    if monthly:
+        data, bad_months = _with_periods(data)
+        outcome.aggregate = layouts.Aggregate(period="month", unique=("period",))
+    data = data.append_column("row_id", row_ids)
     good = data.filter(pc.invert(data["extra"]))
+    if monthly:
+        good = good.filter(pc.invert(bad_months.filter(pc.invert(data["extra"]))))
     stager.buffer.add(stager.file_id, STAGE_TABLES[outcome.kind], pa.table({
-        "row_id": pc.add(good["rec"], pa.scalar(first, pa.int64())),
+        "row_id": good["row_id"],
         "file_id": pc.fill_null(pa.nulls(good.num_rows, pa.int32()), stager.file_id),
         "line": good["line"],
         **{name: good[name] for name in names},
     }).cast(row_schema(outcome.kind)))
     delimiter = _show_delimiter(outcome.delimiter)
-    stager.buffer.add_problems(stager.file_id, [
-        (stager.file_id, first + row["rec"], row["line"], "extra_fields",
+    extra_rows = data.filter(data["extra"])
+    if wide:  # one problem per row of the file, not per year cell
+        extra_rows = extra_rows.filter(pc.equal(extra_rows["w"], 0))
+    problems = [
+        (stager.file_id, row["row_id"], row["line"], "extra_fields",
          json.dumps({"fields": row["fields"], "header_fields": len(header), "delimiter": delimiter}))
-        for row in data.filter(data["extra"]).select(["rec", "line", "fields"]).to_pylist()
-    ])
-    stager.next_row_id = first + parsed["rec"][-1].as_py() + 1
-    return rows_read
+        for row in extra_rows.select(["row_id", "line", "fields"]).to_pylist()
+    ]
+    if monthly:
+        wrong = data.filter(pc.and_(bad_months, pc.invert(data["extra"])))
+        problems += [(stager.file_id, row["row_id"], row["line"], "invalid_month",
+                      json.dumps({"raw": row["period_raw"] or "", "column": header[positions["period"]].strip()}))
+                     for row in wrong.select(["row_id", "line", "period_raw"]).to_pylist()]
+    stager.buffer.add_problems(stager.file_id, problems)
+    stager.next_row_id = first + (parsed["rec"][-1].as_py() + 1) * per_record
+    return good.num_rows + len(problems)
+
+
+def _with_wide_columns(data: pa.Table, wide: list[staff_forms.YearColumn], unit_from_header: bool) -> pa.Table:
+    """A melted cell's year, its column as the file writes it and, without a unit column, the
+    unit its header gives in parentheses (`2019 (casos)`)."""
+    index = data["w"]
+    data = data.append_column("year", pc.take(pa.array([column.year for column in wide], pa.string()), index))
+    data = data.append_column("cell", pc.take(pa.array([column.label for column in wide], pa.string()), index))
+    if unit_from_header:
+        data = data.append_column("unit", pc.take(pa.array([column.unit for column in wide], pa.string()), index))
+    return data
+
+
+def _with_periods(data: pa.Table) -> tuple[pa.Table, pa.ChunkedArray]:
+    """A monthly record's period (YYYY-MM, for the year's completeness) and record key (a
+    month given twice is a repeat); rows whose month is not a month are problems."""
+    month = data["month_number"]
+    bad = pc.is_null(month)
+    padded = pc.utf8_lpad(pc.cast(month, pa.string()), 2, "0")
+    year_ok = pc.fill_null(pc.match_substring_regex(data["year"], r"^\d{4}$"), False)
+    period = pc.if_else(year_ok, pc.binary_join_element_wise(data["year"], padded, "-"), pa.scalar(None, pa.string()))
+    position = data.schema.get_field_index("period")
+    data = data.set_column(position, "period", period).append_column("period_raw", data["period"])
+    data = data.append_column("record_key", pc.cast(month, pa.string())) if "record_key" not in data.schema.names else \
+        data.set_column(data.schema.get_field_index("record_key"), "record_key", pc.cast(month, pa.string()))
+    return data, bad
+
+
+def _contract_header(cells: list[str]) -> tuple[bool, int]:
+    """Whether a record is a complete raw contract v1 header (long or wide), and how many of
+    its cells are known column names (to choose the header a message talks about)."""
+    try:
+        kind, positions, missing = _map_header(cells)
+    except FileRejected:  # a column named twice: a header, with a problem of its own
+        return True, len(cells)
+    complete = not missing or staff_forms.is_wide(kind, missing, cells, set(positions.values()))
+    return complete, len(positions)
 
 
 def _unrecognized(header: list[str], kind: str, missing: list[str], rows_read: int) -> FileRejected:
     """A header that is neither raw contract v1 nor a known layout. With most of the contract's
     required columns present, staff probably meant the contract: say which are missing;
-    otherwise say which layout comes closest and how to add one."""
+    a wide table (years as columns) says which of its other columns is missing; otherwise say
+    which layout comes closest and how to add one. Column names in each message's language."""
     required = [column for column, needed in reference.kind_columns()[kind].items() if needed]
     nearest, overlap = layouts.nearest(header)
+    missing_es, missing_en = staff_forms.column_names(kind, missing)
+    required_es, required_en = staff_forms.column_names(kind, required)
     details = dict(
         kind=kind, missing=", ".join(missing), required=", ".join(required), header=_show_header(header),
-        nearest=f"{nearest.name} ({overlap:.0%})" if nearest else "—",
+        nearest=f"{nearest.name} ({overlap:.0%})" if nearest else "—", missing_es=missing_es, missing_en=missing_en,
+        required_es=required_es, required_en=required_en,
     )
+    years = staff_forms.year_columns(header, set())
+    if kind == "observation" and years and staff_forms.WIDE_REPLACES <= set(missing):
+        others = [column for column in missing if column not in staff_forms.WIDE_REPLACES]
+        details["missing_es"], details["missing_en"] = staff_forms.column_names(kind, others)
+        details["years"] = ", ".join(column.label for column in years[:3]) + (" …" if len(years) > 3 else "")
+        return FileRejected("wide_table_incomplete", rows_read=rows_read, **details)
     if len(missing) * 2 <= len(required):
         return FileRejected("missing_required_column", rows_read=rows_read, **details)
     return FileRejected("unknown_layout", rows_read=rows_read, **details)
@@ -459,8 +547,9 @@ def _show_header(header: list[str]) -> str:
     could help identify a person."""
     cells = [cell.strip() for cell in header]
     if any(cell and DATA_LIKE.fullmatch(cell) for cell in cells):
-        return (f"sin encabezado: la primera fila parece de datos ({len(cells)} columnas) / "
-                f"no header: the first row looks like data ({len(cells)} columns)")
+        return (f"sin encabezado: la primera fila ya parece de datos ({len(cells)} columnas); la primera fila debe "
+                f"llevar los nombres de las columnas / no header: the first row already looks like data "
+                f"({len(cells)} columns); the first row must hold the column names")
     return " | ".join(cells)
 
 
@@ -504,7 +593,7 @@ def _stage_layout(records: _Records, layout: layouts.Layout, head: list[list[str
     layout skips by design are counted apart; a value outside a filter's lists is a problem."""
     header = head[: layout.header_rows]
     records.materialize()
-    header_rec = records.header_rec(layout.header_rows)
+    header_rec = records.header_rec(outcome.title_rows + layout.header_rows)
     outcome.kind = layout.kind
     try:
         bound = layouts.BoundLayout(layout, header)
@@ -531,11 +620,12 @@ def _stage_layout(records: _Records, layout: layouts.Layout, head: list[list[str
                 else:
                     rows_read += 1
                     stager.add_row(line, record.fields)
-    if rows_read == 0 and not outcome.rows_skipped:
+    by_design = outcome.rows_skipped - outcome.title_rows
+    if rows_read == 0 and not by_design:
         raise FileRejected("no_data_rows")
     if rows_read == 0:
         raise FileRejected("no_rows_in_scope", rows_skipped=outcome.rows_skipped, layout=layout.name,
-                           skipped=outcome.rows_skipped, reasons="; ".join(rule.reason for rule in layout.filters))
+                           skipped=by_design, reasons="; ".join(rule.reason for rule in layout.filters))
     return rows_read
 
 

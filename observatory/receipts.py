@@ -19,6 +19,10 @@ STATUS_ES = {
     "loaded": "cargado", "partially_loaded": "cargado en parte", "rejected": "rechazado", "duplicate": "duplicado",
 }
 
+# Why a file in the observatory's own format (raw contract v1) has rows that are not counted as read.
+SKIPPED_CONTRACT = ("filas de título sobre el encabezado, o zonas fuera de los 33 países (otro país, una región, el mundo) / "
+                    "title rows above the header, or areas outside the 33 countries (another country, a region, the world)")
+
 
 @dataclass
 class Problem:
@@ -67,7 +71,7 @@ class Receipt:
         """Which layout read the file, and what it leaves out by design (staff see why rows
         they sent are not in the tables)."""
         if not self.layout:
-            return []
+            return [f"- Filas omitidas / rows skipped: {self.rows_skipped} — {SKIPPED_CONTRACT}"] if self.rows_skipped else []
         lines = [f"- Formato de fuente / source layout: `{self.layout}` (observatory/layouts/{self.layout}.yaml)"]
         layout = layouts.by_name(self.layout)
         if self.rows_skipped:

@@ -29,8 +29,8 @@ SAMPLE_BYTES = 1 << 20
 CHUNK_BYTES = 1 << 20
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 LINE_TOO_LONG = "una línea es demasiado larga / a line is too long"
-# The most records looked at to recognize a file (a layout's header rows, or its first row).
-HEAD_RECORDS = 5
+# The most records looked at to recognize a file (title rows, a layout's header rows, or its first row).
+HEAD_RECORDS = 10
 
 
 class FileRejected(Exception):
@@ -265,10 +265,15 @@ def detect_encoding(sample: bytes) -> str:
 
 def sniff_delimiter(text: str) -> str:
     """The header line decides when it holds only one candidate; otherwise csv.Sniffer looks at
-    the sample's consistency; failing that, the most frequent candidate in the header wins."""
+    the sample's consistency; failing that, the most frequent candidate in the header wins.
+    Title rows above the header are passed over: the header is the first line that has as
+    many of a candidate as the line after it."""
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return ","
+    start = next((k for k in range(min(len(lines) - 1, HEAD_RECORDS))
+                  if any(0 < lines[k].count(d) == lines[k + 1].count(d) for d in DELIMITERS)), 0)
+    lines = lines[start:]
     header = lines[0]
     counts = {d: header.count(d) for d in DELIMITERS if header.count(d)}
     if len(counts) == 1:

@@ -262,6 +262,10 @@ def _details(row: dict, meta: dict, parameters: dict, dialect: tuple[str, str]) 
         "min_year": parameters["min_year"],
         "max_year": parameters["max_year"],
         "delimiter": {"\t": "tab"}.get(delimiter, delimiter),
+        "where_es": "En esta hoja de cálculo" if delimiter == "xlsx" else
+                    f"En este archivo (separado por «{ {chr(9): 'tabulador'}.get(delimiter, delimiter) }»)",
+        "where_en": "In this spreadsheet" if delimiter == "xlsx" else
+                    f"In this file (separated by '{ {chr(9): 'tab'}.get(delimiter, delimiter) }')",
         "decimal_mark": decimal_mark,
         "grouping_es": " y el punto agrupa miles (12.345 = doce mil trescientos cuarenta y cinco)" if comma else "",
         "grouping_en": " and the dot groups thousands (12.345 = twelve thousand three hundred forty-five)" if comma else "",

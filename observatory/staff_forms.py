@@ -1,0 +1,108 @@
+"""Files as staff make them, beyond the long form of raw contract v1: a wide table (years as
+columns), title rows above the header, months written as names. Kept apart from read.py so
+the reader stays one SQL statement per file; this module only decides shapes and builds SQL.
+
+Month names are data (reference/months.csv); a wide table's year columns are recognized by
+their header (`2019`, `año 2019`, `2019 (casos)`); the header is the first of a file's first
+rows that is a contract or layout header, and the rows above it are titles, skipped.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+from observatory import layouts, reference
+from observatory.reference import norm_key
+
+# `2019`, `año 2019`, `Year 2019`, `2019 (casos)`: a year column of a wide table; what the
+# parentheses hold is the unit of its figures.
+YEAR_COLUMN = re.compile(r"(?:(?:a[ñn]o|anio|year|gesti[oó]n)\s*)?(?P<year>(?:19|20)\d\d)\s*(?:\((?P<unit>[^()]*)\))?",
+                         re.IGNORECASE)
+# Contract columns a wide table replaces by its year columns.
+WIDE_REPLACES = frozenset({"year", "value"})
+
+
+@dataclass(frozen=True)
+class YearColumn:
+    position: int
+    year: str
+    unit: str | None
+    label: str  # the header cell as the file writes it (the quarantine's column)
+
+
+@lru_cache(maxsize=None)
+def months() -> dict[str, int]:
+    """norm_key(name) -> month number, Spanish and English, full and abbreviated."""
+    table = reference.load("months")
+    return {norm_key(name): int(month) for name, month in zip(table["name"], table["month"])}
+
+
+def month_number(text: str | None) -> int | None:
+    """`ENERO`, `ene`, `Jan`, `1`, `01` -> 1; anything else -> None."""
+    key = norm_key(text)
+    if key.isdigit():
+        number = int(key)
+        return number if 1 <= number <= 12 else None
+    return months().get(key.rstrip(" ."))
+
+
+def months_sql() -> str:
+    """The month names as a SQL relation (key, month), for a join where the file is read."""
+    rows = ", ".join(f"('{key}', {number})" for key, number in sorted(months().items()))
+    return f"(VALUES {rows}) AS _month(key, month)"
+
+
+def month_sql(cell: str) -> str:
+    """SQL: the month number of a cleaned cell (NULL when it is not a month). The key is made
+    like norm_key for the names months.csv holds (lower case, no accents, no dots)."""
+    key = f"trim(regexp_replace(lower(strip_accents({cell})), '[^0-9a-z]+', ' ', 'g'))"
+    return (f"CASE WHEN regexp_full_match({key}, '\\d{{1,2}}') THEN nullif(least(CAST({key} AS INTEGER), 13), 13) "
+            f"ELSE (SELECT month FROM {months_sql()} WHERE _month.key = {key}) END")
+
+
+def year_columns(header: list[str], taken: set[int]) -> list[YearColumn]:
+    """The header's year columns (not already a contract column), in the file's order."""
+    found = []
+    for position, cell in enumerate(header):
+        text = " ".join(cell.split())
+        match = YEAR_COLUMN.fullmatch(text) if position not in taken else None
+        if match:
+            unit = (match["unit"] or "").strip() or None
+            found.append(YearColumn(position, match["year"], unit, text))
+    return found
+
+
+def column_names(kind: str, columns: list[str]) -> tuple[str, str]:
+    """Canonical columns as staff write them: in Spanish and in English (reference/column_labels.csv)."""
+    labels = reference.load("column_labels")
+    labels = labels[labels["kind"] == kind].set_index("column")
+    es = [labels.at[c, "name_es"] if c in labels.index else c for c in columns]
+    en = [labels.at[c, "name_en"] if c in labels.index else c for c in columns]
+    return ", ".join(f"«{name}»" for name in es), ", ".join(f"'{name}'" for name in en)
+
+
+def is_wide(kind: str, missing: list[str], header: list[str], taken: set[int]) -> bool:
+    """A contract v1 observation header whose year and value columns are years as columns."""
+    return (kind == "observation" and set(missing) == WIDE_REPLACES and bool(year_columns(header, taken)))
+
+
+def header_index(file_name: str, head: list[list[str]],
+                 contract_header: Callable[[list[str]], tuple[bool, int]]) -> tuple[int, layouts.Layout | None]:
+    """Which of the first records is the header, and the layout it belongs to (None: raw
+    contract v1). `contract_header(cells)` says whether the cells are a complete contract
+    header (long or wide) and how many known column names they hold. The first record that
+    is a complete header wins; the records above it are titles. Without one, the record with
+    the most known names is taken as the header, so the message names what it lacks."""
+    best, best_known = 0, 0
+    for index in range(len(head)):
+        layout = layouts.recognize(file_name, head[index:])
+        if layout is not None and (index == 0 or layout.header_rows > 0):
+            return index, layout
+        complete, known = contract_header(head[index])
+        if complete:
+            return index, None
+        if known > best_known:
+            best, best_known = index, known
+    return best, None

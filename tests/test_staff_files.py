@@ -1,0 +1,139 @@
+"""Files as staff make them (issue 13): wide tables, title rows above the header, monthly
+records with month names. Figures are CEPALSTAT's (shared/real-world/cepalstat_femicidios_*)
+and Mexico's national monthly femicides for 2015 (shared/real-world/mexico_feminicidios_mensual_*),
+rewritten in the shapes staff send."""
+import json
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import Workbook
+
+from observatory import staff_forms
+from observatory.cli import main
+from tests.conftest import drop, query, run
+
+WIDE = (
+    "País;Indicador;2014;año 2015;2016 (casos)\n"
+    "Argentina;femicide_count;225;235;254\n"
+    "Perú;femicide_count;100;103;n/d\n"
+)
+
+
+def check(path, *extra):
+    return CliRunner().invoke(main, ["check", str(path), *extra])
+
+
+def test_a_wide_table_is_melted_each_cell_with_its_own_line_and_column(settings):
+    drop(settings, "mimp/ancho.csv", WIDE, encoding="cp1252")
+    run(settings)
+    assert query(settings, "SELECT country_iso3, year, value, unit FROM fact_observation ORDER BY 1, 2") == [
+        ("ARG", 2014, 225.0, "count"), ("ARG", 2015, 235.0, "count"), ("ARG", 2016, 254.0, "count"),
+        ("PER", 2014, 100.0, "count"), ("PER", 2015, 103.0, "count"),
+    ]
+    assert query(settings, "SELECT source_row, source_column, reason_code FROM quarantine") == [(3, "2016 (casos)", "missing_value")]
+    assert query(settings, "SELECT rows_read, rows_loaded, rows_quarantined FROM file_receipt") == [(6, 5, 1)]
+
+
+def test_a_wide_table_whose_header_unit_disagrees_is_quarantined_cell_by_cell(settings):
+    drop(settings, "mimp/ancho.csv", "país,indicador,2015 (%),2016\nPerú,femicide_count,103,105\n")
+    run(settings)
+    assert query(settings, "SELECT year FROM fact_observation") == [(2016,)]
+    assert query(settings, "SELECT source_row, source_column, reason_code FROM quarantine") == [(2, "2015 (%)", "unit_mismatch")]
+
+
+def test_a_wide_table_without_its_indicator_says_what_to_add(settings):
+    path = drop(settings, "mimp/ancho.csv", "País;2014;2015\nArgentina;225;235\n")
+    result = check(path)
+    assert result.exit_code == 2
+    assert "wide_table_incomplete" in result.output and "la columna «indicador»" in result.output
+    assert "lacks the column 'indicator'" in result.output
+
+
+@pytest.mark.parametrize("titles", [
+    "Feminicidios por país\n",
+    "Feminicidios por país;;;\nFuente: CEPALSTAT;;;\n\n",
+])
+def test_title_rows_above_the_header_are_skipped_and_lines_stay_the_files(settings, titles):
+    body = "país;año;indicador;valor\nArgentina;2014;femicide_count;225\nPerú;2014;femicide_count;x\n"
+    drop(settings, "mimp/titulado.csv", titles + body)
+    run(settings)
+    header_line = titles.count("\n") + 1
+    assert query(settings, "SELECT country_iso3, year, value FROM fact_observation") == [("ARG", 2014, 225.0)]
+    assert query(settings, "SELECT source_row, reason_code FROM quarantine") == [(header_line + 2, "value_not_numeric")]
+    skipped = len([line for line in titles.splitlines() if line.strip(";")])
+    assert query(settings, "SELECT rows_read, rows_skipped FROM file_receipt") == [(2, skipped)]
+    receipt = (settings.receipts_dir / "mimp" / "titulado.csv.md").read_text()
+    assert f"Filas omitidas / rows skipped: {skipped}" in receipt
+
+
+def test_a_sheet_with_a_title_and_a_wide_table(settings):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Feminicidio íntimo y no íntimo (casos)"])
+    sheet.append([None])
+    sheet.append(["País", "Indicador", 2014, 2015])
+    sheet.append(["Argentina", "femicide_count", 225, 235])
+    sheet.append(["Perú", "femicide_count", 100, "—"])
+    path = settings.raw_dir / "mimp" / "hoja.xlsx"
+    path.parent.mkdir(parents=True)
+    workbook.save(path)
+    run(settings)
+    assert query(settings, "SELECT country_iso3, year, value FROM fact_observation ORDER BY 1, 2") == [
+        ("ARG", 2014, 225.0), ("ARG", 2015, 235.0), ("PER", 2014, 100.0)]
+    assert query(settings, "SELECT source_row, source_column FROM quarantine") == [(5, "2015")]
+    assert query(settings, "SELECT rows_skipped FROM file_receipt") == [(1,)]
+
+
+def test_a_header_never_found_is_still_explained(settings):
+    path = drop(settings, "mimp/nada.csv", "Informe anual\nsin tabla\n")
+    result = check(path)
+    assert result.exit_code == 2 and "unknown_layout" in result.output
+
+
+MONTHLY = (
+    "país,año,mes,indicador,valor\n"
+    "México,2015,ENERO,femicide_count,32\n"
+    "México,2015,feb,femicide_count,30\n"
+    "México,2015,Mar,femicide_count,31\n"
+    "México,2015,4,femicide_count,35\n"
+    "México,2015,mayo,femicide_count,28\n"
+    "México,2015,06,femicide_count,28\n"
+    "México,2015,July,femicide_count,33\n"
+    "México,2015,juli,femicide_count,33\n"
+)
+
+
+def test_monthly_records_are_summed_into_the_year_with_the_missing_months(settings):
+    drop(settings, "sesnsp/mensual.csv", MONTHLY)
+    run(settings)
+    (value, flags, note), = query(settings, "SELECT value, flags, flag_note FROM fact_observation")
+    assert value == 32 + 30 + 31 + 35 + 28 + 28 + 33
+    assert flags == "aggregated;partial_year"
+    assert "2015-08" in note and "2015-12" in note and "2015-07" not in note
+    assert query(settings, "SELECT source_row, reason_code FROM quarantine") == [(9, "invalid_month")]
+    message = query(settings, "SELECT message_es FROM quarantine")[0][0]
+    assert "«juli»" in message and "«mes»" in message
+
+
+def test_a_month_given_twice_is_not_summed_twice(settings):
+    drop(settings, "sesnsp/mensual.csv", MONTHLY.replace("México,2015,feb,", "México,2015,Enero,"))
+    run(settings)
+    assert ("conflicting_duplicate",) in query(settings, "SELECT DISTINCT reason_code FROM quarantine")
+    (value,), = query(settings, "SELECT value FROM fact_observation")
+    assert value == 31 + 35 + 28 + 28 + 33
+
+
+@pytest.mark.parametrize("text, month", [
+    ("ENERO", 1), ("ene", 1), ("Jan", 1), ("january", 1), ("1", 1), ("01", 1), ("Setiembre", 9),
+    ("sept.", 9), ("Diciembre", 12), ("DEC", 12), ("12", 12), ("13", None), ("0", None), ("juli", None), ("", None),
+])
+def test_month_names_in_spanish_and_english_or_numbers(text, month):
+    assert staff_forms.month_number(text) == month
+
+
+def test_check_agrees_with_the_run_on_a_wide_titled_file(settings):
+    path = drop(settings, "mimp/ancho.csv", "Cuadro 1\n" + WIDE)
+    result = check(path, "--json")
+    receipt = json.loads(result.output)
+    assert result.exit_code == 1
+    assert (receipt["rows_read"], receipt["rows_loaded"], receipt["rows_skipped"]) == (6, 5, 1)
