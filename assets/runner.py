@@ -86,4 +86,7 @@ def _report(settings: Settings, staged: dict) -> str:
     ]
     if quarantined:
         lines.append("Quarantined rows and how to fix them: SELECT * FROM quarantine;")
+    from observatory import layouts
+
+    lines += [f"Layout skipped / formato de fuente omitido: {error}" for error in layouts.layout_errors()]
     return "\n".join(lines)

@@ -10,6 +10,8 @@ skipped, with the layout's stated reason, never silently dropped.
 from __future__ import annotations
 
 import fnmatch
+import logging
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,13 +21,21 @@ from typing import Callable, Iterator
 
 import yaml
 
-from observatory import reference
+from observatory import months, reference
 from observatory.reference import norm_key
 from observatory.textfile import HEAD_RECORDS
 
+log = logging.getLogger(__name__)
+
 LAYOUTS_DIR = Path(__file__).parent / "layouts"
-# The most header rows a layout may have: recognition looks at this many rows.
-MAX_HEADER_ROWS = HEAD_RECORDS  # the records textfile reads ahead to recognize a file
+# The deployment's own layouts, beside the built-in ones: adding a source never touches the code.
+DEPLOYMENT_DIR_ENV = "OBSERVATORY_LAYOUTS_DIR"
+DEPLOYMENT_DIR_DEFAULT = Path(__file__).resolve().parents[1] / "data" / "layouts"
+# The most header rows a layout may have (textfile reads HEAD_RECORDS ahead: title rows too).
+MAX_HEADER_ROWS = min(5, HEAD_RECORDS)
+# In a layout, `null` or `~` (or nothing) as a map's value means "no value" (e.g. a national row).
+NULL_WORDS = frozenset({"null", "~", ""})
+TRUE_WORDS, FALSE_WORDS = frozenset({"true", "yes", "si", "sí"}), frozenset({"false", "no"})
 PROVENANCE_KEYS = ("producer", "citation", "url", "licence")
 DATE_PARTS = ("year", "month")
 ISO_DATE = "%Y-%m-%d"  # how spreadsheet dates reach a layout (read.py renders them so)
@@ -157,21 +167,72 @@ class Layout:
     @property
     def file_hint(self) -> str:
         """Where staff or maintainers edit this layout (shown in messages)."""
-        return f"observatory/layouts/{self.path.name}"
+        if self.path.parent == LAYOUTS_DIR:
+            return f"observatory/layouts/{self.path.name}"
+        return str(self.path)
 
 
 # --- loading -----------------------------------------------------------------------------
 
+def deployment_dir() -> Path:
+    """The deployment's own layouts: OBSERVATORY_LAYOUTS_DIR, default data/layouts/."""
+    return Path(os.environ.get(DEPLOYMENT_DIR_ENV) or DEPLOYMENT_DIR_DEFAULT)
+
+
+def deployment_files() -> list[Path]:
+    folder = deployment_dir()
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+
 def load_all(folder: Path | None = None) -> tuple[Layout, ...]:
-    """Every layout of the folder (default LAYOUTS_DIR), the most specific first (longest
-    header signature). Parsed once per folder and process."""
-    return _load(folder or LAYOUTS_DIR)
+    """Every layout, the most specific first (longest header signature): the built-in ones
+    and the deployment's (a malformed one of those is reported and skipped), or only those of
+    `folder`. Parsed once per folder and content."""
+    if folder is not None:
+        return _load(folder)
+    deployment, _ = _load_deployment(_stamp(deployment_files()))
+    return _most_specific_first([*_load(LAYOUTS_DIR), *deployment])
+
+
+def layout_errors() -> list[str]:
+    """Why each malformed (or clashing) layout of the deployment's folder was skipped."""
+    return list(_load_deployment(_stamp(deployment_files()))[1])
+
+
+def _most_specific_first(layouts: list[Layout]) -> tuple[Layout, ...]:
+    return tuple(sorted(layouts, key=lambda layout: (-len(layout.header_signature), layout.name)))
 
 
 @lru_cache(maxsize=None)
 def _load(folder: Path) -> tuple[Layout, ...]:
-    layouts = [_parse(path) for path in sorted(folder.glob("*.yaml"))]
-    return tuple(sorted(layouts, key=lambda layout: (-len(layout.header_signature), layout.name)))
+    return _most_specific_first([_parse(path) for path in sorted(folder.glob("*.yaml"))])
+
+
+def _stamp(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    """What the deployment's layouts look like now: a changed file is parsed again."""
+    return tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in paths)
+
+
+@lru_cache(maxsize=8)
+def _load_deployment(stamp: tuple[tuple[str, int, int], ...]) -> tuple[tuple[Layout, ...], tuple[str, ...]]:
+    """The deployment's layouts that parse, and a message for each one that does not (or
+    whose name a built-in layout already has); logged once per content."""
+    builtin = {layout.name for layout in _load(LAYOUTS_DIR)}
+    found, errors = [], []
+    for name, _, _ in stamp:
+        path = Path(name)
+        try:
+            layout = _parse(path)
+        except LayoutError as error:
+            errors.append(str(error))
+            continue
+        if layout.name in builtin:
+            errors.append(f"{path.name}: a built-in layout is already named '{layout.name}': rename it (edit {path})")
+            continue
+        found.append(layout)
+    for error in errors:
+        log.warning("layout skipped / formato de fuente omitido: %s", error)
+    return tuple(found), tuple(errors)
 
 
 def install(con) -> None:
@@ -216,7 +277,8 @@ def _parse(path: Path) -> Layout:
         return LayoutError(f"{path.name}: {message} (edit {path})")
 
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # Every scalar is read as the text written: `NO`, `yes`, `on`, `01` stay strings.
+        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
     except yaml.YAMLError as error:
         raise fail(f"not valid YAML: {error}") from None
     if not isinstance(spec, dict) or not spec.get("name"):
@@ -234,7 +296,7 @@ def _parse(path: Path) -> Layout:
         raise fail(f"unknown kind '{kind}' (observatory/reference/dataset_kinds.csv)")
     read = _known_keys(spec.get("read") or {}, "read", fail)
     recognize_spec = _known_keys(spec.get("recognize") or {}, "recognize", fail)
-    header_rows = int(read.get("header_rows", 1))
+    header_rows = _number(read.get("header_rows", "1"), "read.header_rows", fail)
     if not 0 <= header_rows <= MAX_HEADER_ROWS:
         raise fail(f"header_rows must be between 0 and {MAX_HEADER_ROWS}")
     signature = tuple(norm_key(name) for name in recognize_spec.get("header", []))
@@ -245,7 +307,7 @@ def _parse(path: Path) -> Layout:
     unknown_fields = set(spec.get("fields") or {}) - kind_columns
     if unknown_fields:
         raise fail(f"unknown fields {sorted(unknown_fields)}; the {kind} fields are {sorted(kind_columns)}")
-    fields = {name: _field(rule, fail) for name, rule in (spec.get("fields") or {}).items()}
+    fields = {name: _field(rule, fail, header_rows) for name, rule in (spec.get("fields") or {}).items()}
     melt = _known_keys(spec.get("melt") or {}, "melt", fail)
     if not fields.get("value") and not melt:
         raise fail("fields.value (or melt) says where the figure is")
@@ -269,17 +331,17 @@ def _parse(path: Path) -> Layout:
         kind=kind,
         header_signature=signature,
         file_name=recognize_spec.get("file_name"),
-        columns=recognize_spec.get("columns"),
+        columns=_number(recognize_spec["columns"], "recognize.columns", fail) if "columns" in recognize_spec else None,
         first_row=first_row,
         encoding=read.get("encoding"),
         header_rows=header_rows,
         sheet=read.get("sheet"),
         fields=fields,
         melt=melt_pattern,
-        filters=tuple(_filter(_known_keys(rule, "rows", fail), fail) for rule in spec.get("rows", [])),
+        filters=tuple(_filter(_known_keys(rule, "rows", fail), fail, header_rows) for rule in spec.get("rows", [])),
         flags=tuple(flags),
         missing=frozenset(norm_key(token) for token in spec.get("missing", [])),
-        aggregate=_aggregate(spec.get("aggregate"), fields, fail),
+        aggregate=_aggregate(spec.get("aggregate"), fields, fail, melt_pattern, header_rows),
     )
 
 
@@ -292,7 +354,36 @@ def _known_keys(section: dict, name: str, fail: Callable[[str], LayoutError]) ->
     return section
 
 
-def _field(rule: object, fail: Callable[[str], LayoutError]) -> FieldRule:
+def _number(text: object, key: str, fail: Callable[[str], LayoutError]) -> int:
+    if not isinstance(text, str) or not text.strip().isdigit():
+        raise fail(f"{key} must be a whole number, not {text!r}")
+    return int(text)
+
+
+def _flag(text: object, key: str, fail: Callable[[str], LayoutError]) -> bool:
+    word = norm_key(text) if isinstance(text, str) else None
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise fail(f"{key} must be true or false, not {text!r}")
+
+
+def _text(value: object, key: str, fail: Callable[[str], LayoutError]) -> str:
+    if not isinstance(value, str):
+        raise fail(f"{key} must be text, not {value!r}")
+    return value
+
+
+def _column(value: object, header_rows: int, fail: Callable[[str], LayoutError]) -> str | int:
+    """A column by name or, in a file without a header, by position (0 is the first)."""
+    text = _text(value, "column", fail)
+    if header_rows == 0:
+        return _number(text, "column (a position in a file without a header)", fail)
+    return text
+
+
+def _field(rule: object, fail: Callable[[str], LayoutError], header_rows: int = 1) -> FieldRule:
     if not isinstance(rule, dict):
         raise fail(f"a field is a mapping with column, value or template, not {rule!r}")
     _known_keys(rule, "field", fail)
@@ -302,44 +393,48 @@ def _field(rule: object, fail: Callable[[str], LayoutError]) -> FieldRule:
     if rule.get("part", "year") not in DATE_PARTS:
         raise fail(f"date part must be one of {DATE_PARTS}: {rule}")
     mapping = rule.get("map")
+    if mapping is not None and (not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values())):
+        raise fail(f"a map is written {{text: code}}: {mapping!r}")
     return FieldRule(
-        column=rule.get("column"),
-        value=None if rule.get("value") is None else str(rule["value"]),
+        column=_column(rule["column"], header_rows, fail) if "column" in rule else None,
+        value=None if rule.get("value") is None else _text(rule["value"], "value", fail),
         template=rule.get("template"),
         date=rule.get("date"),
         part=rule.get("part", "year"),
-        map={norm_key(str(k)): (None if v is None else str(v)) for k, v in mapping.items()} if mapping else None,
-        optional=bool(rule.get("optional")),
+        map={norm_key(k): (None if v.strip().lower() in NULL_WORDS else v) for k, v in mapping.items()} if mapping else None,
+        optional=_flag(rule.get("optional", "false"), "optional", fail),
     )
 
 
-def _filter(rule: dict, fail: Callable[[str], LayoutError]) -> RowFilter:
+def _filter(rule: dict, fail: Callable[[str], LayoutError], header_rows: int = 1) -> RowFilter:
     if "column" not in rule or "keep" not in rule or not rule.get("reason"):
         raise fail(f"a row rule needs column, keep and reason: {rule}")
     skip = rule.get("skip", [])
     return RowFilter(
-        column=rule["column"],
+        column=_column(rule["column"], header_rows, fail),
         keep=frozenset(norm_key(str(v)) for v in rule["keep"]),
         skip=None if skip == "others" else frozenset(norm_key(str(v)) for v in skip),
         reason=str(rule["reason"]).strip(),
     )
 
 
-def _aggregate(spec: dict | None, fields: dict[str, FieldRule], fail: Callable[[str], LayoutError]) -> Aggregate | None:
+def _aggregate(spec: dict | None, fields: dict[str, FieldRule], fail: Callable[[str], LayoutError],
+               melt: re.Pattern | None = None, header_rows: int = 1) -> Aggregate | None:
     if spec is None:
         return None
     _known_keys(spec, "aggregate", fail)
     if spec.get("period") not in (None, "month"):
         raise fail("aggregate.period can only be month")
-    if spec.get("period") and "period" not in fields:
-        raise fail("aggregate.period needs a `period` field (a date's month)")
+    if spec.get("period") and "period" not in fields and not (melt and "period" in melt.groupindex):
+        raise fail("aggregate.period needs a `period` field (a date's month) or a `period` group in melt.columns")
     indicator = fields.get("indicator")
     if indicator and indicator.value is not None:
         indicators = reference.load("indicators").set_index("indicator_code")
         if indicator.value in indicators.index and indicators.at[indicator.value, "additive"] != "yes":
             raise fail(f"{indicator.value} is not additive (observatory/reference/indicators.csv): its records cannot be summed")
     return Aggregate(
-        period=spec.get("period"), unique=tuple(spec.get("unique", [])), national_total=bool(spec.get("national_total")),
+        period=spec.get("period"), unique=tuple(_column(column, header_rows, fail) for column in spec.get("unique", [])),
+        national_total=_flag(spec.get("national_total", "false"), "aggregate.national_total", fail),
     )
 
 
@@ -414,6 +509,13 @@ class BoundLayout:
                 fields[name] = _mapped(text, rule.map) if rule and rule.map else text
             fields["value"] = _cell(cells, position, self.layout.missing)
             fields["cell"] = self.label(position)
+            if "period" in groups:  # a month written in the header: 'Enero', 'ene', 'Jan', '01'
+                month = months.month_number(fields.get("period"))
+                if month is None or not re.fullmatch(r"\d{4}", fields.get("year") or ""):
+                    yield Record(problem=("invalid_month", {"raw": groups["period"], "column": self.label(position)}))
+                    continue
+                fields["period"] = f"{fields['year']}-{month:02d}"
+                fields["record_key"] = RECORD_KEY_SEPARATOR.join(filter(None, (fields.get("record_key"), fields["period"])))
             yield Record(self._finish(fields))
 
     def label(self, position: int) -> str:
@@ -530,9 +632,13 @@ def _date_part(text: str, fmt: str, part: str) -> str | None:
     spreadsheet's date cell is read) is accepted too; None when the text is not such a date.
     The row is then quarantined naming the column and the format, never quoting the cell,
     which in a case record could help identify a person."""
-    for candidate in (fmt, ISO_DATE):
+    candidates = [(text, fmt), (text, ISO_DATE)]
+    if "%b" in fmt or "%B" in fmt:  # month names in Spanish or English, any case: '3 ENE 2019'
+        numbered = re.sub(r"[^\W\d_]+\.?", lambda word: str(months.month_number(word[0]) or word[0]), text)
+        candidates.insert(1, (numbered, fmt.replace("%b", "%m").replace("%B", "%m")))
+    for candidate_text, candidate in candidates:
         try:
-            parsed = datetime.strptime(text, candidate)
+            parsed = datetime.strptime(candidate_text, candidate)
             break
         except ValueError:
             continue

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable
 
 from observatory import layouts, reference
-from observatory.reference import norm_key
+from observatory.months import month_number, month_sql  # noqa: F401 - where staff forms read months
 
 # `2019`, `año 2019`, `Year 2019`, `2019 (casos)`: a year column of a wide table; what the
 # parentheses hold is the unit of its figures.
@@ -30,36 +29,6 @@ class YearColumn:
     year: str
     unit: str | None
     label: str  # the header cell as the file writes it (the quarantine's column)
-
-
-@lru_cache(maxsize=None)
-def months() -> dict[str, int]:
-    """norm_key(name) -> month number, Spanish and English, full and abbreviated."""
-    table = reference.load("months")
-    return {norm_key(name): int(month) for name, month in zip(table["name"], table["month"])}
-
-
-def month_number(text: str | None) -> int | None:
-    """`ENERO`, `ene`, `Jan`, `1`, `01` -> 1; anything else -> None."""
-    key = norm_key(text)
-    if key.isdigit():
-        number = int(key)
-        return number if 1 <= number <= 12 else None
-    return months().get(key.rstrip(" ."))
-
-
-def months_sql() -> str:
-    """The month names as a SQL relation (key, month), for a join where the file is read."""
-    rows = ", ".join(f"('{key}', {number})" for key, number in sorted(months().items()))
-    return f"(VALUES {rows}) AS _month(key, month)"
-
-
-def month_sql(cell: str) -> str:
-    """SQL: the month number of a cleaned cell (NULL when it is not a month). The key is made
-    like norm_key for the names months.csv holds (lower case, no accents, no dots)."""
-    key = f"trim(regexp_replace(lower(strip_accents({cell})), '[^0-9a-z]+', ' ', 'g'))"
-    return (f"CASE WHEN regexp_full_match({key}, '\\d{{1,2}}') THEN nullif(least(CAST({key} AS INTEGER), 13), 13) "
-            f"ELSE (SELECT month FROM {months_sql()} WHERE _month.key = {key}) END")
 
 
 def year_columns(header: list[str], taken: set[int]) -> list[YearColumn]:

@@ -34,7 +34,7 @@ def rules(settings: Settings) -> str:
     """Everything a raw file is read, harmonized, validated and built with, the limits of one
     file included (raising a limit reads again the files it refused)."""
     return digest(
-        [*PACKAGE_DIR.glob("*.py"), *layouts.LAYOUTS_DIR.glob("*.yaml"), *reference.REFERENCE_DIR.glob("*.csv"),
+        [*PACKAGE_DIR.glob("*.py"), *layouts.LAYOUTS_DIR.glob("*.yaml"), *layouts.deployment_files(), *reference.REFERENCE_DIR.glob("*.csv"),
          *(PACKAGE_DIR / "sql").glob("*.sql"), *settings.expectations_dir.glob("*.json")],
         settings.min_year, settings.max_year, settings.file_limits(), settings.duckdb_memory_limit,
     )

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import duckdb
 
+from observatory import layouts
 from observatory.discover import list_raw_files
 from observatory.settings import Settings
 
@@ -45,4 +46,8 @@ def status_report(settings: Settings) -> str:
         lines += [f"  {f.rel_path}" for f in waiting]
     else:
         lines.append(f"Nothing waiting in {settings.raw_dir}.")
+    errors = layouts.layout_errors()
+    if errors:
+        lines += ["", f"Formatos de fuente omitidos por errores / layouts skipped for errors ({layouts.deployment_dir()}):"]
+        lines += [f"  {error}" for error in errors]
     return "\n".join(lines)

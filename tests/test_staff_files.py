@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook
 
-from observatory import staff_forms
+from observatory import months
 from observatory.cli import main
 from tests.conftest import drop, query, run
 
@@ -128,7 +128,7 @@ def test_a_month_given_twice_is_not_summed_twice(settings):
     ("sept.", 9), ("Diciembre", 12), ("DEC", 12), ("12", 12), ("13", None), ("0", None), ("juli", None), ("", None),
 ])
 def test_month_names_in_spanish_and_english_or_numbers(text, month):
-    assert staff_forms.month_number(text) == month
+    assert months.month_number(text) == month
 
 
 def test_check_agrees_with_the_run_on_a_wide_titled_file(settings):
@@ -137,3 +137,82 @@ def test_check_agrees_with_the_run_on_a_wide_titled_file(settings):
     receipt = json.loads(result.output)
     assert result.exit_code == 1
     assert (receipt["rows_read"], receipt["rows_loaded"], receipt["rows_skipped"]) == (6, 5, 1)
+
+
+PROVENANCE = """provenance:
+  producer: Secretariado Ejecutivo del SNSP (figures as in shared/real-world)
+  citation: LuisAlfonsoGarciaCamacho/FemicidesinMexico, All_feminicides.csv (figures rewritten by month)
+  url: https://github.com/LuisAlfonsoGarciaCamacho/FemicidesinMexico
+  licence: none stated (test fixture derived from the figures)
+"""
+
+MONTHS_AS_COLUMNS = """name: meses_en_columnas
+description: Femicides in Mexico, one row per year, one column per month.
+""" + PROVENANCE + """recognize:
+  header: [Año, Ene, Feb]
+fields:
+  country: {value: MEX}
+  year: {column: Año}
+  indicator: {value: femicide_count}
+  unit: {value: count}
+melt:
+  columns: '(?P<period>(ene|feb|mar|abr|may|jun|jul|ago|sep|set|oct|nov|dic)[a-z]*)'
+aggregate:
+  period: month
+"""
+
+
+def layout_file(settings, name: str, text: str):
+    folder = settings.raw_dir.parent / "layouts"  # OBSERVATORY_LAYOUTS_DIR (conftest)
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.yaml").write_text(text)
+
+
+def test_a_deployment_layout_with_a_period_melt_group_sums_the_months(settings):
+    layout_file(settings, "meses_en_columnas", MONTHS_AS_COLUMNS)
+    drop(settings, "sesnsp/meses.csv", "Año;Ene;Feb;MARZO;abr;Mayo;jun\n2015;32;30;31;35;28;28\n")
+    run(settings)
+    assert query(settings, "SELECT value, flags FROM fact_observation") == [(184.0, "aggregated;partial_year")]
+    assert query(settings, "SELECT layout FROM file_receipt") == [("meses_en_columnas",)]
+    assert ("meses_en_columnas",) in query(settings, "SELECT layout FROM source_layout")
+
+
+def test_yaml_words_in_a_layout_stay_the_text_written(settings):
+    layout_file(settings, "si_no", """name: si_no
+description: A register whose indicator column says SI (femicide) or NO (attempt).
+""" + PROVENANCE + """recognize:
+  header: [pais, anio, consumado, casos]
+fields:
+  country: {column: pais}
+  year: {column: anio}
+  indicator: {column: consumado, map: {SI: femicide_count, NO: femicide_attempt_count, 01: femicide_count, on: femicide_count}}
+  value: {column: casos}
+""")
+    drop(settings, "mimp/si_no.csv", "pais,anio,consumado,casos\nPerú,2016,SI,105\nPerú,2016,NO,258\nChile,2016,01,34\n")
+    run(settings)
+    assert query(settings, "SELECT country_iso3, indicator_code, value FROM fact_observation ORDER BY 1, 2") == [
+        ("CHL", "femicide_count", 34.0), ("PER", "femicide_attempt_count", 258.0), ("PER", "femicide_count", 105.0)]
+
+
+def test_a_malformed_deployment_layout_is_reported_and_skipped(settings):
+    layout_file(settings, "roto", "name: roto\nfields: [\n")
+    layout_file(settings, "meses_en_columnas", MONTHS_AS_COLUMNS.replace("period: month", "period: month\n  national_total: quizas"))
+    drop(settings, "mimp/carga.csv", "país,año,indicador,valor\nPerú,2015,femicide_count,95\n")
+    result = run(settings)
+    assert "roto.yaml: not valid YAML" in result.output
+    assert "national_total must be true or false" in result.output
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(1,)]
+    status = CliRunner().invoke(main, ["status", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
+    assert "roto.yaml" in status.output
+
+
+@pytest.mark.parametrize("text, fmt, part, expected", [
+    ("3 ENE 2019", "%d %b %Y", "month", "2019-01"),
+    ("15 de setiembre de 2020", "%d de %B de %Y", "month", "2020-09"),
+    ("Mar-2018", "%b-%Y", "year", "2018"),
+    ("3 Foo 2019", "%d %b %Y", "month", None),
+])
+def test_layout_dates_take_month_names_in_spanish_and_english(text, fmt, part, expected):
+    from observatory.layouts import _date_part
+
+    assert _date_part(text, fmt, part) == expected
