@@ -41,7 +41,7 @@ DATE_PARTS = ("year", "month")
 ISO_DATE = "%Y-%m-%d"  # how spreadsheet dates reach a layout (read.py renders them so)
 # Keys a layout file may have, per section: a misspelt key is an error, not a silent no-op.
 KEYS = {
-    "": {"name", "description", "provenance", "kind", "recognize", "read", "missing", "rows", "fields", "melt", "flags", "aggregate"},
+    "": {"name", "description", "provenance", "kind", "recognize", "read", "missing", "rows", "fields", "melt", "flags", "aggregate", "drop"},
     "recognize": {"header", "file_name", "columns", "first_row"},
     "read": {"header_rows", "encoding", "sheet"},
     "field": {"column", "value", "template", "date", "part", "map", "optional"},
@@ -141,6 +141,10 @@ class Layout:
     flags: tuple[FlagRule, ...]
     missing: frozenset[str]
     aggregate: Aggregate | None
+    # Columns of the source that identify people (names, ID numbers…): never read, never
+    # checked for personal data, never stored. Only a layout that sums records into counts may
+    # drop columns (observatory/privacy.py).
+    drop: frozenset[str] = frozenset()
 
     def recognizes(self, file_name: str, head: list[list[str]]) -> bool:
         """Headerless layouts by name, width and the shape of the first cells (so a raw
@@ -342,7 +346,27 @@ def _parse(path: Path) -> Layout:
         flags=tuple(flags),
         missing=frozenset(norm_key(token) for token in spec.get("missing", [])),
         aggregate=_aggregate(spec.get("aggregate"), fields, fail, melt_pattern, header_rows),
+        drop=_drop(spec, fields, fail),
     )
+
+
+def _drop(spec: dict, fields: dict[str, FieldRule], fail: Callable[[str], LayoutError]) -> frozenset[str]:
+    """Columns dropped before anything is stored. A file with such columns only loads as
+    counts, so the layout must sum its records, and nothing it reads may come from them."""
+    drop = spec.get("drop") or []
+    if not isinstance(drop, list) or not all(isinstance(name, str) and name.strip() for name in drop):
+        raise fail("drop lists the names of the columns the layout never reads")
+    if drop and not spec.get("aggregate"):
+        raise fail("drop is only for layouts that sum records into counts (aggregate): a file with personal data loads only its counts")
+    names = frozenset(norm_key(name) for name in drop)
+    used = [rule.column for rule in fields.values() if isinstance(rule.column, str)]
+    used += [rule["column"] for rule in spec.get("rows", []) if isinstance(rule, dict) and isinstance(rule.get("column"), str)]
+    used += [column for column in (spec.get("aggregate") or {}).get("unique", []) if isinstance(column, str)]
+    used += [name for rule in fields.values() if rule.template for name in re.findall(r"{([^{}]+)}", rule.template)]
+    clash = sorted({column for column in used if norm_key(column) in names})
+    if clash:
+        raise fail(f"columns {clash} are dropped and read at once: a dropped column is never read")
+    return names
 
 
 def _known_keys(section: dict, name: str, fail: Callable[[str], LayoutError]) -> dict:
@@ -468,6 +492,15 @@ class BoundLayout:
         self.unique = [self._position(column, missing) for column in unique]
         if missing:
             raise LayoutMismatch(sorted(set(missing)))
+
+    def numeric_positions(self) -> set[int]:
+        """Positions of the columns that hold figures or years (a number there is not an ID)."""
+        positions = {position for position, _ in self.melted}
+        for name in ("value", "year", "period"):
+            rule = self.layout.fields.get(name)
+            if rule is not None and rule.column is not None and rule.template is None:
+                positions.add(self._position(rule.column, []))
+        return {position for position in positions if position >= 0}
 
     @property
     def records_per_row(self) -> int:

@@ -15,7 +15,7 @@ import uuid
 import duckdb
 import yaml
 
-from observatory import faults
+from observatory import faults, small_cells
 from observatory.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,16 +43,18 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> PublishSummar
     _clear_leftovers(settings)
     staging = settings.curated_dir / f".{settings.published_db.name}.{os.getpid()}.tmp"
     con.execute(f"ATTACH {_literal(staging)} AS pub")
+    version = settings.curated_dir / f".parquet-{uuid.uuid4().hex}"
     try:
         counts = {table: _copy_table(con, table, spec) for table, spec in public_schema().items()}
+        # Small cells are suppressed in what is published (and so in what is built from it).
+        small_cells.suppress(con, "pub", settings.small_cell_k)
         con.execute("CHECKPOINT pub")
+        version.mkdir()
+        for table in counts:
+            _write_parquet(con, table, version)
     finally:
         con.execute("DETACH pub")
     _fsync(staging)
-    version = settings.curated_dir / f".parquet-{uuid.uuid4().hex}"
-    version.mkdir()
-    for table in counts:
-        _write_parquet(con, table, version)
     faults.point("publish_before_rename")
     os.replace(staging, settings.published_db)
     faults.point("publish_between_database_and_parquet")
@@ -98,7 +100,7 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str, spec: dict) -> int:
 def _write_parquet(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> None:
     target = folder / f"{table}.parquet"
     columns = ", ".join(public_schema()[table]["columns"])
-    con.execute(f"COPY (SELECT {columns} FROM main.{table}) TO {_literal(target)} (FORMAT parquet)")
+    con.execute(f"COPY (SELECT {columns} FROM pub.{table}) TO {_literal(target)} (FORMAT parquet)")
     _fsync(target)
 
 

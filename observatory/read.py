@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from observatory import layouts, reference, staff_forms
+from observatory import layouts, privacy, reference, staff_forms
 from observatory.textfile import LINE_TOO_LONG, Deadline, FileRejected, Limits, RestartAs, TextFile, codec, prepare, too_large
 
 log = logging.getLogger(__name__)
@@ -280,6 +280,7 @@ def _stage(con, text: TextFile, file_name: str, stager: _Stager, outcome: ReadOu
     width = max(max(len(cells) for cells in text.head), (layout.columns or 0) if layout else 0)
     records = _Records.parse(con, text, width + EXTRA_COLUMNS)
     deadline.check()
+    privacy.check(con, records.relation, records.width, text.head[titles:], layout, titles)  # personal data: the whole file is rejected
     if layout is None:
         return _stage_canonical(records, text.head[titles], stager, outcome)
     return _stage_layout(records, layout, text.head[titles:], stager, outcome, deadline)

@@ -52,6 +52,9 @@ class Settings:
     read_workers: int = field(default_factory=lambda: int(_env("OBSERVATORY_READ_WORKERS", str(min(4, os.cpu_count() or 1)))))
     # DuckDB's memory for the working database; past it, large joins spill to work_dir/tmp.
     duckdb_memory_limit: str = field(default_factory=lambda: _env("OBSERVATORY_DUCKDB_MEMORY_LIMIT", "1GB"))
+    # Published figures of sensitive indicators below the national total from 1 to k-1 are
+    # suppressed (small_cells.py); the working database keeps them.
+    small_cell_k: int = field(default_factory=lambda: int(_env("OBSERVATORY_SMALL_CELL_K", "5")))
 
     @classmethod
     def resolve(

@@ -134,9 +134,10 @@ def test_sesnsp_loads_feminicidio_by_state_with_modalities_summed(published):
     rows = query(published, "SELECT subnational_code, year, value, flags FROM fact_observation WHERE source LIKE 'SESNSP%' ORDER BY 1 NULLS FIRST, 2")
     assert rows == [
         (None, 2024, 852.0, "aggregated"), (None, 2025, 338.0, "aggregated;partial_year"),
-        ("MX.AG", 2024, 7.0, "aggregated"), ("MX.AG", 2025, 3.0, "aggregated;partial_year"),
+        # 3 is a small cell: suppressed when published (README, "Small cells")
+        ("MX.AG", 2024, 7.0, "aggregated"), ("MX.AG", 2025, None, "aggregated;partial_year;suppressed"),
         ("MX.BN", 2024, 38.0, "aggregated"), ("MX.BN", 2025, 16.0, "aggregated;partial_year"),
-        ("MX.BS", 2024, 9.0, "aggregated"), ("MX.BS", 2025, 3.0, "aggregated;partial_year"),
+        ("MX.BS", 2024, 9.0, "aggregated"), ("MX.BS", 2025, None, "aggregated;partial_year;suppressed"),
     ]
 
 
@@ -190,7 +191,7 @@ def test_subnational_units_by_code_or_name_and_rollups_flagged_when_incomplete(s
          "PER,2020,femicide_count,1,Atlántida\n")      # not a department of Peru
     run(settings)
     assert query(settings, "SELECT subnational_code, value FROM fact_observation WHERE indicator_code = 'femicide_count' AND subnational_code IS NOT NULL ORDER BY 1") == [
-        ("PE.AM", 3.0), ("PE.AR", 4.0), ("PE.CS", 5.0)]
+        ("PE.AM", None), ("PE.AR", None), ("PE.CS", 5.0)]  # 3 and 4 are small cells, suppressed when published
     assert query(settings, "SELECT value, flags, flag_note FROM fact_observation WHERE subnational_code IS NULL") == [
         (12.0, "rollup;incomplete_rollup", "Sum of 3 of 25 subnational units.")]
     (message,) = query(settings, "SELECT message_es || ' | ' || message_en FROM quarantine WHERE reason_code = 'unknown_subnational'")[0]

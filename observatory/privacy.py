@@ -1,0 +1,182 @@
+"""Privacy: a raw file whose columns or values could identify a person is rejected whole.
+
+The data concern survivors and victims of violence, so the pipeline refuses to hold anything
+that could identify one: a file with a column named like a name, an ID number, a phone, an
+e-mail, an address or a date of birth, or with a cell that looks like one of those, loads
+nothing and its receipt names the column and the kind of data found, never the value. The
+detectors are data (`reference/personal_data_patterns.csv`); column names are matched in
+Python (a header is a few cells), values in SQL over the parsed records, so a file is scanned
+by DuckDB's regular expressions (RE2) in one pass.
+
+A source layout may `drop` columns it never reads (case records with names): those are not
+checked and never stored, and such a layout only loads counts (layouts.py enforces it).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import duckdb
+
+from observatory import layouts, reference
+from observatory.textfile import FileRejected
+
+log = logging.getLogger(__name__)
+
+# Canonical columns of raw contract v1 that hold figures and years: a number there is a figure,
+# so the patterns that only make sense in text (a grouped number, a dotted ID) skip them.
+NUMERIC_COLUMNS = frozenset({"value", "year"})
+# A column label quoted in the message is cut to this length.
+MAX_LABEL = 60
+
+
+@dataclass(frozen=True)
+class Detector:
+    kind: str
+    scope: str  # 'any': every column; 'text': not the columns that hold figures or years
+    pattern: str
+
+
+@lru_cache(maxsize=None)
+def column_detectors() -> tuple[tuple[str, re.Pattern], ...]:
+    table = reference.load("personal_data_patterns")
+    rows = table[table["target"] == "column"]
+    return tuple((row.kind, re.compile(row.pattern)) for row in rows.itertuples())
+
+
+@lru_cache(maxsize=None)
+def value_detectors() -> tuple[Detector, ...]:
+    table = reference.load("personal_data_patterns")
+    rows = table[table["target"] == "value"]
+    return tuple(Detector(row.kind, row.scope, row.pattern) for row in rows.itertuples())
+
+
+@lru_cache(maxsize=None)
+def _python_value_patterns() -> tuple[tuple[str, re.Pattern], ...]:
+    return tuple((d.kind, re.compile(d.pattern)) for d in value_detectors())
+
+
+@lru_cache(maxsize=None)
+def _kinds() -> dict[str, tuple[str, str]]:
+    table = reference.load("personal_data_kinds")
+    return {row.kind: (row.name_es, row.name_en) for row in table.itertuples()}
+
+
+def _union(scope: str) -> str:
+    """One RE2 expression for every detector of a scope: a cell is matched once, not once per
+    pattern (each alternative keeps its own flags in a group)."""
+    patterns = [d.pattern for d in value_detectors() if d.scope == scope]
+    return "|".join(f"(?:{pattern})" for pattern in patterns)
+
+
+def column_kind(name: str) -> str | None:
+    """The kind of personal data a column's name says it holds, if any."""
+    key = reference.norm_key(name)
+    if not key:
+        return None
+    return next((kind for kind, pattern in column_detectors() if pattern.search(key)), None)
+
+
+def value_kind(text: str, numeric: bool = False) -> str | None:
+    """The kind of personal data a cell looks like (Python side, for single strings)."""
+    scopes = {"any"} if numeric else {"any", "text"}
+    return next((d.kind for d, (_, pattern) in zip(value_detectors(), _python_value_patterns())
+                 if d.scope in scopes and pattern.search(text)), None)
+
+
+def check(con: duckdb.DuckDBPyConnection, relation: str, width: int, head: list[list[str]],
+          layout: layouts.Layout | None, titles: int = 0) -> None:
+    """Raise FileRejected('personal_data') when a column's name or any value of the file's
+    records (`relation`: rec, line, c0…c{width-1}; the header rows included) looks like
+    personal data. Columns the layout drops are left out. `head` starts at the header; the
+    `titles` rows above it are counted as skipped."""
+    header_rows = layout.header_rows if layout else 1
+    header = head[:header_rows]
+    dropped, numeric = _positions(layout, header)
+    labels = _labels(header, width)
+    for position in range(width):
+        if position in dropped:
+            continue
+        for row in header:
+            kind = column_kind(row[position]) if position < len(row) else None
+            if kind:
+                raise _rejection(con, relation, header_rows, titles, kind, labels[position], position)
+    columns = [position for position in range(width) if position not in dropped]
+    text_columns = [position for position in columns if position not in numeric]
+    if not columns or not _any_match(con, relation, columns, text_columns):
+        return
+    for position, (any_hit, text_hit) in sorted(_scan(con, relation, columns).items()):
+        if any_hit or (text_hit and position not in numeric):
+            kind = _kind_of(con, relation, position, numeric=position in numeric)
+            raise _rejection(con, relation, header_rows, titles, kind, labels[position], position)
+
+
+def _any_match(con: duckdb.DuckDBPyConnection, relation: str, columns: list[int], text_columns: list[int]) -> bool:
+    """Does any cell look like personal data? One pass over the records, each row's cells
+    joined by a separator no detector matches across (so a match lies within one cell)."""
+    def joined(positions: list[int]) -> str:
+        return f"concat_ws(chr(31), {', '.join(f'c{p}' for p in positions)})" if positions else "''"
+    found = con.execute(f"""
+        SELECT coalesce(bool_or(regexp_matches({joined(columns)}, {_literal(_union('any'))})
+                            OR regexp_matches({joined(text_columns)}, {_literal(_union('text'))})), false)
+        FROM ({relation})
+    """).fetchall()[0][0]
+    return bool(found)
+
+
+def _scan(con: duckdb.DuckDBPyConnection, relation: str, columns: list[int]) -> dict[int, tuple[bool, bool]]:
+    """Per column: does a cell match a detector of scope any / of scope text? (Only once a
+    match is known to exist: it names the column.)"""
+    flags = ", ".join(f"coalesce(bool_or(regexp_matches(c{p}, {_literal(_union(scope))})), false)"
+                      for p in columns for scope in ("any", "text"))
+    found = con.execute(f"SELECT {flags} FROM ({relation})").fetchall()[0]
+    return {p: (found[2 * i], found[2 * i + 1]) for i, p in enumerate(columns)}
+
+
+def _kind_of(con: duckdb.DuckDBPyConnection, relation: str, position: int, numeric: bool) -> str:
+    """Which detector a column matched (only for the column that matched, so one more query)."""
+    detectors = [d for d in value_detectors() if d.scope == "any" or not numeric]
+    flags = ", ".join(f"bool_or(regexp_matches(c{position}, {_literal(d.pattern)}))" for d in detectors)
+    found = con.execute(f"SELECT {flags} FROM ({relation})").fetchall()[0]
+    return next((d.kind for d, hit in zip(detectors, found) if hit), detectors[0].kind)
+
+
+def _positions(layout: layouts.Layout | None, header: list[list[str]]) -> tuple[set[int], set[int]]:
+    """(columns the layout drops, columns that hold figures or years)."""
+    if layout is None:
+        aliases = dict(zip(reference.keyed("column_aliases")["alias_key"], reference.load("column_aliases")["column"]))
+        cells = header[0] if header else []
+        return set(), {i for i, cell in enumerate(cells) if aliases.get(reference.norm_key(cell)) in NUMERIC_COLUMNS}
+    dropped = {i for row in header for i, cell in enumerate(row) if reference.norm_key(cell) in layout.drop}
+    try:
+        numeric = layouts.BoundLayout(layout, header).numeric_positions()
+    except layouts.LayoutMismatch:
+        numeric = set()  # the file is rejected for its columns anyway; scan every column as text
+    return dropped, numeric
+
+
+def _labels(header: list[list[str]], width: int) -> list[str]:
+    """Each column as messages name it: its header, unless that header itself looks like
+    personal data or data (then only its position)."""
+    labels = []
+    for position in range(width):
+        name = " ".join(row[position].strip() for row in header if position < len(row) and row[position].strip())
+        safe = name and len(name) <= MAX_LABEL and value_kind(name) is None and not re.fullmatch(r"[\d\s.,/:+-]+", name)
+        labels.append(f"{name} (#{position + 1})" if safe else f"#{position + 1}")
+    return labels
+
+
+def _rejection(con: duckdb.DuckDBPyConnection, relation: str, header_rows: int, titles: int, kind: str,
+               label: str, position: int) -> FileRejected:
+    rows = con.execute(f"SELECT count(*) FROM ({relation})").fetchall()[0][0]
+    kind_es, kind_en = _kinds()[kind]
+    log.info("personal data (%s) in column #%d: file rejected", kind, position + 1)
+    return FileRejected("personal_data", rows_read=max(0, rows - header_rows - titles),
+                        rows_skipped=titles, column=label, kind=kind,
+                        kind_es=kind_es, kind_en=kind_en)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

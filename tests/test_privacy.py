@@ -1,0 +1,316 @@
+"""No personal data, anywhere: a raw file whose columns or values could identify a person is
+rejected whole (`personal_data`), its message names the column and the kind of data, never
+the value; what a run writes never holds such a value; the shipped real files all load."""
+import bz2
+import gzip
+import logging
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from openpyxl import Workbook
+
+from observatory import layouts, privacy, read
+from observatory.cli import main
+from observatory.settings import PROJECT_ROOT, Settings
+from tests.conftest import HEADER, drop, query, run
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REAL_WORLD = Path("/work/shared/real-world")
+CONTRACT = "country,year,indicator,value,source,notes\n"
+
+# Values that identify people, as staff could leave them in a notes or source cell.
+PLANTED_VALUES = {
+    "email": "ana.planted.quispe@example.org",
+    "phone": "+51 987 654 321",
+    "phone_in_words": "cel. 987654321",
+    "phone_grouped": "(01) 555-1234",
+    "dni_in_words": "DNI N° 45678912",
+    "curp": "PEGA850101MDFRRN09",
+    "rfc": "PEGA850101AB1",
+    "cpf": "123.456.789-09",
+    "rut": "12.345.678-5",
+    "cedula_cri": "1-0234-0567",
+    "dui": "04567890-1",
+    "cedula_dom": "001-1234567-8",
+    "dpi": "1234 56789 0101",
+    "cedula_ven": "V-12.345.678",
+    "dni_dotted": "23.456.789",
+    "address": "Calle Los Olivos 123",
+    "address_av": "Av. Arequipa N° 1234",
+    "address_col": "Carrera 7 # 32-16",
+    "address_mz": "Mz. B Lt. 4",
+    "address_en": "25 Harbour Street",
+}
+KIND = {"email": "email", "curp": "id_number", "rfc": "id_number", "cpf": "id_number", "rut": "id_number",
+        "address": "address", "address_av": "address", "address_col": "address", "address_mz": "address",
+        "address_en": "address", "dni_in_words": "id_number", "cedula_cri": "id_number", "dui": "id_number",
+        "cedula_dom": "id_number", "dpi": "id_number", "cedula_ven": "id_number", "dni_dotted": "id_number",
+        "phone": "phone", "phone_in_words": "phone", "phone_grouped": "phone"}
+
+
+def read_one(tmp_path: Path, content: str | bytes, name: str = "file.csv"):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    con = duckdb.connect()
+    read.create_stage_tables(con)
+    outcome = read.read_file(con, path, file_id=1, first_row_id=0)
+    staged = con.execute("SELECT count(*) FROM stage_row").fetchall()[0][0]
+    return outcome, staged
+
+
+@pytest.mark.parametrize("label", sorted(PLANTED_VALUES))
+def test_a_value_that_identifies_a_person_rejects_the_whole_file(tmp_path, label):
+    value = PLANTED_VALUES[label]
+    outcome, staged = read_one(tmp_path, CONTRACT + f"PER,2015,femicide_count,95,MIMP,ok\nPER,2016,femicide_count,96,MIMP,\"{value}\"\n")
+    assert outcome.rejection is not None and outcome.rejection.reason_code == "personal_data", label
+    assert outcome.rejection.details["kind"] == KIND[label]
+    assert outcome.rejection.details["column"] == "notes (#6)"
+    assert outcome.rows_read == 2 and staged == 0
+    assert value not in repr(outcome.rejection.details)
+
+
+@pytest.mark.parametrize("column, kind", [
+    ("nombre_victima", "name"), ("Nombre de la víctima", "name"), ("Apellidos", "name"), ("victim_name", "name"),
+    ("DNI", "id_number"), ("CURP", "id_number"), ("RUT", "id_number"), ("CPF", "id_number"), ("Cédula", "id_number"),
+    ("N° de documento", "id_number"), ("Pasaporte", "id_number"), ("documento de identidad", "id_number"),
+    ("teléfono", "phone"), ("celular", "phone"), ("e-mail", "email"), ("correo electrónico", "email"),
+    ("dirección", "address"), ("domicilio", "address"), ("fecha de nacimiento", "birth_date"), ("date_of_birth", "birth_date"),
+])
+def test_a_column_named_for_personal_data_rejects_the_file_even_when_empty(tmp_path, column, kind):
+    outcome, staged = read_one(tmp_path, f"country,year,indicator,value,{column}\nPER,2015,femicide_count,95,\n")
+    assert outcome.rejection.reason_code == "personal_data" and outcome.rejection.details["kind"] == kind
+    assert column in outcome.rejection.details["column"] and staged == 0
+
+
+@pytest.mark.parametrize("column", [
+    "nombre_estado", "nombre del indicador", "GeoAreaName", "edad", "grupo etario", "identidad_genero", "lugar_hecho",
+    "fecha_hecho", "país de nacimiento", "tipo_victima", "Departamento", "source_id", "ubigeo", "cve_ent", "notas",
+])
+def test_ordinary_columns_are_not_taken_for_personal_data(column):
+    assert privacy.column_kind(column) is None
+
+
+@pytest.mark.parametrize("text", [
+    "1.234,5", "2009-03-11", "Ley 26.485", "Ley N° 30364", "Decreto Supremo 008-2019-MIMP",
+    "No. 27 of 2015", "Chapter 178", "St. Kitts and Nevis Act No. 3 of 2000", "2015-2016", "09-04-1996",
+    "https://www.oas.org/es/mesecvi/", "Boletín Oficial 28370, 09-04-1996", "Art. 21 LPVCM", "Belize Police Department",
+])
+def test_ordinary_citations_and_figures_are_not_taken_for_personal_data(tmp_path, text):
+    outcome, _ = read_one(tmp_path, CONTRACT + f"PER,2015,femicide_count,95,\"{text}\",\"{text}\"\n")
+    assert outcome.rejection is None, text
+
+
+def test_a_figure_with_thousand_separators_is_not_an_id_in_the_value_column(tmp_path):
+    outcome, staged = read_one(tmp_path, "país;año;indicador;valor;fuente\nPER;2015;helpline_calls_count;12.345.678;MIMP\n")
+    assert outcome.rejection is None and staged == 1
+
+
+def _real_files() -> list[Path]:
+    shipped = sorted((PROJECT_ROOT / "data" / "raw").rglob("*.csv"))
+    fixtures = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".csv", ".bz2"))
+    shared = sorted(p for p in REAL_WORLD.glob("*") if p.suffix in (".csv", ".bz2")) if REAL_WORLD.is_dir() else []
+    return shipped + fixtures + shared
+
+
+@pytest.mark.parametrize("path", _real_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_shipped_or_real_world_file_is_taken_for_personal_data(tmp_path, path):
+    con = duckdb.connect()
+    read.create_stage_tables(con)
+    outcome = read.read_file(con, path, file_id=1, first_row_id=0)
+    assert outcome.rejection is None or outcome.rejection.reason_code != "personal_data", outcome.rejection.details
+
+
+# --- a layout that drops identifying columns, and only then loads counts ---------------------
+
+CASE_LAYOUT = """name: casos_con_nombres
+description: Case records whose source carries the victim's name and ID number; only counts are kept.
+provenance: {producer: test, citation: test, url: test, licence: test}
+recognize:
+  header: [nombre_victima, dni_victima, provincia, fecha]
+drop: [nombre_victima, dni_victima]
+fields:
+  country: {value: ARG}
+  subnational: {column: provincia}
+  year: {column: fecha, date: "%Y-%m-%d", part: year}
+  indicator: {value: femicide_count}
+  value: {value: "1"}
+  unit: {value: count}
+  source: {value: "registro de casos (prueba)"}
+aggregate:
+  national_total: true
+"""
+
+
+@pytest.fixture
+def case_layout(tmp_path, monkeypatch):
+    folder = tmp_path / "layouts"
+    folder.mkdir()
+    for path in layouts.LAYOUTS_DIR.glob("*.yaml"):
+        shutil.copy(path, folder / path.name)
+    (folder / "casos_con_nombres.yaml").write_text(CASE_LAYOUT)
+    monkeypatch.setattr(layouts, "LAYOUTS_DIR", folder)
+    return folder
+
+
+CASES = ("nombre_victima,dni_victima,provincia,fecha\n"
+         "María Planted Gómez,DNI 30111222,Salta,2015-03-01\n"
+         "Rosa Planted Ríos,30222333,Salta,2015-07-09\n"
+         "Ana Planted Díaz,30333444,Jujuy,2016-01-02\n")
+
+
+def test_a_layout_that_drops_identifying_columns_loads_only_the_counts(settings, case_layout):
+    drop(settings, "argentina/casos.csv", CASES)
+    run(settings)
+    assert query(settings, "SELECT status, rows_read, rows_loaded FROM file_receipt") == [("loaded", 3, 3)]
+    with duckdb.connect(str(settings.working_db), read_only=True) as con:  # published, they are small cells
+        counts = con.execute("SELECT subnational_code, year, value FROM fact_observation ORDER BY ALL").fetchall()
+    assert (None, 2015, 2.0) in counts and (None, 2016, 1.0) in counts and ("AR.SA", 2015, 2.0) in counts
+    for secret in ("Planted", "30111222", "30222333"):
+        assert not _found_in_databases(settings, secret)
+
+
+def test_a_dropped_column_s_values_elsewhere_still_reject_the_file(settings, case_layout):
+    drop(settings, "argentina/casos.csv", CASES.replace("Jujuy", "Av. Arequipa 1234"))
+    run(settings)
+    assert query(settings, "SELECT reason_code FROM quarantine") == [("personal_data",)]
+
+
+@pytest.mark.parametrize("body, complaint", [
+    (CASE_LAYOUT.replace("aggregate:\n  national_total: true\n", ""), "only for layouts that sum records"),
+    (CASE_LAYOUT.replace("drop: [nombre_victima, dni_victima]", "drop: [nombre_victima, provincia]"), "dropped and read at once"),
+])
+def test_a_layout_may_drop_columns_only_to_count(tmp_path, body, complaint):
+    (tmp_path / "casos_con_nombres.yaml").write_text(body)
+    with pytest.raises(layouts.LayoutError, match=complaint):
+        layouts.load_all(tmp_path)
+
+
+# --- nothing identifying is ever written ------------------------------------------------------
+
+SECRETS = {
+    # one per raw file of every kind: contract v1 (notes, source, extra column, named columns),
+    # each layout's files, xlsx, .csv.gz, .csv.bz2
+    "contract_notes": "lucia.planted@example.org",
+    "contract_source": "+51 955 111 222",
+    "contract_extra": "PEGA850101MDFRRN09",
+    "contract_named": "Juana Planted Mamani",
+    "xlsx": "DNI 47777111",
+    "gzip": "Jr. Plantado N° 545",
+    "peru": "peru.planted@example.org",
+    "costa_rica": "1-0999-0888",
+    "argentina": "Av. Plantada 4321",
+    "cepalstat": "cel. 999888777",
+    "mexico": "ROPA850101MDFRRN01",
+    "sesnsp": "sesnsp.planted@example.org",
+}
+
+
+def _plant(text: str, secret: str) -> str:
+    """The secret in the last data row's first text cell (a cell its layout reads)."""
+    lines = text.rstrip("\n").split("\n")
+    cells = lines[-1].split(",")
+    index = next(i for i, cell in enumerate(cells) if any(ch.isalpha() for ch in cell))
+    cells[index] = f'"{secret}"'
+    lines[-1] = ",".join(cells)
+    return "\n".join(lines) + "\n"
+
+
+def _drop_everything(settings: Settings) -> None:
+    s = SECRETS
+    drop(settings, "mimp/notas.csv", CONTRACT + f"PER,2015,femicide_count,95,MIMP,ok\nPER,2016,femicide_count,96,MIMP,{s['contract_notes']}\n")
+    drop(settings, "mimp/fuente.csv", CONTRACT + f"PER,2015,femicide_count,95,\"{s['contract_source']}\",\n")
+    drop(settings, "mimp/extra.csv", "country,year,indicator,value,comentario\n" + f"PER,2015,femicide_count,95,{s['contract_extra']}\n")
+    drop(settings, "mimp/nombres.csv", "país,año,indicador,valor,nombre_victima,dni,telefono\n"
+                                       f"PER,2015,femicide_count,1,{s['contract_named']},40000001,999000111\n")
+    workbook = Workbook()
+    workbook.active.append(["país", "año", "indicador", "valor", "notas"])
+    workbook.active.append(["PER", 2015, "femicide_count", 95, s["xlsx"]])
+    (settings.raw_dir / "mimp").mkdir(parents=True, exist_ok=True)
+    workbook.save(settings.raw_dir / "mimp" / "hoja.xlsx")
+    drop(settings, "mimp/comprimido.csv.gz", gzip.compress((CONTRACT + f"PER,2015,femicide_count,95,MIMP,\"{s['gzip']}\"\n").encode()))
+    real = FIXTURES / "real_world"
+    for folder, source, key in [
+        ("peru", real / "peru_feminicidio_tentativa_departamentos_2009_2016.csv", "peru"),
+        ("costa_rica", real / "costarica_femicidios_2007_2017.csv", "costa_rica"),
+        ("argentina", real / "argentina_femicidios_casos_2012_2016.csv", "argentina"),
+        ("cepal", real / "cepalstat_femicidios_caribbean.csv", "cepalstat"),
+        ("mexico", FIXTURES / "mexico_feminicidios_mensual_2016_2018.csv", "mexico"),
+    ]:
+        encoding = "utf-8"
+        data = source.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            encoding, text = "cp1252", data.decode("cp1252")
+        if key == "mexico":  # dates and figures only: a notes-like column is added
+            text = text.rstrip("\n") + "\n" + f"\"{s['mexico']}\",1\n"
+        else:
+            text = _plant(text, s[key])
+        drop(settings, f"{folder}/{source.name}", text.encode(encoding))
+    sesnsp = bz2.decompress((FIXTURES / "mexico_sesnsp_2024_2025_muestra.csv.bz2").read_bytes()).decode("utf-8")
+    drop(settings, "sesnsp/mexico_sesnsp_2024_2025_muestra.csv.bz2", bz2.compress(_plant(sesnsp, s["sesnsp"]).encode()))
+
+
+def _found_in_databases(settings: Settings, secret: str) -> list[str]:
+    """Every text cell of every table of the working and published databases and of every
+    Parquet file (compressed on disk, so a byte search alone would not see them)."""
+    found = []
+    databases = [settings.published_db, settings.working_db]
+    for database in databases:
+        if not database.exists():
+            continue
+        with duckdb.connect(str(database), read_only=True) as con:
+            tables = con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                                 "WHERE data_type = 'VARCHAR'").fetchall()
+            for table, column in tables:
+                hits = con.execute(f'SELECT count(*) FROM "{table}" WHERE contains("{column}", ?)', [secret]).fetchall()[0][0]
+                if hits:
+                    found.append(f"{database.name}:{table}.{column}")
+    for parquet in settings.curated_dir.rglob("*.parquet"):
+        with duckdb.connect() as con:
+            rows = con.execute("SELECT * FROM read_parquet(?)", [str(parquet)]).fetchall()
+            if any(secret in str(cell) for row in rows for cell in row):
+                found.append(str(parquet))
+    return found
+
+
+def _found_in_files(root: Path, secret: str, skip: Path) -> list[str]:
+    needles = [secret.encode("utf-8"), secret.encode("utf-16-le"), secret.encode("latin-1", "ignore")]
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_relative_to(skip):
+            data = path.read_bytes()
+            if any(needle and needle in data for needle in needles):
+                found.append(str(path))
+    return found
+
+
+def test_no_planted_personal_data_is_written_printed_or_logged_anywhere(tmp_path, monkeypatch, caplog):
+    settings = Settings.resolve(tmp_path / "raw", tmp_path / "curated", tmp_path / "receipts")
+    _drop_everything(settings)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    caplog.set_level(logging.DEBUG)
+    result = CliRunner().invoke(main, ["run", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)],
+                                env={"OBSERVATORY_RECEIPTS_DIR": str(settings.receipts_dir)})
+    assert result.exit_code == 0, result.output
+    printed = result.output + (result.stderr if result.stderr_bytes is not None else "")
+    logged = "\n".join(record.getMessage() + str(record.args) for record in caplog.records)
+    extra_values = ["40000001", "999000111"]
+    for secret in [*SECRETS.values(), *extra_values]:
+        assert secret not in printed and secret not in logged, secret
+        assert not _found_in_files(tmp_path, secret, skip=settings.raw_dir), secret
+        assert not _found_in_databases(settings, secret), secret
+    receipts = query(settings, "SELECT file_path, status, rows_read, rows_loaded, rows_quarantined FROM file_receipt ORDER BY 1")
+    assert len(receipts) == 12 and all(status == "rejected" for _, status, *_ in receipts), receipts
+    assert all(read == loaded + quarantined for _, _, read, loaded, quarantined in receipts)
+    reasons = query(settings, "SELECT DISTINCT reason_code FROM quarantine")
+    assert reasons == [("personal_data",)]
+    assert any(Path(p).suffix == ".md" for p in map(str, settings.receipts_dir.rglob("*.md")))
+    named = query(settings, "SELECT message_es, message_en FROM quarantine WHERE source_file = 'mimp/nombres.csv'")[0]
+    assert "nombre_victima" in named[0] and "names of people" in named[1]

@@ -1,0 +1,90 @@
+"""Small cells: sensitive counts below the national total from 1 to k-1 are suppressed in every
+published output, with secondary suppression against published totals; the working database
+keeps the true figures."""
+import duckdb
+
+from tests.conftest import drop, query, run
+
+HEADER = "country,year,indicator,value,departamento,source\n"
+
+
+def published(settings, where: str = "TRUE") -> dict:
+    rows = query(settings, f"SELECT coalesce(subnational_code, 'national'), year, value, flags, flag_note "
+                           f"FROM fact_observation WHERE {where}")
+    return {(code, year): (value, flags, note) for code, year, value, flags, note in rows}
+
+
+def parquet(settings, table: str = "fact_observation") -> list[tuple]:
+    path = settings.parquet_dir / f"{table}.parquet"
+    return duckdb.sql(f"SELECT coalesce(subnational_code, 'national'), year, value, flags FROM '{path}' "
+                      "WHERE indicator_code = 'femicide_count' ORDER BY ALL").fetchall()
+
+
+def working(settings) -> dict:
+    with duckdb.connect(str(settings.working_db), read_only=True) as con:
+        rows = con.execute("SELECT coalesce(subnational_code, 'national'), year, value FROM fact_observation "
+                           "WHERE indicator_code = 'femicide_count'").fetchall()
+    return {(code, year): value for code, year, value in rows}
+
+
+def test_a_small_subnational_count_and_one_more_under_the_total_are_suppressed(settings):
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2015,femicide_count,20,,MIMP\n"
+                                            "PER,2015,femicide_count,3,PE.AM,MIMP\n"
+                                            "PER,2015,femicide_count,10,PE.AN,MIMP\n"
+                                            "PER,2015,femicide_count,7,PE.AP,MIMP\n"
+                                            "PER,2015,femicide_count,0,PE.AR,MIMP\n")
+    run(settings)
+    facts = published(settings, "indicator_code = 'femicide_count'")
+    assert facts[("PE.AM", 2015)][:2] == (None, "suppressed")  # primary: 3 < 5
+    assert facts[("PE.AP", 2015)][:2] == (None, "suppressed")  # secondary: else 20 - 10 - 7 - 0 = 3
+    assert facts[("PE.AN", 2015)][0] == 10 and facts[("PE.AR", 2015)][0] == 0  # zeros are not small cells
+    assert facts[("national", 2015)][0] == 20
+    note = facts[("PE.AM", 2015)][2]
+    assert "1 a 4" in note and "1 to 4" in note and "3" not in note.replace("(README", "")
+    assert parquet(settings) == [("PE.AM", 2015, None, "suppressed"), ("PE.AN", 2015, 10.0, None),
+                                 ("PE.AP", 2015, None, "suppressed"), ("PE.AR", 2015, 0.0, None), ("national", 2015, 20.0, None)]
+    assert working(settings) == {("national", 2015): 20, ("PE.AM", 2015): 3, ("PE.AN", 2015): 10,
+                                 ("PE.AP", 2015): 7, ("PE.AR", 2015): 0}
+    history = query(settings, "SELECT subnational_code, value FROM observation_history WHERE subnational_code IN ('PE.AM', 'PE.AP')")
+    assert sorted(history) == [("PE.AM", None), ("PE.AP", None)]
+
+
+def test_a_total_with_a_single_unit_under_it_is_suppressed_with_it_and_leaves_the_marts(settings):
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2015,femicide_count,2,,MIMP\nPER,2015,femicide_count,2,PE.AM,MIMP\n")
+    run(settings)
+    facts = published(settings, "indicator_code = 'femicide_count'")
+    assert facts[("PE.AM", 2015)][:2] == (None, "suppressed") and facts[("national", 2015)][:2] == (None, "suppressed")
+    latest = query(settings, "SELECT femicide_count_latest FROM mart_country_progress WHERE country_iso3 = 'PER' AND year = 2015")
+    assert latest == [(None,)]
+    assert working(settings)[("national", 2015)] == 2
+
+
+def test_a_rollup_is_a_total_too(settings):
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2016,femicide_count,4,PE.AM,MIMP\nPER,2016,femicide_count,30,PE.AN,MIMP\n"
+                                            "PER,2016,femicide_count,12,PE.AP,MIMP\n")
+    run(settings)
+    facts = published(settings, "indicator_code = 'femicide_count'")
+    assert "rollup" in facts[("national", 2016)][1] and facts[("national", 2016)][0] == 46
+    assert facts[("PE.AM", 2016)][0] is None and facts[("PE.AP", 2016)][0] is None and facts[("PE.AN", 2016)][0] == 30
+
+
+def test_national_figures_and_indicators_not_marked_sensitive_are_published_as_they_are(settings):
+    drop(settings, "oig/nac.csv", HEADER + "BRB,2014,femicide_count,2,,Royal Barbados Police Force\n"
+                                           "PER,2015,helpline_calls_count,3,PE.AM,MIMP\n")
+    run(settings)
+    assert published(settings, "country_iso3 = 'BRB'")[("national", 2014)][:2] == (2, None)
+    assert published(settings, "indicator_code = 'helpline_calls_count'")[("PE.AM", 2015)][:2] == (3, None)
+
+
+def test_k_is_a_setting_and_changing_it_republishes_without_reading_again(settings, monkeypatch):
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2015,femicide_count,2,PE.AM,MIMP\nPER,2015,femicide_count,3,PE.AN,MIMP\n"
+                                            "PER,2015,femicide_count,3,PE.AP,MIMP\n")
+    run(settings)
+    assert {key[0]: value[0] for key, value in published(settings, "subnational_code IS NOT NULL").items()} == {
+        "PE.AM": None, "PE.AN": None, "PE.AP": None}
+    monkeypatch.setenv("OBSERVATORY_SMALL_CELL_K", "3")
+    result = run(settings)
+    assert "0 new or changed" in result.output
+    # 2 < 3 is suppressed; the rollup (8) would give it away, so the smaller 3 goes too.
+    facts = {key[0]: value[0] for key, value in published(settings, "subnational_code IS NOT NULL").items()}
+    assert facts["PE.AM"] is None and sorted(v for v in facts.values() if v is not None) == [3]
