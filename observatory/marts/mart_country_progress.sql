@@ -1,22 +1,41 @@
 -- A row of mart_country_progress is one country (of the 33) in one year: its legislation and
--- national plan scores, the progress score they make with the weights of
--- reference/score_weights.csv, its rank in the region and subregion that year (1 = highest;
--- ties share a rank), the change since the year before, the share of key indicators with a
+-- national plan scores, the progress score they make over the known components with the weights
+-- of reference/score_weights.csv and the weighted share of components known
+-- (progress_known_share), its rank in the region and subregion that year among the countries
+-- with enough known (reference/score_rules.csv: NULL = not ranked; 1 = highest; ties share a
+-- rank), the change since the year before, the share of key indicators with a
 -- national figure that year (data_coverage, 0-1), and the latest national figure of each key
 -- indicator up to that year with its year and source (figures flagged partial_year or
 -- incomplete_rollup are left out).
 CREATE OR REPLACE TABLE mart_country_progress AS
 WITH scores AS (
-    SELECT l.country_iso3, l.year, l.legislation_score, p.national_plan_score
+    SELECT l.country_iso3, l.year, l.as_of, l.provisional, l.legislation_score, l.legislation_known_share,
+           p.national_plan_score, p.national_plan_known_share
     FROM mart_legislation AS l
     JOIN mart_national_plan AS p USING (country_iso3, year)
 ),
 progress AS (
+    -- Each score weighs its weight x its known share: the progress score is then the score over
+    -- every known component of the two categories.
     SELECT c.country_iso3, c.year,
-           round(sum(CAST(w.weight AS DOUBLE) * c.score) / sum(CAST(w.weight AS DOUBLE)), 1) AS progress_score
-    FROM (UNPIVOT scores ON legislation_score, national_plan_score INTO NAME component VALUE score) AS c
+           round(sum(CAST(w.weight AS DOUBLE) * c.known * c.score) FILTER (WHERE c.known > 0)
+                 / sum(CAST(w.weight AS DOUBLE) * c.known) FILTER (WHERE c.known > 0), 1) AS progress_score,
+           round(sum(CAST(w.weight AS DOUBLE) * c.known) / sum(CAST(w.weight AS DOUBLE)), 3) AS progress_known_share
+    FROM (
+        SELECT country_iso3, year, 'legislation_score' AS component, legislation_score AS score,
+               legislation_known_share AS known
+        FROM scores
+        UNION ALL
+        SELECT country_iso3, year, 'national_plan_score', national_plan_score, national_plan_known_share
+        FROM scores
+    ) AS c
     JOIN ref_score_weight AS w ON w.score = 'progress' AND w.component = c.component
     GROUP BY ALL
+),
+ranked AS (
+    SELECT p.*, p.progress_known_share >= (
+               SELECT CAST(value AS DOUBLE) FROM ref_score_rule WHERE rule = 'rank_min_known_share') AS rankable
+    FROM progress AS p
 ),
 key_indicator AS (
     SELECT indicator_code FROM ref_indicator WHERE key_indicator = 'yes'
@@ -63,14 +82,16 @@ latest_wide AS (
     FROM latest
     GROUP BY ALL
 )
-SELECT s.country_iso3, s.year, s.legislation_score, s.national_plan_score, p.progress_score,
-       CAST(rank() OVER (PARTITION BY s.year ORDER BY p.progress_score DESC) AS INTEGER) AS rank_region,
-       CAST(rank() OVER (PARTITION BY s.year, d.subregion ORDER BY p.progress_score DESC) AS INTEGER) AS rank_subregion,
+SELECT s.country_iso3, s.year, s.as_of, s.provisional,
+       s.legislation_score, s.legislation_known_share, s.national_plan_score, s.national_plan_known_share,
+       p.progress_score, p.progress_known_share,
+       CASE WHEN p.rankable THEN CAST(rank() OVER (PARTITION BY s.year, p.rankable ORDER BY p.progress_score DESC) AS INTEGER) END AS rank_region,
+       CASE WHEN p.rankable THEN CAST(rank() OVER (PARTITION BY s.year, p.rankable, d.subregion ORDER BY p.progress_score DESC) AS INTEGER) END AS rank_subregion,
        round(p.progress_score - lag(p.progress_score) OVER (PARTITION BY s.country_iso3 ORDER BY s.year), 1) AS change_vs_previous_year,
        round(c.data_coverage, 3) AS data_coverage,
        l.* EXCLUDE (country_iso3, year)
 FROM scores AS s
-JOIN progress AS p USING (country_iso3, year)
+JOIN ranked AS p USING (country_iso3, year)
 JOIN coverage AS c USING (country_iso3, year)
 JOIN dim_country AS d USING (country_iso3)
 LEFT JOIN latest_wide AS l USING (country_iso3, year)

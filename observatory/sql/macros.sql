@@ -27,3 +27,19 @@ CREATE OR REPLACE MACRO in_force_at_year_end(start_iso, end_iso, status, year) A
     AND period_start(start_iso) <= make_date(year, 12, 31)
     AND (end_iso IS NULL OR period_end(end_iso) >= make_date(year, 12, 31))
 );
+-- Whether an instrument is in force on a day: started by then, not ended before, not a bill.
+CREATE OR REPLACE MACRO in_force_on(start_iso, end_iso, status, day) AS (
+    coalesce(status, '') <> 'bill'
+    AND period_start(start_iso) <= day
+    AND (end_iso IS NULL OR period_end(end_iso) >= day)
+);
+-- The day a mart year is judged on: its 31 December, or the as_of day for a year not over yet
+-- (that year is provisional).
+CREATE OR REPLACE MACRO judged_on(year) AS (
+    least(make_date(year, 12, 31), coalesce(getvariable('as_of'), make_date(year, 12, 31)))
+);
+-- A three-valued answer: yes when a stated instrument says so; unknown (NULL) when the register
+-- says it does not know (status not_known) or nothing else decides; no otherwise.
+CREATE OR REPLACE MACRO yes_unknown_no(yes, unknown) AS (
+    CASE WHEN yes THEN true WHEN unknown THEN NULL ELSE false END
+);
