@@ -267,3 +267,40 @@ def test_ranks_leave_out_countries_with_too_little_known(settings):
     assert bol == (100.0, 0.1, None, None)
     assert arg[1] == 1.0 and arg[2] == 1  # the best-scored of the countries ranked
     assert query(settings, "SELECT count(*) FROM mart_country_progress WHERE year = 2010 AND rank_region IS NOT NULL") == [(32,)]
+
+
+@pytest.mark.parametrize("source, tier", [
+    ("https://servicios.infoleg.gob.ar/infolegInternet/anexos/150000-154999/152155/norma.htm | InfoLEG", "official"),
+    ("http://www.bcn.cl/leychile/navegar?idNorma=1 | BCN", "official"),
+    ("https://evaw-global-database.unwomen.org/en/countries/americas/peru | UN Women", "intergovernmental"),
+    ("http://oas.org/en/media_center/press_release.asp?sCodigo=E-292/05 | OAS", "intergovernmental"),
+    ("https://ar.vlex.com/vid/ley-24632 | vLex", "secondary"),
+    ("https://es.scribd.com/document/1/x | copy", "weak"),
+    ("https://conaprevi.blogspot.com/2010/plan | CONAPREVI", "official"),  # the longest pattern wins
+    ("https://someone.blogspot.com/post | blog", "weak"),
+    ("https://notgob.ar.example.com/x | lookalike", None),                # a host only *containing* a pattern
+    ("Diario Oficial, 1 de enero de 2000", None),                          # no URL: no tier
+])
+def test_source_tier_is_read_from_the_url_host_by_the_rules_in_reference_data(settings, source, tier):
+    register(settings, f'PER,protocol,Protocolo,,2019,,,in_force,,,,,,,"{source}"')
+    assert query(settings, "SELECT source_tier FROM policy_instrument") == [(tier,)]
+
+
+def test_the_shipped_register_has_no_proxy_and_every_source_classified(settings):
+    from observatory import reference
+
+    for path in sorted((PROJECT_ROOT / "data" / "raw" / "registro_regional").glob("*.csv")):
+        drop(settings, f"registro_regional/{path.name}", path.read_bytes())
+    run(settings)
+    rules = reference.load("source_tiers")
+    assert set(rules["tier"]) == {"official", "intergovernmental", "secondary", "weak"}
+    proxies = list(rules.loc[rules["kind"] == "proxy", "host_pattern"])
+    hosts = [row[0] for row in query(settings, "SELECT source FROM policy_instrument")]
+    assert not [h for h in hosts if any(p in h.split(" | ")[0] for p in proxies)]
+    assert query(settings, "SELECT count(*) FROM policy_instrument WHERE source_tier IS NULL") == [(0,)]
+    # The shares data/SOURCES.md reports are the ones the rules give.
+    shares = dict(query(settings, """
+        SELECT source_tier, round(100.0 * count(*) / sum(count(*)) OVER (), 1) FROM policy_instrument GROUP BY ALL"""))
+    text = (PROJECT_ROOT / "data" / "SOURCES.md").read_text()
+    for tier, share in shares.items():
+        assert f"{tier}: {share}%" in text, (tier, share)

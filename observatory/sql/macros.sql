@@ -43,3 +43,16 @@ CREATE OR REPLACE MACRO judged_on(year) AS (
 CREATE OR REPLACE MACRO yes_unknown_no(yes, unknown) AS (
     CASE WHEN yes THEN true WHEN unknown THEN NULL ELSE false END
 );
+-- The host of the first URL of a source text, lower case, without 'www.': what its tier is read
+-- from (reference/source_tiers.csv). NULL when the source does not start with a URL.
+CREATE OR REPLACE MACRO source_host(source_text) AS (
+    regexp_replace(lower(nullif(regexp_extract(source_text, '^\s*https?://([^/:|?#\s]+)', 1), '')), '^www\.', '')
+);
+-- The tier of a source (official, intergovernmental, secondary, weak): the rule of
+-- reference/source_tiers.csv with the longest host pattern the host is or ends with; NULL when
+-- no rule matches (an unclassified source).
+CREATE OR REPLACE MACRO source_tier(source_text) AS (
+    SELECT arg_max(t.tier, length(t.host_pattern))
+    FROM ref_source_tier AS t
+    WHERE source_host(source_text) = t.host_pattern OR source_host(source_text) LIKE '%.' || t.host_pattern
+);
