@@ -148,6 +148,7 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
         "ref_score_weight": load("score_weights"),
         "ref_score_rule": load("score_rules"),
         "ref_source_tier": load("source_tiers"),
+        "ref_source_priority": load("source_priority"),
         "ref_missing_token": missing_tokens(),
     }
     for table, frame in tables.items():

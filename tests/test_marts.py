@@ -304,3 +304,37 @@ def test_the_shipped_register_has_no_proxy_and_every_source_classified(settings)
     text = (PROJECT_ROOT / "data" / "SOURCES.md").read_text()
     for tier, share in shares.items():
         assert f"{tier}: {share}%" in text, (tier, share)
+
+
+def test_the_latest_figure_comes_from_the_source_the_priority_rules_choose(settings):
+    drop(settings, "cepal/f.csv", "country,year,indicator,value,source\n"
+         "PER,2015,femicide_count,95,CEPALSTAT: Registro de Feminicidio del Ministerio Público\n"
+         "PER,2015,femicide_count,84,\"MIMP, via softbutterfly/femicide-map-peru\"\n"
+         "PER,2015,femicide_count,90,Archivo del proyecto\n"
+         "CRI,2015,femicide_count,23,\"idatosabiertos/femicidios-latam, datos/costarica\"\n"
+         "CRI,2015,femicide_count,26,CEPALSTAT: Poder Judicial\n"
+         "CRI,2016,femicide_count,26,\"idatosabiertos/femicidios-latam, datos/costarica\"\n")
+    register(settings, "PER,comprehensive_vaw_law,Ley 30364,Ley 30364,2015-11-23,,,in_force,,,,,,,El Peruano")
+    latest = dict((row[0], row[1:]) for row in query(settings, """
+        SELECT country_iso3 || ':' || year, femicide_count_latest, femicide_count_year, femicide_count_source
+        FROM mart_country_progress WHERE country_iso3 IN ('PER', 'CRI') AND year IN (2015, 2016)"""))
+    # The national producer (MIMP) first, though "CEPALSTAT" sorts before it; CEPAL before the rest.
+    assert latest["PER:2015"] == (84.0, 2015, "MIMP, via softbutterfly/femicide-map-peru")
+    assert latest["CRI:2015"] == (26.0, 2015, "CEPALSTAT: Poder Judicial")
+    # A later year wins over a better source of an earlier year: it is the latest figure.
+    assert latest["CRI:2016"] == (26.0, 2016, "idatosabiertos/femicidios-latam, datos/costarica")
+
+
+def test_the_key_indicator_columns_are_the_catalogues(settings):
+    from observatory import reference
+    from observatory.publish import public_schema
+
+    indicators = reference.load("indicators")
+    keys = sorted(indicators.loc[indicators["key_indicator"] == "yes", "indicator_code"])
+    columns = list(public_schema()["mart_country_progress"]["columns"])
+    latest = sorted(c.removesuffix("_latest") for c in columns if c.endswith("_latest"))
+    assert latest == keys
+    for code in keys:
+        assert {f"{code}_year", f"{code}_source"} <= set(columns)
+    register(settings, "URY,comprehensive_vaw_law,Ley 19.580,Ley 19.580,2017-12-22,,,in_force,,,,,,,IMPO")
+    assert query(settings, "SELECT count(*) FROM mart_country_progress WHERE femicide_rate_latest IS NOT NULL") == [(0,)]
