@@ -338,3 +338,33 @@ def test_the_key_indicator_columns_are_the_catalogues(settings):
         assert {f"{code}_year", f"{code}_source"} <= set(columns)
     register(settings, "URY,comprehensive_vaw_law,Ley 19.580,Ley 19.580,2017-12-22,,,in_force,,,,,,,IMPO")
     assert query(settings, "SELECT count(*) FROM mart_country_progress WHERE femicide_rate_latest IS NOT NULL") == [(0,)]
+
+
+def test_method_political_violence_inside_a_comprehensive_law_counts_only_when_recorded(settings):
+    register(settings, "URY,comprehensive_vaw_law,Ley de violencia hacia las mujeres basada en género,Ley 19.580,2017-12-22,,,in_force,,,,,,,IMPO")
+    # The mart never infers political violence from a comprehensive law...
+    assert legislation(settings, "URY", 2018)[1:5:3] == (True, False)
+    # ...but counts it when the register records the law's provision as its own row.
+    register(settings, "URY,political_violence_law,Ley 19.580: violencia política (definida en la ley integral),Ley 19.580,2017-12-22,,,in_force,,,,,,,IMPO",
+             name="registro/mas.csv")
+    assert legislation(settings, "URY", 2018)[1:5:3] == (True, True)
+
+
+def test_method_lei_maria_da_penha_is_a_domestic_violence_law(settings):
+    for path in sorted((PROJECT_ROOT / "data" / "raw" / "registro_regional").glob("*.csv")):
+        drop(settings, f"registro_regional/{path.name}", path.read_bytes())
+    run(settings)
+    assert query(settings, "SELECT instrument_type FROM policy_instrument WHERE identifier = 'Lei 11.340'") == [("domestic_violence_law",)]
+    assert legislation(settings, "BRA", 2007)[1:3] == (False, True)
+    # Family-oriented and gender-neutral plans are recorded, not counted as VAW plans.
+    assert sorted(query(settings, "SELECT country_iso3 FROM policy_instrument WHERE instrument_type = 'family_violence_plan'")) == [("CHL",), ("NIC",)]
+    assert plan(settings, "CHL", 2003)[0] is False
+
+
+def test_method_family_and_gender_neutral_plans_are_not_vaw_plans(settings):
+    register(settings,
+             "CHL,plan de violencia intrafamiliar,Política y Plan Nacional de Intervención en Violencia Intrafamiliar 2000-2006,,,2000,2006,expired,,sí,,,,,Gobierno de Chile",
+             "CHL,national_plan_vaw,Plan Nacional de Acción contra la Violencia hacia las Mujeres 2014-2018,,,2014,2018,expired,,sí,,,,,SernamEG")
+    assert query(settings, "SELECT instrument_type FROM policy_instrument ORDER BY source_row") == [("family_violence_plan",), ("national_plan_vaw",)]
+    assert plan(settings, "CHL", 2003)[:2] == (False, False)
+    assert plan(settings, "CHL", 2015)[:2] == (True, True)
