@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -85,11 +86,13 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
     return summary
 
 
-def build_marts(con: duckdb.DuckDBPyConnection, first_year: int, last_year: int) -> dict[str, int]:
-    """Rebuild every mart from its SQL file; the years are parameters, not literals."""
+def build_marts(con: duckdb.DuckDBPyConnection, first_year: int, last_year: int, as_of: date) -> dict[str, int]:
+    """Rebuild every mart from its SQL file; the years and the day they are judged on are
+    parameters, not literals (a year not over on as_of is judged on as_of, and marked provisional)."""
     con.execute((SQL_DIR / "macros.sql").read_text())
     con.execute("SET VARIABLE first_year = ?", [first_year])
     con.execute("SET VARIABLE last_year = ?", [last_year])
+    con.execute("SET VARIABLE as_of = CAST(? AS DATE)", [as_of.isoformat()])
     counts = {}
     for name in MARTS:
         con.execute((MARTS_DIR / f"{name}.sql").read_text())

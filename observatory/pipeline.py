@@ -217,7 +217,7 @@ def build_marts(settings: Settings) -> dict[str, int] | None:
         if not state.marts_pending(con, settings):
             return None
         reference.install(con)
-        counts = build_step.build_marts(con, settings.mart_first_year, settings.max_year)
+        counts = build_step.build_marts(con, settings.mart_first_year, settings.mart_last_year, settings.as_of)
         state.put(con, "marts", state.marts(con, settings))
         return counts
 
@@ -328,7 +328,7 @@ def missing_country_years(settings: Settings) -> int:
             CROSS JOIN range(?, ? + 1) AS years(year)
             ANTI JOIN mart_country_progress AS m
               ON m.country_iso3 = dim_country.country_iso3 AND m.year = years.year
-        """, [settings.mart_first_year, settings.max_year]).fetchall()[0][0]
+        """, [settings.mart_first_year, settings.mart_last_year]).fetchall()[0][0]
 
 
 def table_summaries(settings: Settings, tables: Iterable[str], limit: int = 5) -> dict[str, tuple[int, str]]:

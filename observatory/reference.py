@@ -146,6 +146,9 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
         "ref_unit_alias": keyed("unit_aliases")[["alias_key", "unit"]].drop_duplicates(),
         "ref_instrument_type": load("instrument_types"),
         "ref_score_weight": load("score_weights"),
+        "ref_score_rule": load("score_rules"),
+        "ref_source_tier": load("source_tiers"),
+        "ref_source_priority": load("source_priority"),
         "ref_missing_token": missing_tokens(),
     }
     for table, frame in tables.items():

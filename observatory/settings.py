@@ -30,6 +30,13 @@ class Settings:
     min_year: int = 1900
     # First year of the marts: the Belém do Pará Convention was adopted in 1994.
     mart_first_year: int = 1994
+    # The day the marts are judged on (default today): a year is complete once its 31 December
+    # has passed. Set it (OBSERVATORY_AS_OF=YYYY-MM-DD) to rebuild the marts as they were on a day.
+    as_of: date = field(default_factory=lambda: date.fromisoformat(_env("OBSERVATORY_AS_OF", date.today().isoformat())))
+    # Last year of the marts; empty = the last complete year before as_of. A later year is
+    # shown as provisional, judged on as_of instead of 31 December.
+    mart_last_year_setting: int | None = field(
+        default_factory=lambda: int(_env("OBSERVATORY_MART_LAST_YEAR", "0")) or None)
     # Rows handed to Great Expectations at a time: bounds memory on large files.
     validation_batch_rows: int = field(default_factory=lambda: int(_env("OBSERVATORY_VALIDATION_BATCH_ROWS", "250000")))
     # Read and validate every raw file again, not only new and changed ones (weekly schedule).
@@ -78,6 +85,15 @@ class Settings:
     @property
     def max_year(self) -> int:
         return date.today().year
+
+    @property
+    def mart_last_year(self) -> int:
+        return self.mart_last_year_setting or self.as_of.year - 1
+
+    @property
+    def mart_has_provisional_year(self) -> bool:
+        """Whether the marts show a year whose 31 December is after as_of."""
+        return date(self.mart_last_year, 12, 31) > self.as_of
 
     @property
     def work_dir(self) -> Path:

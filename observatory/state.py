@@ -41,10 +41,12 @@ def rules(settings: Settings) -> str:
 
 
 def marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
-    """The marts are a function of the curated tables, their SQL, the reference data and the years."""
+    """The marts are a function of the curated tables, their SQL, the reference data and the years;
+    of the as_of day only while a provisional year is shown (complete years do not move with it)."""
     return digest(
         [*(PACKAGE_DIR / "marts").glob("*.sql"), *reference.REFERENCE_DIR.glob("*.csv"), PACKAGE_DIR / "sql" / "macros.sql"],
-        get(con, "data_version"), settings.mart_first_year, settings.max_year,
+        get(con, "data_version"), settings.mart_first_year, settings.mart_last_year,
+        settings.as_of if settings.mart_has_provisional_year else None,
     )
 
 

@@ -6,8 +6,15 @@ import pytest
 from observatory.settings import PROJECT_ROOT
 from tests.conftest import drop, query, run
 
+AS_OF = "2026-06-30"  # the marts are judged on this day in these tests, whatever today is
+LAST_COMPLETE_YEAR = 2025
 POLICY_HEADER = "country,instrument_type,title,identifier,adopted_on,in_force_from,in_force_to,status,has_budget,has_monitoring,prevention,attention,sanction,reparation,source\n"
-THIS_YEAR = date.today().year
+
+
+@pytest.fixture(autouse=True)
+def _fixed_as_of(monkeypatch):
+    monkeypatch.setenv("OBSERVATORY_AS_OF", AS_OF)
+    monkeypatch.delenv("OBSERVATORY_MART_LAST_YEAR", raising=False)
 
 
 def register(settings, *rows: str, name: str = "registro/instrumentos.csv"):
@@ -61,14 +68,27 @@ def test_bad_policy_rows_are_quarantined_with_their_reason(settings):
     assert query(settings, "SELECT rows_read, rows_loaded, rows_quarantined FROM file_receipt") == [(9, 1, 8)]
 
 
-def test_every_country_has_a_row_every_year_and_an_empty_country_scores_zero(settings):
+def test_marts_run_to_the_last_complete_year_and_an_empty_country_scores_zero(settings):
     register(settings, "ARG,femicide_offence,Ley 26.791,Ley 26.791,2012-11-14,,,in_force,,,,,,,Boletín Oficial")
-    years = THIS_YEAR - 1994 + 1
+    years = LAST_COMPLETE_YEAR - 1994 + 1
     for mart in ("mart_legislation", "mart_national_plan", "mart_country_progress"):
-        assert query(settings, f"SELECT count(*), count(DISTINCT country_iso3), min(year), max(year) FROM {mart}") == [
-            (33 * years, 33, 1994, THIS_YEAR)], mart
-    assert legislation(settings, "HTI", THIS_YEAR) == (False, False, False, False, False, 0.0)
-    assert plan(settings, "HTI", THIS_YEAR) == (False, False, False, False, 0, 0.0)
+        assert query(settings, f"SELECT count(*), count(DISTINCT country_iso3), min(year), max(year), bool_or(provisional) FROM {mart}") == [
+            (33 * years, 33, 1994, LAST_COMPLETE_YEAR, False)], mart
+    assert query(settings, "SELECT DISTINCT as_of FROM mart_country_progress WHERE year = 2025") == [(date(2025, 12, 31),)]
+    # Cuba is not a party to Belém do Pará and the register has nothing for it: every component is a known no.
+    assert legislation(settings, "CUB", LAST_COMPLETE_YEAR) == (False, False, False, False, False, 0.0)
+    assert plan(settings, "CUB", LAST_COMPLETE_YEAR) == (False, False, False, False, 0, 0.0)
+
+
+def test_a_year_not_over_is_shown_only_when_asked_and_is_provisional(settings, monkeypatch):
+    monkeypatch.setenv("OBSERVATORY_MART_LAST_YEAR", "2026")
+    register(settings,
+             "ARG,femicide_offence,Ley 26.791,Ley 26.791,2012-11-14,,,in_force,,,,,,,Boletín Oficial",
+             "ARG,political_violence_law,Ley 27.533,Ley 27.533,2026-09-01,,,in_force,,,,,,,Boletín Oficial")
+    assert query(settings, "SELECT year, as_of, provisional FROM mart_country_progress WHERE country_iso3 = 'ARG' AND year >= 2025 ORDER BY year") == [
+        (2025, date(2025, 12, 31), False), (2026, date(2026, 6, 30), True)]
+    # Judged on 30 June 2026, not on 31 December: a law of September is not in force yet.
+    assert legislation(settings, "ARG", 2026)[4] is False
 
 
 def test_as_of_year_logic_for_laws(settings):
@@ -82,7 +102,8 @@ def test_as_of_year_logic_for_laws(settings):
     assert legislation(settings, "CHL", 2009)[3] is False
     assert legislation(settings, "CHL", 2010)[3] is True          # adopted in December: counts that year
     assert legislation(settings, "CHL", 2021)[4] is False         # a bill never counts
-    assert legislation(settings, "CHL", 2021)[5] == 40.0          # 2 of 5 components
+    # 3 of 5: Chile is a party to Belém do Pará by the OAS list (no dated row here: true from 2005).
+    assert legislation(settings, "CHL", 2021)[5] == 60.0
 
 
 def test_a_repealed_law_stops_counting(settings):
@@ -96,11 +117,16 @@ def test_plans_count_only_in_their_period_and_score_by_hand(settings):
              "PER,national_plan_vaw,Plan Nacional contra la Violencia de Género 2016-2021,DS 008-2016-MIMP,2016-07-26,2016,2021,expired,yes,yes,sí,sí,no,,El Peruano",
              "PER,national_plan_equality,Política Nacional de Igualdad de Género,DS 008-2019-MIMP,2019,2019,,in_force,,,,,,,El Peruano")
     assert plan(settings, "PER", 2015) == (False, False, False, False, 0, 0.0)
-    # 2016: in force, specific, budget, monitoring, 2 areas of 4 -> (1 + 1 + 1 + 1 + 0.5) / 5 = 90
-    assert plan(settings, "PER", 2016) == (True, True, True, True, 2, 90.0)
-    assert plan(settings, "PER", 2021) == (True, True, True, True, 2, 90.0)
-    # 2022: only the equality plan, flags unknown -> 1 / 5 = 20
-    assert plan(settings, "PER", 2022) == (True, False, False, False, 0, 20.0)
+    # 2016: in force, specific, budget, monitoring; areas: 2 yes, 1 no, reparation not stated ->
+    # known weight 4 + 3/4, yes weight 4 + 2/4 -> 100 x 4.5 / 4.75 = 94.7, known share 0.95
+    assert plan(settings, "PER", 2016) == (True, True, True, True, 2, 94.7)
+    # 2021: the equality plan (from 2019) says nothing of sanction: "no" by one plan, blank by the
+    # other is unknown; 2 areas yes of 2 known -> 100 x 4.5 / 4.5
+    assert plan(settings, "PER", 2021) == (True, True, True, True, 2, 100.0)
+    assert query(settings, "SELECT areas_known, national_plan_known_share FROM mart_national_plan WHERE country_iso3 = 'PER' AND year = 2016") == [(3, 0.95)]
+    # 2022: only the equality plan, its flags not stated: unknown, not no -> 1 yes of 2 known = 50
+    assert plan(settings, "PER", 2022) == (True, False, None, None, 0, 50.0)
+    assert query(settings, "SELECT areas_known, national_plan_known_share FROM mart_national_plan WHERE country_iso3 = 'PER' AND year = 2022") == [(0, 0.4)]
 
 
 def test_progress_score_ranks_and_change(settings):
@@ -112,8 +138,9 @@ def test_progress_score_ranks_and_change(settings):
                                      rank_subregion, change_vs_previous_year
                               FROM mart_country_progress WHERE year = 2018 AND country_iso3 IN ('URY', 'ARG', 'PER')
                               ORDER BY country_iso3""")
-    # URY: 2 of 5 laws = 40, no plan = 0 -> progress 20; ARG: 20 / 0 -> 10; PER: 0.
-    assert rows == [("ARG", 20.0, 0.0, 10.0, 2, 2, 0.0), ("PER", 0.0, 0.0, 0.0, 3, 3, 0.0), ("URY", 40.0, 0.0, 20.0, 1, 1, 0.0)]
+    # URY: 2 of 5 laws = 40, no plan = 0 -> progress 20; ARG: 20 / 0 -> 10; PER, with no row, is a
+    # party to Belém do Pará by the OAS list (true from 2005): 20 / 0 -> 10, tied with ARG.
+    assert rows == [("ARG", 20.0, 0.0, 10.0, 2, 2, 0.0), ("PER", 20.0, 0.0, 10.0, 2, 2, 0.0), ("URY", 40.0, 0.0, 20.0, 1, 1, 0.0)]
     # The law of 22 December 2017 counts in 2017: that is the year of the change.
     assert query(settings, "SELECT change_vs_previous_year FROM mart_country_progress WHERE country_iso3 = 'URY' AND year = 2017") == [(10.0,)]
     assert query(settings, "SELECT change_vs_previous_year FROM mart_country_progress WHERE country_iso3 = 'URY' AND year = 1994") == [(None,)]
@@ -138,10 +165,13 @@ def test_group_aggregates_equal_a_hand_computation(settings):
         SELECT group_code, countries, countries_with_comprehensive_law, countries_with_plan_in_force,
                mean_progress_score, median_progress_score
         FROM mart_group_progress WHERE year = 2015""")}
-    # GTM: legislation 20, plan 0 -> 10. MEX: legislation 20, plan (1 + 1) / 5 = 40 -> 30. Others 0.
-    assert groups["MIRPS"] == (7, 2, 1, round((10 + 30) / 7, 1), 0.0)
-    assert groups["LAC"] == (33, 2, 1, round(40 / 33, 1), 0.0)
-    assert groups["central_america"] == (8, 2, 1, 5.0, 0.0)
+    # Every State party but Cuba has Belém do Pará by the OAS list (true from 2005): legislation 20.
+    # GTM: legislation 40, plan 0 -> 20. MEX: legislation 40 (all known), plan 2 yes of 2 known
+    # (budget, monitoring and areas not stated) = 100 with known share 0.4 -> (40 + 0.4 x 100) / 1.4.
+    mex = (40 + 0.4 * 100) / 1.4
+    assert groups["MIRPS"] == (7, 2, 1, round((20 + mex + 5 * 10) / 7, 1), 10.0)
+    assert groups["LAC"] == (33, 2, 1, round((20 + mex + 30 * 10) / 33, 1), 10.0)
+    assert groups["central_america"] == (8, 2, 1, round((20 + mex + 6 * 10) / 8, 1), 10.0)
     assert groups["SPOTLIGHT"][0] == 12 and groups["ESP_COP"][0] == 15 and groups["BELEM_DO_PARA"][0] == 32
     assert set(groups) == {"LAC", "caribbean", "central_america", "south_america", "MIRPS", "SPOTLIGHT", "ESP_COP", "BELEM_DO_PARA"}
 
@@ -153,7 +183,7 @@ def test_weights_are_data(settings, monkeypatch):
     weights.loc[weights["component"] == "has_femicide_offence", "weight"] = "3"
     monkeypatch.setattr(reference, "load", lambda name, _load=reference.load: weights if name == "score_weights" else _load(name))
     register(settings, "ARG,femicide_offence,Ley 26.791,Ley 26.791,2012-11-14,,,in_force,,,,,,,Boletín Oficial")
-    assert legislation(settings, "ARG", 2013)[5] == 42.9  # 3 / 7
+    assert legislation(settings, "ARG", 2013)[5] == 57.1  # (1 + 3) / 7: Belém do Pará by the OAS list, femicide x 3
 
 
 def test_the_shipped_register_loads_whole_covers_the_33_countries_and_cites_a_source_on_every_row(settings):
@@ -175,3 +205,166 @@ def test_the_shipped_register_loads_whole_covers_the_33_countries_and_cites_a_so
     assert legislation(settings, "BRA", 1994)[0] is False and legislation(settings, "BRA", 1995)[0] is True
     # Cuba is not a party to the Convention: no ratification row, ever.
     assert query(settings, "SELECT count(*) FROM mart_legislation WHERE country_iso3 = 'CUB' AND has_belem_do_para") == [(0,)]
+    # Unknown is not no: no State party on the OAS list is false from the year every party had joined,
+    # and none is false for want of a date (the eleven of the review among them).
+    from observatory import reference
+
+    groups = reference.load("country_groups")
+    parties = sorted(groups.loc[groups["group_code"] == "BELEM_DO_PARA", "country_iso3"])
+    assert len(parties) == 32
+    marks = ", ".join("?" for _ in parties)
+    assert query(settings, f"""SELECT count(*) FROM mart_legislation WHERE country_iso3 IN ({marks})
+                               AND year >= 2005 AND has_belem_do_para IS DISTINCT FROM true""", parties) == [(0,)]
+    for country in ("BHS", "BLZ", "BOL", "BRB", "GRD", "GUY", "HND", "KNA", "TTO", "VCT", "VEN"):
+        assert legislation(settings, country, 2000)[0] is None, country
+    # Most plans do not state their budget: unknown, never a no.
+    assert query(settings, "SELECT count(*) FROM mart_national_plan WHERE plan_in_force AND plan_has_budget IS NULL")[0][0] > 100
+
+
+def test_a_not_known_row_makes_the_component_unknown_and_the_score_is_over_the_known(settings):
+    register(settings,
+             "PER,belem_do_para_ratification,Convención de Belém do Pará,OEA A-61,1996-04-02,,,in_force,,,,,,,OEA",
+             "PER,comprehensive_vaw_law,Ley 30364,Ley 30364,2015-11-23,,,in_force,,,,,,,El Peruano",
+             "PER,political_violence_law,Violencia política (sin verificar),,2015,,,no consta,,,,,,,Nota del registro")
+    # Before 2015 political violence is a known no; from 2015 the register says it does not know.
+    assert legislation(settings, "PER", 2014)[4] is False
+    assert legislation(settings, "PER", 2016) == (True, True, False, False, None, 50.0)  # 2 yes of 4 known
+    assert query(settings, "SELECT legislation_known_share FROM mart_legislation WHERE country_iso3 = 'PER' AND year = 2016") == [(0.8,)]
+    # A known yes wins over a not_known row of the same type.
+    register(settings,
+             "PER,political_violence_law,Ley 31155,Ley 31155,2021-04-07,,,in_force,,,,,,,El Peruano",
+             name="registro/mas.csv")
+    assert legislation(settings, "PER", 2021)[4] is True
+
+
+def test_a_state_party_without_a_sourced_date_is_unknown_never_false(settings):
+    register(settings, "BRA,belem_do_para_ratification,Convención de Belém do Pará,OEA A-61,1995-11-27,,,in_force,,,,,,,OEA")
+    rows = {row[0]: row[1:] for row in query(settings, """
+        SELECT country_iso3 || ':' || year, has_belem_do_para, belem_do_para_basis, legislation_score, legislation_known_share
+        FROM mart_legislation WHERE country_iso3 IN ('BOL', 'BRA', 'CUB') AND year IN (1994, 2000, 2005)""")}
+    # Bolivia is a party by the OAS list; its date is not sourced: unknown until every current party
+    # had joined (2005, reference/groups.csv), true from then on, and never scored as a no.
+    assert rows["BOL:2000"] == (None, "group_membership", 0.0, 0.8)
+    assert rows["BOL:2005"] == (True, "group_membership", 20.0, 1.0)
+    # A dated ratification decides: no before it, yes from it.
+    assert rows["BRA:1994"] == (False, "register", 0.0, 1.0) and rows["BRA:2000"][:2] == (True, "register")
+    # Cuba is not on the OAS list: a known no.
+    assert rows["CUB:2000"] == (False, "group_membership", 0.0, 1.0)
+
+
+def test_ranks_leave_out_countries_with_too_little_known(settings):
+    rules = (PROJECT_ROOT / "observatory" / "reference" / "score_rules.csv").read_text()
+    assert "rank_min_known_share,0.5," in rules
+    not_known = [f"BOL,{kind},Sin verificar,,1994,,,not_known,,,,,,,Nota del registro"
+                 for kind in ("comprehensive_vaw_law", "domestic_violence_law", "femicide_offence",
+                              "political_violence_law", "national_plan_vaw")]
+    register(settings, *not_known,
+             "ARG,comprehensive_vaw_law,Ley 26.485,Ley 26.485,2009-03-11,,,in_force,,,,,,,InfoLEG")
+    bol, arg = (query(settings, """
+        SELECT progress_score, progress_known_share, rank_region, rank_subregion
+        FROM mart_country_progress WHERE country_iso3 = ? AND year = 2010""", [country])[0] for country in ("BOL", "ARG"))
+    # Bolivia 2010: Belém do Pará true (OAS list), every other component unknown -> 1 of 10 known.
+    assert bol == (100.0, 0.1, None, None)
+    assert arg[1] == 1.0 and arg[2] == 1  # the best-scored of the countries ranked
+    assert query(settings, "SELECT count(*) FROM mart_country_progress WHERE year = 2010 AND rank_region IS NOT NULL") == [(32,)]
+
+
+@pytest.mark.parametrize("source, tier", [
+    ("https://servicios.infoleg.gob.ar/infolegInternet/anexos/150000-154999/152155/norma.htm | InfoLEG", "official"),
+    ("http://www.bcn.cl/leychile/navegar?idNorma=1 | BCN", "official"),
+    ("https://evaw-global-database.unwomen.org/en/countries/americas/peru | UN Women", "intergovernmental"),
+    ("http://oas.org/en/media_center/press_release.asp?sCodigo=E-292/05 | OAS", "intergovernmental"),
+    ("https://ar.vlex.com/vid/ley-24632 | vLex", "secondary"),
+    ("https://es.scribd.com/document/1/x | copy", "weak"),
+    ("https://conaprevi.blogspot.com/2010/plan | CONAPREVI", "official"),  # the longest pattern wins
+    ("https://someone.blogspot.com/post | blog", "weak"),
+    ("https://notgob.ar.example.com/x | lookalike", None),                # a host only *containing* a pattern
+    ("Diario Oficial, 1 de enero de 2000", None),                          # no URL: no tier
+])
+def test_source_tier_is_read_from_the_url_host_by_the_rules_in_reference_data(settings, source, tier):
+    register(settings, f'PER,protocol,Protocolo,,2019,,,in_force,,,,,,,"{source}"')
+    assert query(settings, "SELECT source_tier FROM policy_instrument") == [(tier,)]
+
+
+def test_the_shipped_register_has_no_proxy_and_every_source_classified(settings):
+    from observatory import reference
+
+    for path in sorted((PROJECT_ROOT / "data" / "raw" / "registro_regional").glob("*.csv")):
+        drop(settings, f"registro_regional/{path.name}", path.read_bytes())
+    run(settings)
+    rules = reference.load("source_tiers")
+    assert set(rules["tier"]) == {"official", "intergovernmental", "secondary", "weak"}
+    proxies = list(rules.loc[rules["kind"] == "proxy", "host_pattern"])
+    hosts = [row[0] for row in query(settings, "SELECT source FROM policy_instrument")]
+    assert not [h for h in hosts if any(p in h.split(" | ")[0] for p in proxies)]
+    assert query(settings, "SELECT count(*) FROM policy_instrument WHERE source_tier IS NULL") == [(0,)]
+    # The shares data/SOURCES.md reports are the ones the rules give.
+    shares = dict(query(settings, """
+        SELECT source_tier, round(100.0 * count(*) / sum(count(*)) OVER (), 1) FROM policy_instrument GROUP BY ALL"""))
+    text = (PROJECT_ROOT / "data" / "SOURCES.md").read_text()
+    for tier, share in shares.items():
+        assert f"{tier}: {share}%" in text, (tier, share)
+
+
+def test_the_latest_figure_comes_from_the_source_the_priority_rules_choose(settings):
+    drop(settings, "cepal/f.csv", "country,year,indicator,value,source\n"
+         "PER,2015,femicide_count,95,CEPALSTAT: Registro de Feminicidio del Ministerio Público\n"
+         "PER,2015,femicide_count,84,\"MIMP, via softbutterfly/femicide-map-peru\"\n"
+         "PER,2015,femicide_count,90,Archivo del proyecto\n"
+         "CRI,2015,femicide_count,23,\"idatosabiertos/femicidios-latam, datos/costarica\"\n"
+         "CRI,2015,femicide_count,26,CEPALSTAT: Poder Judicial\n"
+         "CRI,2016,femicide_count,26,\"idatosabiertos/femicidios-latam, datos/costarica\"\n")
+    register(settings, "PER,comprehensive_vaw_law,Ley 30364,Ley 30364,2015-11-23,,,in_force,,,,,,,El Peruano")
+    latest = dict((row[0], row[1:]) for row in query(settings, """
+        SELECT country_iso3 || ':' || year, femicide_count_latest, femicide_count_year, femicide_count_source
+        FROM mart_country_progress WHERE country_iso3 IN ('PER', 'CRI') AND year IN (2015, 2016)"""))
+    # The national producer (MIMP) first, though "CEPALSTAT" sorts before it; CEPAL before the rest.
+    assert latest["PER:2015"] == (84.0, 2015, "MIMP, via softbutterfly/femicide-map-peru")
+    assert latest["CRI:2015"] == (26.0, 2015, "CEPALSTAT: Poder Judicial")
+    # A later year wins over a better source of an earlier year: it is the latest figure.
+    assert latest["CRI:2016"] == (26.0, 2016, "idatosabiertos/femicidios-latam, datos/costarica")
+
+
+def test_the_key_indicator_columns_are_the_catalogues(settings):
+    from observatory import reference
+    from observatory.publish import public_schema
+
+    indicators = reference.load("indicators")
+    keys = sorted(indicators.loc[indicators["key_indicator"] == "yes", "indicator_code"])
+    columns = list(public_schema()["mart_country_progress"]["columns"])
+    latest = sorted(c.removesuffix("_latest") for c in columns if c.endswith("_latest"))
+    assert latest == keys
+    for code in keys:
+        assert {f"{code}_year", f"{code}_source"} <= set(columns)
+    register(settings, "URY,comprehensive_vaw_law,Ley 19.580,Ley 19.580,2017-12-22,,,in_force,,,,,,,IMPO")
+    assert query(settings, "SELECT count(*) FROM mart_country_progress WHERE femicide_rate_latest IS NOT NULL") == [(0,)]
+
+
+def test_method_political_violence_inside_a_comprehensive_law_counts_only_when_recorded(settings):
+    register(settings, "URY,comprehensive_vaw_law,Ley de violencia hacia las mujeres basada en género,Ley 19.580,2017-12-22,,,in_force,,,,,,,IMPO")
+    # The mart never infers political violence from a comprehensive law...
+    assert legislation(settings, "URY", 2018)[1:5:3] == (True, False)
+    # ...but counts it when the register records the law's provision as its own row.
+    register(settings, "URY,political_violence_law,Ley 19.580: violencia política (definida en la ley integral),Ley 19.580,2017-12-22,,,in_force,,,,,,,IMPO",
+             name="registro/mas.csv")
+    assert legislation(settings, "URY", 2018)[1:5:3] == (True, True)
+
+
+def test_method_lei_maria_da_penha_is_a_domestic_violence_law(settings):
+    for path in sorted((PROJECT_ROOT / "data" / "raw" / "registro_regional").glob("*.csv")):
+        drop(settings, f"registro_regional/{path.name}", path.read_bytes())
+    run(settings)
+    assert query(settings, "SELECT instrument_type FROM policy_instrument WHERE identifier = 'Lei 11.340'") == [("domestic_violence_law",)]
+    assert legislation(settings, "BRA", 2007)[1:3] == (False, True)
+    # Family-oriented and gender-neutral plans are recorded, not counted as VAW plans.
+    assert sorted(query(settings, "SELECT country_iso3 FROM policy_instrument WHERE instrument_type = 'family_violence_plan'")) == [("CHL",), ("NIC",)]
+    assert plan(settings, "CHL", 2003)[0] is False
+
+
+def test_method_family_and_gender_neutral_plans_are_not_vaw_plans(settings):
+    register(settings,
+             "CHL,plan de violencia intrafamiliar,Política y Plan Nacional de Intervención en Violencia Intrafamiliar 2000-2006,,,2000,2006,expired,,sí,,,,,Gobierno de Chile",
+             "CHL,national_plan_vaw,Plan Nacional de Acción contra la Violencia hacia las Mujeres 2014-2018,,,2014,2018,expired,,sí,,,,,SernamEG")
+    assert query(settings, "SELECT instrument_type FROM policy_instrument ORDER BY source_row") == [("family_violence_plan",), ("national_plan_vaw",)]
+    assert plan(settings, "CHL", 2003)[:2] == (False, False)
+    assert plan(settings, "CHL", 2015)[:2] == (True, True)

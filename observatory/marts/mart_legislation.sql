@@ -1,44 +1,86 @@
 -- A row of mart_legislation is one country (of the 33) in one year, from mart_first_year to the
--- current year: which kinds of law were in force on 31 December of that year, and the
--- legislation score (0-100) they add up to with the weights of reference/score_weights.csv.
--- A country with no instrument yet still has its rows, scored 0.
+-- mart's last year: which kinds of law were in force on the day the year is judged on (31
+-- December; the as_of day for a provisional year), each yes, no or unknown (NULL), and the
+-- legislation score (0-100) over the known components with the weights of
+-- reference/score_weights.csv, beside the weighted share of components known.
+-- Unknown, never no: a component is unknown where the register says so (status not_known), and a
+-- State party to Belém do Pará with no sourced date is unknown until the year by which every
+-- current party had joined (reference/groups.csv), true from then on (basis group_membership).
 CREATE OR REPLACE TABLE mart_legislation AS
 WITH years AS (
-    SELECT CAST(range AS INTEGER) AS year
+    SELECT CAST(range AS INTEGER) AS year, judged_on(CAST(range AS INTEGER)) AS as_of
     FROM range(getvariable('first_year'), getvariable('last_year') + 1)
 ),
 in_force AS (
-    SELECT c.country_iso3, y.year, i.instrument_type
+    SELECT c.country_iso3, y.year, y.as_of, i.instrument_type, coalesce(i.status = 'not_known', false) AS not_known
     FROM dim_country AS c
     CROSS JOIN years AS y
     LEFT JOIN policy_instrument AS i
       ON i.country_iso3 = c.country_iso3
-     AND in_force_at_year_end(coalesce(i.in_force_from, i.adopted_on), i.in_force_to, i.status, y.year)
+     AND in_force_on(coalesce(i.in_force_from, i.adopted_on), i.in_force_to, i.status, y.as_of)
 ),
-status AS (
-    SELECT country_iso3, year,
-           coalesce(bool_or(instrument_type = 'belem_do_para_ratification'), false) AS has_belem_do_para,
-           coalesce(bool_or(instrument_type = 'comprehensive_vaw_law'), false) AS has_comprehensive_law,
-           coalesce(bool_or(instrument_type = 'domestic_violence_law'), false) AS has_domestic_violence_law,
-           coalesce(bool_or(instrument_type = 'femicide_offence'), false) AS has_femicide_offence,
-           coalesce(bool_or(instrument_type = 'political_violence_law'), false) AS has_political_violence_law
+stated AS (
+    SELECT country_iso3, year, as_of,
+           bool_or(instrument_type = 'belem_do_para_ratification' AND NOT not_known) AS belem_yes,
+           bool_or(instrument_type = 'belem_do_para_ratification' AND not_known) AS belem_unknown,
+           yes_unknown_no(bool_or(instrument_type = 'comprehensive_vaw_law' AND NOT not_known),
+                          bool_or(instrument_type = 'comprehensive_vaw_law' AND not_known)) AS has_comprehensive_law,
+           yes_unknown_no(bool_or(instrument_type = 'domestic_violence_law' AND NOT not_known),
+                          bool_or(instrument_type = 'domestic_violence_law' AND not_known)) AS has_domestic_violence_law,
+           yes_unknown_no(bool_or(instrument_type = 'femicide_offence' AND NOT not_known),
+                          bool_or(instrument_type = 'femicide_offence' AND not_known)) AS has_femicide_offence,
+           yes_unknown_no(bool_or(instrument_type = 'political_violence_law' AND NOT not_known),
+                          bool_or(instrument_type = 'political_violence_law' AND not_known)) AS has_political_violence_law
     FROM in_force
     GROUP BY ALL
 ),
+-- States parties by the OAS list (reference/country_groups.csv), and whether the register dates
+-- their ratification.
+party AS (
+    SELECT m.country_iso3, TRY_CAST(g.all_members_by AS INTEGER) AS all_members_by,
+           m.country_iso3 NOT IN (
+               SELECT country_iso3 FROM policy_instrument
+               WHERE instrument_type = 'belem_do_para_ratification'
+                 AND coalesce(status, '') NOT IN ('not_known', 'bill')) AS undated
+    FROM ref_country_group AS m
+    JOIN ref_group AS g USING (group_code)
+    WHERE m.group_code = 'BELEM_DO_PARA'
+),
+status AS (
+    SELECT s.country_iso3, s.year, s.as_of, s.as_of < make_date(s.year, 12, 31) AS provisional,
+           CASE WHEN s.belem_yes THEN true
+                WHEN s.belem_unknown THEN NULL
+                WHEN p.country_iso3 IS NULL OR NOT p.undated THEN false
+                WHEN s.year >= p.all_members_by THEN true
+                END AS has_belem_do_para,
+           CASE WHEN s.belem_yes OR s.belem_unknown OR NOT coalesce(p.undated, false) AND p.country_iso3 IS NOT NULL
+                THEN 'register' ELSE 'group_membership' END AS belem_do_para_basis,
+           s.* EXCLUDE (country_iso3, year, as_of, belem_yes, belem_unknown)
+    FROM stated AS s
+    LEFT JOIN party AS p USING (country_iso3)
+),
 components AS (
-    UNPIVOT status
-    ON has_belem_do_para, has_comprehensive_law, has_domestic_violence_law, has_femicide_offence,
-       has_political_violence_law
-    INTO NAME component VALUE present
+    SELECT *
+    FROM (SELECT country_iso3, year, has_belem_do_para, has_comprehensive_law, has_domestic_violence_law,
+                 has_femicide_offence, has_political_violence_law
+          FROM status)
+    UNPIVOT INCLUDE NULLS (present FOR component IN (
+        has_belem_do_para, has_comprehensive_law, has_domestic_violence_law, has_femicide_offence,
+        has_political_violence_law))
 ),
 score AS (
     SELECT c.country_iso3, c.year,
-           round(100 * sum(CAST(w.weight AS DOUBLE) * CAST(c.present AS INTEGER)) / sum(CAST(w.weight AS DOUBLE)), 1) AS legislation_score
+           round(100 * sum(CAST(w.weight AS DOUBLE) * CAST(c.present AS INTEGER)) FILTER (WHERE c.present IS NOT NULL)
+                 / sum(CAST(w.weight AS DOUBLE)) FILTER (WHERE c.present IS NOT NULL), 1) AS legislation_score,
+           round(coalesce(sum(CAST(w.weight AS DOUBLE)) FILTER (WHERE c.present IS NOT NULL), 0)
+                 / sum(CAST(w.weight AS DOUBLE)), 3) AS legislation_known_share
     FROM components AS c
     JOIN ref_score_weight AS w ON w.score = 'legislation' AND w.component = c.component
     GROUP BY ALL
 )
-SELECT s.*, score.legislation_score
+SELECT s.country_iso3, s.year, s.as_of, s.provisional, s.has_belem_do_para, s.belem_do_para_basis,
+       s.has_comprehensive_law, s.has_domestic_violence_law, s.has_femicide_offence,
+       s.has_political_violence_law, score.legislation_score, score.legislation_known_share
 FROM status AS s
 JOIN score USING (country_iso3, year)
 ORDER BY country_iso3, year;

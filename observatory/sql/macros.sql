@@ -27,3 +27,32 @@ CREATE OR REPLACE MACRO in_force_at_year_end(start_iso, end_iso, status, year) A
     AND period_start(start_iso) <= make_date(year, 12, 31)
     AND (end_iso IS NULL OR period_end(end_iso) >= make_date(year, 12, 31))
 );
+-- Whether an instrument is in force on a day: started by then, not ended before, not a bill.
+CREATE OR REPLACE MACRO in_force_on(start_iso, end_iso, status, day) AS (
+    coalesce(status, '') <> 'bill'
+    AND period_start(start_iso) <= day
+    AND (end_iso IS NULL OR period_end(end_iso) >= day)
+);
+-- The day a mart year is judged on: its 31 December, or the as_of day for a year not over yet
+-- (that year is provisional).
+CREATE OR REPLACE MACRO judged_on(year) AS (
+    least(make_date(year, 12, 31), coalesce(getvariable('as_of'), make_date(year, 12, 31)))
+);
+-- A three-valued answer: yes when a stated instrument says so; unknown (NULL) when the register
+-- says it does not know (status not_known) or nothing else decides; no otherwise.
+CREATE OR REPLACE MACRO yes_unknown_no(yes, unknown) AS (
+    CASE WHEN yes THEN true WHEN unknown THEN NULL ELSE false END
+);
+-- The host of the first URL of a source text, lower case, without 'www.': what its tier is read
+-- from (reference/source_tiers.csv). NULL when the source does not start with a URL.
+CREATE OR REPLACE MACRO source_host(source_text) AS (
+    regexp_replace(lower(nullif(regexp_extract(source_text, '^\s*https?://([^/:|?#\s]+)', 1), '')), '^www\.', '')
+);
+-- The tier of a source (official, intergovernmental, secondary, weak): the rule of
+-- reference/source_tiers.csv with the longest host pattern the host is or ends with; NULL when
+-- no rule matches (an unclassified source).
+CREATE OR REPLACE MACRO source_tier(source_text) AS (
+    SELECT arg_max(t.tier, length(t.host_pattern))
+    FROM ref_source_tier AS t
+    WHERE source_host(source_text) = t.host_pattern OR source_host(source_text) LIKE '%.' || t.host_pattern
+);

@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS policy_instrument (
     sanction BOOLEAN, reparation BOOLEAN, source VARCHAR, source_file VARCHAR, source_row INTEGER,
     received_at TIMESTAMP
 );
+-- The tier of the row's source (official, intergovernmental, secondary, weak), from its URL.
+ALTER TABLE policy_instrument ADD COLUMN IF NOT EXISTS source_tier VARCHAR;
 -- Every vintage of every observation key: appended when a loaded row gives a key a value it did
 -- not have before; never deleted, so revisions stay visible after a file is replaced.
 CREATE TABLE IF NOT EXISTS observation_history (
