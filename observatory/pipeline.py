@@ -230,7 +230,7 @@ def publish(settings: Settings) -> publish_step.PublishSummary | None:
             return None
         summary = publish_step.publish(con, settings)
         receipts.write_due(con, settings)
-        state.put(con, "published", state.published(con))
+        state.put(con, "published", state.published(con, settings))
         return summary
 
 

@@ -52,6 +52,10 @@ class Settings:
     read_workers: int = field(default_factory=lambda: int(_env("OBSERVATORY_READ_WORKERS", str(min(4, os.cpu_count() or 1)))))
     # DuckDB's memory for the working database; past it, large joins spill to work_dir/tmp.
     duckdb_memory_limit: str = field(default_factory=lambda: _env("OBSERVATORY_DUCKDB_MEMORY_LIMIT", "1GB"))
+    # Storage format of the published database: v1.0.0 is the oldest DuckDB 2 writes and every
+    # DuckDB client from 0.10 and 1.0 on reads it (R's duckdb, DBeaver's driver, older Pythons).
+    published_storage_version: str = field(
+        default_factory=lambda: _env("OBSERVATORY_PUBLISHED_STORAGE_VERSION", "v1.0.0"))
 
     @classmethod
     def resolve(

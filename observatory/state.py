@@ -48,9 +48,11 @@ def marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     )
 
 
-def published(con: duckdb.DuckDBPyConnection) -> str:
-    """What is published: the marts (and so the curated tables) and the public schema."""
-    return digest([PACKAGE_DIR / "schema.yaml", PACKAGE_DIR / "publish.py"], get(con, "marts"))
+def published(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """What is published: the marts (and so the curated tables), the public schema and the
+    published database's storage version."""
+    return digest([PACKAGE_DIR / "schema.yaml", PACKAGE_DIR / "publish.py"], get(con, "marts"),
+                  settings.published_storage_version)
 
 
 def get(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
@@ -94,7 +96,7 @@ def marts_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
 def publish_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
     if not settings.published_db.is_file() or not settings.parquet_dir.resolve().is_dir():
         return True
-    return get(con, "published") != published(con)
+    return get(con, "published") != published(con, settings)
 
 
 def _has_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
