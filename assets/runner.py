@@ -83,6 +83,7 @@ def _report(settings: Settings, staged: dict) -> str:
         f" {instruments} policy instruments.",
         f"Database: {settings.published_db}",
         f"Parquet:  {settings.parquet_dir}",
+        f"Exports:  {settings.exports_dir} (CSV for Excel, data dictionary, datapackage.json)",
     ]
     if quarantined:
         lines.append("Quarantined rows and how to fix them: SELECT * FROM quarantine;")

@@ -21,6 +21,7 @@ from observatory import build as build_step
 from observatory import faults
 from observatory import harmonize as harmonize_step
 from observatory import layouts
+from observatory import exports as exports_step
 from observatory import publish as publish_step
 from observatory import read as read_step
 from observatory import reference
@@ -232,6 +233,12 @@ def publish(settings: Settings) -> publish_step.PublishSummary | None:
         receipts.write_due(con, settings)
         state.put(con, "published", state.published(con, settings))
         return summary
+
+
+def export(settings: Settings) -> exports_step.ExportSummary:
+    """CSV, data dictionary and datapackage.json, from the published database (not the working
+    one): whatever the publication withholds, the exports withhold too."""
+    return exports_step.export(settings.published_db, settings.exports_dir)
 
 
 @dataclass

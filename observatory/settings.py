@@ -105,3 +105,13 @@ class Settings:
     @property
     def parquet_dir(self) -> Path:
         return self.curated_dir / "parquet"
+
+    @property
+    def exports_dir(self) -> Path:
+        """CSV exports, data dictionary and datapackage.json, made from the published database."""
+        return self.curated_dir / "exports"
+
+    @property
+    def report_dir(self) -> Path:
+        """The offline HTML report, made from the published database."""
+        return self.curated_dir / "report"
