@@ -16,3 +16,13 @@ def research_exports(observatory: ObservatoryResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(summary.folder)), "files": len(summary.files),
     })
+
+
+@dg.asset(group_name="research", deps=["published_database", "research_exports"], pool=WRITER_POOL)
+def report(observatory: ObservatoryResource) -> dg.MaterializeResult:
+    """The offline HTML report in data/curated/report/ (Spanish; English under en/): the
+    regional overview, a page per country and per group, data quality and the dictionary."""
+    summary = pipeline.report(observatory.settings())
+    return dg.MaterializeResult(metadata={
+        "index": dg.MetadataValue.path(str(summary.folder / "index.html")), "pages": summary.pages,
+    })

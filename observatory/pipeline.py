@@ -241,6 +241,13 @@ def export(settings: Settings) -> exports_step.ExportSummary:
     return exports_step.export(settings.published_db, settings.exports_dir)
 
 
+def report(settings: Settings) -> "report_step.ReportSummary":
+    """The offline HTML report (Spanish, and English under en/), from the published database."""
+    from observatory import report as report_step
+
+    return report_step.build(settings.published_db, settings.report_dir)
+
+
 @dataclass
 class Pending:
     """Which steps have work to do now. A Dagster asset whose step and later steps have none is

@@ -96,8 +96,8 @@ def marts_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
 def publish_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
     if not settings.published_db.is_file() or not settings.parquet_dir.resolve().is_dir():
         return True
-    if not settings.exports_dir.resolve().is_dir():  # made after each publication
-        return True
+    if not settings.exports_dir.resolve().is_dir() or not (settings.report_dir / "index.html").is_file():
+        return True  # made after each publication
     return get(con, "published") != published(con, settings)
 
 
