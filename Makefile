@@ -40,4 +40,5 @@ bench: setup
 	$(BIN)/python -m benchmarks.run $(BENCH)
 
 clean:
-	rm -rf $(VENV) $(DAGSTER_HOME) data/curated/*.duckdb data/curated/parquet data/curated/.work
+	rm -rf $(VENV) $(DAGSTER_HOME) data/curated/*.duckdb data/curated/parquet data/curated/.work \
+		data/curated/exports data/curated/report data/curated/.parquet-* data/curated/.exports-* data/curated/.report-*

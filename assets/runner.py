@@ -83,6 +83,8 @@ def _report(settings: Settings, staged: dict) -> str:
         f" {instruments} policy instruments.",
         f"Database: {settings.published_db}",
         f"Parquet:  {settings.parquet_dir}",
+        f"Exports:  {settings.exports_dir} (CSV for Excel, data dictionary, datapackage.json)",
+        f"Report:   {settings.report_dir / 'index.html'}",
     ]
     if quarantined:
         lines.append("Quarantined rows and how to fix them: SELECT * FROM quarantine;")

@@ -72,5 +72,30 @@ def status(raw_dir: Path | None, curated_dir: Path | None) -> None:
     click.echo(status_report(Settings.resolve(raw_dir, curated_dir)))
 
 
+@main.command()
+@curated_dir_option
+def report(curated_dir: Path | None) -> None:
+    """Build the exports (CSV, data dictionary, datapackage.json) and the offline HTML report
+    again from what is published; `observatory run` does it after each publication."""
+    _quiet_logging()
+    settings = Settings.resolve(curated_dir=curated_dir)
+    if not settings.published_db.is_file():
+        click.echo(f"Nothing published yet in {settings.curated_dir}: run `observatory run` first. / "
+                   f"Aún no hay nada publicado en {settings.curated_dir}: ejecute primero `observatory run`.", err=True)
+        sys.exit(1)
+    from observatory import pipeline
+    from observatory.lock import WriterBusy, writer_lock
+
+    try:
+        with writer_lock(settings.work_dir, settings.lock_wait_seconds):  # not while a run publishes
+            exported = pipeline.export(settings)
+            built = pipeline.report(settings)
+    except WriterBusy as busy:
+        click.echo(str(busy), err=True)
+        sys.exit(1)
+    click.echo(f"Exports: {exported.folder} ({len(exported.files)} files)")
+    click.echo(f"Report:  {built.folder / 'index.html'} ({built.pages} pages; English: {built.folder / 'en' / 'index.html'})")
+
+
 if __name__ == "__main__":
     main()

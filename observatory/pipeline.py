@@ -21,6 +21,7 @@ from observatory import build as build_step
 from observatory import faults
 from observatory import harmonize as harmonize_step
 from observatory import layouts
+from observatory import exports as exports_step
 from observatory import publish as publish_step
 from observatory import read as read_step
 from observatory import reference
@@ -230,8 +231,21 @@ def publish(settings: Settings) -> publish_step.PublishSummary | None:
             return None
         summary = publish_step.publish(con, settings)
         receipts.write_due(con, settings)
-        state.put(con, "published", state.published(con, settings.small_cell_k))
+        state.put(con, "published", state.published(con, settings))
         return summary
+
+
+def export(settings: Settings) -> exports_step.ExportSummary:
+    """CSV, data dictionary and datapackage.json, from the published database (not the working
+    one): whatever the publication withholds, the exports withhold too."""
+    return exports_step.export(settings.published_db, settings.exports_dir)
+
+
+def report(settings: Settings) -> "report_step.ReportSummary":
+    """The offline HTML report (Spanish, and English under en/), from the published database."""
+    from observatory import report as report_step
+
+    return report_step.build(settings.published_db, settings.report_dir)
 
 
 @dataclass

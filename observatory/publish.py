@@ -42,7 +42,9 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> PublishSummar
     settings.curated_dir.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(settings)
     staging = settings.curated_dir / f".{settings.published_db.name}.{os.getpid()}.tmp"
-    con.execute(f"ATTACH {_literal(staging)} AS pub")
+    # The working database stays in DuckDB 2's format; only the published copy is written in
+    # the older one, so researchers' 1.x clients open it.
+    con.execute(f"ATTACH {_literal(staging)} AS pub (STORAGE_VERSION {_literal(settings.published_storage_version)})")
     version = settings.curated_dir / f".parquet-{uuid.uuid4().hex}"
     try:
         counts = {table: _copy_table(con, table, spec) for table, spec in public_schema().items()}

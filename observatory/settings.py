@@ -62,6 +62,10 @@ class Settings:
     # Published figures of sensitive indicators below the national total from 1 to k-1 are
     # suppressed (small_cells.py); the working database keeps them.
     small_cell_k: int = field(default_factory=lambda: int(_env("OBSERVATORY_SMALL_CELL_K", "5")))
+    # Storage format of the published database: v1.0.0 is the oldest DuckDB 2 writes and every
+    # DuckDB client from 0.10 and 1.0 on reads it (R's duckdb, DBeaver's driver, older Pythons).
+    published_storage_version: str = field(
+        default_factory=lambda: _env("OBSERVATORY_PUBLISHED_STORAGE_VERSION", "v1.0.0"))
 
     @classmethod
     def resolve(
@@ -120,3 +124,13 @@ class Settings:
     @property
     def parquet_dir(self) -> Path:
         return self.curated_dir / "parquet"
+
+    @property
+    def exports_dir(self) -> Path:
+        """CSV exports, data dictionary and datapackage.json, made from the published database."""
+        return self.curated_dir / "exports"
+
+    @property
+    def report_dir(self) -> Path:
+        """The offline HTML report, made from the published database."""
+        return self.curated_dir / "report"

@@ -50,11 +50,11 @@ def marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     )
 
 
-def published(con: duckdb.DuckDBPyConnection, small_cell_k: int = 5) -> str:
-    """What is published: the marts (and so the curated tables), the public schema and the
-    small-cell threshold."""
+def published(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """What is published: the marts (and so the curated tables), the public schema, the
+    small-cell threshold and the published database's storage version."""
     return digest([PACKAGE_DIR / "schema.yaml", PACKAGE_DIR / "publish.py", PACKAGE_DIR / "small_cells.py"],
-                  get(con, "marts"), small_cell_k)
+                  get(con, "marts"), settings.small_cell_k, settings.published_storage_version)
 
 
 def get(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
@@ -98,7 +98,9 @@ def marts_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
 def publish_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
     if not settings.published_db.is_file() or not settings.parquet_dir.resolve().is_dir():
         return True
-    return get(con, "published") != published(con, settings.small_cell_k)
+    if not settings.exports_dir.resolve().is_dir() or not (settings.report_dir / "index.html").is_file():
+        return True  # made after each publication
+    return get(con, "published") != published(con, settings)
 
 
 def _has_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:

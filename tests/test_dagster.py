@@ -34,7 +34,8 @@ def test_materialize_every_asset_with_checks(settings):
     result = materialize(settings)
     assert result.success
     materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
-    assert materialized == {"staged_observations", "validated_observations", "published_database", *public_schema()}
+    assert materialized == {"staged_observations", "validated_observations", "published_database",
+                            "research_exports", "report", *public_schema()}
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     blocking = ("receipts_balance", "unique_observation_key", "countries_known", "every_country_every_year")
     assert {name: checks[name].passed for name in blocking} == dict.fromkeys(blocking, True)

@@ -165,8 +165,11 @@ def test_killed_at_any_point_a_run_leaves_the_published_data_whole(settings, fai
     assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
     assert parquet_rows(settings) == 2
     assert query(settings, "SELECT count(*) FROM file_receipt WHERE rows_read = rows_loaded + rows_quarantined") == [(2,)]
-    leftovers = [p.name for p in settings.curated_dir.iterdir() if p.name.startswith(".") and p.name != ".work"]
-    assert len(leftovers) == 1 and leftovers[0].startswith(".parquet-")
+    # No leftover of the killed run: only the current version of each published folder, the
+    # one its link points to.
+    hidden = sorted(p.name for p in settings.curated_dir.iterdir() if p.name.startswith(".") and p.name != ".work")
+    current = sorted(link.resolve().name for link in (settings.parquet_dir, settings.exports_dir, settings.report_dir))
+    assert hidden == current and [name.split("-")[0] for name in current] == [".exports", ".parquet", ".report"]
 
 
 def test_the_suite_guard_sees_a_file_written_into_the_working_tree():

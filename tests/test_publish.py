@@ -1,7 +1,10 @@
 """Publishing while a researcher holds the published database open, in another process."""
+import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 from tests.conftest import HEADER, drop, query, run
 
@@ -43,3 +46,51 @@ def test_no_temporary_files_are_left_behind(settings):
     leftovers = [p.name for p in settings.curated_dir.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
     assert settings.published_db.exists()
+
+
+def _storage_version(settings) -> str:
+    return query(settings, "SELECT tags['storage_version'] FROM duckdb_databases() "
+                           "WHERE database_name = current_database()")[0][0]
+
+
+def test_the_published_database_is_written_in_a_format_duckdb_1_clients_read(settings):
+    drop(settings, "mimp/a.csv", HEADER + "Perú,2015,femicide_count,95,MIMP\n")
+    run(settings)
+    assert _storage_version(settings) == "v1.0.0+"  # DuckDB 2's own format reports v2.0.0+
+    comments = query(settings, "SELECT count(*) FROM duckdb_columns() WHERE comment IS NULL "
+                               "AND database_name = current_database()")
+    assert comments == [(0,)]
+
+
+def test_changing_the_storage_version_publishes_again(settings, monkeypatch):
+    drop(settings, "mimp/a.csv", HEADER + "Perú,2015,femicide_count,95,MIMP\n")
+    run(settings)
+    monkeypatch.setenv("OBSERVATORY_PUBLISHED_STORAGE_VERSION", "v1.2.0")
+    run(settings)  # nothing new to read, but what is published must follow the setting
+    assert _storage_version(settings) == "v1.2.0+"
+
+
+DUCKDB1_PYTHON = "OBSERVATORY_TEST_DUCKDB1_PYTHON"
+DUCKDB1_READER = textwrap.dedent("""
+    import sys, duckdb
+    assert duckdb.__version__.startswith("1."), duckdb.__version__
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    print(con.execute("SELECT count(*) FROM fact_observation").fetchall()[0][0])
+    print(con.execute("SELECT comment FROM duckdb_columns() WHERE table_name = 'fact_observation' "
+                      "AND column_name = 'subnational_code'").fetchall()[0][0])
+""")
+
+
+def test_a_duckdb_1_client_opens_the_published_database(settings):
+    """A real 1.x client (.ci/run installs duckdb 1.0.0 in a throwaway venv and names its
+    python in OBSERVATORY_TEST_DUCKDB1_PYTHON)."""
+    python = os.environ.get(DUCKDB1_PYTHON)
+    if not python:
+        pytest.skip(f"no DuckDB 1.x client: set {DUCKDB1_PYTHON} to a python with duckdb 1.x (see .ci/run)")
+    drop(settings, "mimp/a.csv", HEADER + "Perú,2015,femicide_count,95,MIMP\n")
+    run(settings)
+    out = subprocess.run([python, "-c", DUCKDB1_READER, str(settings.published_db)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    count, comment = out.stdout.splitlines()
+    assert count == "1" and "NULL for national figures" in comment

@@ -1,0 +1,286 @@
+"""Charts of the report as inline SVG written here: no script, no font or file fetched, so the
+pages work offline and in any browser. Every chart is a <figure> with a title, its units and
+source, an SVG whose <title>/<desc> screen readers announce, and its data as a table (the text
+alternative). Every text is escaped; a NULL is drawn as unknown (hatched), never as 0."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from markupsafe import Markup, escape
+
+# viridis, reversed so that darker = higher (readable in grey and by colour-blind readers)
+RAMP = ["#fde725", "#90d743", "#35b779", "#21918c", "#31688e", "#443983", "#440154"]
+SERIES_COLOURS = ["#440154", "#21918c", "#e08214", "#3b528b", "#b2182b", "#5ec962", "#7a0177"]
+MARKERS = ["circle", "square", "diamond", "triangle", "star"]
+_counter = 0
+
+
+@dataclass(frozen=True)
+class Caption:
+    """What every chart says about itself."""
+    title: str
+    description: str
+    units: str
+    source: str
+    labels: dict  # the page's words: unknown, data_table, units, source
+
+
+def _id(prefix: str) -> str:
+    global _counter
+    _counter += 1
+    return f"{prefix}{_counter}"
+
+
+def colour(value: float | None, low: float, high: float) -> str | None:
+    if value is None:
+        return None
+    share = 0.0 if high <= low else min(max((value - low) / (high - low), 0.0), 1.0)
+    return RAMP[round(share * (len(RAMP) - 1))]
+
+
+def _svg_open(width: float, height: float, caption: Caption) -> tuple[str, str]:
+    title_id, desc_id = _id("t"), _id("d")
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width:.0f} {height:.0f}" '
+            f'width="{width:.0f}" height="{height:.0f}" aria-labelledby="{title_id} {desc_id}">'
+            f'<title id="{title_id}">{escape(caption.title)}</title><desc id="{desc_id}">{escape(caption.description)}</desc>'
+            '<defs><pattern id="unknown-hatch" width="4" height="4" patternUnits="userSpaceOnUse" '
+            'patternTransform="rotate(45)"><rect width="4" height="4" fill="#eee"/>'
+            '<line x1="0" y1="0" x2="0" y2="4" stroke="#999" stroke-width="1.5"/></pattern></defs>')
+    return head, "</svg>"
+
+
+def figure(svg: str, caption: Caption, table: str, legend: str = "") -> Markup:
+    labels = caption.labels
+    return Markup(
+        f'<figure class="chart-figure"><figcaption><strong>{escape(caption.title)}</strong><br>'
+        f'<span class="meta">{escape(labels["units"])}: {escape(caption.units)} · '
+        f'{escape(labels["source"])}: {escape(caption.source)}</span></figcaption>'
+        f'<div class="chart-scroll">{svg}</div>{legend}'
+        f'<details><summary>{escape(labels["data_table"])}</summary>{table}</details></figure>'
+    )
+
+
+def data_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    head = "".join(f"<th scope=\"col\">{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def ramp_legend(low: float, high: float, fmt: Callable[[float | None], str], unknown: str) -> str:
+    steps = "".join(
+        f'<span class="swatch" style="background:{c}"></span>' for c in RAMP)
+    return (f'<p class="legend">{escape(fmt(low))} {steps} {escape(fmt(high))} '
+            f'<span class="swatch unknown"></span> {escape(unknown)}</p>')
+
+
+def heatmap(rows: Sequence[tuple[str, str, str | None]], columns: Sequence[int],
+            values: dict[tuple[str, int], float | None], caption: Caption,
+            fmt: Callable[[float | None], str], low: float = 0, high: float = 100) -> Markup:
+    """rows: (key, label, link or None); one cell per row and column."""
+    cell, left, top = 14, 230, 44
+    width, height = left + cell * len(columns) + 10, top + cell * len(rows) + 10
+    head, tail = _svg_open(width, height, caption)
+    parts = [head]
+    for j, year in enumerate(columns):
+        if year % 5 == 0 or (j == len(columns) - 1 and year % 5 > 1):
+            x = left + j * cell + cell / 2
+            parts.append(f'<text x="{x:.1f}" y="{top - 6}" class="tick" text-anchor="end" '
+                         f'transform="rotate(-60 {x:.1f} {top - 6})">{year}</text>')
+    for i, (key, label, link) in enumerate(rows):
+        y = top + i * cell
+        text = f'<text x="{left - 6}" y="{y + cell - 3}" class="label" text-anchor="end">{escape(label)}</text>'
+        parts.append(f'<a href="{escape(link)}">{text}</a>' if link else text)
+        for j, year in enumerate(columns):
+            value = values.get((key, year))
+            fill = colour(value, low, high) or "url(#unknown-hatch)"
+            parts.append(f'<rect x="{left + j * cell}" y="{y}" width="{cell - 1}" height="{cell - 1}" fill="{fill}">'
+                         f'<title>{escape(label)} {year}: {escape(fmt(value))}</title></rect>')
+    parts.append(tail)
+    table = data_table([caption.labels.get("row_header", ""), *map(str, columns)],
+                       [[label, *(fmt(values.get((key, y))) for y in columns)] for key, label, _ in rows])
+    return figure("".join(parts), caption, table, ramp_legend(low, high, fmt, caption.labels["unknown"]))
+
+
+def _marker(kind: str, x: float, y: float, fill: str) -> str:
+    if kind == "square":
+        return f'<rect x="{x - 4}" y="{y - 4}" width="8" height="8" fill="{fill}"/>'
+    if kind == "diamond":
+        return f'<polygon points="{x},{y - 5} {x + 5},{y} {x},{y + 5} {x - 5},{y}" fill="{fill}"/>'
+    if kind == "triangle":
+        return f'<polygon points="{x},{y - 5} {x + 5},{y + 4} {x - 5},{y + 4}" fill="{fill}"/>'
+    if kind == "star":
+        return f'<polygon points="{x},{y - 6} {x + 2},{y - 2} {x + 6},{y - 2} {x + 3},{y + 1} {x + 4},{y + 6} {x},{y + 3} {x - 4},{y + 6} {x - 3},{y + 1} {x - 6},{y - 2} {x - 2},{y - 2}" fill="{fill}"/>'
+    return f'<circle cx="{x}" cy="{y}" r="4.5" fill="{fill}"/>'
+
+
+def milestones(rows: Sequence[tuple[str, str, str | None]], kinds: Sequence[tuple[str, str]],
+               events: dict[tuple[str, str], int | None], first: int, last: int, caption: Caption) -> Markup:
+    """One row per country; a marker per milestone at the first year it was in force."""
+    left, top, row_h, per_year = 230, 30, 16, 18
+    width, height = left + per_year * (last - first + 1) + 20, top + row_h * len(rows) + 20
+    head, tail = _svg_open(width, height, caption)
+    parts = [head]
+    for year in range(first, last + 1):
+        x = left + (year - first) * per_year + per_year / 2
+        if year % 5 == 0 or (year == last and year % 5 > 1):
+            parts.append(f'<line x1="{x}" y1="{top - 4}" x2="{x}" y2="{height - 18}" class="grid"/>'
+                         f'<text x="{x}" y="{top - 10}" class="tick" text-anchor="middle">{year}</text>')
+    for i, (key, label, link) in enumerate(rows):
+        y = top + i * row_h + row_h / 2
+        text = f'<text x="{left - 6}" y="{y + 4}" class="label" text-anchor="end">{escape(label)}</text>'
+        parts.append(f'<a href="{escape(link)}">{text}</a>' if link else text)
+        seen: dict[int, int] = {}
+        for k, (kind, kind_label) in enumerate(kinds):
+            year = events.get((key, kind))
+            if year is None or year > last:
+                continue
+            offset = seen.get(year, 0)
+            seen[year] = offset + 1
+            x = left + (max(year, first) - first) * per_year + per_year / 2 + (offset - 1) * 5 * (1 if offset else 0)
+            parts.append(f'<g><title>{escape(label)}: {escape(kind_label)} {year}</title>'
+                         f'{_marker(MARKERS[k % len(MARKERS)], x, y, SERIES_COLOURS[k % len(SERIES_COLOURS)])}</g>')
+    parts.append(tail)
+    legend = '<p class="legend">' + " ".join(
+        f'<svg width="14" height="14" aria-hidden="true">{_marker(MARKERS[k % len(MARKERS)], 7, 7, SERIES_COLOURS[k % len(SERIES_COLOURS)])}</svg> {escape(kind_label)}'
+        for k, (_, kind_label) in enumerate(kinds)) + "</p>"
+    table = data_table([caption.labels.get("row_header", ""), *(label for _, label in kinds)],
+                       [[label, *(events.get((key, kind)) or "—" for kind, _ in kinds)] for key, label, _ in rows])
+    return figure("".join(parts), caption, table, legend)
+
+
+def bars(items: Sequence[tuple[str, float | None, str | None]], caption: Caption,
+         fmt: Callable[[float | None], str], high: float = 100) -> Markup:
+    """Horizontal bars: (label, value, link)."""
+    left, top, row_h, span = 230, 10, 16, 320
+    width, height = left + span + 60, top + row_h * len(items) + 10
+    head, tail = _svg_open(width, height, caption)
+    parts = [head]
+    for i, (label, value, link) in enumerate(items):
+        y = top + i * row_h
+        text = f'<text x="{left - 6}" y="{y + 12}" class="label" text-anchor="end">{escape(label)}</text>'
+        parts.append(f'<a href="{escape(link)}">{text}</a>' if link else text)
+        if value is None:
+            parts.append(f'<rect x="{left}" y="{y + 2}" width="{span}" height="{row_h - 4}" fill="url(#unknown-hatch)"/>')
+        else:
+            w = max(span * value / high, 1) if high else 1
+            parts.append(f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{row_h - 4}" fill="{SERIES_COLOURS[0]}">'
+                         f'<title>{escape(label)}: {escape(fmt(value))}</title></rect>')
+        parts.append(f'<text x="{left + span + 6}" y="{y + 12}" class="label">{escape(fmt(value))}</text>')
+    parts.append(tail)
+    table = data_table([caption.labels.get("row_header", ""), caption.labels.get("value_header", "")],
+                       [[label, fmt(value)] for label, value, _ in items])
+    return figure("".join(parts), caption, table)
+
+
+def stacked_bars(items: Sequence[tuple[str, Sequence[float]]], parts_labels: Sequence[str], caption: Caption,
+                 fmt: Callable[[float | None], str]) -> Markup:
+    left, top, row_h, span = 190, 10, 20, 320
+    width, height = left + span + 120, top + row_h * len(items) + 10
+    total = max((sum(v) for _, v in items), default=0) or 1
+    head, tail = _svg_open(width, height, caption)
+    out = [head]
+    for i, (label, values) in enumerate(items):
+        y, x = top + i * row_h, float(left)
+        out.append(f'<text x="{left - 6}" y="{y + 14}" class="label" text-anchor="end">{escape(label)}</text>')
+        for k, value in enumerate(values):
+            w = span * value / total
+            out.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{SERIES_COLOURS[k]}">'
+                       f'<title>{escape(label)}, {escape(parts_labels[k])}: {escape(fmt(value))}</title></rect>')
+            x += w
+        out.append(f'<text x="{x + 6:.1f}" y="{y + 14}" class="label">{" + ".join(escape(fmt(v)) for v in values)}</text>')
+    out.append(tail)
+    legend = '<p class="legend">' + " ".join(
+        f'<span class="swatch" style="background:{SERIES_COLOURS[k]}"></span> {escape(p)}' for k, p in enumerate(parts_labels)) + "</p>"
+    table = data_table([caption.labels.get("row_header", ""), *parts_labels], [[label, *map(fmt, values)] for label, values in items])
+    return figure("".join(out), caption, table, legend)
+
+
+def lines(series: Sequence[tuple[str, Sequence[tuple[int, float | None]]]], caption: Caption,
+          fmt: Callable[[float | None], str], low: float | None = 0, high: float | None = None) -> Markup:
+    """Line chart over years; a NULL breaks the line (unknown is not drawn as 0)."""
+    points = [(x, y) for _, pts in series for x, y in pts]
+    xs = [x for x, _ in points] or [0]
+    ys = [y for _, y in points if y is not None] or [0]
+    x0, x1 = min(xs), max(xs)
+    y0 = low if low is not None else min(ys)
+    y1 = high if high is not None else max(max(ys), y0 + 1)
+    left, top, w, h = 60, 15, 560, 220
+    width, height = left + w + 20, top + h + 40
+
+    def sx(x: float) -> float:
+        return left + (0 if x1 == x0 else (x - x0) / (x1 - x0) * w)
+
+    def sy(y: float) -> float:
+        return top + h - (y - y0) / (y1 - y0) * h
+
+    head, tail = _svg_open(width, height, caption)
+    out = [head, f'<line x1="{left}" y1="{top + h}" x2="{left + w}" y2="{top + h}" class="axis"/>',
+           f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + h}" class="axis"/>']
+    for k in range(5):
+        value = y0 + (y1 - y0) * k / 4
+        out.append(f'<line x1="{left}" y1="{sy(value):.1f}" x2="{left + w}" y2="{sy(value):.1f}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{sy(value) + 4:.1f}" class="tick" text-anchor="end">{escape(fmt(value))}</text>')
+    step = max(1, round((x1 - x0) / 8)) if x1 > x0 else 1
+    for year in range(x0, x1 + 1, step):
+        out.append(f'<text x="{sx(year):.1f}" y="{top + h + 16}" class="tick" text-anchor="middle">{year}</text>')
+    for k, (name, pts) in enumerate(series):
+        c = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+        segment: list[str] = []
+        for x, y in list(pts) + [(None, None)]:
+            if y is None:
+                if len(segment) > 1:
+                    out.append(f'<polyline points="{" ".join(segment)}" fill="none" stroke="{c}" stroke-width="2"/>')
+                segment = []
+                continue
+            segment.append(f"{sx(x):.1f},{sy(y):.1f}")
+        for x, y in pts:
+            if y is not None:
+                out.append(f'<g><title>{escape(name)} {x}: {escape(fmt(y))}</title>'
+                           f'{_marker(MARKERS[k % len(MARKERS)], round(sx(x), 1), round(sy(y), 1), c)}</g>')
+    out.append(tail)
+    legend = '<p class="legend">' + " ".join(
+        f'<svg width="14" height="14" aria-hidden="true">{_marker(MARKERS[k % len(MARKERS)], 7, 7, SERIES_COLOURS[k % len(SERIES_COLOURS)])}</svg> {escape(name)}'
+        for k, (name, _) in enumerate(series)) + "</p>"
+    years = sorted({x for _, pts in series for x, _ in pts})
+    lookup = [dict(pts) for _, pts in series]
+    table = data_table([caption.labels.get("x_header", ""), *(name for name, _ in series)],
+                       [[year, *(fmt(d.get(year)) if year in d else "—" for d in lookup)] for year in years])
+    return figure("".join(out), caption, table, legend)
+
+
+def instrument_lanes(lanes: Sequence[tuple[str, str]], items: Sequence[dict], first: int, last: int,
+                     caption: Caption) -> Markup:
+    """items: {lane, label, start, end (or None: open), point (bool)}; one lane per instrument type."""
+    left, top, lane_h, per_year = 340, 24, 22, 16
+    width, height = left + per_year * (last - first + 1) + 20, top + lane_h * len(lanes) + 24
+    head, tail = _svg_open(width, height, caption)
+    out = [head]
+    for year in range(first, last + 1):
+        if year % 5 == 0:
+            x = left + (year - first) * per_year
+            out.append(f'<line x1="{x}" y1="{top - 4}" x2="{x}" y2="{height - 20}" class="grid"/>'
+                       f'<text x="{x}" y="{top - 8}" class="tick" text-anchor="middle">{year}</text>')
+    index = {lane: i for i, (lane, _) in enumerate(lanes)}
+    for lane, label in lanes:
+        y = top + index[lane] * lane_h
+        out.append(f'<text x="{left - 6}" y="{y + 15}" class="label" text-anchor="end">{escape(label)}</text>')
+    for item in items:
+        k = index[item["lane"]]
+        y = top + k * lane_h + lane_h / 2
+        start = min(max(item["start"], first), last)
+        colour_ = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+        tip = f'<title>{escape(item["label"])}</title>'
+        if item["point"]:
+            x = left + (start - first) * per_year + per_year / 2
+            out.append(f'<g>{tip}{_marker("circle", x, y, colour_)}</g>')
+        else:
+            end = min(item["end"] if item["end"] is not None else last, last)
+            x = left + (start - first) * per_year
+            w = max((end - start + 1) * per_year, 4)
+            out.append(f'<rect x="{x}" y="{y - 5}" width="{w}" height="10" rx="3" fill="{colour_}" opacity="0.75">{tip}</rect>')
+    out.append(tail)
+    table = data_table([caption.labels.get("lane_header", ""), caption.labels.get("item_header", ""), "→", "←"],
+                       [[dict(lanes)[i["lane"]], i["label"], i["start"], i["end"] if i["end"] is not None else ("·" if i["point"] else "…")]
+                        for i in items])
+    return figure("".join(out), caption, table)

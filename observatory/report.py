@@ -1,0 +1,431 @@
+"""The report for readers who would rather look than query: static HTML pages in Spanish (and
+English under en/), made from the PUBLISHED database, working offline (no script, no font,
+style or image fetched; charts are inline SVG from charts.py).
+
+Pages: the regional overview, one page per country, one per group, data quality and the data
+dictionary. Text from raw files (titles, sources, messages) goes through Jinja2's autoescape;
+a NULL is shown as unknown, never as 0 or "no".
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import duckdb
+import jinja2
+import yaml
+from markupsafe import Markup, escape
+
+from observatory import charts, exports
+from observatory.charts import Caption
+from observatory.reference import REFERENCE_DIR
+
+log = logging.getLogger(__name__)
+TEMPLATES_DIR = Path(__file__).parent / "report_templates"
+LANGUAGES = ("es", "en")
+MILESTONES = ("has_domestic_violence_law", "has_femicide_offence", "has_comprehensive_law",
+              "has_political_violence_law", "has_belem_do_para")
+PLAN_TYPES = ("national_plan_vaw", "national_plan_equality")
+GROUP_FLAGS = {"BELEM_DO_PARA": "belem_do_para", "MIRPS": "mirps", "SPOTLIGHT": "spotlight", "ESP_COP": "esp_cop"}
+URL = re.compile(r"https?://[^\s|<>\"']+")
+
+
+@dataclass
+class ReportSummary:
+    folder: Path
+    pages: int
+
+
+@dataclass
+class Data:
+    """What the pages show, read once from the published database."""
+    countries: list[dict]
+    progress: dict[tuple[str, int], dict]
+    legislation: dict[tuple[str, int], dict]
+    plans: dict[tuple[str, int], dict]
+    group_progress: dict[tuple[str, int], dict]
+    instruments: list[dict]
+    observations: list[dict]
+    vintages: dict[tuple, int]
+    quarantine: list[dict]
+    receipts: list[dict]
+    indicators: dict[str, dict]
+    subnational_names: dict[str, str]
+    first_year: int
+    last_year: int
+    groups: list[dict] = field(default_factory=list)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
+    result = con.execute(sql)
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row)) for row in result.fetchall()]
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                            "AND table_name = ?", [table]).fetchall()[0][0])
+
+
+def load(published_db: Path, today: date | None = None) -> Data:
+    """Read the published database; columns another step may add (e.g. *_known_share) are
+    picked up when present and never required."""
+    with duckdb.connect(str(published_db), read_only=True) as con:
+        countries = _rows(con, "SELECT * FROM dim_country ORDER BY name_es")
+        progress = {(r["country_iso3"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_country_progress")}
+        legislation = {(r["country_iso3"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_legislation")}
+        plans = {(r["country_iso3"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_national_plan")}
+        group_progress = {(r["group_code"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_group_progress")}
+        instruments = _rows(con, "SELECT * FROM policy_instrument ORDER BY country_iso3, coalesce(adopted_on, in_force_from)")
+        observations = _rows(con, "SELECT * FROM fact_observation WHERE sex = 'total' AND age_group = 'total' "
+                                  "AND population_group = 'total' ORDER BY indicator_code, source, year")
+        vintages = {}
+        if _has_table(con, "observation_history"):
+            for row in con.execute("""
+                SELECT country_iso3, subnational_code, year, indicator_code, source, count(*)
+                FROM observation_history WHERE sex = 'total' AND age_group = 'total' AND population_group = 'total'
+                GROUP BY ALL""").fetchall():
+                vintages[tuple(row[:5])] = row[5]
+        quarantine = _rows(con, "SELECT * FROM quarantine ORDER BY source_file, source_row")
+        receipts = _rows(con, "SELECT * FROM file_receipt ORDER BY observatory, file_path")
+        indicators = {r["indicator_code"]: r for r in _rows(con, "SELECT * FROM dim_indicator")}
+        subnational = {r[0]: r[1] for r in con.execute("SELECT subnational_code, name FROM dim_subnational").fetchall()}
+        # The marts end at the last complete year; a provisional year shown by setting is left out.
+        years = con.execute("SELECT min(year), max(year) FILTER (WHERE NOT provisional) FROM mart_country_progress").fetchall()[0]
+    last = years[1] if years[1] is not None else (today or date.today()).year - 1
+    return Data(countries, progress, legislation, plans, group_progress, instruments, observations, vintages,
+                quarantine, receipts, indicators, subnational, years[0], last)
+
+
+@lru_cache(maxsize=1)
+def labels() -> dict:
+    return yaml.safe_load((TEMPLATES_DIR / "labels.yaml").read_text(encoding="utf-8"))
+
+
+def _reference(name: str) -> list[dict]:
+    with open(REFERENCE_DIR / name, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def group_list(data: Data) -> list[dict]:
+    """Groups with their names (reference/groups.csv, subregions.csv) and members (the
+    published dim_country's flags), in the order readers expect."""
+    names = {r["group_code"]: r for r in _reference("groups.csv")}
+    names.update({r["subregion"]: r for r in _reference("subregions.csv")})
+    codes = ["LAC", "caribbean", "central_america", "south_america", "MIRPS", "SPOTLIGHT", "ESP_COP", "BELEM_DO_PARA"]
+    codes += sorted({g for g, _ in data.group_progress} - set(codes))
+    groups = []
+    for code in codes:
+        if code == "LAC":
+            members = [c["country_iso3"] for c in data.countries]
+        elif code in GROUP_FLAGS:
+            members = [c["country_iso3"] for c in data.countries if c.get(GROUP_FLAGS[code])]
+        else:
+            members = [c["country_iso3"] for c in data.countries if c.get("subregion") == code]
+        name = names.get(code, {})
+        groups.append({"code": code, "name_es": name.get("name_es", code), "name_en": name.get("name_en", code),
+                       "members": members})
+    return groups
+
+
+# --- formatting --------------------------------------------------------------------------------
+
+class Words:
+    """The page's language: its words and how it writes numbers and unknowns."""
+
+    def __init__(self, language: str):
+        self.language = language
+        self.t = labels()[language]
+
+    def num(self, value: Any, digits: int = 1) -> str:
+        if value is None:
+            return self.t["unknown"]
+        if isinstance(value, bool):
+            return self.t["word_yes"] if value else self.t["word_no"]
+        if isinstance(value, float) and not value.is_integer():
+            text = f"{value:,.{digits}f}"
+        else:
+            text = f"{int(value):,}" if isinstance(value, (int, float)) else str(value)
+        if self.language == "es":
+            text = text.replace(",", "\u2009").replace(".", ",")  # thin space groups, comma decimals
+        return text
+
+    def share(self, value: float | None) -> str:
+        return self.t["unknown"] if value is None else self.num(float(value), 2)
+
+    def yes_no(self, value: bool | None) -> str:
+        return self.num(value)
+
+    def name(self, row: dict) -> str:
+        return row.get(f"name_{self.language}") or row.get("name_en") or ""
+
+    def caption(self, title: str, description: str, units: str, source: str, **extra: str) -> Caption:
+        return Caption(title, description, units, source, {**self.t, **extra})
+
+
+def linkify(text: str | None) -> Markup:
+    """Escape a source citation and turn its http(s) addresses into links (a click, never a
+    request the page makes by itself)."""
+    if not text:
+        return Markup("")
+    out, last = [], 0
+    for match in URL.finditer(text):
+        out.append(escape(text[last:match.start()]))
+        url = match.group(0)
+        out.append(Markup('<a href="{0}" rel="noopener noreferrer">{0}</a>').format(url))
+        last = match.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+def _year(text: str | None) -> int | None:
+    return int(text[:4]) if text and text[:4].isdigit() else None
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["linkify"] = linkify
+    return env
+
+
+def build(published_db: Path, target: Path, today: date | None = None) -> ReportSummary:
+    """Write every page into a new folder beside `target`, then point `target` at it with one
+    rename (as the exports)."""
+    data = load(published_db, today)
+    data.groups = group_list(data)
+    version = target.with_name(f".{target.name}-{uuid.uuid4().hex}")
+    version.mkdir(parents=True)
+    pages = 0
+    try:
+        env = environment()
+        for language in LANGUAGES:
+            root = version if language == "es" else version / "en"
+            pages += _write_language(env, data, Words(language), root, published_db.stat().st_mtime)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(version, ignore_errors=True)
+        raise
+    exports.swap_folder(target, version)
+    log.info("report written to %s: %d pages", target, pages)
+    return ReportSummary(target, pages)
+
+
+def _write_language(env: jinja2.Environment, data: Data, words: Words, root: Path, published_at: float) -> int:
+    (root / "country").mkdir(parents=True, exist_ok=True)
+    (root / "group").mkdir(exist_ok=True)
+    base = {"t": words.t, "w": words, "lang": words.language, "data": data,
+            "published_at": datetime.utcfromtimestamp(published_at).strftime("%Y-%m-%d %H:%M")}
+    pages = {"index.html": ("overview.html", overview_context(data, words)),
+             "quality.html": ("quality.html", quality_context(data, words)),
+             "dictionary.html": ("dictionary.html", dictionary_context(words))}
+    for country in data.countries:
+        pages[f"country/{country['country_iso3']}.html"] = ("country.html", country_context(data, words, country))
+    for group in data.groups:
+        pages[f"group/{group['code']}.html"] = ("group.html", group_context(data, words, group))
+    for path, (template, context) in pages.items():
+        depth = path.count("/") + (1 if words.language == "en" else 0)
+        up = "../" * path.count("/")
+        other = ("../" * path.count("/") + "en/" + path) if words.language == "es" \
+            else ("../" * (path.count("/") + 1) + path)
+        context = {**base, **context, "up": up, "to_curated": "../" * (depth + 1), "page": path, "other_lang": other}
+        (root / path).write_text(env.get_template(template).render(**context), encoding="utf-8")
+    return len(pages)
+
+
+def overview_context(data: Data, words: Words) -> dict:
+    t, years = words.t, list(range(data.first_year, data.last_year + 1))
+    rows = [(c["country_iso3"], words.name(c), f"country/{c['country_iso3']}.html") for c in data.countries]
+    values = {(iso, y): data.progress.get((iso, y), {}).get("progress_score") for iso, *_ in rows for y in years}
+    heat = charts.heatmap(rows, years, values, words.caption(
+        t["heatmap_title"].format(first=years[0], last=years[-1]), t["heatmap_desc"], t["score_units"],
+        t["marts_source"], row_header=t["country"]), words.num)
+    kinds = [(m, t["milestones"][m]) for m in MILESTONES]
+    events = {}
+    for iso, *_ in rows:
+        for kind in MILESTONES:
+            events[(iso, kind)] = next((y for y in years if data.legislation.get((iso, y), {}).get(kind) is True), None)
+    timeline = charts.milestones(rows, kinds, events, years[0], years[-1], words.caption(
+        t["milestones_title"].format(first=years[0], last=years[-1]), t["milestones_desc"], t["milestone_first_year"],
+        "mart_legislation; policy_instrument", row_header=t["country"]))
+    ranking = ranking_rows(data, data.last_year)
+    bars = charts.bars([(words.name(r["country"]), r["progress"].get("progress_score"),
+                         f"country/{r['country']['country_iso3']}.html") for r in ranking],
+                       words.caption(t["ranking_title"].format(year=data.last_year),
+                                     t["ranking_desc"].format(year=data.last_year), t["score_units"], t["marts_source"],
+                                     row_header=t["country"], value_header=t["progress_score"]), words.num)
+    known_share = sorted({k for r in ranking for k in r["progress"] if k.endswith("_known_share")}
+                         | {k for r in ranking for k in r["legislation"] if k.endswith("_known_share")})
+    return {"heatmap": heat, "timeline": timeline, "ranking_chart": bars, "ranking": ranking,
+            "known_share_columns": known_share, "milestone_columns": list(MILESTONES)}
+
+
+def ranking_rows(data: Data, year: int) -> list[dict]:
+    rows = []
+    for country in data.countries:
+        iso = country["country_iso3"]
+        rows.append({"country": country, "progress": data.progress.get((iso, year), {}),
+                     "legislation": data.legislation.get((iso, year), {}), "plan": data.plans.get((iso, year), {})})
+    return sorted(rows, key=lambda r: (r["progress"].get("rank_region") is None, r["progress"].get("rank_region") or 0,
+                                       r["country"]["name_es"]))
+
+
+def country_context(data: Data, words: Words, country: dict) -> dict:
+    t, iso, name = words.t, country["country_iso3"], words.name(country)
+    years = list(range(data.first_year, data.last_year + 1))
+    scores = charts.lines(
+        [(t[k], [(y, data.progress.get((iso, y), {}).get(k)) for y in years])
+         for k in ("progress_score", "legislation_score", "national_plan_score")],
+        words.caption(t["scores_title"].format(country=name, first=years[0], last=years[-1]),
+                      t["scores_desc"].format(country=name), t["score_units"], t["marts_source"], x_header=t["year"]),
+        words.num, 0, 100)
+    instruments = [i for i in data.instruments if i["country_iso3"] == iso]
+    types = {r["instrument_type"]: r for r in _reference("instrument_types.csv")}
+    lanes = [(k, words.name(v)) for k, v in types.items() if any(i["instrument_type"] == k for i in instruments)]
+    items = []
+    for i in instruments:
+        start = _year(i["in_force_from"]) or _year(i["adopted_on"])
+        if start is None:
+            continue
+        is_plan = i["instrument_type"] in PLAN_TYPES
+        items.append({"lane": i["instrument_type"], "label": f"{i['title']} ({i['identifier'] or start})",
+                      "start": start, "end": _year(i["in_force_to"]) if is_plan else None, "point": not is_plan})
+    first = min([data.first_year, *(it["start"] for it in items)]) if items else data.first_year
+    timeline = charts.instrument_lanes(lanes, items, first, max(data.last_year + 1, date.today().year), words.caption(
+        t["instruments_title"].format(country=name), t["instruments_desc"], t["year"], "policy_instrument",
+        lane_header=t["instrument_type"], item_header=t["title"])) if items else None
+    series = indicator_series(data, words, country)
+    files = {o["source_file"] for o in data.observations if o["country_iso3"] == iso and o["source_file"]}
+    files |= {i["source_file"] for i in instruments if i["source_file"]}
+    quarantine = [q for q in data.quarantine if q["source_file"] in files]
+    latest = data.progress.get((iso, data.last_year), {})
+    memberships = []
+    for group in data.groups:
+        if iso in group["members"]:
+            g = data.group_progress.get((group["code"], data.last_year), {})
+            memberships.append({"group": group, "mean": g.get("mean_progress_score"), "median": g.get("median_progress_score"),
+                                "rank": _rank_in(data, group["members"], iso, data.last_year)})
+    score_rows = [{"year": y, **{f"p_{k}": v for k, v in data.progress.get((iso, y), {}).items()},
+                   **{f"l_{k}": v for k, v in data.legislation.get((iso, y), {}).items()},
+                   **{f"n_{k}": v for k, v in data.plans.get((iso, y), {}).items()}} for y in reversed(years)]
+    return {"country": country, "name": name, "scores_chart": scores, "timeline": timeline, "instruments": instruments,
+            "types": types, "series": series, "quarantine": quarantine, "latest": latest,
+            "legislation_latest": data.legislation.get((iso, data.last_year), {}),
+            "plan_latest": data.plans.get((iso, data.last_year), {}), "memberships": memberships,
+            "score_rows": score_rows, "milestone_columns": list(MILESTONES)}
+
+
+def _rank_in(data: Data, members: list[str], iso: str, year: int) -> str:
+    score = data.progress.get((iso, year), {}).get("progress_score")
+    if score is None:
+        return "—"
+    scores = [data.progress.get((m, year), {}).get("progress_score") for m in members]
+    rank = 1 + sum(1 for s in scores if s is not None and s > score)
+    return f"{rank}/{len(members)}"
+
+
+def indicator_series(data: Data, words: Words, country: dict) -> list[dict]:
+    """Per indicator: the national series by source (never merged) with flags and vintages,
+    and a heat map per source where the data has subnational units."""
+    t, iso, name = words.t, country["country_iso3"], words.name(country)
+    mine = [o for o in data.observations if o["country_iso3"] == iso]
+    out = []
+    for code in sorted({o["indicator_code"] for o in mine}):
+        indicator = data.indicators.get(code, {"indicator_code": code})
+        label = words.name(indicator) or code
+        national = [o for o in mine if o["indicator_code"] == code and o["subnational_code"] is None]
+        sources = sorted({o["source"] for o in national})
+        chart = None
+        if national:
+            chart = charts.lines([(s, [(o["year"], o["value"]) for o in national if o["source"] == s]) for s in sources],
+                                 words.caption(t["series_title"].format(indicator=label, country=name), t["series_desc"],
+                                               indicator.get("unit") or "", "; ".join(sources), x_header=t["year"]),
+                                 words.num, 0, None)
+        rows = [{**o, "vintages": data.vintages.get((iso, None, o["year"], code, o["source"]), 1),
+                 "flag_names": [t["flag_names"].get(f, f) for f in (o["flags"] or "").split(";") if f]} for o in national]
+        maps = []
+        sub = [o for o in mine if o["indicator_code"] == code and o["subnational_code"] is not None]
+        for source in sorted({o["source"] for o in sub}):
+            these = [o for o in sub if o["source"] == source]
+            units = sorted({o["subnational_code"] for o in these}, key=lambda c: data.subnational_names.get(c, c))
+            years = list(range(min(o["year"] for o in these), max(o["year"] for o in these) + 1))
+            values = {(o["subnational_code"], o["year"]): o["value"] for o in these}
+            high = max((v for v in values.values() if v is not None), default=1)  # every cell may be suppressed
+            maps.append(charts.heatmap([(u, data.subnational_names.get(u, u), None) for u in units], years, values,
+                                       words.caption(t["subnational_title"].format(indicator=label, country=name, source=source),
+                                                     t["subnational_desc"], indicator.get("unit") or "", source,
+                                                     row_header=t["subnational"]), words.num, 0, high or 1))
+        out.append({"code": code, "label": label, "unit": indicator.get("unit"), "chart": chart, "rows": rows, "maps": maps})
+    return out
+
+
+def group_context(data: Data, words: Words, group: dict) -> dict:
+    t, code, name = words.t, group["code"], words.name(group)
+    years = list(range(data.first_year, data.last_year + 1))
+    trend = charts.lines(
+        [(t["group_mean"], [(y, data.group_progress.get((code, y), {}).get("mean_progress_score")) for y in years]),
+         (t["group_median"], [(y, data.group_progress.get((code, y), {}).get("median_progress_score")) for y in years])],
+        words.caption(t["group_trend_title"].format(group=name, first=years[0], last=years[-1]), t["group_trend_desc"],
+                      t["score_units"], "mart_group_progress", x_header=t["year"]), words.num, 0, 100)
+    members = [r for r in ranking_rows(data, data.last_year) if r["country"]["country_iso3"] in group["members"]]
+    bars = charts.bars([(words.name(r["country"]), r["progress"].get("progress_score"),
+                         f"../country/{r['country']['country_iso3']}.html") for r in members],
+                       words.caption(t["group_members_title"].format(group=name, year=data.last_year), "",
+                                     t["score_units"], t["marts_source"], row_header=t["country"],
+                                     value_header=t["progress_score"]), words.num)
+    rows = [data.group_progress.get((code, y), {"year": y}) for y in reversed(years)]
+    return {"group": group, "name": name, "trend": trend, "members_chart": bars, "members": members, "rows": rows}
+
+
+def quality_context(data: Data, words: Words) -> dict:
+    t = words.t
+    per: dict[str, dict] = {}
+    today = datetime.utcnow()
+    for r in data.receipts:
+        o = per.setdefault(r["observatory"] or "—", {"observatory": r["observatory"] or "—", "files": 0, "loaded": 0,
+                                                       "partially_loaded": 0, "rejected": 0, "duplicate": 0,
+                                                       "rows_loaded": 0, "rows_quarantined": 0, "last": None})
+        o["files"] += 1
+        o[r["status"]] = o.get(r["status"], 0) + 1
+        o["rows_loaded"] += r["rows_loaded"] or 0
+        o["rows_quarantined"] += r["rows_quarantined"] or 0
+        if r["received_at"] and (o["last"] is None or r["received_at"] > o["last"]):
+            o["last"] = r["received_at"]
+    for o in per.values():
+        o["age_days"] = (today - o["last"]).days if o["last"] else None
+    chart = charts.stacked_bars([(o["observatory"], [o["rows_loaded"], o["rows_quarantined"]]) for o in per.values()],
+                                [t["rows_loaded"], t["rows_quarantined"]],
+                                words.caption(t["quality_title"], t["quality_desc"], t["rows"], t["quality_source"],
+                                              row_header=t["observatory"]), words.num)
+    reasons: dict[str, dict] = {}
+    for q in data.quarantine:
+        r = reasons.setdefault(q["reason_code"], {"code": q["reason_code"], "rows": 0,
+                                                  "example": q[f"message_{words.language}"]})
+        r["rows"] += 1
+    return {"observatories": list(per.values()), "chart": chart,
+            "reasons": sorted(reasons.values(), key=lambda r: -r["rows"]), "receipts": data.receipts}
+
+
+def dictionary_context(words: Words) -> dict:
+    """The data dictionary as a page, from the same texts as exports/ (schema.yaml and its
+    Spanish translation)."""
+    from observatory.publish import public_schema
+
+    tables = []
+    for name, spec in public_schema().items():
+        table = exports.Table(name, spec["description"], tuple(exports.Column(c, k, d) for c, (k, d) in spec["columns"].items()), 0)
+        tables.append({"name": name, "description": exports.describe(table, None, words.language),
+                       "key": exports.exports_meta()["primary_keys"].get(name, []),
+                       "columns": [(c.name, c.type, exports.describe(table, c, words.language)) for c in table.columns]})
+    return {"tables": tables}

@@ -1,0 +1,137 @@
+"""The offline report, built from a small register through `observatory run` and
+`observatory report`, read back as HTML and checked against the marts."""
+import re
+import shutil
+from html.parser import HTMLParser
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from observatory.cli import main
+from observatory.report import build
+from tests.conftest import HEADER, drop, query, run
+
+POLICY_HEADER = "country,instrument_type,title,identifier,adopted_on,in_force_from,in_force_to,status,has_budget,source\n"
+REGISTER = (POLICY_HEADER
+            + "Perú,comprehensive_vaw_law,Ley 30364,30364,2015-11-23,,,in_force,,https://www.gob.pe/ley-30364 | gob.pe\n"
+            + "Perú,femicide_offence,<script>alert('x')</script> Ley 30068,30068,2013-07-18,,,in_force,,El Peruano <b>2013</b>\n"
+            + "Perú,national_plan_vaw,Plan Nacional 2016-2021,DS 008-2016-MIMP,,2016,2021,expired,sí,javascript:alert(1) El Peruano\n"
+            + "Chile,comprehensive_vaw_law,Ley 21675,21675,2024-06-14,,,in_force,,https://www.bcn.cl/leychile/navegar?idNorma=1204220\n")
+
+
+class Text(HTMLParser):
+    """The text of one element, by id (what a reader sees)."""
+
+    def __init__(self, element_id: str):
+        super().__init__()
+        self.element_id, self.depth, self.parts = element_id, 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if self.depth:
+            self.depth += 1
+        elif dict(attrs).get("id") == self.element_id:
+            self.depth = 1
+
+    def handle_endtag(self, tag):
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.parts.append(data)
+
+
+def text_of(html: str, element_id: str) -> str:
+    parser = Text(element_id)
+    parser.feed(html)
+    return " ".join(" ".join(parser.parts).split())
+
+
+@pytest.fixture
+def published(settings):
+    drop(settings, "registro/leyes.csv", REGISTER)
+    drop(settings, "mimp/carga.csv", HEADER + "Perú,2015,femicide_count,95,MIMP\nPerú,2016,femicide_count,124,MIMP\n"
+         + "Perú,2016,femicide_count,,MIMP\n")
+    run(settings)
+    return settings
+
+
+def test_a_country_page_shows_the_marts_figures(published):
+    year = query(published, "SELECT max(year) FROM mart_country_progress WHERE NOT provisional")[0][0]  # the last complete year
+    score, legislation, plan, rank = query(published, """
+        SELECT progress_score, legislation_score, national_plan_score, rank_region
+        FROM mart_country_progress WHERE country_iso3 = 'PER' AND year = ?""", [year])[0]
+    page = (published.report_dir / "country" / "PER.html").read_text(encoding="utf-8")
+    fmt = lambda v: (f"{v:.1f}" if not float(v).is_integer() else str(int(v))).replace(".", ",")
+    assert text_of(page, "progress-score") == fmt(score) and score > 0
+    assert text_of(page, "legislation-score") == fmt(legislation)
+    assert text_of(page, "national-plan-score") == fmt(plan)
+    assert text_of(page, "rank-region") == str(rank)
+    english = (published.report_dir / "en" / "country" / "PER.html").read_text(encoding="utf-8")
+    assert text_of(english, "progress-score") == (f"{score:.1f}" if not float(score).is_integer() else str(int(score)))
+    series = text_of(page, "series-femicide_count")
+    assert "2015 95" in series and "2016 124" in series and "MIMP" in series
+    assert "missing_value" in text_of(page, "quarantine")  # the row of its file set aside
+
+
+def test_raw_text_is_escaped_and_only_web_addresses_become_links(published):
+    page = (published.report_dir / "country" / "PER.html").read_text(encoding="utf-8")
+    assert "<script>" not in page and "&lt;script&gt;alert(" in page
+    assert "<b>2013</b>" not in page and "&lt;b&gt;2013&lt;/b&gt;" in page
+    assert 'href="https://www.gob.pe/ley-30364"' in page
+    assert 'href="javascript:' not in page
+
+
+def test_every_page_is_self_contained(published):
+    pages = list(published.report_dir.rglob("*.html"))
+    assert len(pages) == 2 * (3 + 33 + 8)  # overview, quality, dictionary, countries, groups; es and en
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert "<script" not in html and "<link" not in html and "@import" not in html, page
+        assert not re.search(r'\bsrc\s*=', html), page  # nothing loaded: charts are inline SVG
+        assert "Content-Security-Policy" in html
+
+
+def test_overview_has_the_heat_map_milestones_and_ranking(published):
+    page = (published.report_dir / "index.html").read_text(encoding="utf-8")
+    year = query(published, "SELECT max(year) FROM mart_country_progress WHERE NOT provisional")[0][0]
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') >= 3
+    assert f"1994-{year}" in page
+    ranking = text_of(page, "ranking-table")
+    first = query(published, "SELECT c.name_es FROM mart_country_progress p JOIN dim_country c USING (country_iso3) "
+                             "WHERE year = ? ORDER BY rank_region, c.name_es LIMIT 1", [year])[0][0]
+    assert f"Cobertura de datos 1 {first} " in ranking  # the header, then the first row
+
+
+def test_unknown_is_shown_as_unknown_and_new_columns_do_not_break_it(published, tmp_path):
+    """Marts whose has_* columns are three-valued (NULL = unknown) and carry *_known_share."""
+    copy = tmp_path / "three_valued.duckdb"
+    shutil.copy(published.published_db, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("UPDATE mart_legislation SET has_femicide_offence = NULL WHERE country_iso3 = 'CHL'")
+        con.execute("UPDATE mart_country_progress SET progress_score = NULL, rank_region = NULL WHERE country_iso3 = 'CHL'")
+        con.execute("UPDATE mart_country_progress SET legislation_known_share = 0.8")
+    build(copy, tmp_path / "report")
+    page = (tmp_path / "report" / "country" / "CHL.html").read_text(encoding="utf-8")
+    assert text_of(page, "progress-score") == "desconocido"
+    assert "desconocido" in text_of(page, "components")
+    overview = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert "legislation_known_share" in overview and "0,80" in text_of(overview, "ranking-table")
+    assert text_of((tmp_path / "report" / "en" / "country" / "CHL.html").read_text(encoding="utf-8"),
+                   "progress-score") == "unknown"
+
+
+def test_observatory_report_rebuilds_exports_and_report(published):
+    shutil.rmtree(published.report_dir.resolve())
+    published.report_dir.unlink()
+    result = CliRunner().invoke(main, ["report", "--curated-dir", str(published.curated_dir)])
+    assert result.exit_code == 0, result.output
+    assert "index.html" in result.output
+    assert (published.report_dir / "index.html").is_file() and (published.exports_dir / "datapackage.json").is_file()
+    assert len(list(published.curated_dir.glob(".report-*"))) == 1
+
+
+def test_observatory_report_says_when_nothing_is_published(tmp_path):
+    result = CliRunner().invoke(main, ["report", "--curated-dir", str(tmp_path / "empty")])
+    assert result.exit_code == 1 and "observatory run" in result.output
