@@ -368,3 +368,16 @@ def test_method_family_and_gender_neutral_plans_are_not_vaw_plans(settings):
     assert query(settings, "SELECT instrument_type FROM policy_instrument ORDER BY source_row") == [("family_violence_plan",), ("national_plan_vaw",)]
     assert plan(settings, "CHL", 2003)[:2] == (False, False)
     assert plan(settings, "CHL", 2015)[:2] == (True, True)
+
+
+def test_each_answer_names_the_register_rows_behind_it(settings):
+    register(settings,
+             "PER,comprehensive_vaw_law,Ley 30364,Ley 30364,2015-11-23,,,in_force,,,,,,,https://busquedas.elperuano.pe/x | El Peruano",
+             "PER,political_violence_law,Violencia política,,2015,,,no consta,,,,,,,https://es.scribd.com/x | copia",
+             "PER,national_plan_vaw,Plan Nacional contra la Violencia de Género 2016-2021,DS 008-2016-MIMP,,2016,2021,expired,,,,,,,https://www.gob.pe/x | MIMP")
+    assert query(settings, "SELECT instruments FROM mart_legislation WHERE country_iso3 = 'PER' AND year = 2016") == [(
+        "comprehensive_vaw_law Ley 30364 (in_force, source official); "
+        "political_violence_law Violencia política (not_known, source weak)",)]
+    assert query(settings, "SELECT plans FROM mart_national_plan WHERE country_iso3 = 'PER' AND year = 2016") == [(
+        "national_plan_vaw DS 008-2016-MIMP (expired, source official)",)]
+    assert query(settings, "SELECT plans FROM mart_national_plan WHERE country_iso3 = 'PER' AND year = 2022") == [(None,)]

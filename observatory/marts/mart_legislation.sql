@@ -3,7 +3,8 @@
 -- December; the as_of day for a provisional year), each yes, no or unknown (NULL), and the
 -- legislation score (0-100) over the known components with the weights of
 -- reference/score_weights.csv, beside the weighted share of components known.
--- Unknown, never no: a component is unknown where the register says so (status not_known), and a
+-- instruments lists the register rows behind the yes and unknown answers (type, number, status,
+-- source tier); policy_instrument has their sources. Unknown, never no: a component is unknown where the register says so (status not_known), and a
 -- State party to Belém do Pará with no sourced date is unknown until the year by which every
 -- current party had joined (reference/groups.csv), true from then on (basis group_membership).
 CREATE OR REPLACE TABLE mart_legislation AS
@@ -12,7 +13,9 @@ WITH years AS (
     FROM range(getvariable('first_year'), getvariable('last_year') + 1)
 ),
 in_force AS (
-    SELECT c.country_iso3, y.year, y.as_of, i.instrument_type, coalesce(i.status = 'not_known', false) AS not_known
+    SELECT c.country_iso3, y.year, y.as_of, i.instrument_type, coalesce(i.status = 'not_known', false) AS not_known,
+           i.instrument_type || ' ' || coalesce(i.identifier, i.title) || ' (' || coalesce(i.status, 'in force')
+             || ', source ' || coalesce(i.source_tier, 'unclassified') || ')' AS described
     FROM dim_country AS c
     CROSS JOIN years AS y
     LEFT JOIN policy_instrument AS i
@@ -30,7 +33,10 @@ stated AS (
            yes_unknown_no(bool_or(instrument_type = 'femicide_offence' AND NOT not_known),
                           bool_or(instrument_type = 'femicide_offence' AND not_known)) AS has_femicide_offence,
            yes_unknown_no(bool_or(instrument_type = 'political_violence_law' AND NOT not_known),
-                          bool_or(instrument_type = 'political_violence_law' AND not_known)) AS has_political_violence_law
+                          bool_or(instrument_type = 'political_violence_law' AND not_known)) AS has_political_violence_law,
+           string_agg(described, '; ' ORDER BY described) FILTER (
+               WHERE instrument_type IN ('belem_do_para_ratification', 'comprehensive_vaw_law', 'domestic_violence_law',
+                                         'femicide_offence', 'political_violence_law')) AS instruments
     FROM in_force
     GROUP BY ALL
 ),
@@ -80,7 +86,7 @@ score AS (
 )
 SELECT s.country_iso3, s.year, s.as_of, s.provisional, s.has_belem_do_para, s.belem_do_para_basis,
        s.has_comprehensive_law, s.has_domestic_violence_law, s.has_femicide_offence,
-       s.has_political_violence_law, score.legislation_score, score.legislation_known_share
+       s.has_political_violence_law, score.legislation_score, score.legislation_known_share, s.instruments
 FROM status AS s
 JOIN score USING (country_iso3, year)
 ORDER BY country_iso3, year;

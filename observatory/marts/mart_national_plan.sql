@@ -4,6 +4,7 @@
 -- plans in force say of themselves, each yes, no or unknown (NULL), and the national plan score
 -- (0-100) over the known components with the weights of reference/score_weights.csv, beside the
 -- weighted share of components known.
+-- plans lists the plans in force (type, number or title, status, source tier).
 -- A flag is yes when a plan in force says yes, no when no plan is in force or every plan in force
 -- says no, and unknown when a plan in force leaves it blank and none says yes. The four response
 -- areas count as a quarter of the areas_covered component each.
@@ -20,7 +21,9 @@ plans AS (
 ),
 in_force AS (
     SELECT c.country_iso3, y.year, y.as_of, p.instrument_type, coalesce(p.status = 'not_known', false) AS not_known,
-           p.has_budget, p.has_monitoring, p.prevention, p.attention, p.sanction, p.reparation
+           p.has_budget, p.has_monitoring, p.prevention, p.attention, p.sanction, p.reparation,
+           p.instrument_type || ' ' || coalesce(p.identifier, p.title) || ' (' || coalesce(p.status, 'in force')
+             || ', source ' || coalesce(p.source_tier, 'unclassified') || ')' AS described
     FROM dim_country AS c
     CROSS JOIN years AS y
     LEFT JOIN plans AS p
@@ -44,14 +47,15 @@ stated AS (
            bool_or(sanction) FILTER (WHERE NOT not_known) AS any_sanction,
            bool_or(sanction IS NULL) FILTER (WHERE instrument_type IS NOT NULL AND NOT not_known) AS blank_sanction,
            bool_or(reparation) FILTER (WHERE NOT not_known) AS any_reparation,
-           bool_or(reparation IS NULL) FILTER (WHERE instrument_type IS NOT NULL AND NOT not_known) AS blank_reparation
+           bool_or(reparation IS NULL) FILTER (WHERE instrument_type IS NOT NULL AND NOT not_known) AS blank_reparation,
+           string_agg(described, '; ' ORDER BY described) AS plans
     FROM in_force
     GROUP BY ALL
 ),
 flags AS (
     -- With no plan known in force and none not known, every flag is no; a plan the register does
     -- not know of leaves every flag unknown unless a known plan says yes.
-    SELECT country_iso3, year, as_of, as_of < make_date(year, 12, 31) AS provisional,
+    SELECT country_iso3, year, as_of, as_of < make_date(year, 12, 31) AS provisional, plans,
            yes_unknown_no(known_plan, unknown_plan) AS plan_in_force,
            yes_unknown_no(known_specific, unknown_plan) AS plan_specific_to_vaw,
            yes_unknown_no(any_budget, unknown_plan OR blank_budget) AS plan_has_budget,
@@ -63,7 +67,7 @@ flags AS (
     FROM stated
 ),
 status AS (
-    SELECT country_iso3, year, as_of, provisional, plan_in_force, plan_specific_to_vaw, plan_has_budget,
+    SELECT country_iso3, year, as_of, provisional, plans, plan_in_force, plan_specific_to_vaw, plan_has_budget,
            plan_has_monitoring,
            CAST(coalesce(prevention, false) AS INTEGER) + CAST(coalesce(attention, false) AS INTEGER)
              + CAST(coalesce(sanction, false) AS INTEGER) + CAST(coalesce(reparation, false) AS INTEGER) AS areas_covered,
@@ -98,7 +102,7 @@ score AS (
 )
 SELECT s.country_iso3, s.year, s.as_of, s.provisional, s.plan_in_force, s.plan_specific_to_vaw,
        s.plan_has_budget, s.plan_has_monitoring, s.areas_covered, s.areas_known,
-       score.national_plan_score, score.national_plan_known_share
+       score.national_plan_score, score.national_plan_known_share, s.plans
 FROM status AS s
 JOIN score USING (country_iso3, year)
 ORDER BY country_iso3, year;
