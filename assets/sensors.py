@@ -23,7 +23,7 @@ def raw_folder_sensor_for(job, settings: Settings) -> dg.SensorDefinition:
         files, fresh, settling = {}, [], 0
         submitted = set(before["submitted"])
         for path, rel in candidate_paths(raw_dir):
-            stat = path.stat()
+            stat = path.lstat()  # a symbolic link is looked at, never followed
             look = [stat.st_size, stat.st_mtime_ns]
             seen = before["files"].get(rel)
             if seen is None or seen["look"] != look:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -38,6 +39,9 @@ class Discovery:
 
 
 def sha256_of(path: Path) -> str:
+    """The content's hash; for a symbolic link, of where it points (it is never opened)."""
+    if path.is_symlink():
+        return hashlib.sha256(b"symlink\0" + os.fsencode(os.readlink(path))).hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -46,11 +50,12 @@ def sha256_of(path: Path) -> str:
 
 
 def candidate_paths(raw_dir: Path) -> Iterator[tuple[Path, str]]:
-    """(path, path relative to raw_dir) of every regular file, in a stable order; hidden and
-    temporary files wait, symbolic links are not followed."""
+    """(path, path relative to raw_dir) of every regular file and symbolic link, in a stable
+    order; hidden and temporary files wait. A link is listed so that it is recorded (and
+    rejected), never followed: it could point anywhere outside the raw folder."""
     for path in sorted(raw_dir.rglob("*")):
         rel = path.relative_to(raw_dir)
-        if any(part.startswith(".") for part in rel.parts) or path.is_symlink() or not path.is_file():
+        if any(part.startswith(".") for part in rel.parts) or not (path.is_symlink() or path.is_file()):
             continue
         if any(path.match(pattern) for pattern in TEMPORARY_PATTERNS):
             continue

@@ -140,6 +140,8 @@ def _read_all(con: duckdb.DuckDBPyConnection, files: list[RawFile], settings: Se
     def read_one(file_id: int, raw: RawFile) -> read_step.ReadOutcome:
         if not raw.observatory:
             return read_step.ReadOutcome(rejection=read_step.FileRejected("no_observatory_folder"))
+        if raw.path.is_symlink():  # never followed: it could point outside the raw folder
+            return read_step.ReadOutcome(rejection=read_step.FileRejected("symlink_not_followed"))
         return read_step.read_file(cursor(), raw.path, file_id, file_id << 32, limits, settings.temp_dir, buffer)
 
     try:

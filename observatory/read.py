@@ -270,6 +270,7 @@ def _stage(con, text: TextFile, file_name: str, stager: _Stager, outcome: ReadOu
     row of canonical column names). Blank rows are skipped everywhere."""
     if not text.head:
         raise FileRejected("no_data_rows")
+    _check_shape(text, deadline.limits)
     # Rows above the header (a title, a note) are skipped; line numbers stay the file's.
     titles, layout = staff_forms.header_index(file_name, text.head, _contract_header)
     outcome.title_rows = outcome.rows_skipped = titles
@@ -280,10 +281,18 @@ def _stage(con, text: TextFile, file_name: str, stager: _Stager, outcome: ReadOu
     width = max(max(len(cells) for cells in text.head), (layout.columns or 0) if layout else 0)
     records = _Records.parse(con, text, width + EXTRA_COLUMNS)
     deadline.check()
+    if text.odd_quotes and records.last_spans_lines():
+        raise FileRejected("file_unreadable", detail="quotes do not pair up / las comillas no cierran")
     privacy.check(con, records.relation, records.width, text.head[titles:], layout, titles)  # personal data: the whole file is rejected
     if layout is None:
         return _stage_canonical(records, text.head[titles], stager, outcome)
     return _stage_layout(records, layout, text.head[titles:], stager, outcome, deadline)
+
+
+def _check_shape(text: TextFile, limits: Limits) -> None:
+    """Thousands of columns would cost DuckDB its memory: refused with a reason staff can act on."""
+    if max(len(cells) for cells in text.head) > limits.max_columns:
+        raise FileRejected("file_too_large", **too_large("columns", f"{limits.max_columns:,}"))
 
 
 def _needs_layout_encoding(layout: layouts.Layout, detected: str) -> bool:
@@ -319,6 +328,14 @@ class _Records:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _records AS {source}")
         _record_starts(con, text)
         return cls(con, width, f"SELECT rec, s.line, {cells} FROM _records JOIN _starts AS s USING (rec) WHERE {nonblank}")
+
+    def last_spans_lines(self) -> bool:
+        """The last record holds a line break: with a quote never closed, the quoted cell
+        swallowed every later line (a stray quote inside a cell swallows nothing)."""
+        cells = ", ".join(f"c{i}" for i in range(self.width))
+        return bool(self.con.execute(
+            f"SELECT coalesce(bool_or(regexp_matches(concat_ws('', {cells}), '[\\r\\n]')), false) "
+            f"FROM (SELECT * FROM ({self.relation}) ORDER BY rec DESC LIMIT 1)").fetchall()[0][0])
 
     def materialize(self) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE _data AS {self.relation}")

@@ -54,6 +54,7 @@ class Settings:
     max_file_mib: int = field(default_factory=lambda: int(_env("OBSERVATORY_MAX_FILE_MIB", str(Limits.max_bytes >> 20))))
     max_inflation: float = field(default_factory=lambda: float(_env("OBSERVATORY_MAX_INFLATION", str(Limits.max_inflation))))
     max_file_lines: int = field(default_factory=lambda: int(_env("OBSERVATORY_MAX_FILE_LINES", str(Limits.max_lines))))
+    max_file_columns: int = field(default_factory=lambda: int(_env("OBSERVATORY_MAX_FILE_COLUMNS", str(Limits.max_columns))))
     max_file_seconds: float = field(default_factory=lambda: float(_env("OBSERVATORY_MAX_FILE_SECONDS", str(Limits.max_seconds))))
     # Threads reading raw files at once (each file is still read whole by one of them).
     read_workers: int = field(default_factory=lambda: int(_env("OBSERVATORY_READ_WORKERS", str(min(4, os.cpu_count() or 1)))))
@@ -111,7 +112,8 @@ class Settings:
 
     def file_limits(self) -> Limits:
         return Limits(max_bytes=self.max_file_mib << 20, max_inflation=self.max_inflation,
-                      max_lines=self.max_file_lines, max_seconds=self.max_file_seconds)
+                      max_lines=self.max_file_lines, max_seconds=self.max_file_seconds,
+                      max_columns=self.max_file_columns)
 
     @property
     def working_db(self) -> Path:

@@ -60,6 +60,7 @@ class Limits:
     max_inflation: float = 50.0  # decompressed / compressed bytes, for .gz, .bz2 and .xlsx
     max_lines: int = 20_000_000
     max_seconds: float = 900.0
+    max_columns: int = 2_000  # fields of one row, as the first rows have them
     # Below this many decompressed bytes the inflation ratio is not judged (tiny files compress well).
     inflation_floor: int = 16 << 20
 
@@ -88,6 +89,7 @@ class TextFile:
     simple: bool  # no quote and no empty line: record n starts on line n
     copy: bool  # `path` is a temporary copy, removed once the file is staged
     starts: list[int] | None = None  # the line (sheet row) each record starts on, when known
+    odd_quotes: bool = False  # a quote is never closed: the last field would swallow the rest
 
     def remove_copy(self) -> None:
         if self.copy:
@@ -119,7 +121,8 @@ def prepare(path: Path, limits: Limits, deadline: Deadline, temp_dir: Path, enco
             if not plain:
                 target.unlink(missing_ok=True)
             raise
-    return TextFile(target, encoding, delimiter, head_records(text_sample, delimiter), scan.simple, copy=not plain)
+    return TextFile(target, encoding, delimiter, head_records(text_sample, delimiter), scan.simple, copy=not plain,
+                    odd_quotes=scan.quote_count % 2 == 1)
 
 
 class _Scan:
@@ -131,6 +134,7 @@ class _Scan:
         self.bytes = 0
         self.lines = 0
         self.quotes = False
+        self.quote_count = 0
         self.empty_line = False
         self.bare_cr = False
         self.previous = "\n"  # the file's start counts as a line end: a leading empty line is seen
@@ -182,7 +186,8 @@ class _Scan:
             self.bare_cr = self.bare_cr or bare > 0
         if self.lines > self.limits.max_lines:
             raise FileRejected("file_too_large", **too_large("lines", f"{self.limits.max_lines:,}"))
-        self.quotes = self.quotes or '"' in text
+        self.quote_count += text.count('"')
+        self.quotes = self.quotes or self.quote_count > 0
         if not self.empty_line:
             joined = self.previous[-2:] + text
             self.empty_line = "\n\n" in joined or "\n\r\n" in joined
@@ -294,6 +299,7 @@ MEASURES = {
     "bytes": ("tamaño (sin comprimir)", "size (uncompressed)"),
     "lines": ("líneas", "lines"),
     "memory": ("memoria para leerlo", "memory to read it"),
+    "columns": ("columnas", "columns"),
 }
 
 
