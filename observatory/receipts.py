@@ -77,7 +77,7 @@ class Receipt:
         if self.rows_skipped:
             reasons = "; ".join(rule.reason for rule in layout.filters) if layout else ""
             lines.append(f"- Filas omitidas por el formato / rows skipped by the layout: {self.rows_skipped}"
-                         + (f" — {reasons}" if reasons else ""))
+                         + (f" — {reasons}" if reasons else "") + f" (también / also: {SKIPPED_CONTRACT})")
         return lines
 
     def to_markdown(self) -> str:

@@ -216,3 +216,32 @@ def test_layout_dates_take_month_names_in_spanish_and_english(text, fmt, part, e
     from observatory.layouts import _date_part
 
     assert _date_part(text, fmt, part) == expected
+
+
+SDG_HEADER = ("Goal,Target,Indicator,SeriesCode,SeriesDescription,GeoAreaCode,GeoAreaName,TimePeriod,Value,"
+              "Time_Detail,Source,FootNote,Nature,Units,Sex,Age\n")
+
+
+def sdg_row(code: str, name: str, value: str) -> str:
+    return f"5,5.2,5.2.1,femicide_count,fixture,{code},{name},2014,{value},2014,CEPALSTAT,,C,NUMBER,FEMALE,ALLAGE\n"
+
+
+def test_areas_outside_the_33_countries_are_skipped_not_quarantined(settings):
+    drop(settings, "onu/sdg_global.csv", SDG_HEADER
+         + sdg_row("320", "Guatemala", "240") + sdg_row("1", "World", "1") + sdg_row("419", "Latin America and the Caribbean", "2")
+         + sdg_row("500", "Montserrat", "0") + sdg_row("724", "Spain", "55") + sdg_row("998", "Nowhere", "3"))
+    run(settings)
+    assert query(settings, "SELECT country_iso3, value FROM fact_observation") == [("GTM", 240.0)]
+    assert query(settings, "SELECT rows_read, rows_loaded, rows_quarantined, rows_skipped FROM file_receipt") == [(2, 1, 1, 4)]
+    (code, es, en), = query(settings, "SELECT reason_code, message_es, message_en FROM quarantine")
+    assert code == "unknown_country" and "Paraguay" not in es + en  # '998' is close to no name
+    receipt = (settings.receipts_dir / "onu" / "sdg_global.csv.md").read_text()
+    assert "zonas fuera de los 33 países" in receipt
+
+
+def test_a_file_with_no_country_of_the_region_is_rejected_saying_why(settings):
+    drop(settings, "otro/europa.csv", "country,year,indicator,value\nSpain,2019,femicide_count,55\nFRA,2019,femicide_count,146\n")
+    run(settings)
+    assert query(settings, "SELECT status, rows_read, rows_skipped FROM file_receipt") == [("rejected", 0, 2)]
+    (code, es), = query(settings, "SELECT reason_code, message_es FROM quarantine")
+    assert code == "outside_region" and "France (FRA)" in es and "Spain (ESP)" in es
