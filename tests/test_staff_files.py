@@ -245,3 +245,24 @@ def test_a_file_with_no_country_of_the_region_is_rejected_saying_why(settings):
     assert query(settings, "SELECT status, rows_read, rows_skipped FROM file_receipt") == [("rejected", 0, 2)]
     (code, es), = query(settings, "SELECT reason_code, message_es FROM quarantine")
     assert code == "outside_region" and "France (FRA)" in es and "Spain (ESP)" in es
+
+
+def test_a_registered_observatory_may_leave_out_the_country(settings):
+    # mimp is registered (observatory/reference/observatories.csv) as Peru's national observatory.
+    drop(settings, "mimp/sin_pais.csv", "año;indicador;valor\n2015;femicide_count;95\n2016;femicide_count;124\n")
+    drop(settings, "otro/sin_pais.csv", "año;indicador;valor\n2015;femicide_count;95\n")
+    result = run(settings)
+    assert query(settings, "SELECT country_iso3, year, value FROM fact_observation ORDER BY 2") == [("PER", 2015, 95.0), ("PER", 2016, 124.0)]
+    assert query(settings, "SELECT file_path, status, from_registry FROM file_receipt ORDER BY 1") == [
+        ("mimp/sin_pais.csv", "loaded", "country=PER"), ("otro/sin_pais.csv", "rejected", None)]
+    receipt = (settings.receipts_dir / "mimp" / "sin_pais.csv.md").read_text()
+    assert "Observatorio Nacional de la Violencia contra las Mujeres" in receipt and "country=PER" in receipt
+    status = CliRunner().invoke(main, ["status", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
+    assert "Observatorio Nacional de la Violencia contra las Mujeres" in status.output
+    assert result.exit_code == 0
+
+
+def test_a_registered_observatory_sends_a_wide_table_without_the_country(settings):
+    drop(settings, "mimp/ancho.csv", "Indicador;2014;2015\nfemicide_count;100;103\n")
+    run(settings)
+    assert query(settings, "SELECT country_iso3, year, value FROM fact_observation ORDER BY 2") == [("PER", 2014, 100.0), ("PER", 2015, 103.0)]
