@@ -262,6 +262,9 @@ def check_file(path: Path, settings: Settings) -> receipts.Receipt:
     except ValueError:
         rel_path, observatory = path.name, path.parent.name
     raw = RawFile(path, rel_path, observatory, sha256_of(path))
+    duplicate = receipts.duplicate_receipt(raw, settings.published_db)
+    if duplicate is not None:  # what a run would record: the content was already received
+        return duplicate
     con = duckdb.connect()
     try:
         with tempfile.TemporaryDirectory(prefix="observatory-check-") as temp:

@@ -146,6 +146,24 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
     return receipts
 
 
+def duplicate_receipt(raw, published_db: Path) -> Receipt | None:
+    """The receipt of a file whose content another file already brought (as the published
+    receipts say), as a run would record it; None when the content is new or is this file's."""
+    from datetime import datetime, timezone
+
+    from observatory import reference
+    from observatory.discover import received_contents
+
+    owner = received_contents(published_db).get(raw.sha256)
+    if owner is None or owner == raw.rel_path:
+        return None
+    reasons = reference.load("reasons").set_index("reason_code")
+    es, en = (reasons.at["duplicate_file", column].format(original=owner) for column in ("message_es", "message_en"))
+    return Receipt(raw.rel_path, raw.observatory, raw.sha256, f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
+                   "duplicate", 0, 0, 0, institution=registry.institution(raw.observatory),
+                   problems=[Problem(None, "duplicate_file", es, en)])
+
+
 def write_due(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """One .md and one .json per file under receipts_dir, mirroring data/raw/, for the files
     applied since receipts were last written (table receipt_due); a receipt is rewritten only
