@@ -49,6 +49,10 @@ LEVEL_BELOW = {"DO"}
 ISO_SOURCE = f"ISO 3166-2 via pycountry {getattr(pycountry, '__version__', '')} (Debian iso-codes)"
 
 
+UNIT_COLUMNS = ["country_iso3", "subnational_code", "iso_3166_2", "national_code", "national_code_system", "name",
+                "parent_code", "source"]
+
+
 def read(name: str) -> list[dict[str, str]]:
     with open(REFERENCE / f"{name}.csv", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
@@ -63,6 +67,8 @@ def first_level(alpha_2: str) -> list:
 
 def subnational_units() -> list[dict[str, str]]:
     current = read("subnational_units")
+    # Countries whose units are curated by hand (HASC and national codes; Peru's Lima Metropolitana
+    # and Lima Provincias under the department of Lima): kept as they are.
     curated = {row["country_iso3"] for row in current if row["subnational_code"] != row["iso_3166_2"]}
     national = {row["iso_3166_2"]: row for row in read("subnational_national_codes")}
     rows = [row for row in current if row["country_iso3"] in curated]
@@ -74,14 +80,15 @@ def subnational_units() -> list[dict[str, str]]:
             rows.append({
                 "country_iso3": country["country_iso3"], "subnational_code": unit.code, "iso_3166_2": unit.code,
                 "national_code": code.get("national_code", ""), "national_code_system": code.get("national_code_system", ""),
-                "name": unit.name, "source": " ; ".join(filter(None, (ISO_SOURCE, code.get("source")))),
+                "name": unit.name, "parent_code": "", "source": " ; ".join(filter(None, (ISO_SOURCE, code.get("source")))),
             })
     return sorted(rows, key=lambda row: (row["country_iso3"], row["subnational_code"]))
 
 
 def write(name: str, rows: list[dict[str, str]]) -> None:
     with open(REFERENCE / f"{name}.csv", "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if name != "subnational_units" else UNIT_COLUMNS,
+                                lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     print(f"{name}.csv: {len(rows)} rows")

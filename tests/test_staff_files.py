@@ -266,3 +266,17 @@ def test_a_registered_observatory_sends_a_wide_table_without_the_country(setting
     drop(settings, "mimp/ancho.csv", "Indicador;2014;2015\nfemicide_count;100;103\n")
     run(settings)
     assert query(settings, "SELECT country_iso3, year, value FROM fact_observation ORDER BY 2") == [("PER", 2014, 100.0), ("PER", 2015, 103.0)]
+
+
+def test_lima_metropolitana_and_lima_provincias_stand_apart_and_roll_up_to_lima_and_peru(settings):
+    # 2015 femicides as Peru's department file gives them (shared/real-world/peru_feminicidio_*):
+    # Lima 31, Arequipa 14. The file has no split of Lima: 20 + 11 here is a test split of its 31.
+    drop(settings, "mimp/regiones.csv", "país;región;año;indicador;valor\n"
+         "Perú;Lima Metropolitana;2015;femicide_count;20\nPerú;Región Lima;2015;femicide_count;11\n"
+         "Perú;Arequipa;2015;femicide_count;14\n")
+    run(settings)
+    rows = query(settings, "SELECT subnational_code, value, flags FROM fact_observation ORDER BY subnational_code NULLS FIRST")
+    assert rows == [(None, 45.0, "rollup;incomplete_rollup"), ("PE-LIM-PROV", 11.0, None), ("PE-LMA", 20.0, None),
+                    ("PE.AR", 14.0, None), ("PE.LR", 31.0, "rollup")]
+    assert query(settings, "SELECT rows_loaded, rows_quarantined FROM file_receipt") == [(3, 0)]
+    assert query(settings, "SELECT parent_code FROM dim_subnational WHERE subnational_code = 'PE-LMA'") == [("PE.LR",)]
