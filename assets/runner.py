@@ -71,8 +71,9 @@ def _report(settings: Settings, staged: dict) -> str:
         loaded, quarantined = con.execute(
             "SELECT coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0) FROM file_receipt"
         ).fetchone()
-        facts, instruments = con.execute(
-            "SELECT (SELECT count(*) FROM fact_observation), (SELECT count(*) FROM policy_instrument)"
+        facts, instruments, quarantine_rows, rejected_files = con.execute(
+            "SELECT (SELECT count(*) FROM fact_observation), (SELECT count(*) FROM policy_instrument), "
+            "(SELECT count(*) FROM quarantine), (SELECT count(*) FROM quarantine WHERE source_row IS NULL)"
         ).fetchone()
     lines = [
         f"This run: {staged.get('files_seen', 0)} files seen, {staged.get('files_read', 0)} new or changed "
@@ -87,7 +88,9 @@ def _report(settings: Settings, staged: dict) -> str:
         f"Report:   {settings.report_dir / 'index.html'}",
     ]
     if quarantined:
-        lines.append("Quarantined rows and how to fix them: SELECT * FROM quarantine;")
+        # A rejected file's rows are all counted as quarantined but it has one quarantine row.
+        lines.append(f"Quarantined rows and how to fix them: SELECT * FROM quarantine; ({quarantine_rows} rows there: "
+                     f"one per quarantined row, and one per rejected file ({rejected_files}) standing for all its rows)")
     from observatory import layouts
 
     lines += [f"Layout skipped / formato de fuente omitido: {error}" for error in layouts.layout_errors()]

@@ -4,7 +4,7 @@ import json
 
 import dagster as dg
 
-from observatory.discover import candidate_paths, sha256_of
+from observatory.discover import candidate_paths, received_contents, sha256_of
 from observatory.settings import Settings
 
 
@@ -15,13 +15,16 @@ def raw_folder_sensor_for(job, settings: Settings) -> dg.SensorDefinition:
         """Watches data/raw/ recursively. A file counts once it looks the same (size and
         modification time) on two looks in a row, so files still being copied wait; hidden and
         temporary names (~$*, *.part, *.tmp) are ignored. Every stable file whose content was
-        never submitted goes into one run; an identical file dropped again starts nothing."""
-        raw_dir = Settings.resolve().raw_dir
+        never submitted nor received goes into one run; an identical file dropped again starts
+        nothing, as a run would record it as a duplicate."""
+        settings = Settings.resolve()
+        raw_dir = settings.raw_dir
         if not raw_dir.is_dir():
             return dg.SkipReason(f"raw folder not found: {raw_dir}")
         before = json.loads(context.cursor) if context.cursor else {"files": {}, "submitted": []}
         files, fresh, settling = {}, [], 0
-        submitted = set(before["submitted"])
+        # Content already received by a run (e.g. `make run` before `dagster dev`) starts nothing.
+        submitted = set(before["submitted"]) | set(received_contents(settings.published_db))
         for path, rel in candidate_paths(raw_dir):
             stat = path.lstat()  # a symbolic link is looked at, never followed
             look = [stat.st_size, stat.st_mtime_ns]

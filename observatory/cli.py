@@ -50,16 +50,18 @@ def run(raw_dir: Path | None, curated_dir: Path | None, receipts_dir: Path | Non
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the receipt as JSON.")
-def check(file: Path, as_json: bool) -> None:
+@raw_dir_option
+@curated_dir_option
+def check(file: Path, as_json: bool, raw_dir: Path | None, curated_dir: Path | None) -> None:
     """Dry run for staff: read and validate FILE as a run would, print its receipt, write
     nothing. Exit 0 when every row would load, 1 when some rows would be quarantined, 2 when the
-    whole file would be rejected."""
+    whole file would be rejected or is a copy of content already received (a duplicate)."""
     _quiet_logging()
     from observatory.pipeline import check_file
 
-    receipt = check_file(file, Settings.resolve())
+    receipt = check_file(file, Settings.resolve(raw_dir, curated_dir))
     click.echo(receipt.to_json() if as_json else receipt.to_markdown())
-    sys.exit({"loaded": 0, "partially_loaded": 1}.get(receipt.status, 2))
+    sys.exit({"loaded": 0, "partially_loaded": 1}.get(receipt.status, 2))  # 2: rejected, or a duplicate (nothing would load)
 
 
 @main.command()

@@ -69,6 +69,20 @@ def list_raw_files(raw_dir: Path) -> list[RawFile]:
     ]
 
 
+def received_contents(published_db: Path) -> dict[str, str]:
+    """sha256 -> the path of the file that brought that content, from the published receipts
+    (read only; empty when nothing is published). The sensor, `observatory status` and
+    `observatory check` use it, so an identical copy is a duplicate to all three, as to a run."""
+    if not published_db.exists():
+        return {}
+    with duckdb.connect(str(published_db), read_only=True) as con:
+        rows = con.execute("SELECT sha256, file_path FROM file_receipt WHERE status <> 'duplicate' ORDER BY file_path").fetchall()
+    owners: dict[str, str] = {}
+    for sha, path in rows:
+        owners.setdefault(sha, path)
+    return owners
+
+
 def discover(con: duckdb.DuckDBPyConnection, raw_dir: Path, everything: bool = False) -> Discovery:
     """Compare the raw folder with the receipts of the working database.
 

@@ -11,7 +11,7 @@ from typing import Callable
 import duckdb
 import pandas as pd
 
-from observatory import reference
+from observatory import reference, scope
 from observatory.reference import norm_key
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -37,6 +37,7 @@ def harmonize(con: duckdb.DuckDBPyConnection) -> None:
     flags = ["has_budget", "has_monitoring", "prevention", "attention", "sanction", "reparation"]
     _mapping(con, flags, _value_resolver("yes_no"), ["stage_policy_row"], name="yes_no")
     con.execute((SQL_DIR / "harmonize_rows.sql").read_text())
+    scope.skip_out_of_scope(con)  # another country, a territory, a region: skipped, not errors
     con.execute((SQL_DIR / "harmonize_policy_rows.sql").read_text())
 
 
@@ -73,6 +74,8 @@ def _country_resolver() -> Callable[[str], tuple[str | None, str]]:
         key = norm_key(raw)
         if key in by_key:
             return by_key[key], ""
+        if scope.is_numeric_code(raw):  # '500' is not "close to Paraguay"
+            return None, "—"
         close = difflib.get_close_matches(key, list(by_key), n=6, cutoff=0.6)
         suggestions = list(dict.fromkeys(names[by_key[k]] for k in close))[:3]
         if not suggestions:

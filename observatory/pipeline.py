@@ -142,7 +142,8 @@ def _read_all(con: duckdb.DuckDBPyConnection, files: list[RawFile], settings: Se
             return read_step.ReadOutcome(rejection=read_step.FileRejected("no_observatory_folder"))
         if raw.path.is_symlink():  # never followed: it could point outside the raw folder
             return read_step.ReadOutcome(rejection=read_step.FileRejected("symlink_not_followed"))
-        return read_step.read_file(cursor(), raw.path, file_id, file_id << 32, limits, settings.temp_dir, buffer)
+        return read_step.read_file(cursor(), raw.path, file_id, file_id << 32, limits, settings.temp_dir, buffer,
+                                   observatory=raw.observatory)
 
     try:
         with ThreadPoolExecutor(max_workers=settings.read_workers, thread_name_prefix="read") as pool:
@@ -164,7 +165,7 @@ STAGE_FILE_SCHEMA = pa.schema([
     ("sha256", pa.string()), ("received_at", pa.timestamp("us")), ("encoding", pa.string()),
     ("delimiter", pa.string()), ("decimal_mark", pa.string()), ("rows_read", pa.int64()), ("rejected", pa.bool_()),
     ("layout", pa.string()), ("rows_skipped", pa.int64()), ("aggregate", pa.bool_()),
-    ("periods_per_year", pa.int32()), ("national_total", pa.bool_()),
+    ("periods_per_year", pa.int32()), ("national_total", pa.bool_()), ("from_registry", pa.string()),
 ])
 
 
@@ -187,7 +188,7 @@ def _record_file(con, file_id: int, raw, received_at: datetime, outcome: read_st
         "rejected": rejection is not None, "layout": layout.name if layout else None,
         "rows_skipped": outcome.rows_skipped, "aggregate": aggregate is not None,
         "periods_per_year": aggregate.periods_per_year if aggregate else None,
-        "national_total": bool(aggregate and aggregate.national_total),
+        "national_total": bool(aggregate and aggregate.national_total), "from_registry": outcome.from_registry,
     }], schema=STAGE_FILE_SCHEMA))
     if rejection:
         buffer.add_problems(file_id, [(file_id, None, None, rejection.reason_code, json.dumps(rejection.details, default=str))])
@@ -277,6 +278,9 @@ def check_file(path: Path, settings: Settings) -> receipts.Receipt:
     except ValueError:
         rel_path, observatory = path.name, path.parent.name
     raw = RawFile(path, rel_path, observatory, sha256_of(path))
+    duplicate = receipts.duplicate_receipt(raw, settings.published_db)
+    if duplicate is not None:  # what a run would record: the content was already received
+        return duplicate
     con = duckdb.connect()
     try:
         with tempfile.TemporaryDirectory(prefix="observatory-check-") as temp:
@@ -284,7 +288,7 @@ def check_file(path: Path, settings: Settings) -> receipts.Receipt:
             reference.install(con)
             build_step.ensure_working_tables(con)
             read_step.create_stage_tables(con)
-            outcome = read_step.read_file(con, path, 1, 0, settings.file_limits(), Path(temp))
+            outcome = read_step.read_file(con, path, 1, 0, settings.file_limits(), Path(temp), observatory=observatory)
         _record_file(con, 1, raw, datetime.now(timezone.utc).replace(tzinfo=None), outcome)
         harmonize_step.harmonize(con)
         validate_step.validate(con, settings)

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from observatory import layouts, privacy, reference, staff_forms
+from observatory import layouts, privacy, reference, registry, staff_forms
 from observatory.textfile import LINE_TOO_LONG, Deadline, FileRejected, Limits, RestartAs, TextFile, codec, prepare, too_large
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ class ReadOutcome:
     aggregate: layouts.Aggregate | None = None
     # Title rows above the header (counted in rows_skipped too).
     title_rows: int = 0
+    # Columns the file leaves out that the registry of observatories supplied ("country=PER").
+    from_registry: str | None = None
 
 
 def create_stage_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -149,6 +151,7 @@ class _Stager:
     file_id: int
     next_row_id: int
     kind: str = "observation"
+    observatory: str = ""  # the file's folder under data/raw/ (registry of observatories)
     columns: dict[str, list] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)  # the kind's canonical columns
     problems: list[tuple] = field(default_factory=list)
@@ -188,14 +191,14 @@ class _Stager:
 
 def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_row_id: int,
               limits: Limits | None = None, temp_dir: Path | None = None,
-              buffer: StageBuffer | None = None) -> ReadOutcome:
+              buffer: StageBuffer | None = None, observatory: str = "") -> ReadOutcome:
     """Stage one raw file's rows (into `buffer`, which the caller flushes; without one, they
     are written before returning); a file-level failure comes back as `rejection`, never raised
     (only an interrupt from the person at the terminal goes through)."""
     if buffer is None:
         buffer = StageBuffer(con)
         try:
-            return read_file(con, path, file_id, first_row_id, limits, temp_dir, buffer)
+            return read_file(con, path, file_id, first_row_id, limits, temp_dir, buffer, observatory)
         finally:
             buffer.flush()
     limits = limits or Limits()
@@ -206,14 +209,14 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_ro
     timer.start()
     try:
         return _read_attempts(con, path, file_id, first_row_id, limits, deadline,
-                              temp_dir or Path(tempfile.gettempdir()), buffer)
+                              temp_dir or Path(tempfile.gettempdir()), buffer, observatory)
     finally:
         timer.cancel()
 
 
 def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Limits, deadline: Deadline,
-                   temp_dir: Path, buffer: StageBuffer) -> ReadOutcome:
-    stager = _Stager(buffer, file_id, first_row_id)
+                   temp_dir: Path, buffer: StageBuffer, observatory: str = "") -> ReadOutcome:
+    stager = _Stager(buffer, file_id, first_row_id, observatory=observatory)
     encoding: str | None = None
     tried: list[str] = []
     for _ in range(MAX_ATTEMPTS):
@@ -430,12 +433,17 @@ def _stage_canonical(records: _Records, header: list[str], stager: _Stager, outc
     wide = staff_forms.year_columns(header, set(positions.values())) if staff_forms.is_wide(
         outcome.kind, missing, header, set(positions.values())) else []
     if wide:
-        missing = []
+        missing = [column for column in missing if column not in staff_forms.WIDE_REPLACES]
+    supplied = registry.supplied(stager.observatory, missing) if outcome.kind == "observation" else {}
+    if supplied:
+        missing = [column for column in missing if column not in supplied]
+        outcome.from_registry = ", ".join(f"{column}={value}" for column, value in supplied.items())
     names = list(reference.kind_columns()[outcome.kind])
     monthly = outcome.kind == "observation" and "period" in positions
     extra = " OR ".join(records.filled(i) for i in range(len(header), records.width)) or "false"
     melted = {"year", "value", "cell"} | ({"unit"} if "unit" not in positions else set()) if wide else set()
-    fields = ", ".join(f"{records.clean(positions[name])} AS {name}" if name in positions else f"CAST(NULL AS VARCHAR) AS {name}"
+    fields = ", ".join(f"{records.clean(positions[name])} AS {name}" if name in positions else
+                       f"CAST({_literal(supplied[name]) if name in supplied else 'NULL'} AS VARCHAR) AS {name}"
                        for name in names if name not in melted)
     width = ", ".join(f"CASE WHEN c{i} IS NOT NULL THEN {i + 1} END" for i in range(records.width))
     month = f", {staff_forms.month_sql(records.clean(positions['period']))} AS month_number" if monthly else ""
@@ -527,7 +535,8 @@ def _contract_header(cells: list[str]) -> tuple[bool, int]:
         kind, positions, missing = _map_header(cells)
     except FileRejected:  # a column named twice: a header, with a problem of its own
         return True, len(cells)
-    complete = not missing or staff_forms.is_wide(kind, missing, cells, set(positions.values()))
+    complete = not missing or (set(missing) == staff_forms.WIDE_REPLACES
+                               and staff_forms.is_wide(kind, missing, cells, set(positions.values())))
     return complete, len(positions)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from observatory import layouts
+from observatory import layouts, registry
 from observatory.settings import Settings
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -61,6 +61,8 @@ class Receipt:
     rows_quarantined: int
     layout: str | None = None
     rows_skipped: int = 0
+    from_registry: str | None = None  # columns the registry of observatories supplied
+    institution: str = ""  # the observatory's institution (registry), or its folder
     problems: list[Problem] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
 
@@ -77,13 +79,16 @@ class Receipt:
         if self.rows_skipped:
             reasons = "; ".join(rule.reason for rule in layout.filters) if layout else ""
             lines.append(f"- Filas omitidas por el formato / rows skipped by the layout: {self.rows_skipped}"
-                         + (f" — {reasons}" if reasons else ""))
+                         + (f" — {reasons}" if reasons else "") + f" (también / also: {SKIPPED_CONTRACT})")
         return lines
 
     def to_markdown(self) -> str:
         lines = [
             f"# {self.file_path}",
             "",
+            f"- Observatorio / observatory: {self.institution or self.observatory}",
+            *([f"- Tomado del registro de observatorios (el archivo no lo trae) / taken from the registry of "
+               f"observatories (the file leaves it out): {self.from_registry}"] if self.from_registry else []),
             f"- Estado / status: **{STATUS_ES.get(self.status, self.status)}** / **{self.status}**",
             f"- Filas leídas / rows read: {self.rows_read}",
             f"- Filas cargadas / rows loaded: {self.rows_loaded}",
@@ -134,10 +139,29 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
     receipts = []
     for row in con.execute(
         f"SELECT file_path, observatory, sha256, strftime(received_at, '%Y-%m-%d %H:%M:%S'), status, rows_read, rows_loaded, "
-        f"rows_quarantined, layout, coalesce(rows_skipped, 0) FROM {receipt_table} ORDER BY file_path"
+        f"rows_quarantined, layout, coalesce(rows_skipped, 0), from_registry FROM {receipt_table} ORDER BY file_path"
     ).fetchall():
-        receipts.append(Receipt(*row, problems=problems.get(row[0], []), changes=changes.get(row[0], [])))
+        receipts.append(Receipt(*row, institution=registry.institution(row[1] or ""),
+                                problems=problems.get(row[0], []), changes=changes.get(row[0], [])))
     return receipts
+
+
+def duplicate_receipt(raw, published_db: Path) -> Receipt | None:
+    """The receipt of a file whose content another file already brought (as the published
+    receipts say), as a run would record it; None when the content is new or is this file's."""
+    from datetime import datetime, timezone
+
+    from observatory import reference
+    from observatory.discover import received_contents
+
+    owner = received_contents(published_db).get(raw.sha256)
+    if owner is None or owner == raw.rel_path:
+        return None
+    reasons = reference.load("reasons").set_index("reason_code")
+    es, en = (reasons.at["duplicate_file", column].format(original=owner) for column in ("message_es", "message_en"))
+    return Receipt(raw.rel_path, raw.observatory, raw.sha256, f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
+                   "duplicate", 0, 0, 0, institution=registry.institution(raw.observatory),
+                   problems=[Problem(None, "duplicate_file", es, en)])
 
 
 def write_due(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:

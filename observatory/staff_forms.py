@@ -53,8 +53,9 @@ def column_names(kind: str, columns: list[str]) -> tuple[str, str]:
 
 
 def is_wide(kind: str, missing: list[str], header: list[str], taken: set[int]) -> bool:
-    """A contract v1 observation header whose year and value columns are years as columns."""
-    return (kind == "observation" and set(missing) == WIDE_REPLACES and bool(year_columns(header, taken)))
+    """A contract v1 observation header whose year and value columns are years as columns (other
+    columns may still be missing: the message then names them)."""
+    return kind == "observation" and WIDE_REPLACES <= set(missing) and bool(year_columns(header, taken))
 
 
 def header_index(file_name: str, head: list[list[str]],

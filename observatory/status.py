@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import duckdb
 
-from observatory import layouts
-from observatory.discover import list_raw_files
+from observatory import layouts, registry
+from observatory.discover import list_raw_files, received_contents
 from observatory.settings import Settings
 
 
@@ -31,16 +31,26 @@ def status_report(settings: Settings) -> str:
             f"Published: {settings.published_db} (last run {published_at:%Y-%m-%d %H:%M} UTC)",
             f"  {len(published)} files, {facts} observations, {policies} policy instruments, {quarantined} quarantine rows",
             "",
-            f"{'observatory':<24} {'files':>5} {'loaded':>8} {'quarant.':>8} {'rejected':>8}  last received (UTC)",
+            f"{'observatory':<24} {'files':>5} {'loaded':>8} {'quarant.':>8} {'rejected':>8}  last received (UTC)  institution",
         ]
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         for observatory, files, loaded, quarantined_rows, rejected, last in per_observatory:
             age = f"{(now - last).days} days ago" if last else "—"
-            lines.append(f"{observatory or '(no folder)':<24} {files:>5} {loaded:>8} {quarantined_rows:>8} {rejected:>8}  {last:%Y-%m-%d %H:%M} ({age})")
+            found = registry.entry(observatory or "")
+            lines.append(f"{observatory or '(no folder)':<24} {files:>5} {loaded:>8} {quarantined_rows:>8} {rejected:>8}  "
+                         f"{last:%Y-%m-%d %H:%M} ({age})" + (f"  {found.institution}" if found else ""))
     else:
         lines.append(f"Nothing published yet in {settings.curated_dir}: run `observatory run`.")
-    waiting = [f for f in list_raw_files(settings.raw_dir) if published.get(f.rel_path) != f.sha256] if settings.raw_dir.is_dir() else []
+    present = list_raw_files(settings.raw_dir) if settings.raw_dir.is_dir() else []
+    owners = received_contents(settings.published_db)
+    # A copy of content already received adds nothing: a duplicate, never "waiting" (as in a run).
+    copies = [(f, owners[f.sha256]) for f in present
+              if published.get(f.rel_path) != f.sha256 and owners.get(f.sha256, f.rel_path) != f.rel_path]
+    waiting = [f for f in present if published.get(f.rel_path) != f.sha256 and f.sha256 not in owners]
     lines.append("")
+    if copies:
+        lines.append(f"Copies of content already received (duplicates, add nothing): {len(copies)}")
+        lines += [f"  {f.rel_path} = {owner}" for f, owner in copies]
     if waiting:
         lines.append(f"Waiting in {settings.raw_dir} (new or changed, not yet loaded): {len(waiting)}")
         lines += [f"  {f.rel_path}" for f in waiting]

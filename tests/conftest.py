@@ -63,6 +63,7 @@ def _isolated_dagster(monkeypatch, tmp_path):
     for name in ISOLATED_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OBSERVATORY_RECEIPTS_DIR", str(tmp_path / "receipts"))
+    monkeypatch.setenv("OBSERVATORY_CURATED_DIR", str(tmp_path / "curated"))  # what `check` and the sensor read
     monkeypatch.setenv("OBSERVATORY_LAYOUTS_DIR", str(tmp_path / "layouts"))
 
 

@@ -59,3 +59,24 @@ def test_a_broken_invariant_blocks_publishing(settings, monkeypatch):
     materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
     assert "published_database" not in materialized
     assert not settings.published_db.exists()
+
+
+def test_the_readme_dagster_cli_command_materializes_everything(tmp_path):
+    """The README's `dagster asset materialize` line, run as written, in a throwaway instance."""
+    import re
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    command = re.search(r"`(dagster asset materialize [^`]+)`", readme)[1]
+    raw = tmp_path / "raw" / "mimp"
+    raw.mkdir(parents=True)
+    (raw / "carga.csv").write_text(HEADER + "Perú,2015,femicide_count,95,MIMP\n")
+    (tmp_path / "home").mkdir()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "DAGSTER_DISABLE_TELEMETRY": "1",
+           "OBSERVATORY_RAW_DIR": str(tmp_path / "raw"), "OBSERVATORY_CURATED_DIR": str(tmp_path / "curated"),
+           "OBSERVATORY_RECEIPTS_DIR": str(tmp_path / "receipts")}
+    argv = [str(Path(sys.executable).with_name("dagster")), *command.split()[1:]]
+    result = subprocess.run([arg.strip("'") for arg in argv], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert (tmp_path / "curated" / "observatory.duckdb").exists()
+    assert (tmp_path / "receipts" / "mimp" / "carga.csv.md").exists()

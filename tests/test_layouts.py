@@ -141,12 +141,12 @@ def test_sesnsp_loads_feminicidio_by_state_with_modalities_summed(published):
     ]
 
 
-def test_cepalstat_extracts_trim_the_source_text_and_leave_territories_in_quarantine(published):
+def test_cepalstat_extracts_trim_the_source_text_and_skip_territories(published):
     assert query(published, "SELECT DISTINCT source FROM fact_observation WHERE country_iso3 = 'BRB'") == [("CEPALSTAT: Royal Barbados Police Force.",)]
     assert national(published, "GTM", "femicide_count", "CEPALSTAT%")[2013] == 282
-    # Montserrat and Puerto Rico are not among the 33 countries.
-    assert {r[0] for r in query(published, "SELECT reason_code FROM quarantine WHERE source_file LIKE '%caribbean.csv'")} == {"unknown_country"}
-    assert receipt(published, "cepalstat_femicidios_caribbean.csv")[:4] == ("partially_loaded", 30, 18, 12)
+    # Montserrat and Puerto Rico are not among the 33 countries: out of scope, skipped by design.
+    assert query(published, "SELECT reason_code FROM quarantine WHERE source_file LIKE '%caribbean.csv'") == []
+    assert receipt(published, "cepalstat_femicidios_caribbean.csv")[:5] == ("loaded", 18, 18, 0, 12)
 
 
 def test_the_marts_skip_partial_years_in_their_latest_figures(published):
@@ -257,7 +257,9 @@ def test_sdg_database_and_sdmx_csv_exports(settings):
     run(settings)
     assert query(settings, "SELECT country_iso3, sex, age_group, value, source FROM fact_observation ORDER BY 1") == [
         ("GTM", "female", "total", 240.0, "CEPALSTAT"), ("HND", "total", "15+", 408.0, "UNSD:DF_SDG_GLH(1.0)")]
-    assert query(settings, "SELECT source_file, reason_code FROM quarantine") == [("onu/sdg.csv", "unknown_country")]
+    # 419 (Latin America and the Caribbean) is a region: out of scope, skipped, not an error.
+    assert query(settings, "SELECT source_file, reason_code FROM quarantine") == []
+    assert query(settings, "SELECT rows_read, rows_skipped FROM file_receipt WHERE file_path = 'onu/sdg.csv'") == [(1, 1)]
 
 
 def test_xlsx_in_a_layout_and_the_sheet_a_layout_names(tmp_path, monkeypatch):

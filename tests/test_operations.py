@@ -188,3 +188,31 @@ def test_the_suite_guard_sees_a_file_written_into_the_working_tree():
         if created_dir:
             probe.parent.rmdir()
     assert _tree_state() == before
+
+
+def test_a_copy_of_received_content_is_a_duplicate_to_the_sensor_status_and_check(settings, monkeypatch):
+    monkeypatch.setenv("OBSERVATORY_RAW_DIR", str(settings.raw_dir))
+    monkeypatch.setenv("OBSERVATORY_CURATED_DIR", str(settings.curated_dir))
+    drop(settings, "mimp/a.csv", GOOD)
+    run(settings)  # `make run` before `dagster dev`
+    copy = drop(settings, "otro/copia.csv", GOOD)
+    with dg.instance_for_test() as instance:  # the sensor's first ticks: nothing new to run
+        requests, cursor = tick(instance, None)
+        requests, cursor = tick(instance, cursor)
+        assert requests == []
+    status = CliRunner().invoke(main, ["status", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
+    assert "otro/copia.csv = mimp/a.csv" in status.output and "Nothing waiting" in status.output
+    checked = CliRunner().invoke(main, ["check", str(copy), "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
+    assert checked.exit_code == 2 and "duplicate_file" in checked.output and "mimp/a.csv" in checked.output
+    result = run(settings)  # and the run agrees
+    assert "1 duplicates" in result.output
+    assert query(settings, "SELECT status FROM file_receipt WHERE file_path = 'otro/copia.csv'") == [("duplicate",)]
+
+
+def test_the_run_summary_explains_the_quarantine_table(settings):
+    drop(settings, "mimp/a.csv", GOOD + "Atlantis,2015,femicide_count,1,MIMP\n")
+    drop(settings, "mimp/roto.csv", "a,b\n1,2\n3,4\n")
+    result = run(settings)
+    assert "3 rows quarantined" in result.output  # one row of a.csv, both rows of the rejected file
+    assert "(2 rows there: one per quarantined row, and one per rejected file (1) standing for all its rows)" in result.output
+    assert query(settings, "SELECT count(*) FROM quarantine") == [(2,)]

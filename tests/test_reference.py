@@ -68,16 +68,34 @@ def test_every_reason_has_both_languages():
     assert set(reasons["level"]) == {"file", "row"}
 
 
-def test_subnational_units_cover_peru_mexico_argentina_with_checked_iso_codes():
+def test_subnational_units_cover_the_33_countries_with_checked_iso_codes():
     units = reference.load("subnational_units")
-    assert units.groupby("country_iso3").size().to_dict() == {"ARG": 24, "MEX": 32, "PER": 25}
-    assert units["subnational_code"].is_unique and units["iso_3166_2"].is_unique
-    assert (units["source"] != "").all() and (units["national_code"] != "").all()
-    for row in units.itertuples():
+    sizes = units.groupby("country_iso3").size().to_dict()
+    assert set(sizes) == set(reference.load("countries")["country_iso3"])
+    # Peru: 24 departments, Callao, and Lima Metropolitana and Lima Provincias within Lima.
+    assert (sizes["ARG"], sizes["MEX"], sizes["PER"], sizes["CHL"], sizes["COL"], sizes["DOM"]) == (24, 32, 27, 16, 33, 32)
+    assert units["subnational_code"].is_unique and units.loc[units["iso_3166_2"] != "", "iso_3166_2"].is_unique
+    assert set(units.loc[units["parent_code"] != "", "subnational_code"]) == {"PE-LMA", "PE-LIM-PROV"}
+    assert (units["source"] != "").all()
+    with_national = units[units["country_iso3"].isin(["ARG", "MEX", "PER", "CHL", "COL"]) & (units["subnational_code"] != "PE-LIM-PROV")]
+    assert (with_national["national_code"] != "").all()
+    for row in units[units["iso_3166_2"] != ""].itertuples():
         subdivision = pycountry.subdivisions.get(code=row.iso_3166_2)
         assert subdivision is not None, row.iso_3166_2
         assert pycountry.countries.get(alpha_2=subdivision.country_code).alpha_3 == row.country_iso3
-        assert row.subnational_code.startswith(subdivision.country_code + "."), row.subnational_code
+        assert row.subnational_code.startswith(subdivision.country_code + ".") or row.subnational_code == row.iso_3166_2
+
+
+def test_the_generated_reference_files_are_what_the_script_makes_of_pycountry():
+    """other_areas.csv and subnational_units.csv are derived, never typed: regenerating them from
+    pycountry gives the files as they are (scripts/reference_from_pycountry.py)."""
+    import runpy
+
+    from observatory.settings import PROJECT_ROOT
+
+    script = runpy.run_path(str(PROJECT_ROOT / "scripts" / "reference_from_pycountry.py"))
+    for name in ("other_areas", "subnational_units"):
+        assert script[name]() == script["read"](name), name
 
 
 def test_peru_hasc_codes_are_the_ones_of_the_published_department_file():
@@ -88,7 +106,8 @@ def test_peru_hasc_codes_are_the_ones_of_the_published_department_file():
     rows = list(csv.reader(path.read_text(encoding="cp1252").splitlines()))[2:]
     published = {row[0]: row[1] for row in rows}
     units = reference.load("subnational_units")
-    ours = dict(zip(units.loc[units["country_iso3"] == "PER", "subnational_code"], units.loc[units["country_iso3"] == "PER", "name"]))
+    first_level = units[(units["country_iso3"] == "PER") & (units["parent_code"] == "")]
+    ours = dict(zip(first_level["subnational_code"], first_level["name"]))
     assert set(published) == set(ours)
     assert all(norm_key(published[code]) == norm_key(ours[code]) for code in published)
 
@@ -97,6 +116,11 @@ def test_peru_hasc_codes_are_the_ones_of_the_published_department_file():
     ("PER", "PE.AM", "PE.AM"), ("PER", "01", "PE.AM"), ("PER", "1", "PE.AM"), ("PER", "PE-AMA", "PE.AM"),
     ("MEX", "01", "MX.AG"), ("MEX", "Coahuila", "MX.CA"), ("MEX", "Ciudad de México", "MX.DF"),
     ("ARG", "CABA", "AR.DF"), ("ARG", "Santa Fé", "AR.SF"), ("ARG", "02", "AR.DF"),
+    ("CHL", "Metropolitana", "CL-RM"), ("CHL", "O’Higgins", "CL-LI"), ("CHL", "O'Higgins", "CL-LI"),
+    ("CHL", "Bio Bio", "CL-BI"), ("CHL", "Aysén", "CL-AI"), ("CHL", "Ñuble", "CL-NB"), ("CHL", "13", "CL-RM"),
+    ("CHL", "Tarapacá  ", "CL-TA"), ("COL", "BOGOTÁ, D. C.", "CO-DC"), ("COL", "05", "CO-ANT"), ("COL", "5", "CO-ANT"),
+    ("DOM", "Santiago", "DO-25"), ("PER", "Lima Metropolitana", "PE-LMA"), ("PER", "Región Lima", "PE-LIM-PROV"),
+    ("PER", "Lima Provincias", "PE-LIM-PROV"), ("PER", "Lima", "PE.LR"), ("PER", "1501", "PE-LMA"), ("GTM", "Quetzaltenango", "GT-09"), ("BOL", "La Paz", "BO-L"), ("URY", "Montevideo", "UY-MO"),
 ])
 def test_subnational_aliases_are_resolved_within_their_country(country, written, code):
     aliases = reference.subnational_aliases()

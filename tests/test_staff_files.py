@@ -216,3 +216,67 @@ def test_layout_dates_take_month_names_in_spanish_and_english(text, fmt, part, e
     from observatory.layouts import _date_part
 
     assert _date_part(text, fmt, part) == expected
+
+
+SDG_HEADER = ("Goal,Target,Indicator,SeriesCode,SeriesDescription,GeoAreaCode,GeoAreaName,TimePeriod,Value,"
+              "Time_Detail,Source,FootNote,Nature,Units,Sex,Age\n")
+
+
+def sdg_row(code: str, name: str, value: str) -> str:
+    return f"5,5.2,5.2.1,femicide_count,fixture,{code},{name},2014,{value},2014,CEPALSTAT,,C,NUMBER,FEMALE,ALLAGE\n"
+
+
+def test_areas_outside_the_33_countries_are_skipped_not_quarantined(settings):
+    drop(settings, "onu/sdg_global.csv", SDG_HEADER
+         + sdg_row("320", "Guatemala", "240") + sdg_row("1", "World", "1") + sdg_row("419", "Latin America and the Caribbean", "2")
+         + sdg_row("500", "Montserrat", "0") + sdg_row("724", "Spain", "55") + sdg_row("998", "Nowhere", "3"))
+    run(settings)
+    assert query(settings, "SELECT country_iso3, value FROM fact_observation") == [("GTM", 240.0)]
+    assert query(settings, "SELECT rows_read, rows_loaded, rows_quarantined, rows_skipped FROM file_receipt") == [(2, 1, 1, 4)]
+    (code, es, en), = query(settings, "SELECT reason_code, message_es, message_en FROM quarantine")
+    assert code == "unknown_country" and "Paraguay" not in es + en  # '998' is close to no name
+    receipt = (settings.receipts_dir / "onu" / "sdg_global.csv.md").read_text()
+    assert "zonas fuera de los 33 países" in receipt
+
+
+def test_a_file_with_no_country_of_the_region_is_rejected_saying_why(settings):
+    drop(settings, "otro/europa.csv", "country,year,indicator,value\nSpain,2019,femicide_count,55\nFRA,2019,femicide_count,146\n")
+    run(settings)
+    assert query(settings, "SELECT status, rows_read, rows_skipped FROM file_receipt") == [("rejected", 0, 2)]
+    (code, es), = query(settings, "SELECT reason_code, message_es FROM quarantine")
+    assert code == "outside_region" and "France (FRA)" in es and "Spain (ESP)" in es
+
+
+def test_a_registered_observatory_may_leave_out_the_country(settings):
+    # mimp is registered (observatory/reference/observatories.csv) as Peru's national observatory.
+    drop(settings, "mimp/sin_pais.csv", "año;indicador;valor\n2015;femicide_count;95\n2016;femicide_count;124\n")
+    drop(settings, "otro/sin_pais.csv", "año;indicador;valor\n2015;femicide_count;95\n")
+    result = run(settings)
+    assert query(settings, "SELECT country_iso3, year, value FROM fact_observation ORDER BY 2") == [("PER", 2015, 95.0), ("PER", 2016, 124.0)]
+    assert query(settings, "SELECT file_path, status, from_registry FROM file_receipt ORDER BY 1") == [
+        ("mimp/sin_pais.csv", "loaded", "country=PER"), ("otro/sin_pais.csv", "rejected", None)]
+    receipt = (settings.receipts_dir / "mimp" / "sin_pais.csv.md").read_text()
+    assert "Observatorio Nacional de la Violencia contra las Mujeres" in receipt and "country=PER" in receipt
+    status = CliRunner().invoke(main, ["status", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
+    assert "Observatorio Nacional de la Violencia contra las Mujeres" in status.output
+    assert result.exit_code == 0
+
+
+def test_a_registered_observatory_sends_a_wide_table_without_the_country(settings):
+    drop(settings, "mimp/ancho.csv", "Indicador;2014;2015\nfemicide_count;100;103\n")
+    run(settings)
+    assert query(settings, "SELECT country_iso3, year, value FROM fact_observation ORDER BY 2") == [("PER", 2014, 100.0), ("PER", 2015, 103.0)]
+
+
+def test_lima_metropolitana_and_lima_provincias_stand_apart_and_roll_up_to_lima_and_peru(settings):
+    # 2015 femicides as Peru's department file gives them (shared/real-world/peru_feminicidio_*):
+    # Lima 31, Arequipa 14. The file has no split of Lima: 20 + 11 here is a test split of its 31.
+    drop(settings, "mimp/regiones.csv", "país;región;año;indicador;valor\n"
+         "Perú;Lima Metropolitana;2015;femicide_count;20\nPerú;Región Lima;2015;femicide_count;11\n"
+         "Perú;Arequipa;2015;femicide_count;14\n")
+    run(settings)
+    rows = query(settings, "SELECT subnational_code, value, flags FROM fact_observation ORDER BY subnational_code NULLS FIRST")
+    assert rows == [(None, 45.0, "rollup;incomplete_rollup"), ("PE-LIM-PROV", 11.0, None), ("PE-LMA", 20.0, None),
+                    ("PE.AR", 14.0, None), ("PE.LR", 31.0, "rollup")]
+    assert query(settings, "SELECT rows_loaded, rows_quarantined FROM file_receipt") == [(3, 0)]
+    assert query(settings, "SELECT parent_code FROM dim_subnational WHERE subnational_code = 'PE-LMA'") == [("PE.LR",)]

@@ -4,7 +4,10 @@
 -- Where a source gives an additive indicator (dim_indicator.additive) for subnational units
 -- but no national figure, the national figure is their sum, flagged 'rollup' (and
 -- 'incomplete_rollup' when some of the country's units are missing, 'partial_year' when a
--- unit's figure is partial); source_row is then NULL.
+-- unit's figure is partial); source_row is then NULL. A unit within another (Peru's Lima
+-- Metropolitana and Lima Provincias, parent_code the department of Lima) rolls up to its parent
+-- first, when the source gives no figure for the parent, and counts toward the country only
+-- through it.
 -- Kept up to date group by group: only the groups the applied files touch (affected_group: a
 -- source's rows for a country, year, indicator and disaggregation) are computed again.
 CREATE TABLE IF NOT EXISTS fact_observation (
@@ -29,7 +32,40 @@ WITH latest AS MATERIALIZED (
     ) = 1
 ),
 units AS (
-    SELECT country_iso3, count(*) AS units FROM ref_subnational_unit GROUP BY ALL
+    SELECT country_iso3, count(*) AS units FROM ref_subnational_unit WHERE coalesce(parent_code, '') = '' GROUP BY ALL
+),
+children AS (
+    SELECT subnational_code, parent_code, count(*) OVER (PARTITION BY parent_code) AS siblings
+    FROM ref_subnational_unit WHERE coalesce(parent_code, '') <> ''
+),
+parent_rollup AS (
+    SELECT s.country_iso3, c.parent_code AS subnational_code, s.year, s.indicator_code,
+           s.sex, s.age_group, s.population_group, sum(s.value) AS value, any_value(s.unit) AS unit,
+           s.source,
+           CASE WHEN count(DISTINCT s.source_file) = 1 THEN min(s.source_file) END AS source_file,
+           CAST(NULL AS INTEGER) AS source_row,
+           concat_ws(';', 'rollup',
+               CASE WHEN count(DISTINCT s.subnational_code) < any_value(c.siblings) THEN 'incomplete_rollup' END,
+               CASE WHEN bool_or(coalesce(s.flags, '') LIKE '%partial_year%') THEN 'partial_year' END) AS flags,
+           concat_ws(' ', 'Sum of ' || count(DISTINCT s.subnational_code) || ' of ' || any_value(c.siblings)
+               || ' units within ' || c.parent_code || '.',
+               string_agg(DISTINCT s.flag_note, ' ') FILTER (WHERE s.flags LIKE '%partial_year%')) AS flag_note
+    FROM latest AS s
+    JOIN children AS c USING (subnational_code)
+    JOIN ref_indicator AS i ON i.indicator_code = s.indicator_code AND i.additive = 'yes'
+    GROUP BY s.country_iso3, c.parent_code, s.year, s.indicator_code, s.sex, s.age_group, s.population_group, s.source
+),
+parents AS (
+    SELECT r.* FROM parent_rollup AS r
+    ANTI JOIN latest AS n
+      ON n.subnational_code = r.subnational_code AND n.country_iso3 = r.country_iso3 AND n.year = r.year
+     AND n.indicator_code = r.indicator_code AND n.sex = r.sex AND n.age_group = r.age_group
+     AND n.population_group = r.population_group AND n.source = r.source
+),
+top_level AS (
+    SELECT * FROM latest WHERE subnational_code NOT IN (SELECT subnational_code FROM children)
+    UNION ALL
+    SELECT * FROM parents
 ),
 rollup AS (
     SELECT s.country_iso3, CAST(NULL AS VARCHAR) AS subnational_code, s.year, s.indicator_code,
@@ -43,13 +79,15 @@ rollup AS (
            concat_ws(' ', 'Sum of ' || count(DISTINCT s.subnational_code) || ' of ' || any_value(u.units)
                || ' subnational units.',
                string_agg(DISTINCT s.flag_note, ' ') FILTER (WHERE s.flags LIKE '%partial_year%')) AS flag_note
-    FROM latest AS s
+    FROM top_level AS s
     JOIN ref_indicator AS i ON i.indicator_code = s.indicator_code AND i.additive = 'yes'
     JOIN units AS u USING (country_iso3)
     WHERE s.subnational_code IS NOT NULL
     GROUP BY s.country_iso3, s.year, s.indicator_code, s.sex, s.age_group, s.population_group, s.source
 )
 SELECT * FROM latest
+UNION ALL
+SELECT * FROM parents
 UNION ALL
 SELECT r.* FROM rollup AS r
 ANTI JOIN latest AS n

@@ -17,8 +17,8 @@ SELECT file_path, observatory, sha256, received_at,
        CASE WHEN rejected OR loaded = 0 THEN 'rejected'
             WHEN quarantined > 0 THEN 'partially_loaded'
             ELSE 'loaded' END,
-       rows_read, loaded, quarantined, layout, rows_skipped
+       rows_read, loaded, quarantined, layout, rows_skipped, from_registry
 FROM counted
 UNION ALL
-SELECT file_path, observatory, sha256, received_at, 'duplicate', 0, 0, 0, NULL, 0
+SELECT file_path, observatory, sha256, received_at, 'duplicate', 0, 0, 0, NULL, 0, NULL
 FROM stage_duplicate;

@@ -6,7 +6,8 @@ CREATE OR REPLACE TABLE stage_file (
     file_id INTEGER, file_path VARCHAR, observatory VARCHAR, kind VARCHAR, sha256 VARCHAR,
     received_at TIMESTAMP, encoding VARCHAR, delimiter VARCHAR, decimal_mark VARCHAR,
     rows_read BIGINT, rejected BOOLEAN, layout VARCHAR, rows_skipped BIGINT,
-    aggregate BOOLEAN, periods_per_year INTEGER, national_total BOOLEAN
+    aggregate BOOLEAN, periods_per_year INTEGER, national_total BOOLEAN,
+    from_registry VARCHAR  -- columns the registry of observatories supplied (country=PER)
 );
 -- stage_row (observations) and stage_policy_row (policy instruments), one row a record of a
 -- raw file (a data line; for a wide layout, one cell of it) with every field as text, are made

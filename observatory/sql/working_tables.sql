@@ -8,6 +8,7 @@ CREATE TABLE IF NOT EXISTS file_receipt (
 );
 ALTER TABLE file_receipt ADD COLUMN IF NOT EXISTS layout VARCHAR;
 ALTER TABLE file_receipt ADD COLUMN IF NOT EXISTS rows_skipped BIGINT;
+ALTER TABLE file_receipt ADD COLUMN IF NOT EXISTS from_registry VARCHAR;
 -- What the working database and the published files were last made from (observatory/state.py):
 -- rules, data_version, marts, published. A run with nothing new compares and stops there.
 CREATE TABLE IF NOT EXISTS pipeline_state (key VARCHAR, value VARCHAR);
