@@ -26,6 +26,7 @@ from typing import IO, Iterator
 
 DELIMITERS = ",;\t|"
 SAMPLE_BYTES = 1 << 20
+HEAD_CELL_CHARS = 128 << 10  # a cell of the first records longer than this is not a header or a figure
 CHUNK_BYTES = 1 << 20
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 LINE_TOO_LONG = "una línea es demasiado larga / a line is too long"
@@ -240,9 +241,13 @@ def head_records(text: str, delimiter: str) -> list[list[str]]:
     """The first records with a non-blank cell: a layout's header rows or first data row."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=False)
     try:
-        return list(islice((cells for cells in reader if any(cell.strip() for cell in cells)), HEAD_RECORDS))
-    except csv.Error:  # a field over the csv module's limit (128 KiB) in the first lines
+        head = list(islice((cells for cells in reader if any(cell.strip() for cell in cells)), HEAD_RECORDS))
+    except csv.Error:  # a field over the csv module's limit in the first lines
         raise FileRejected("file_unreadable", detail=LINE_TOO_LONG) from None
+    # The csv module's limit is process-wide and other libraries raise it: the rule stays ours.
+    if any(len(cell) > HEAD_CELL_CHARS for cells in head for cell in cells):
+        raise FileRejected("file_unreadable", detail=LINE_TOO_LONG)
+    return head
 
 
 def detect_encoding(sample: bytes) -> str:

@@ -92,7 +92,8 @@ CASES = [
     Case("cell_of_300_kib.csv", (H + 'PER,2015,femicide_count,95,"' + "b" * 300_000 + '"\n').encode(), "rejected", "file_unreadable"),
     Case("unclosed_quote.csv", (H + 'PER,2015,femicide_count,95,"MIMP\n' + row(2016)).encode(), "rejected", "file_unreadable"),
     Case("trailing_delimiters.csv", (H.strip() + ",\n" + row(2009).strip() + ",\n").encode(), "loaded", loaded=1),
-    Case("excel_sep_line.csv", ("sep=;\n" + H.replace(",", ";") + row(2010).replace(",", ";")).encode(), "rejected", "unknown_layout"),
+    # Excel's "sep=;" hint above the header is passed over like a title row.
+    Case("excel_sep_line.csv", ("sep=;\n" + H.replace(",", ";") + row(2010).replace(",", ";")).encode(), "loaded", loaded=1),
     # cells that are code
     Case("formulas.csv", (H + 'PER,2011,femicide_count,95,"=HYPERLINK(""http://evil.example"",""clic"")"\n'
                           "PER,2012,femicide_count,96,+cmd|' /C calc'!A0\n"
