@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import logging
 import re
+import shutil
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from statistics import median
@@ -213,8 +214,6 @@ def build(published_db: Path, target: Path, today: date | None = None) -> Report
             root = version if language == "es" else version / "en"
             pages += _write_language(env, data, Words(language), root, published_db.stat().st_mtime)
     except BaseException:
-        import shutil
-
         shutil.rmtree(version, ignore_errors=True)
         raise
     exports.swap_folder(target, version)
@@ -226,7 +225,7 @@ def _write_language(env: jinja2.Environment, data: Data, words: Words, root: Pat
     (root / "country").mkdir(parents=True, exist_ok=True)
     (root / "group").mkdir(exist_ok=True)
     base = {"t": words.t, "w": words, "lang": words.language, "data": data,
-            "published_at": datetime.utcfromtimestamp(published_at).strftime("%Y-%m-%d %H:%M")}
+            "published_at": datetime.fromtimestamp(published_at, timezone.utc).strftime("%Y-%m-%d %H:%M")}
     pages = {"index.html": ("overview.html", overview_context(data, words)),
              "quality.html": ("quality.html", quality_context(data, words)),
              "dictionary.html": ("dictionary.html", dictionary_context(words))}
@@ -391,7 +390,7 @@ def group_context(data: Data, words: Words, group: dict) -> dict:
 def quality_context(data: Data, words: Words) -> dict:
     t = words.t
     per: dict[str, dict] = {}
-    today = datetime.utcnow()
+    today = datetime.now(timezone.utc).replace(tzinfo=None)  # received_at is naive UTC
     for r in data.receipts:
         o = per.setdefault(r["observatory"] or "—", {"observatory": r["observatory"] or "—", "files": 0, "loaded": 0,
                                                        "partially_loaded": 0, "rejected": 0, "duplicate": 0,
