@@ -64,6 +64,18 @@ class Data:
     last_year: int
     groups: list[dict] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        """Indexes, so that each page reads only its own rows."""
+        self.observations_of: dict[str, list[dict]] = {}
+        for row in self.observations:
+            self.observations_of.setdefault(row["country_iso3"], []).append(row)
+        self.instruments_of: dict[str, list[dict]] = {}
+        for row in self.instruments:
+            self.instruments_of.setdefault(row["country_iso3"], []).append(row)
+        self.quarantine_of: dict[str, list[dict]] = {}
+        for row in self.quarantine:
+            self.quarantine_of.setdefault(row["source_file"], []).append(row)
+
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
     result = con.execute(sql)
@@ -289,7 +301,7 @@ def country_context(data: Data, words: Words, country: dict) -> dict:
         words.caption(t["scores_title"].format(country=name, first=years[0], last=years[-1]),
                       t["scores_desc"].format(country=name), t["score_units"], t["marts_source"], x_header=t["year"]),
         words.num, 0, 100)
-    instruments = [i for i in data.instruments if i["country_iso3"] == iso]
+    instruments = data.instruments_of.get(iso, [])
     types = {r["instrument_type"]: r for r in _reference("instrument_types.csv")}
     lanes = [(k, words.name(v)) for k, v in types.items() if any(i["instrument_type"] == k for i in instruments)]
     items = []
@@ -305,9 +317,9 @@ def country_context(data: Data, words: Words, country: dict) -> dict:
         t["instruments_title"].format(country=name), t["instruments_desc"], t["year"], "policy_instrument",
         lane_header=t["instrument_type"], item_header=t["title"])) if items else None
     series = indicator_series(data, words, country)
-    files = {o["source_file"] for o in data.observations if o["country_iso3"] == iso and o["source_file"]}
+    files = {o["source_file"] for o in data.observations_of.get(iso, []) if o["source_file"]}
     files |= {i["source_file"] for i in instruments if i["source_file"]}
-    quarantine = [q for q in data.quarantine if q["source_file"] in files]
+    quarantine = [q for f in sorted(files) for q in data.quarantine_of.get(f, [])]
     latest = data.progress.get((iso, data.last_year), {})
     memberships = []
     for group in data.groups:
@@ -338,7 +350,7 @@ def indicator_series(data: Data, words: Words, country: dict) -> list[dict]:
     """Per indicator: the national series by source (never merged) with flags and vintages,
     and a heat map per source where the data has subnational units."""
     t, iso, name = words.t, country["country_iso3"], words.name(country)
-    mine = [o for o in data.observations if o["country_iso3"] == iso]
+    mine = data.observations_of.get(iso, [])
     out = []
     for code in sorted({o["indicator_code"] for o in mine}):
         indicator = data.indicators.get(code, {"indicator_code": code})
