@@ -8,19 +8,17 @@ the database researchers download beside them.
 """
 from __future__ import annotations
 
-import csv
+import codecs
 import hashlib
 import json
 import logging
-import math
 import os
 import shutil
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import duckdb
 import yaml
@@ -32,8 +30,7 @@ PACKAGE_DIR = Path(__file__).parent
 EXPORTS_META_FILE = PACKAGE_DIR / "exports.yaml"
 SCHEMA_ES_FILE = PACKAGE_DIR / "schema_es.yaml"
 # Excel runs a cell as a formula when it starts with one of these (CSV injection, OWASP).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-FETCH_ROWS = 50_000
+FORMULA_START_SQL = "('=', '+', '-', '@', chr(9), chr(13))"
 FRICTIONLESS_TYPES = {"VARCHAR": "string", "INTEGER": "integer", "BIGINT": "integer", "DOUBLE": "number",
                       "BOOLEAN": "boolean", "TIMESTAMP": "datetime", "DATE": "date", "SMALLINT": "integer",
                       "TINYINT": "integer", "HUGEINT": "integer", "FLOAT": "number"}
@@ -137,45 +134,35 @@ def swap_folder(link: Path, version: Path) -> None:
 
 def write_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> None:
     """`;` between fields and a decimal comma, as Excel expects in a Spanish locale; UTF-8
-    with a BOM so Excel reads the accents; CRLF; empty cell = NULL (unknown)."""
-    names = ", ".join(f'"{c.name}"' for c in table.columns)
-    result = con.execute(f'SELECT {names} FROM "{table.name}"')
-    kinds = [c.type for c in table.columns]
-    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerow([c.name for c in table.columns])
-        for batch in _batches(result):
-            writer.writerows([cell(value, kind) for value, kind in zip(row, kinds)] for row in batch)
+    with a BOM so Excel reads the accents; CRLF; empty cell = NULL (unknown). DuckDB formats
+    and writes the rows (a million rows in seconds); the BOM is put in front while copying."""
+    body = path.with_name(f".{path.name}.body")
+    cells = ", ".join(f'{_cell_sql(c)} AS "{c.name}"' for c in table.columns)
+    con.execute(f'COPY (SELECT {cells} FROM "{table.name}") TO {_literal(body)} '
+                "(FORMAT csv, HEADER, DELIMITER ';', QUOTE '\"', NEW_LINE '\r\n')")
+    with open(path, "wb") as out, open(body, "rb") as src:
+        out.write(codecs.BOM_UTF8)
+        shutil.copyfileobj(src, out, 1 << 20)
+    body.unlink()
 
 
-def _batches(result: duckdb.DuckDBPyConnection) -> Iterator[list[tuple]]:
-    while batch := result.fetchmany(FETCH_ROWS):
-        yield batch
+def _cell_sql(column: Column) -> str:
+    """One column as the text Excel and Frictionless both read the same way: whole numbers
+    without decimals, a decimal comma otherwise; true/false; timestamps to the second; text
+    that a spreadsheet would run as a formula behind an apostrophe (shown as is, never run)."""
+    name, kind = f'"{column.name}"', column.type.split("(")[0]
+    if kind in ("DOUBLE", "FLOAT", "DECIMAL"):
+        return (f"CASE WHEN isfinite({name}) AND {name} = trunc({name}) AND abs({name}) < 1e15 "
+                f"THEN CAST(CAST({name} AS BIGINT) AS VARCHAR) ELSE replace(CAST({name} AS VARCHAR), '.', ',') END")
+    if kind == "TIMESTAMP":
+        return f"strftime({name}, '{DATETIME_FORMAT}')"
+    if kind == "VARCHAR":
+        return f"CASE WHEN left({name}, 1) IN {FORMULA_START_SQL} THEN chr(39) || {name} ELSE {name} END"
+    return f"CAST({name} AS VARCHAR)"
 
 
-def cell(value: object, kind: str) -> str:
-    """One value as text Excel and Frictionless both read the same way."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return number(value)
-    if isinstance(value, datetime):
-        return value.strftime(DATETIME_FORMAT)
-    text = str(value)
-    return neutralize(text) if kind == "VARCHAR" else text
-
-
-def number(value: float) -> str:
-    if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value).replace(".", ",")
-
-
-def neutralize(text: str) -> str:
-    """Text Excel would run as a formula gets a leading apostrophe: shown as is, never run."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+def _literal(text: object) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 # --- data dictionary ---------------------------------------------------------------------------

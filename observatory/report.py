@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import logging
 import re
+import shutil
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from statistics import median
@@ -62,6 +63,18 @@ class Data:
     first_year: int
     last_year: int
     groups: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Indexes, so that each page reads only its own rows."""
+        self.observations_of: dict[str, list[dict]] = {}
+        for row in self.observations:
+            self.observations_of.setdefault(row["country_iso3"], []).append(row)
+        self.instruments_of: dict[str, list[dict]] = {}
+        for row in self.instruments:
+            self.instruments_of.setdefault(row["country_iso3"], []).append(row)
+        self.quarantine_of: dict[str, list[dict]] = {}
+        for row in self.quarantine:
+            self.quarantine_of.setdefault(row["source_file"], []).append(row)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
@@ -213,8 +226,6 @@ def build(published_db: Path, target: Path, today: date | None = None) -> Report
             root = version if language == "es" else version / "en"
             pages += _write_language(env, data, Words(language), root, published_db.stat().st_mtime)
     except BaseException:
-        import shutil
-
         shutil.rmtree(version, ignore_errors=True)
         raise
     exports.swap_folder(target, version)
@@ -226,7 +237,7 @@ def _write_language(env: jinja2.Environment, data: Data, words: Words, root: Pat
     (root / "country").mkdir(parents=True, exist_ok=True)
     (root / "group").mkdir(exist_ok=True)
     base = {"t": words.t, "w": words, "lang": words.language, "data": data,
-            "published_at": datetime.utcfromtimestamp(published_at).strftime("%Y-%m-%d %H:%M")}
+            "published_at": datetime.fromtimestamp(published_at, timezone.utc).strftime("%Y-%m-%d %H:%M")}
     pages = {"index.html": ("overview.html", overview_context(data, words)),
              "quality.html": ("quality.html", quality_context(data, words)),
              "dictionary.html": ("dictionary.html", dictionary_context(words))}
@@ -290,7 +301,7 @@ def country_context(data: Data, words: Words, country: dict) -> dict:
         words.caption(t["scores_title"].format(country=name, first=years[0], last=years[-1]),
                       t["scores_desc"].format(country=name), t["score_units"], t["marts_source"], x_header=t["year"]),
         words.num, 0, 100)
-    instruments = [i for i in data.instruments if i["country_iso3"] == iso]
+    instruments = data.instruments_of.get(iso, [])
     types = {r["instrument_type"]: r for r in _reference("instrument_types.csv")}
     lanes = [(k, words.name(v)) for k, v in types.items() if any(i["instrument_type"] == k for i in instruments)]
     items = []
@@ -306,9 +317,9 @@ def country_context(data: Data, words: Words, country: dict) -> dict:
         t["instruments_title"].format(country=name), t["instruments_desc"], t["year"], "policy_instrument",
         lane_header=t["instrument_type"], item_header=t["title"])) if items else None
     series = indicator_series(data, words, country)
-    files = {o["source_file"] for o in data.observations if o["country_iso3"] == iso and o["source_file"]}
+    files = {o["source_file"] for o in data.observations_of.get(iso, []) if o["source_file"]}
     files |= {i["source_file"] for i in instruments if i["source_file"]}
-    quarantine = [q for q in data.quarantine if q["source_file"] in files]
+    quarantine = [q for f in sorted(files) for q in data.quarantine_of.get(f, [])]
     latest = data.progress.get((iso, data.last_year), {})
     memberships = []
     for group in data.groups:
@@ -339,7 +350,7 @@ def indicator_series(data: Data, words: Words, country: dict) -> list[dict]:
     """Per indicator: the national series by source (never merged) with flags and vintages,
     and a heat map per source where the data has subnational units."""
     t, iso, name = words.t, country["country_iso3"], words.name(country)
-    mine = [o for o in data.observations if o["country_iso3"] == iso]
+    mine = data.observations_of.get(iso, [])
     out = []
     for code in sorted({o["indicator_code"] for o in mine}):
         indicator = data.indicators.get(code, {"indicator_code": code})
@@ -391,7 +402,7 @@ def group_context(data: Data, words: Words, group: dict) -> dict:
 def quality_context(data: Data, words: Words) -> dict:
     t = words.t
     per: dict[str, dict] = {}
-    today = datetime.utcnow()
+    today = datetime.now(timezone.utc).replace(tzinfo=None)  # received_at is naive UTC
     for r in data.receipts:
         o = per.setdefault(r["observatory"] or "—", {"observatory": r["observatory"] or "—", "files": 0, "loaded": 0,
                                                        "partially_loaded": 0, "rejected": 0, "duplicate": 0,
