@@ -41,11 +41,12 @@ def test_a_wide_table_whose_header_unit_disagrees_is_quarantined_cell_by_cell(se
     assert query(settings, "SELECT source_row, source_column, reason_code FROM quarantine") == [(2, "2015 (%)", "unit_mismatch")]
 
 
-def test_a_wide_table_without_its_indicator_says_what_to_add(settings):
-    path = drop(settings, "mimp/ancho.csv", "País;2014;2015\nArgentina;225;235\n")
+@pytest.mark.parametrize("folder", ["mimp", "otro"])  # registered (country from the registry) or not
+def test_a_wide_table_without_its_indicator_says_what_to_add(settings, folder):
+    path = drop(settings, f"{folder}/ancho.csv", "País;2014;2015\nArgentina;225;235\n")
     result = check(path)
     assert result.exit_code == 2
-    assert "wide_table_incomplete" in result.output and "la columna «indicador»" in result.output
+    assert "wide_table_incomplete" in result.output and "le falta la columna «indicador»" in result.output
     assert "lacks the column 'indicator'" in result.output
 
 
