@@ -231,7 +231,8 @@ def test_areas_outside_the_33_countries_are_skipped_not_quarantined(settings):
     drop(settings, "onu/sdg_global.csv", SDG_HEADER
          + sdg_row("320", "Guatemala", "240") + sdg_row("1", "World", "1") + sdg_row("419", "Latin America and the Caribbean", "2")
          + sdg_row("500", "Montserrat", "0") + sdg_row("724", "Spain", "55") + sdg_row("998", "Nowhere", "3"))
-    run(settings)
+    result = run(settings)
+    assert "; 2 rows read." in result.output  # the summary agrees with the receipt
     assert query(settings, "SELECT country_iso3, value FROM fact_observation") == [("GTM", 240.0)]
     assert query(settings, "SELECT rows_read, rows_loaded, rows_quarantined, rows_skipped FROM file_receipt") == [(2, 1, 1, 4)]
     (code, es, en), = query(settings, "SELECT reason_code, message_es, message_en FROM quarantine")
