@@ -117,6 +117,9 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
                         [raw.rel_path, raw.observatory, raw.sha256, received_at, owner])
         faults.point("stage_before_harmonize")
         harmonize_step.harmonize(con)
+        # Rows about areas outside the 33 countries moved from read to skipped (scope.py).
+        summary.rows_read, summary.rows_skipped = con.execute(
+            "SELECT coalesce(sum(rows_read), 0), coalesce(sum(rows_skipped), 0) FROM stage_file").fetchall()[0]
     return summary
 
 

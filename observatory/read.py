@@ -462,7 +462,7 @@ def _stage_canonical(records: _Records, header: list[str], stager: _Stager, outc
     per_record = max(1, len(wide))
     data = parsed.slice(per_record * (outcome.title_rows + 1))  # the titles and the header
     if missing:
-        raise _unrecognized(header, outcome.kind, missing, data.num_rows // per_record)
+        raise _unrecognized(header, outcome.kind, missing, data.num_rows // per_record, wide=bool(wide))
     if data.num_rows == 0:
         raise FileRejected("no_data_rows")
     first = stager.next_row_id
@@ -540,7 +540,7 @@ def _contract_header(cells: list[str]) -> tuple[bool, int]:
     return complete, len(positions)
 
 
-def _unrecognized(header: list[str], kind: str, missing: list[str], rows_read: int) -> FileRejected:
+def _unrecognized(header: list[str], kind: str, missing: list[str], rows_read: int, wide: bool = False) -> FileRejected:
     """A header that is neither raw contract v1 nor a known layout. With most of the contract's
     required columns present, staff probably meant the contract: say which are missing;
     a wide table (years as columns) says which of its other columns is missing; otherwise say
@@ -555,7 +555,7 @@ def _unrecognized(header: list[str], kind: str, missing: list[str], rows_read: i
         required_es=required_es, required_en=required_en,
     )
     years = staff_forms.year_columns(header, set())
-    if kind == "observation" and years and staff_forms.WIDE_REPLACES <= set(missing):
+    if kind == "observation" and years and (wide or staff_forms.WIDE_REPLACES <= set(missing)):
         others = [column for column in missing if column not in staff_forms.WIDE_REPLACES]
         details["missing_es"], details["missing_en"] = staff_forms.column_names(kind, others)
         details["years"] = ", ".join(column.label for column in years[:3]) + (" …" if len(years) > 3 else "")

@@ -41,11 +41,12 @@ def test_a_wide_table_whose_header_unit_disagrees_is_quarantined_cell_by_cell(se
     assert query(settings, "SELECT source_row, source_column, reason_code FROM quarantine") == [(2, "2015 (%)", "unit_mismatch")]
 
 
-def test_a_wide_table_without_its_indicator_says_what_to_add(settings):
-    path = drop(settings, "mimp/ancho.csv", "País;2014;2015\nArgentina;225;235\n")
+@pytest.mark.parametrize("folder", ["mimp", "otro"])  # registered (country from the registry) or not
+def test_a_wide_table_without_its_indicator_says_what_to_add(settings, folder):
+    path = drop(settings, f"{folder}/ancho.csv", "País;2014;2015\nArgentina;225;235\n")
     result = check(path)
     assert result.exit_code == 2
-    assert "wide_table_incomplete" in result.output and "la columna «indicador»" in result.output
+    assert "wide_table_incomplete" in result.output and "le falta la columna «indicador»" in result.output
     assert "lacks the column 'indicator'" in result.output
 
 
@@ -230,7 +231,8 @@ def test_areas_outside_the_33_countries_are_skipped_not_quarantined(settings):
     drop(settings, "onu/sdg_global.csv", SDG_HEADER
          + sdg_row("320", "Guatemala", "240") + sdg_row("1", "World", "1") + sdg_row("419", "Latin America and the Caribbean", "2")
          + sdg_row("500", "Montserrat", "0") + sdg_row("724", "Spain", "55") + sdg_row("998", "Nowhere", "3"))
-    run(settings)
+    result = run(settings)
+    assert "; 2 rows read." in result.output  # the summary agrees with the receipt
     assert query(settings, "SELECT country_iso3, value FROM fact_observation") == [("GTM", 240.0)]
     assert query(settings, "SELECT rows_read, rows_loaded, rows_quarantined, rows_skipped FROM file_receipt") == [(2, 1, 1, 4)]
     (code, es, en), = query(settings, "SELECT reason_code, message_es, message_en FROM quarantine")
