@@ -32,7 +32,8 @@ def run_batch(batch: list, root: Path, counts: Counter) -> None:
     """One run over a batch of files; a batch that breaks a property is kept in fuzz-failures/
     (drop it in a raw folder to reproduce) and the fuzzing goes on."""
     try:
-        counts["files"] += pipeline_balances(batch, root / "run")
+        counts["files"] += pipeline_balances(batch, root / f"run{counts['batches']}")  # a fresh folder each
+        counts["batches"] += 1
     except Exception as error:  # noqa: BLE001 - reported, kept, and the run goes on
         kept = FAILURES / f"batch-{int(time.time())}-{counts['failed batches']}"
         kept.mkdir(parents=True)

@@ -50,7 +50,9 @@ def working_db(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         configure(con, settings)
         identity = (settings.working_db, settings.working_db.stat().st_ino)
-        if identity not in _ENSURED:  # once per file and process: a run opens it many times
+        # Once per file and process (a run opens it many times); a curated folder deleted and
+        # made again may give the new file the old one's inode, so its tables are checked too.
+        if identity not in _ENSURED or not _has_table(con, "file_receipt"):
             build_step.ensure_working_tables(con)
             _ENSURED.add(identity)
         yield con

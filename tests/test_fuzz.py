@@ -156,3 +156,19 @@ def test_a_file_name_with_quotes_semicolons_or_backslashes_is_read_as_a_name(set
     path.write_text("country,year,indicator,value\nPER,2015,femicide_count,95\n")
     run(settings)
     assert query(settings, "SELECT file_path, status FROM file_receipt") == [(f"obs/{name}", "loaded")]
+
+
+def test_a_curated_folder_deleted_and_made_again_in_the_same_process_runs(settings):
+    """Found by the fuzz target: a new working database may get the inode of the one deleted
+    before it, and was then taken for a database whose tables already exist."""
+    from observatory import pipeline
+
+    (settings.raw_dir / "obs").mkdir()
+    (settings.raw_dir / "obs" / "a.csv").write_text("country,year,indicator,value\nPER,2015,femicide_count,95\n")
+    run(settings)
+    shutil.rmtree(settings.curated_dir)
+    settings.work_dir.mkdir(parents=True)
+    duckdb.connect(str(settings.working_db)).close()
+    pipeline._ENSURED.add((settings.working_db, settings.working_db.stat().st_ino))  # as if the inode were reused
+    run(settings)
+    assert query(settings, "SELECT status FROM file_receipt") == [("loaded",)]
