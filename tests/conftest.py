@@ -30,6 +30,11 @@ def pytest_configure(config) -> None:
     for name in ISOLATED_ENV:
         os.environ.pop(name, None)
     os.environ["OBSERVATORY_RECEIPTS_DIR"] = tempfile.mkdtemp(prefix="observatory-test-receipts-")
+    # Hypothesis keeps its caches (constants, Unicode tables) in .hypothesis/ of the working
+    # directory even with database=None: a temporary folder instead.
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(tempfile.mkdtemp(prefix="observatory-test-hypothesis-"))
 
 
 def _tree_state() -> list[str]:
