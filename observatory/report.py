@@ -37,6 +37,8 @@ MILESTONES = ("has_domestic_violence_law", "has_femicide_offence", "has_comprehe
 PLAN_TYPES = ("national_plan_vaw", "national_plan_equality")
 GROUP_FLAGS = {"BELEM_DO_PARA": "belem_do_para", "MIRPS": "mirps", "SPOTLIGHT": "spotlight", "ESP_COP": "esp_cop"}
 URL = re.compile(r"https?://[^\s|<>\"']+")
+# Sources drawn per indicator on a country page; the exports hold every figure.
+MAX_SOURCES_SHOWN = 8
 
 
 @dataclass
@@ -356,7 +358,8 @@ def indicator_series(data: Data, words: Words, country: dict) -> list[dict]:
         indicator = data.indicators.get(code, {"indicator_code": code})
         label = words.name(indicator) or code
         national = [o for o in mine if o["indicator_code"] == code and o["subnational_code"] is None]
-        sources = sorted({o["source"] for o in national})
+        sources, hidden_sources = _shown_sources(national)
+        national = [o for o in national if o["source"] in sources]
         chart = None
         if national:
             chart = charts.lines([(s, [(o["year"], o["value"]) for o in national if o["source"] == s]) for s in sources],
@@ -377,8 +380,21 @@ def indicator_series(data: Data, words: Words, country: dict) -> list[dict]:
                                        words.caption(t["subnational_title"].format(indicator=label, country=name, source=source),
                                                      t["subnational_desc"], indicator.get("unit") or "", source,
                                                      row_header=t["subnational"]), words.num, 0, high or 1))
-        out.append({"code": code, "label": label, "unit": indicator.get("unit"), "chart": chart, "rows": rows, "maps": maps})
+        out.append({"code": code, "label": label, "unit": indicator.get("unit"), "chart": chart, "rows": rows, "maps": maps,
+                    "hidden_sources": hidden_sources, "shown_sources": MAX_SOURCES_SHOWN})
     return out
+
+
+def _shown_sources(national: list[dict]) -> tuple[list[str], int]:
+    """The sources drawn for one indicator: those with the latest figures, at most
+    MAX_SOURCES_SHOWN (a chart of more lines cannot be read, and a page of every figure of
+    hundreds of sources cannot be opened); how many more there are is said on the page."""
+    latest: dict[str, tuple[int, int]] = {}
+    for o in national:
+        year, count = latest.get(o["source"], (0, 0))
+        latest[o["source"]] = (max(year, o["year"]), count + 1)
+    ranked = sorted(latest, key=lambda s: (-latest[s][0], -latest[s][1], s))
+    return sorted(ranked[:MAX_SOURCES_SHOWN]), max(0, len(ranked) - MAX_SOURCES_SHOWN)
 
 
 def group_context(data: Data, words: Words, group: dict) -> dict:

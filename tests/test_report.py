@@ -135,3 +135,29 @@ def test_observatory_report_rebuilds_exports_and_report(published):
 def test_observatory_report_says_when_nothing_is_published(tmp_path):
     result = CliRunner().invoke(main, ["report", "--curated-dir", str(tmp_path / "empty")])
     assert result.exit_code == 1 and "observatory run" in result.output
+
+
+def test_a_country_page_draws_at_most_eight_sources_per_indicator_and_says_how_many_more(published, tmp_path):
+    """Hundreds of sources of one figure cannot be read on a chart: the latest eight are drawn,
+    and the page says how many more the exports hold."""
+    copy = tmp_path / "many_sources.duckdb"
+    shutil.copy(published.published_db, copy)
+    with duckdb.connect(str(copy)) as con:
+        template = con.execute("SELECT * FROM fact_observation WHERE country_iso3 = 'PER' AND subnational_code IS NULL "
+                               "AND indicator_code = 'femicide_count' LIMIT 1").df()
+        assert len(template) == 1
+        for i in range(11):
+            row = template.assign(source=f"fuente {i:02d}", year=2000 + i)
+            con.register("_row", row)
+            con.execute("INSERT INTO fact_observation SELECT * FROM _row")
+            con.unregister("_row")
+    build(copy, tmp_path / "report")
+    page = (tmp_path / "report" / "country" / "PER.html").read_text(encoding="utf-8")
+    table = text_of(page, "series-femicide_count")
+    assert "fuente 10" in table and "MIMP" in table  # the sources with the latest figures are drawn
+    assert "fuente 00" not in table
+    assert len(set(re.findall(r"fuente \d\d", table))) + 1 == 8  # MIMP and seven of the eleven
+    note = text_of(page, "more-sources-femicide_count")
+    sources = query(published, "SELECT count(DISTINCT source) FROM fact_observation WHERE country_iso3 = 'PER' "
+                               "AND subnational_code IS NULL AND indicator_code = 'femicide_count'")[0][0]
+    assert note.startswith(f"Se muestran las 8 fuentes") and f"; {sources + 11 - 8} fuentes más" in note
