@@ -39,6 +39,9 @@ GROUP_FLAGS = {"BELEM_DO_PARA": "belem_do_para", "MIRPS": "mirps", "SPOTLIGHT": 
 URL = re.compile(r"https?://[^\s|<>\"']+")
 # Sources drawn per indicator on a country page; the exports hold every figure.
 MAX_SOURCES_SHOWN = 8
+# Quarantined rows listed on a country page (the files of a regional export concern every
+# country); the exports hold them all.
+MAX_QUARANTINE_SHOWN = 100
 
 
 @dataclass
@@ -333,7 +336,8 @@ def country_context(data: Data, words: Words, country: dict) -> dict:
                    **{f"l_{k}": v for k, v in data.legislation.get((iso, y), {}).items()},
                    **{f"n_{k}": v for k, v in data.plans.get((iso, y), {}).items()}} for y in reversed(years)]
     return {"country": country, "name": name, "scores_chart": scores, "timeline": timeline, "instruments": instruments,
-            "types": types, "series": series, "quarantine": quarantine, "latest": latest,
+            "types": types, "series": series, "quarantine": quarantine[:MAX_QUARANTINE_SHOWN],
+            "quarantine_total": len(quarantine), "latest": latest,
             "legislation_latest": data.legislation.get((iso, data.last_year), {}),
             "plan_latest": data.plans.get((iso, data.last_year), {}), "memberships": memberships,
             "score_rows": score_rows, "milestone_columns": list(MILESTONES)}

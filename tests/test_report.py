@@ -161,3 +161,19 @@ def test_a_country_page_draws_at_most_eight_sources_per_indicator_and_says_how_m
     sources = query(published, "SELECT count(DISTINCT source) FROM fact_observation WHERE country_iso3 = 'PER' "
                                "AND subnational_code IS NULL AND indicator_code = 'femicide_count'")[0][0]
     assert note.startswith(f"Se muestran las 8 fuentes") and f"; {sources + 11 - 8} fuentes más" in note
+
+
+def test_a_country_page_lists_the_first_hundred_quarantined_rows_and_points_to_the_rest(published, tmp_path):
+    copy = tmp_path / "many_problems.duckdb"
+    shutil.copy(published.published_db, copy)
+    with duckdb.connect(str(copy)) as con:
+        path = con.execute("SELECT any_value(source_file) FROM fact_observation WHERE country_iso3 = 'PER'").fetchall()[0][0]
+        con.execute("""INSERT INTO quarantine BY NAME SELECT ? AS source_file, 1000 + i AS source_row,
+                       'value_not_numeric' AS reason_code, 'es' AS message_es, 'en' AS message_en FROM range(150) AS r(i)""",
+                    [path])
+        total = con.execute("SELECT count(*) FROM quarantine WHERE source_file IN (SELECT source_file FROM fact_observation "
+                            "WHERE country_iso3 = 'PER')").fetchall()[0][0]
+    build(copy, tmp_path / "report")
+    page = (tmp_path / "report" / "country" / "PER.html").read_text(encoding="utf-8")
+    assert page.count("<td>value_not_numeric</td>") <= 100
+    assert text_of(page, "more-quarantine").startswith(f"Se listan las primeras 100 de {total} filas")
