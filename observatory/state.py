@@ -30,11 +30,17 @@ def digest(paths: Iterable[Path], *extra: object) -> str:
     return hashed.hexdigest()
 
 
+# Code that only shapes what is published (the published copy, its small cells, the exports
+# and the report): a change to it publishes again, it does not read every raw file again.
+PUBLISHING_CODE = ("publish.py", "small_cells.py", "exports.py", "report.py", "charts.py")
+
+
 def rules(settings: Settings) -> str:
     """Everything a raw file is read, harmonized, validated and built with, the limits of one
     file included (raising a limit reads again the files it refused)."""
+    code = [path for path in PACKAGE_DIR.glob("*.py") if path.name not in PUBLISHING_CODE]
     return digest(
-        [*PACKAGE_DIR.glob("*.py"), *layouts.LAYOUTS_DIR.glob("*.yaml"), *layouts.deployment_files(), *reference.REFERENCE_DIR.glob("*.csv"),
+        [*code, *layouts.LAYOUTS_DIR.glob("*.yaml"), *layouts.deployment_files(), *reference.REFERENCE_DIR.glob("*.csv"),
          *(PACKAGE_DIR / "sql").glob("*.sql"), *settings.expectations_dir.glob("*.json")],
         settings.min_year, settings.max_year, settings.file_limits(), settings.duckdb_memory_limit,
     )
@@ -51,10 +57,14 @@ def marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
 
 
 def published(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
-    """What is published: the marts (and so the curated tables), the public schema, the
+    """What is published: the marts (and so the curated tables), the public schema in English
+    and Spanish, the code and templates of the publication, the exports and the report, the
     small-cell threshold and the published database's storage version."""
-    return digest([PACKAGE_DIR / "schema.yaml", PACKAGE_DIR / "publish.py", PACKAGE_DIR / "small_cells.py"],
-                  get(con, "marts"), settings.small_cell_k, settings.published_storage_version)
+    return digest(
+        [PACKAGE_DIR / "schema.yaml", PACKAGE_DIR / "schema_es.yaml", PACKAGE_DIR / "exports.yaml",
+         *(PACKAGE_DIR / name for name in PUBLISHING_CODE), *(PACKAGE_DIR / "report_templates").glob("*")],
+        get(con, "marts"), settings.small_cell_k, settings.published_storage_version,
+    )
 
 
 def get(con: duckdb.DuckDBPyConnection, key: str) -> str | None:

@@ -129,6 +129,35 @@ def test_something_new_changes_what_it_touches_and_is_published(settings):
     assert query(settings, "SELECT femicide_count_latest FROM mart_country_progress WHERE country_iso3 = 'PER' AND year = 2017") == [(131.0,)]
 
 
+def test_code_that_only_shapes_the_publication_republishes_without_reading_again(settings, tmp_path, monkeypatch):
+    """Editing the report's code publishes again; editing the reader reads every file again."""
+    import shutil
+
+    import duckdb
+
+    from observatory import build, state
+
+    package = tmp_path / "observatory"
+    shutil.copytree(state.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(state, "PACKAGE_DIR", package)
+    con = duckdb.connect()
+    build.ensure_working_tables(con)
+
+    def fingerprints() -> tuple[str, str]:
+        return state.rules(settings), state.published(con, settings)
+
+    rules, published = fingerprints()
+    with (package / "report.py").open("a") as module:
+        module.write("# a change to the report\n")
+    assert fingerprints()[0] == rules and fingerprints()[1] != published
+    rules, published = fingerprints()
+    (package / "report_templates" / "labels.yaml").write_text("changed: true\n")
+    assert fingerprints()[0] == rules and fingerprints()[1] != published
+    with (package / "read.py").open("a") as module:
+        module.write("# a change to the reader\n")
+    assert fingerprints()[0] != rules
+
+
 def test_published_files_removed_by_hand_are_published_again(settings):
     drop(settings, "mimp/2016.csv", GOOD)
     run(settings)
