@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import duckdb
 
-from observatory import layouts, reference
+from observatory import layouts, reference, staff_forms
 from observatory.textfile import FileRejected
 
 log = logging.getLogger(__name__)
@@ -105,11 +105,14 @@ def check(con: duckdb.DuckDBPyConnection, relation: str, width: int, head: list[
                 raise _rejection(con, relation, header_rows, titles, kind, labels[position], position)
     columns = [position for position in range(width) if position not in dropped]
     text_columns = [position for position in columns if position not in numeric]
-    if not columns or not _any_match(con, relation, columns, text_columns):
+    # Title rows above the header are skipped, never stored (an institution's contact line
+    # is common there): only the header and the records below it are scanned.
+    scanned = f"SELECT * FROM ({relation}) QUALIFY row_number() OVER (ORDER BY rec) > {int(titles)}"
+    if not columns or not _any_match(con, scanned, columns, text_columns):
         return
-    for position, (any_hit, text_hit) in sorted(_scan(con, relation, columns).items()):
+    for position, (any_hit, text_hit) in sorted(_scan(con, scanned, columns).items()):
         if any_hit or (text_hit and position not in numeric):
-            kind = _kind_of(con, relation, position, numeric=position in numeric)
+            kind = _kind_of(con, scanned, position, numeric=position in numeric)
             raise _rejection(con, relation, header_rows, titles, kind, labels[position], position)
 
 
@@ -148,7 +151,11 @@ def _positions(layout: layouts.Layout | None, header: list[list[str]]) -> tuple[
     if layout is None:
         aliases = dict(zip(reference.keyed("column_aliases")["alias_key"], reference.load("column_aliases")["column"]))
         cells = header[0] if header else []
-        return set(), {i for i, cell in enumerate(cells) if aliases.get(reference.norm_key(cell)) in NUMERIC_COLUMNS}
+        named = {i: aliases.get(reference.norm_key(cell)) for i, cell in enumerate(cells)}
+        numeric = {i for i, column in named.items() if column in NUMERIC_COLUMNS}
+        # A wide table's year columns hold figures too (large ones look like ID or phone numbers).
+        taken = {i for i, column in named.items() if column}
+        return set(), numeric | {c.position for c in staff_forms.year_columns(cells, taken)}
     dropped = {i for row in header for i, cell in enumerate(row) if reference.norm_key(cell) in layout.drop}
     try:
         numeric = layouts.BoundLayout(layout, header).numeric_positions()

@@ -314,3 +314,25 @@ def test_no_planted_personal_data_is_written_printed_or_logged_anywhere(tmp_path
     assert any(Path(p).suffix == ".md" for p in map(str, settings.receipts_dir.rglob("*.md")))
     named = query(settings, "SELECT message_es, message_en FROM quarantine WHERE source_file = 'mimp/nombres.csv'")[0]
     assert "nombre_victima" in named[0] and "names of people" in named[1]
+
+
+@pytest.mark.parametrize("name, content", [
+    ("ancho_puntos.csv", "país;indicador;fuente;2019;2020\nArgentina;helpline_calls_count;Línea 144;1.234.567;1.345.678\n"),
+    ("ancho_espacios.csv", "país,indicador,fuente,2019,2020\nArgentina,helpline_calls_count,Línea 144,12 345 678,13 345 678\n"),
+])
+def test_large_figures_in_a_wide_table_s_year_columns_are_figures_not_id_numbers(settings, name, content):
+    """The same figures load in long form: in a wide table the year columns hold them."""
+    drop(settings, f"otro/{name}", content)
+    run(settings)
+    assert query(settings, "SELECT status, rows_read, rows_loaded FROM file_receipt") == [("loaded", 2, 2)]
+
+
+def test_a_contact_line_in_a_title_row_is_skipped_not_taken_for_a_person(settings):
+    drop(settings, "otro/titulado.csv", "Contacto: observatorio@mimp.gob.pe\n" + HEADER
+         + "Perú,2015,femicide_count,95,MIMP\n")
+    run(settings)
+    assert query(settings, "SELECT status, rows_read, rows_loaded, rows_skipped FROM file_receipt") == [("loaded", 1, 1, 1)]
+    drop(settings, "otro/abajo.csv", "Contacto del observatorio\n" + HEADER
+         + "Perú,2016,femicide_count,95,observatorio@mimp.gob.pe\n")
+    run(settings)
+    assert query(settings, "SELECT reason_code FROM quarantine WHERE source_file = 'otro/abajo.csv'") == [("personal_data",)]
