@@ -6,7 +6,10 @@ group) from 1 to k-1 is suppressed in the published database and Parquet files: 
 becomes NULL and its flags say `suppressed`. So that a suppressed figure cannot be recovered
 by subtracting the published ones from a published total, secondary suppression hides one
 more figure beside each figure that would otherwise be the only one hidden under its total
-(the smallest, preferring a non-zero one), or the total itself when there is no other figure.
+(the smallest, preferring a non-zero one), or the total itself when there is no other figure;
+units within a unit (Lima) count against their parent too, and a figure hidden in one source is
+hidden in every source that gives the same cell. Superseded vintages of sensitive figures are
+not published.
 This runs on the copy being published, never on the working database, which keeps the true
 figures; everything built from the published database (exports, reports) inherits it.
 """
@@ -46,11 +49,12 @@ def suppress(con: duckdb.DuckDBPyConnection, database: str, k: int) -> int:
         return 0
     _mark(con, database, k)
     for _ in range(MAX_PASSES):
-        if not sum(_secondary(con, dimension, total) for dimension, total in DIMENSIONS.items()):
+        changed = sum(_secondary(con, dimension, total) for dimension, total in DIMENSIONS.items())
+        changed += _secondary_within_parent(con) + _across_sources(con)
+        if not changed:
             break
     hidden = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
-    if hidden:
-        _apply(con, database, k)
+    _apply(con, database, k)  # also when nothing is hidden now: earlier vintages may be small
     log.info("small cells: %d figures suppressed (k = %d)", hidden, k)
     return hidden
 
@@ -59,12 +63,14 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
     """_small: every published figure of a sensitive indicator, primary suppressions marked."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _small AS
-        SELECT rowid AS rid, country_iso3, coalesce(subnational_code, '') AS subnational, year, indicator_code,
-               sex, age_group, population_group, source, value,
-               (subnational_code IS NOT NULL OR sex <> 'total' OR age_group <> 'total' OR population_group <> 'total')
-                   AND value >= 1 AND value < ? AS hidden
-        FROM {database}.fact_observation
-        WHERE indicator_code IN (SELECT unnest(?::VARCHAR[]))
+        SELECT f.rowid AS rid, f.country_iso3, coalesce(f.subnational_code, '') AS subnational,
+               coalesce(d.parent_code, '') AS parent, f.year, f.indicator_code,
+               f.sex, f.age_group, f.population_group, f.source, f.value,
+               (f.subnational_code IS NOT NULL OR f.sex <> 'total' OR f.age_group <> 'total' OR f.population_group <> 'total')
+                   AND f.value >= 1 AND f.value < ? AS hidden
+        FROM {database}.fact_observation AS f
+        LEFT JOIN {database}.dim_subnational AS d USING (subnational_code)
+        WHERE f.indicator_code IN (SELECT unnest(?::VARCHAR[]))
     """, [k, sensitive_indicators()])
 
 
@@ -93,10 +99,51 @@ def _secondary(con: duckdb.DuckDBPyConnection, dimension: str, total: str) -> in
     return con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0] - before
 
 
+def _secondary_within_parent(con: duckdb.DuckDBPyConnection) -> int:
+    """Units within a unit (Peru's Lima Metropolitana and Lima Provincias within Lima) add up
+    to their parent's figure: where the parent's published figure has exactly one hidden unit
+    under it, hide one more unit, or the parent itself."""
+    before = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
+    con.execute("""
+        UPDATE _small SET hidden = true WHERE rid IN (
+            WITH children AS (
+                SELECT country_iso3, parent, year, indicator_code, sex, age_group, population_group, source,
+                       count(*) FILTER (WHERE hidden) AS hidden_cells, count(*) FILTER (WHERE NOT hidden) AS open_cells,
+                       arg_min(rid, (value = 0, value, rid)) FILTER (WHERE NOT hidden) AS next_cell
+                FROM _small WHERE parent <> '' GROUP BY ALL
+            )
+            SELECT CASE WHEN c.open_cells > 0 THEN c.next_cell ELSE t.rid END
+            FROM children AS c JOIN _small AS t
+              ON t.subnational = c.parent AND t.country_iso3 = c.country_iso3 AND t.year = c.year
+             AND t.indicator_code = c.indicator_code AND t.sex = c.sex AND t.age_group = c.age_group
+             AND t.population_group = c.population_group AND t.source = c.source
+            WHERE c.hidden_cells = 1 AND NOT t.hidden
+        )
+    """)
+    return con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0] - before
+
+
+def _across_sources(con: duckdb.DuckDBPyConnection) -> int:
+    """A figure hidden in one source is hidden in every source that gives the same cell:
+    otherwise another source's figure for it undoes the secondary suppression of the first."""
+    before = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
+    con.execute("""
+        UPDATE _small AS t SET hidden = true
+        WHERE NOT t.hidden AND EXISTS (
+            SELECT 1 FROM _small AS s
+            WHERE s.hidden AND s.source <> t.source AND s.country_iso3 = t.country_iso3
+              AND s.subnational = t.subnational AND s.year = t.year AND s.indicator_code = t.indicator_code
+              AND s.sex = t.sex AND s.age_group = t.age_group AND s.population_group = t.population_group)
+    """)
+    return con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0] - before
+
+
 def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
     """Hidden figures lose their value (and a note that could give it away, such as how many
-    records were summed); every vintage of their key in observation_history, and every small
-    vintage, loses its value too; a mart's latest figure that is a hidden one is withheld."""
+    records were summed); in observation_history every vintage of their key, every small
+    vintage and every superseded vintage of a sensitive indicator loses its value too (the
+    history keeps that a figure was revised, not what it was); a mart's latest figure that is a
+    hidden one is withheld."""
     note = NOTE.format(top=k - 1)
     con.execute(f"""
         UPDATE {database}.fact_observation
@@ -113,7 +160,13 @@ def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
                OR EXISTS (SELECT 1 FROM _small AS s WHERE s.hidden AND s.country_iso3 = h.country_iso3
                           AND s.subnational = coalesce(h.subnational_code, '') AND s.year = h.year
                           AND s.indicator_code = h.indicator_code AND s.sex = h.sex AND s.age_group = h.age_group
-                          AND s.population_group = h.population_group AND s.source = h.source))
+                          AND s.population_group = h.population_group AND s.source = h.source)
+               -- A superseded vintage: old totals minus old open cells would give an old small cell.
+               OR h.rowid IN (SELECT rowid FROM {database}.observation_history
+                              QUALIFY row_number() OVER (
+                                  PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
+                                               population_group, source
+                                  ORDER BY received_at DESC, source_file DESC, source_row DESC) > 1))
     """, [sensitive_indicators(), k])
     mart_columns = {row[0] for row in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = 'mart_country_progress'",

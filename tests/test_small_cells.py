@@ -88,3 +88,37 @@ def test_k_is_a_setting_and_changing_it_republishes_without_reading_again(settin
     # 2 < 3 is suppressed; the rollup (8) would give it away, so the smaller 3 goes too.
     facts = {key[0]: value[0] for key, value in published(settings, "subnational_code IS NOT NULL").items()}
     assert facts["PE.AM"] is None and sorted(v for v in facts.values() if v is not None) == [3]
+
+
+def test_superseded_vintages_of_a_sensitive_count_are_not_published(settings):
+    """Old national 93 minus old open cells 40 and 50 would give the old small cell 3, even
+    when the current figures hide nothing."""
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2019,femicide_count,93,,MIMP\nPER,2019,femicide_count,3,PE.CS,MIMP\n"
+                                            "PER,2019,femicide_count,40,PE.PU,MIMP\nPER,2019,femicide_count,50,PE.AR,MIMP\n")
+    run(settings)
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2019,femicide_count,100,,MIMP\nPER,2019,femicide_count,10,PE.CS,MIMP\n"
+                                            "PER,2019,femicide_count,40,PE.PU,MIMP\nPER,2019,femicide_count,50,PE.AR,MIMP\n")
+    run(settings)
+    assert all(value is None or value >= 5 for (value,) in query(settings, "SELECT value FROM observation_history"))
+    history = query(settings, "SELECT coalesce(subnational_code, 'national'), value FROM observation_history ORDER BY ALL")
+    assert ("national", None) in history and ("national", 100.0) in history and ("PE.CS", 10.0) in history
+    assert (93.0,) not in query(settings, "SELECT value FROM observation_history")
+
+
+def test_a_cell_hidden_in_one_source_is_hidden_in_another_that_gives_it(settings):
+    drop(settings, "mimp/a.csv", HEADER + "PER,2019,femicide_count,93,,Fuente A\nPER,2019,femicide_count,3,PE.CS,Fuente A\n"
+                                          "PER,2019,femicide_count,40,PE.PU,Fuente A\nPER,2019,femicide_count,50,PE.AR,Fuente A\n")
+    drop(settings, "otro/b.csv", HEADER + "PER,2019,femicide_count,40,PE.PU,Fuente B\n")
+    run(settings)
+    facts = query(settings, "SELECT source, subnational_code, value FROM fact_observation WHERE subnational_code = 'PE.PU'")
+    assert sorted(facts) == [("Fuente A", "PE.PU", None), ("Fuente B", "PE.PU", None)]  # else 93 - 50 - 40 = 3
+
+
+def test_lima_s_two_units_are_suppressed_against_lima_not_only_against_peru(settings):
+    drop(settings, "mimp/lima.csv", HEADER + "PER,2019,femicide_count,43,,MIMP\nPER,2019,femicide_count,12,PE-LMA,MIMP\n"
+                                             "PER,2019,femicide_count,3,PE-LIM-PROV,MIMP\nPER,2019,femicide_count,8,PE.AR,MIMP\n"
+                                             "PER,2019,femicide_count,20,PE.CS,MIMP\n")
+    run(settings)
+    facts = dict(query(settings, "SELECT subnational_code, value FROM fact_observation WHERE subnational_code IS NOT NULL"))
+    assert facts["PE-LIM-PROV"] is None
+    assert facts["PE-LMA"] is None or facts.get("PE.LR") is None  # else Lima 15 - 12 = 3
