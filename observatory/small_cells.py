@@ -8,8 +8,8 @@ by subtracting the published ones from a published total, secondary suppression 
 more figure beside each figure that would otherwise be the only one hidden under its total
 (the smallest, preferring a non-zero one), or the total itself when there is no other figure;
 units within a unit (Lima) count against their parent too, and a figure hidden in one source is
-hidden in every source that gives the same cell. Superseded vintages of sensitive figures are
-not published.
+hidden in every source that gives the same cell. Superseded vintages of sensitive figures
+that come with a breakdown are not published.
 This runs on the copy being published, never on the working database, which keeps the true
 figures; everything built from the published database (exports, reports) inherits it.
 """
@@ -141,8 +141,10 @@ def _across_sources(con: duckdb.DuckDBPyConnection) -> int:
 def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
     """Hidden figures lose their value (and a note that could give it away, such as how many
     records were summed); in observation_history every vintage of their key, every small
-    vintage and every superseded vintage of a sensitive indicator loses its value too (the
-    history keeps that a figure was revised, not what it was); a mart's latest figure that is a
+    vintage and every superseded vintage of a sensitive figure published with a breakdown (by
+    unit, sex, age or population group) loses its value too (the history keeps that such a
+    figure was revised, not what it was; a national series without a breakdown keeps its
+    revisions); a mart's latest figure that is a
     hidden one is withheld."""
     note = NOTE.format(top=k - 1)
     con.execute(f"""
@@ -161,12 +163,18 @@ def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
                           AND s.subnational = coalesce(h.subnational_code, '') AND s.year = h.year
                           AND s.indicator_code = h.indicator_code AND s.sex = h.sex AND s.age_group = h.age_group
                           AND s.population_group = h.population_group AND s.source = h.source)
-               -- A superseded vintage: old totals minus old open cells would give an old small cell.
-               OR h.rowid IN (SELECT rowid FROM {database}.observation_history
-                              QUALIFY row_number() OVER (
-                                  PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
-                                               population_group, source
-                                  ORDER BY received_at DESC, source_file DESC, source_row DESC) > 1))
+               -- A superseded vintage of a figure that has figures under it, or over it: an old
+               -- total minus old (or unchanged) open cells would give an old small cell.
+               OR (h.rowid IN (SELECT rowid FROM {database}.observation_history
+                               QUALIFY row_number() OVER (
+                                   PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
+                                                population_group, source
+                                   ORDER BY received_at DESC, source_file DESC, source_row DESC) > 1)
+                   AND EXISTS (SELECT 1 FROM {database}.observation_history AS d
+                               WHERE d.country_iso3 = h.country_iso3 AND d.year = h.year
+                                 AND d.indicator_code = h.indicator_code AND d.source = h.source
+                                 AND (d.subnational_code IS NOT NULL OR d.sex <> 'total' OR d.age_group <> 'total'
+                                      OR d.population_group <> 'total'))))
     """, [sensitive_indicators(), k])
     mart_columns = {row[0] for row in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = 'mart_country_progress'",
