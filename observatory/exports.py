@@ -9,7 +9,6 @@ the database researchers download beside them.
 from __future__ import annotations
 
 import codecs
-import hashlib
 import json
 import logging
 import os
@@ -23,7 +22,9 @@ from typing import Iterable
 import duckdb
 import yaml
 
+from observatory.discover import sha256_of
 from observatory.publish import public_schema
+from observatory.sqltext import sql_literal
 
 log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).parent
@@ -138,7 +139,7 @@ def write_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> None:
     and writes the rows (a million rows in seconds); the BOM is put in front while copying."""
     body = path.with_name(f".{path.name}.body")
     cells = ", ".join(f'{_cell_sql(c)} AS "{c.name}"' for c in table.columns)
-    con.execute(f'COPY (SELECT {cells} FROM "{table.name}") TO {_literal(body)} '
+    con.execute(f'COPY (SELECT {cells} FROM "{table.name}") TO {sql_literal(body)} '
                 "(FORMAT csv, HEADER, DELIMITER ';', QUOTE '\"', NEW_LINE '\r\n')")
     with open(path, "wb") as out, open(body, "rb") as src:
         out.write(codecs.BOM_UTF8)
@@ -160,9 +161,6 @@ def _cell_sql(column: Column) -> str:
         return f"CASE WHEN left({name}, 1) IN {FORMULA_START_SQL} THEN chr(39) || {name} ELSE {name} END"
     return f"CAST({name} AS VARCHAR)"
 
-
-def _literal(text: object) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
 
 
 # --- data dictionary ---------------------------------------------------------------------------
@@ -295,7 +293,7 @@ def _table_resource(table: Table, folder: Path, meta: dict) -> dict:
         "name": table.name, "path": path.name, "profile": "tabular-data-resource",
         "title": table.name, "description": table.comment or "",
         "format": "csv", "mediatype": "text/csv", "encoding": "utf-8-sig",
-        "bytes": path.stat().st_size, "hash": f"sha256:{_sha256(path)}",
+        "bytes": path.stat().st_size, "hash": f"sha256:{sha256_of(path)}",
         "dialect": {"delimiter": ";", "lineTerminator": "\r\n", "quoteChar": '"', "doubleQuote": True,
                     "header": True},
         "schema": schema,
@@ -316,12 +314,5 @@ def _field(column: Column) -> dict:
 
 def _file_resource(path: Path, name: str, title: str) -> dict:
     return {"name": name, "path": path.name, "title": title, "format": "md", "mediatype": "text/markdown",
-            "encoding": "utf-8", "bytes": path.stat().st_size, "hash": f"sha256:{_sha256(path)}"}
+            "encoding": "utf-8", "bytes": path.stat().st_size, "hash": f"sha256:{sha256_of(path)}"}
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

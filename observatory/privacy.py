@@ -21,6 +21,7 @@ from functools import lru_cache
 import duckdb
 
 from observatory import layouts, reference, staff_forms
+from observatory.sqltext import sql_literal
 from observatory.textfile import FileRejected
 
 log = logging.getLogger(__name__)
@@ -122,8 +123,8 @@ def _any_match(con: duckdb.DuckDBPyConnection, relation: str, columns: list[int]
     def joined(positions: list[int]) -> str:
         return f"concat_ws(chr(31), {', '.join(f'c{p}' for p in positions)})" if positions else "''"
     found = con.execute(f"""
-        SELECT coalesce(bool_or(regexp_matches({joined(columns)}, {_literal(_union('any'))})
-                            OR regexp_matches({joined(text_columns)}, {_literal(_union('text'))})), false)
+        SELECT coalesce(bool_or(regexp_matches({joined(columns)}, {sql_literal(_union('any'))})
+                            OR regexp_matches({joined(text_columns)}, {sql_literal(_union('text'))})), false)
         FROM ({relation})
     """).fetchall()[0][0]
     return bool(found)
@@ -132,7 +133,7 @@ def _any_match(con: duckdb.DuckDBPyConnection, relation: str, columns: list[int]
 def _scan(con: duckdb.DuckDBPyConnection, relation: str, columns: list[int]) -> dict[int, tuple[bool, bool]]:
     """Per column: does a cell match a detector of scope any / of scope text? (Only once a
     match is known to exist: it names the column.)"""
-    flags = ", ".join(f"coalesce(bool_or(regexp_matches(c{p}, {_literal(_union(scope))})), false)"
+    flags = ", ".join(f"coalesce(bool_or(regexp_matches(c{p}, {sql_literal(_union(scope))})), false)"
                       for p in columns for scope in ("any", "text"))
     found = con.execute(f"SELECT {flags} FROM ({relation})").fetchall()[0]
     return {p: (found[2 * i], found[2 * i + 1]) for i, p in enumerate(columns)}
@@ -141,7 +142,7 @@ def _scan(con: duckdb.DuckDBPyConnection, relation: str, columns: list[int]) -> 
 def _kind_of(con: duckdb.DuckDBPyConnection, relation: str, position: int, numeric: bool) -> str:
     """Which detector a column matched (only for the column that matched, so one more query)."""
     detectors = [d for d in value_detectors() if d.scope == "any" or not numeric]
-    flags = ", ".join(f"bool_or(regexp_matches(c{position}, {_literal(d.pattern)}))" for d in detectors)
+    flags = ", ".join(f"bool_or(regexp_matches(c{position}, {sql_literal(d.pattern)}))" for d in detectors)
     found = con.execute(f"SELECT {flags} FROM ({relation})").fetchall()[0]
     return next((d.kind for d, hit in zip(detectors, found) if hit), detectors[0].kind)
 
@@ -184,6 +185,3 @@ def _rejection(con: duckdb.DuckDBPyConnection, relation: str, header_rows: int, 
                         rows_skipped=titles, column=label, kind=kind,
                         kind_es=kind_es, kind_en=kind_en)
 
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

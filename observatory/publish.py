@@ -17,6 +17,7 @@ import yaml
 
 from observatory import faults, small_cells
 from observatory.settings import Settings
+from observatory.sqltext import sql_literal
 
 log = logging.getLogger(__name__)
 SCHEMA_FILE = Path(__file__).parent / "schema.yaml"
@@ -44,7 +45,7 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> PublishSummar
     staging = settings.curated_dir / f".{settings.published_db.name}.{os.getpid()}.tmp"
     # The working database stays in DuckDB 2's format; only the published copy is written in
     # the older one, so researchers' 1.x clients open it.
-    con.execute(f"ATTACH {_literal(staging)} AS pub (STORAGE_VERSION {_literal(settings.published_storage_version)})")
+    con.execute(f"ATTACH {sql_literal(staging)} AS pub (STORAGE_VERSION {sql_literal(settings.published_storage_version)})")
     version = settings.curated_dir / f".parquet-{uuid.uuid4().hex}"
     try:
         counts = {table: _copy_table(con, table, spec) for table, spec in public_schema().items()}
@@ -92,9 +93,9 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str, spec: dict) -> int:
     columns = spec["columns"]
     ddl = ", ".join(f"{name} {kind}" for name, (kind, _) in columns.items())
     con.execute(f"CREATE TABLE pub.{table} ({ddl})")
-    con.execute(f"COMMENT ON TABLE pub.{table} IS {_literal(spec['description'])}")
+    con.execute(f"COMMENT ON TABLE pub.{table} IS {sql_literal(spec['description'])}")
     for name, (_, description) in columns.items():
-        con.execute(f"COMMENT ON COLUMN pub.{table}.{name} IS {_literal(description)}")
+        con.execute(f"COMMENT ON COLUMN pub.{table}.{name} IS {sql_literal(description)}")
     con.execute(f"INSERT INTO pub.{table} SELECT {', '.join(columns)} FROM main.{table}")
     return con.execute(f"SELECT count(*) FROM pub.{table}").fetchall()[0][0]
 
@@ -102,7 +103,7 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str, spec: dict) -> int:
 def _write_parquet(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> None:
     target = folder / f"{table}.parquet"
     columns = ", ".join(public_schema()[table]["columns"])
-    con.execute(f"COPY (SELECT {columns} FROM pub.{table}) TO {_literal(target)} (FORMAT parquet)")
+    con.execute(f"COPY (SELECT {columns} FROM pub.{table}) TO {sql_literal(target)} (FORMAT parquet)")
     _fsync(target)
 
 
@@ -111,6 +112,3 @@ def _fsync(path: Path) -> None:
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
 
-
-def _literal(text: object) -> str:
-    return "'" + str(text).replace("'", "''") + "'"

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from observatory import layouts, privacy, reference, registry, staff_forms
+from observatory.sqltext import sql_literal
 from observatory.textfile import LINE_TOO_LONG, Deadline, FileRejected, Limits, RestartAs, TextFile, codec, prepare, too_large
 
 log = logging.getLogger(__name__)
@@ -320,8 +321,8 @@ class _Records:
     def parse(cls, con: duckdb.DuckDBPyConnection, text: TextFile, width: int) -> "_Records":
         columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
         source = (
-            f"SELECT row_number() OVER () AS rec, * FROM read_csv({_literal(text.path)}, header = false, "
-            f"delim = {_literal(text.delimiter)}, quote = '\"', escape = '\"', columns = {{{columns}}}, "
+            f"SELECT row_number() OVER () AS rec, * FROM read_csv({sql_literal(text.path)}, header = false, "
+            f"delim = {sql_literal(text.delimiter)}, quote = '\"', escape = '\"', columns = {{{columns}}}, "
             "null_padding = true, strict_mode = false, parallel = false, auto_detect = false)"
         )
         cells = ", ".join(f"c{i}" for i in range(width))
@@ -395,7 +396,7 @@ def _record_starts(con: duckdb.DuckDBPyConnection, text: TextFile) -> None:
             SELECT row_number() OVER (ORDER BY n) AS rec, n AS line FROM (
                 SELECT n, l, coalesce(sum(length(l) - length(replace(l, '"', '')))
                     OVER (ORDER BY n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS quotes
-                FROM (SELECT row_number() OVER () AS n, l FROM read_csv({_literal(text.path)}, header = false,
+                FROM (SELECT row_number() OVER () AS n, l FROM read_csv({sql_literal(text.path)}, header = false,
                       delim = '\\0', quote = '', escape = '', columns = {{'l': 'VARCHAR'}}, auto_detect = false,
                       strict_mode = false, parallel = false))
             ) WHERE quotes % 2 = 0 AND l IS NOT NULL AND l NOT IN ('', chr(13))
@@ -443,7 +444,7 @@ def _stage_canonical(records: _Records, header: list[str], stager: _Stager, outc
     extra = " OR ".join(records.filled(i) for i in range(len(header), records.width)) or "false"
     melted = {"year", "value", "cell"} | ({"unit"} if "unit" not in positions else set()) if wide else set()
     fields = ", ".join(f"{records.clean(positions[name])} AS {name}" if name in positions else
-                       f"CAST({_literal(supplied[name]) if name in supplied else 'NULL'} AS VARCHAR) AS {name}"
+                       f"CAST({sql_literal(supplied[name]) if name in supplied else 'NULL'} AS VARCHAR) AS {name}"
                        for name in names if name not in melted)
     width = ", ".join(f"CASE WHEN c{i} IS NOT NULL THEN {i + 1} END" for i in range(records.width))
     month = f", {staff_forms.month_sql(records.clean(positions['period']))} AS month_number" if monthly else ""
@@ -664,6 +665,3 @@ def _width(cells: list[str]) -> int:
 def _show_delimiter(delimiter: str) -> str:
     return {"\t": "tab", "": "?", "xlsx": "xlsx"}.get(delimiter, delimiter)
 
-
-def _literal(text: object) -> str:
-    return "'" + str(text).replace("'", "''") + "'"

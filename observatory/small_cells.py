@@ -20,6 +20,7 @@ import logging
 import duckdb
 
 from observatory import reference
+from observatory.sqltext import sql_literal
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +87,13 @@ def _secondary(con: duckdb.DuckDBPyConnection, dimension: str, total: str) -> in
         CREATE OR REPLACE TEMP TABLE _groups AS
         SELECT {group}, count(*) FILTER (WHERE hidden) AS hidden_cells, count(*) FILTER (WHERE NOT hidden) AS open_cells,
                arg_min(rid, (value = 0, value, rid)) FILTER (WHERE NOT hidden) AS next_cell
-        FROM _small WHERE {dimension} <> {_literal(total)}
+        FROM _small WHERE {dimension} <> {sql_literal(total)}
         GROUP BY ALL
     """)
     con.execute(f"""
         UPDATE _small SET hidden = true WHERE rid IN (
             SELECT CASE WHEN c.open_cells > 0 THEN c.next_cell ELSE t.rid END
-            FROM _groups AS c JOIN _small AS t ON {same} AND t.{dimension} = {_literal(total)}
+            FROM _groups AS c JOIN _small AS t ON {same} AND t.{dimension} = {sql_literal(total)}
             WHERE c.hidden_cells = 1 AND NOT t.hidden
         )
     """)
@@ -190,6 +191,3 @@ def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
                               AND s.year = m.{year} AND s.source = m.{source})
             """, [code])
 
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
