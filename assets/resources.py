@@ -4,6 +4,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from observatory import pipeline
 from observatory.lock import writer_lock
 from observatory.settings import Settings
 
@@ -26,5 +27,7 @@ class ObservatoryResource(dg.ConfigurableResource):
         settings = self.settings()
         if context.log:
             context.log.info(f"waiting for the writer lock in {settings.work_dir}")
-        with writer_lock(settings.work_dir, settings.lock_wait_seconds):
+        with writer_lock(settings.work_dir, settings.lock_wait_seconds), pipeline.working_db(settings):
+            # Held open while the steps open and close it: they then share this one database
+            # instance instead of loading its catalog again at every step (tens of ms each).
             yield self

@@ -38,6 +38,10 @@ def run(raw_dir: Path | None, curated_dir: Path | None, receipts_dir: Path | Non
     rows; non-zero with a one-line reason when the pipeline itself failed."""
     _quiet_logging()
     settings = Settings.resolve(raw_dir, curated_dir, receipts_dir, revalidate_all=revalidate)
+    from observatory import validate_worker
+
+    # Before Dagster's import, which the worker's import of Great Expectations then overlaps.
+    validate_worker.prewarm_if_changed(settings.raw_dir, settings.discovery_marker, settings.revalidate_all)
     from assets.runner import run_pipeline
 
     outcome = run_pipeline(settings)

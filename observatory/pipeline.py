@@ -7,6 +7,7 @@ import json
 import logging
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from observatory import publish as publish_step
 from observatory import read as read_step
 from observatory import reference
 from observatory import validate as validate_step
+from observatory import validate_worker
 from observatory import receipts
 from observatory import state
 from observatory.progress import Progress
@@ -92,12 +94,14 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         rules_changed = received > 0 and state.get(con, "rules") != state.rules(settings)
         if rules_changed:
             log.info("code, layouts, suites or reference data changed since the last run: reading every raw file again")
+        started = time.time_ns()
         found = discover(con, settings.raw_dir, everything=settings.revalidate_all or rules_changed)
+        validate_worker.mark_discovered(settings.discovery_marker, started)
         summary = StageSummary(files_seen=found.seen, duplicates=len(found.duplicates), unchanged=len(found.unchanged))
         if not found.to_read and not found.duplicates:
             return summary  # nothing new: nothing to read, harmonize or validate
         if found.to_read:
-            validate_step.import_in_background()  # its seconds overlap the reading
+            validate_worker.prewarm()  # GX's import overlaps the reading, on another core
         reference.install(con)
         received_at = datetime.now(timezone.utc).replace(tzinfo=None)
         progress = Progress(len(found.to_read), report=report or log.info)
@@ -204,6 +208,7 @@ def validate(settings: Settings) -> list[validate_step.ValidationSummary]:
     Expectations is not even imported)."""
     with working_db(settings) as con:
         if not state.staged_rows(con):
+            validate_worker.discard()  # started early for files that brought nothing to validate
             return [validate_step.ValidationSummary(suite=kind) for kind in validate_step.HARMONIZED_TABLES]
         reference.install(con)
         return validate_step.validate(con, settings)

@@ -110,6 +110,11 @@ class Settings:
         """Transcoded copies of raw files and DuckDB's spill files, removed as they are done with."""
         return self.work_dir / "tmp"
 
+    @property
+    def discovery_marker(self) -> Path:
+        """Modified when the last run began listing the raw folder: what changed after it is new."""
+        return self.work_dir / "discovered_at"
+
     def file_limits(self) -> Limits:
         return Limits(max_bytes=self.max_file_mib << 20, max_inflation=self.max_inflation,
                       max_lines=self.max_file_lines, max_seconds=self.max_file_seconds,

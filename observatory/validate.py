@@ -1,14 +1,14 @@
 """Validate: run the Great Expectations suite of `expectations/` on harmonized rows, in
 batches, and turn every failing row into a quarantine problem with its reason code.
 
-GX is imported inside the functions that use it: it costs seconds to import.
+Great Expectations runs in a child process (validate_worker.py): importing it costs seconds,
+which then overlap the rest of the run; this process never imports it. The suites are read here
+as the JSON files they are, so that reviewers and the quarantine messages read one place.
 """
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from observatory import validate_worker
 from observatory.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,17 +51,21 @@ class ValidationSummary:
         return asdict(self)
 
 
-def import_in_background() -> None:
-    """Start importing Great Expectations (seconds) while the files are read; `validate`
-    imports it as usual and waits for this import if it is still going."""
-    threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
+@dataclass
+class Suite:
+    """A suite of `expectations/` as its JSON says (GX builds it, in the worker, from `definition`)."""
+
+    name: str
+    definition: dict
+
+    @property
+    def expectations(self) -> list[dict]:
+        return self.definition["expectations"]
 
 
-def load_suite(expectations_dir: Path, name: str):
-    """The suite as the JSON file in `expectations/` says, so reviewers read one place."""
-    import great_expectations as gx
-
-    return gx.ExpectationSuite(**json.loads((expectations_dir / f"{name}.json").read_text()))
+def load_suite(expectations_dir: Path, name: str) -> Suite:
+    definition = json.loads((expectations_dir / f"{name}.json").read_text())
+    return Suite(definition["name"], definition)
 
 
 def expectation_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
@@ -82,18 +87,16 @@ def expectation_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -
 def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[ValidationSummary]:
     """Quarantine problems for every failing staged row into `stage_problem`, one suite per
     dataset kind; then the within-file duplicates of observations."""
-    import great_expectations as gx
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
-    asset = context.data_sources.add_pandas("staged").add_dataframe_asset("harmonized")
-    batch_definition = asset.add_batch_definition_whole_dataframe("run")
+    worker = validate_worker.shared()
     parameters = expectation_parameters(con, settings)
     files = _file_dialects(con)
     summaries = []
-    for kind, table in HARMONIZED_TABLES.items():
-        suite = context.suites.add(load_suite(settings.expectations_dir, kind))
-        summaries.append(_validate_table(con, table, suite, batch_definition, parameters, files, settings))
+    try:
+        for kind, table in HARMONIZED_TABLES.items():
+            suite = load_suite(settings.expectations_dir, kind)
+            summaries.append(_validate_table(con, table, suite, parameters, files, settings))
+    finally:
+        validate_worker.discard()  # the run validates once: its memory goes back now
     observations = summaries[0]
     before = _problem_count(con)
     con.execute((SQL_DIR / "non_additive_sums.sql").read_text())
@@ -107,17 +110,15 @@ def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Validat
     return summaries
 
 
-def _validate_table(con, table: str, suite, batch_definition, parameters: dict, files: dict, settings: Settings) -> ValidationSummary:
+def _validate_table(con, table: str, suite: Suite, parameters: dict, files: dict, settings: Settings) -> ValidationSummary:
     """GX sees only the columns its expectations name (and row_id, by which it reports failing
     rows), a bounded batch at a time; the rest of a failing row is fetched for its message."""
     summary = ValidationSummary(suite=suite.name)
-    outcomes: dict[str, ExpectationOutcome] = {}
-    for expectation in suite.expectations:
-        outcomes[expectation.id] = ExpectationOutcome(
-            expectation=expectation.expectation_type,
-            column=_columns_of(expectation.configuration.kwargs),
-            reason_code=expectation.meta["reason_code"],
-        )
+    outcomes = [
+        ExpectationOutcome(expectation=expectation["type"], column=_columns_of(expectation["kwargs"]),
+                           reason_code=expectation["meta"]["reason_code"])
+        for expectation in suite.expectations
+    ]
     columns = ", ".join(sorted({*suite_columns(suite), "file_id"}))
     # A second cursor streams the rows while the first one writes problems.
     reader = con.cursor().sql(f"SELECT {columns} FROM {table}").to_arrow_reader(
@@ -129,17 +130,17 @@ def _validate_table(con, table: str, suite, batch_definition, parameters: dict, 
         frame.index.name = None  # GX then reports failing rows by bare row_id
         if rejected:
             frame = frame[~frame["file_id"].isin(rejected)]
-        failing = _failing_by_file(con, table, batch_definition, suite, frame, parameters, rejected)
+        failing = _failing_by_file(con, table, suite, frame, parameters, rejected)
         summary.rows_checked += len(frame)
         first_reason: dict[int, dict] = {}
         failing_by_expectation: list[tuple[ExpectationOutcome, list[int]]] = []
-        for expectation in suite.expectations:  # in the suite's order: the first failure is the reason
-            row_ids = failing.get(expectation.id, [])
-            outcome = outcomes[expectation.id]
+        for position, expectation in enumerate(suite.expectations):  # in order: the first failure is the reason
+            row_ids = failing.get(position, [])
+            outcome = outcomes[position]
             outcome.failed_rows += len(row_ids)
             failing_by_expectation.append((outcome, row_ids[: max(0, FIRST_LINES - len(outcome.first_lines))]))
             for row_id in row_ids:
-                first_reason.setdefault(row_id, expectation.meta)
+                first_reason.setdefault(row_id, expectation["meta"])
         if not first_reason:
             continue
         rows = _failing_rows(con, table, list(first_reason))
@@ -147,7 +148,7 @@ def _validate_table(con, table: str, suite, batch_definition, parameters: dict, 
             outcome.first_lines += [f"{rows.at[row_id, 'file_path']}:{rows.at[row_id, 'line']}" for row_id in row_ids]
         _stage_problems(con, rows, first_reason, parameters, files)
         summary.rows_quarantined += len(first_reason)
-    summary.expectations = list(outcomes.values())
+    summary.expectations = outcomes
     return summary
 
 
@@ -155,34 +156,28 @@ class ValidationFailed(Exception):
     """Great Expectations could not evaluate an expectation on a batch (its error, not a row's)."""
 
 
-def failing_rows(batch_definition, suite, frame: pd.DataFrame, parameters: dict) -> dict[str, list[int]]:
-    """Expectation id -> row_ids of the rows that fail it. An expectation GX could not evaluate
-    raises: unchecked rows must never pass as valid."""
-    result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
-        suite, expectation_parameters=parameters, result_format={"result_format": "COMPLETE"}
-    )
-    failing = {}
-    for expectation_result in result.results:
-        info = expectation_result.exception_info or {}
-        if info.get("raised_exception"):
-            raise ValidationFailed(str(info.get("exception_message", ""))[:200])
-        failing[expectation_result.expectation_config.id] = list(expectation_result.result.get("unexpected_index_list") or [])
-    return failing
+def failing_rows(suite: Suite, frame: pd.DataFrame, parameters: dict) -> dict[int, list[int]]:
+    """Position of each expectation in the suite -> row_ids of the rows that fail it. An
+    expectation GX could not evaluate raises: unchecked rows must never pass as valid."""
+    try:
+        return validate_worker.shared().failing_rows(suite.definition, frame, parameters)
+    except validate_worker.WorkerFailed as error:
+        raise ValidationFailed(str(error)[:200]) from None
 
 
-def _failing_by_file(con, table: str, batch_definition, suite, frame: pd.DataFrame, parameters: dict,
-                     rejected: set[int]) -> dict[str, list[int]]:
+def _failing_by_file(con, table: str, suite: Suite, frame: pd.DataFrame, parameters: dict,
+                     rejected: set[int]) -> dict[int, list[int]]:
     """The batch's failing rows; when GX fails on the batch, it is validated file by file and a
     file GX fails on is rejected whole (internal_error), so one file never stops the others."""
     try:
-        return failing_rows(batch_definition, suite, frame, parameters)
+        return failing_rows(suite, frame, parameters)
     except Exception as error:  # noqa: BLE001
         log.warning("validation failed on a batch (%s): validating it file by file", type(error).__name__)
-    failing: dict[str, list[int]] = {}
+    failing: dict[int, list[int]] = {}
     for file_id, part in frame.groupby("file_id", sort=True):
         try:
-            for expectation_id, row_ids in failing_rows(batch_definition, suite, part, parameters).items():
-                failing.setdefault(expectation_id, []).extend(row_ids)
+            for position, row_ids in failing_rows(suite, part, parameters).items():
+                failing.setdefault(position, []).extend(row_ids)
         except Exception as error:  # noqa: BLE001
             _reject_file(con, table, int(file_id), error)
             rejected.add(int(file_id))
@@ -214,11 +209,11 @@ def _regrouped(reader: pa.RecordBatchReader, rows: int):
         yield pa.Table.from_batches(pending)
 
 
-def suite_columns(suite) -> list[str]:
+def suite_columns(suite: Suite) -> list[str]:
     """The columns a suite's expectations read, and row_id."""
     names = {"row_id"}
     for expectation in suite.expectations:
-        kwargs = expectation.configuration.kwargs
+        kwargs = expectation["kwargs"]
         names.update(kwargs[key] for key in ("column", "column_A", "column_B") if key in kwargs)
     return sorted(names)
 

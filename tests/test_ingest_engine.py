@@ -197,10 +197,10 @@ def test_a_file_validation_fails_on_is_rejected_and_the_others_load(settings, mo
 
     real = validate.failing_rows
 
-    def fragile(batch_definition, suite, frame, parameters):
+    def fragile(suite, frame, parameters):
         if suite.name == "observation" and (frame["file_id"] == 2).any():
             raise validate.ValidationFailed("GX could not evaluate an expectation")
-        return real(batch_definition, suite, frame, parameters)
+        return real(suite, frame, parameters)
 
     monkeypatch.setattr(validate, "failing_rows", fragile)
     drop(settings, "a/one.csv", GOOD)

@@ -1,0 +1,228 @@
+"""Validate: Great Expectations in a child process.
+
+Importing GX costs two to three seconds of one core, more than reading and building a new
+file. In a child process the import runs on another core while the run starts Dagster, reads
+and harmonizes, so a run with one new file no longer waits for it; the run's own process never
+imports GX. The parent sends each batch (only the columns the suite reads) and gets back, per
+expectation, the row ids that fail it. A worker that dies or answers with an error fails that
+batch, never silently: validate.py then validates the batch file by file, as before.
+
+Run as `python -m observatory.validate_worker`: it answers pickled requests on stdin with
+pickled replies on stdout (both ends are this module, in processes of the same user).
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_shared: "Worker | None" = None
+_closing: list["Worker"] = []  # closed, perhaps still exiting
+_lock = threading.Lock()
+
+
+class WorkerFailed(RuntimeError):
+    """The worker could not validate a batch: GX raised, or the process died."""
+
+
+class Worker:
+    """One child process holding an ephemeral GX context; requests are answered in order."""
+
+    def __init__(self) -> None:
+        self._stderr = tempfile.TemporaryFile()
+        env = dict(os.environ)
+        env.setdefault("GX_ANALYTICS_ENABLED", "false")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "observatory.validate_worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
+        )
+        self._ready = False
+
+    def failing_rows(self, suite: dict, frame: Any, parameters: dict) -> dict[int, list[int]]:
+        """Position of each expectation in the suite -> row ids of the rows failing it."""
+        if not self.alive():
+            raise WorkerFailed(f"the validation worker stopped{self._last_error()}")
+        try:
+            self._wait_ready()
+            pickle.dump((suite, frame, parameters), self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._process.stdin.flush()
+            status, answer = pickle.load(self._process.stdout)
+        except (EOFError, OSError, pickle.UnpicklingError) as error:
+            self.close()
+            raise WorkerFailed(f"the validation worker stopped ({type(error).__name__}){self._last_error()}") from None
+        if status != "ok":
+            raise WorkerFailed(answer)
+        return answer
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def close(self) -> None:
+        """End of input: the worker exits by itself. Its interpreter takes about a second to
+        tear GX down, so it is not waited for here but reaped in the background."""
+        if self._process.poll() is None:
+            try:
+                self._process.stdin.close()
+            except OSError:
+                self._process.kill()
+            threading.Thread(target=self._reap, daemon=True).start()
+
+    def _reap(self) -> None:
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def kill(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def _wait_ready(self) -> None:
+        if not self._ready:
+            status, answer = pickle.load(self._process.stdout)
+            if status != "ready":
+                raise WorkerFailed(answer)
+            self._ready = True
+
+    def _last_error(self) -> str:
+        self._stderr.seek(0)
+        lines = [line for line in self._stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
+        return f": {lines[-1][:200]}" if lines else ""
+
+
+def prewarm() -> None:
+    """Start the worker now (if it is not running), so its GX import overlaps what comes next."""
+    shared()
+
+
+def prewarm_if_changed(raw_dir: Path, marker: Path, always: bool = False) -> None:
+    """Start the worker at once when the raw folder changed since the last discovery (or every
+    file is to be validated again), so that its import overlaps Dagster's start-up too. A guess
+    from modification times, cheap enough to take before anything else: the run's discovery
+    decides what is read, and a run with nothing new starts no worker."""
+    if always or not marker.exists() or _changed_since(raw_dir, marker.stat().st_mtime_ns):
+        prewarm()
+
+
+def mark_discovered(marker: Path, started_ns: int) -> None:
+    """The marker's modification time is when the last discovery began listing the raw folder."""
+    marker.touch()
+    os.utime(marker, ns=(started_ns, started_ns))
+
+
+def _changed_since(folder: Path, since_ns: int) -> bool:
+    """Whether anything under `folder` (a file, or a folder: adding or removing a file changes
+    its folder) was modified after `since_ns`."""
+    if not folder.is_dir():
+        return False
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            if current.stat().st_mtime_ns > since_ns:
+                return True
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                    elif entry.stat(follow_symlinks=False).st_mtime_ns > since_ns:
+                        return True
+        except OSError:
+            return True  # unreadable: let the run's discovery decide
+    return False
+
+
+def shared() -> Worker:
+    """The process's worker, started on first use and restarted after a crash."""
+    global _shared
+    with _lock:
+        if _shared is None or not _shared.alive():
+            _shared = Worker()
+        return _shared
+
+
+def discard() -> None:
+    """Stop the worker: validation is done (or there is nothing to validate)."""
+    global _shared
+    with _lock:
+        if _shared is not None:
+            _shared.close()
+            _closing.append(_shared)
+            _shared = None
+
+
+def _at_exit() -> None:
+    """A worker still running when the process ends is stopped, never left behind."""
+    discard()
+    for worker in list(_closing):
+        worker.kill()
+
+
+atexit.register(_at_exit)
+
+
+# --- the child's side --------------------------------------------------------------------
+
+def _serve() -> None:
+    protocol_out = sys.stdout.buffer
+    sys.stdout = sys.stderr  # whatever GX prints must not mix with the replies
+    try:
+        import great_expectations as gx
+
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = {"globally": False}
+        batch_definition = (context.data_sources.add_pandas("staged").add_dataframe_asset("harmonized")
+                            .add_batch_definition_whole_dataframe("run"))
+    except Exception as error:  # noqa: BLE001 - reported to the parent, which fails the batch
+        _reply(protocol_out, "error", f"Great Expectations could not start: {type(error).__name__}: {error}"[:300])
+        return
+    _reply(protocol_out, "ready", None)
+    suites: dict[str, Any] = {}
+    while True:
+        try:
+            definition, frame, parameters = pickle.load(sys.stdin.buffer)
+        except EOFError:
+            return
+        try:
+            suite = suites.get(definition["name"])
+            if suite is None:
+                suite = suites[definition["name"]] = context.suites.add(gx.ExpectationSuite(**definition))
+            _reply(protocol_out, "ok", _failing(batch_definition, suite, frame, parameters))
+        except Exception as error:  # noqa: BLE001
+            _reply(protocol_out, "error", f"{type(error).__name__}: {str(error)[:200]}")
+
+
+def _failing(batch_definition, suite, frame, parameters: dict) -> dict[int, list[int]]:
+    """An expectation GX could not evaluate raises: unchecked rows must never pass as valid."""
+    position = {expectation.id: n for n, expectation in enumerate(suite.expectations)}
+    result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
+        suite, expectation_parameters=parameters, result_format={"result_format": "COMPLETE"}
+    )
+    failing: dict[int, list[int]] = {}
+    for expectation_result in result.results:
+        info = expectation_result.exception_info or {}
+        if info.get("raised_exception"):
+            raise RuntimeError(str(info.get("exception_message", ""))[:200])
+        failing[position[expectation_result.expectation_config.id]] = list(
+            expectation_result.result.get("unexpected_index_list") or [])
+    return failing
+
+
+def _reply(out, status: str, answer: Any) -> None:
+    pickle.dump((status, answer), out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
+
+
+if __name__ == "__main__":
+    _serve()
