@@ -43,7 +43,7 @@ SHOW_DELIMITER = {"\t": "tab"}
 # (ru_maxrss is in KiB on Linux). A command past its timeout, or whose resident memory passes
 # the limit (MiB, 0 = none; read from /proc while it runs), is killed, then reaped.
 MEASURE = r"""
-import json, resource, subprocess, sys, time
+import json, os, resource, subprocess, sys, time
 timeout, limit = float(sys.argv[1]) or None, float(sys.argv[2]) or None
 def rss_mib(pid):
     try:
@@ -54,7 +54,20 @@ def rss_mib(pid):
     except OSError:
         pass
     return 0.0
+def children(pid):
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                found += [int(c) for c in handle.read().split()]
+    except OSError:
+        pass
+    return found
+def tree_rss_mib(pid):
+    # the run and its worker processes (Great Expectations' validation worker) together
+    return rss_mib(pid) + sum(tree_rss_mib(c) for c in children(pid))
 killed = None
+tree_peak = 0.0
 with open(sys.argv[3], "wb") as out, open(sys.argv[4], "wb") as err:
     start = time.perf_counter()
     child = subprocess.Popen(sys.argv[5:], stdout=out, stderr=err)
@@ -64,16 +77,19 @@ with open(sys.argv[3], "wb") as out, open(sys.argv[4], "wb") as err:
             break
         except subprocess.TimeoutExpired:
             pass
+        tree = tree_rss_mib(child.pid)
+        tree_peak = max(tree_peak, tree)
         if timeout and time.perf_counter() - start > timeout:
             killed = "timeout"
-        elif limit and rss_mib(child.pid) > limit:
+        elif limit and tree > limit:
             killed = "memory"
         if killed:
             child.kill()
             child.wait()
             break
     seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+# the largest single process's peak, or the sampled peak of the process tree if larger
+peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, tree_peak)
 print(json.dumps({"seconds": seconds, "rc": child.returncode, "killed": killed, "peak_mib": peak}))
 """
 BARE = ("import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
