@@ -212,3 +212,65 @@ def test_a_file_validation_fails_on_is_rejected_and_the_others_load(settings, mo
     assert receipt(settings, "c/three.csv") == ("partially_loaded", 3, 2, 1)
     assert rejection(settings, "b/two.csv")[0] == "internal_error"
     assert query(settings, "SELECT count(*) FROM fact_observation WHERE source_file = 'b/two.csv'") == [(0,)]
+
+
+def test_great_expectations_runs_in_its_worker_not_in_the_run(settings):
+    """The run's own process never imports GX (its import overlaps the run in the worker), yet
+    GX's verdicts reach the quarantine."""
+    drop(settings, "mimp/2016.csv", GOOD + "Atlantis,2016,femicide_count,3,MIMP\n")
+    script = (
+        "import sys\nfrom observatory.cli import main\n"
+        f"main(['run', '--raw-dir', {str(settings.raw_dir)!r}, '--curated-dir', {str(settings.curated_dir)!r}], standalone_mode=False)\n"
+        "print('great_expectations imported:', 'great_expectations' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "great_expectations imported: False" in result.stdout
+    assert receipt(settings, "mimp/2016.csv") == ("partially_loaded", 3, 2, 1)
+    assert query(settings, "SELECT reason_code FROM quarantine WHERE source_file = 'mimp/2016.csv'") == [("unknown_country",)]
+
+
+class _DiesWhenUnpickled:
+    """Unpickled in the worker, it ends the worker's process, as running out of memory would."""
+
+    def __reduce__(self):
+        import os
+
+        return (os._exit, (3,))
+
+
+def test_a_worker_that_dies_fails_its_batch_and_the_next_batch_gets_a_new_worker():
+    import pandas as pd
+
+    from observatory import validate_worker
+    from observatory.validate import Suite, ValidationFailed, failing_rows
+
+    suite = Suite("tiny", {"name": "tiny", "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}, "meta": {"reason_code": "missing_value"}}]})
+    frame = pd.DataFrame({"row_id": [1, 2], "x": [None, 1.0]}).set_index("row_id", drop=False)
+    frame.index.name = None
+    try:
+        assert failing_rows(suite, frame, {}) == {0: [1]}
+        first = validate_worker.shared()
+        with pytest.raises(ValidationFailed, match="stopped"):
+            failing_rows(suite, frame, {"poison": _DiesWhenUnpickled()})
+        assert not first.alive()
+        assert failing_rows(suite, frame, {}) == {0: [1]}
+        assert validate_worker.shared() is not first
+    finally:
+        validate_worker.discard()
+
+
+def test_the_worker_is_started_early_only_when_the_raw_folder_changed(settings):
+    from observatory import validate_worker
+
+    drop(settings, "mimp/2016.csv", GOOD)
+    run(settings)
+    try:
+        validate_worker.prewarm_if_changed(settings.raw_dir, settings.discovery_marker)
+        assert validate_worker._shared is None  # nothing new: no worker, no GX import
+        drop(settings, "inei/2017.csv", HEADER + "Perú,2017,femicide_count,131,INEI\n")
+        validate_worker.prewarm_if_changed(settings.raw_dir, settings.discovery_marker)
+        assert validate_worker._shared is not None and validate_worker._shared.alive()
+    finally:
+        validate_worker.discard()
