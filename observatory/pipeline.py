@@ -66,7 +66,10 @@ def configure(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Bounded memory: past the limit DuckDB spills large joins and sorts to disk."""
     settings.temp_dir.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
-    con.execute(f"SET temp_directory = '{settings.temp_dir}'")
+    # A run's steps share one database instance (the resource holds it open), and DuckDB
+    # refuses to set the spill folder again once something was spilled there, even to itself.
+    if con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0] != str(settings.temp_dir):
+        con.execute(f"SET temp_directory = '{settings.temp_dir}'")
 
 
 @dataclass

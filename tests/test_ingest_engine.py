@@ -274,3 +274,15 @@ def test_the_worker_is_started_early_only_when_the_raw_folder_changed(settings):
         assert validate_worker._shared is not None and validate_worker._shared.alive()
     finally:
         validate_worker.discard()
+
+
+def test_the_steps_of_a_run_share_the_working_database_after_it_spilled_to_disk(settings):
+    """The resource holds the working database open for the run; a later step opening it again
+    must not fail because an earlier one spilled (DuckDB refuses to set its spill folder twice)."""
+    with pipeline.working_db(settings) as held:
+        held.execute("SET memory_limit = '200MB'")
+        held.execute("CREATE TEMP TABLE big AS SELECT i, md5(i::VARCHAR) AS m FROM range(5000000) AS r(i)")
+        held.execute("CREATE TEMP TABLE spilled AS SELECT * FROM big ORDER BY m")
+        assert any(settings.temp_dir.iterdir())  # it did spill
+        with pipeline.working_db(settings) as con:
+            assert con.execute("SELECT count(*) FROM file_receipt").fetchall() == [(0,)]
