@@ -282,7 +282,8 @@ def _parse(path: Path) -> Layout:
 
     try:
         # Every scalar is read as the text written: `NO`, `yes`, `on`, `01` stay strings.
-        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+        # libyaml's parser when PyYAML has it: ten times faster, read at every run.
+        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CBaseLoader", yaml.BaseLoader))
     except yaml.YAMLError as error:
         raise fail(f"not valid YAML: {error}") from None
     if not isinstance(spec, dict) or not spec.get("name"):
