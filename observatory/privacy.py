@@ -118,14 +118,14 @@ def check(con: duckdb.DuckDBPyConnection, relation: str, width: int, head: list[
 
 
 def _any_match(con: duckdb.DuckDBPyConnection, relation: str, columns: list[int], text_columns: list[int]) -> bool:
-    """Does any cell look like personal data? One pass over the records, each row's cells
-    joined by a separator no detector matches across (so a match lies within one cell)."""
-    def joined(positions: list[int]) -> str:
-        return f"concat_ws(chr(31), {', '.join(f'c{p}' for p in positions)})" if positions else "''"
+    """Does any cell look like personal data? Each distinct value of a column is matched once:
+    a file repeats its countries, years, indicators and sources on every row."""
+    names = ", ".join(f"c{p}" for p in columns)
+    texts = ", ".join(sql_literal(f"c{p}") for p in text_columns) or "NULL"
     found = con.execute(f"""
-        SELECT coalesce(bool_or(regexp_matches({joined(columns)}, {sql_literal(_union('any'))})
-                            OR regexp_matches({joined(text_columns)}, {sql_literal(_union('text'))})), false)
-        FROM ({relation})
+        SELECT coalesce(bool_or(regexp_matches(v, {sql_literal(_union('any'))})
+                                OR (name IN ({texts}) AND regexp_matches(v, {sql_literal(_union('text'))}))), false)
+        FROM (SELECT DISTINCT name, v FROM (UNPIVOT (SELECT {names} FROM ({relation})) ON {names} INTO NAME name VALUE v))
     """).fetchall()[0][0]
     return bool(found)
 
