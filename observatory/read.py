@@ -213,6 +213,8 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_ro
                               temp_dir or Path(tempfile.gettempdir()), buffer, observatory)
     finally:
         timer.cancel()
+        for table in ("_records", "_starts", "_data"):  # a large file's cells leave with it
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Limits, deadline: Deadline,

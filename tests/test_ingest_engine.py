@@ -254,7 +254,7 @@ def test_a_worker_that_dies_fails_its_batch_and_the_next_batch_gets_a_new_worker
         first = validate_worker.shared()
         with pytest.raises(ValidationFailed, match="stopped"):
             failing_rows(suite, frame, {"poison": _DiesWhenUnpickled()})
-        assert not first.alive()
+        assert first._process.wait(timeout=10) == 3  # it died: os._exit(3) in the worker
         assert failing_rows(suite, frame, {}) == {0: [1]}
         assert validate_worker.shared() is not first
     finally:
