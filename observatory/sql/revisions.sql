@@ -9,8 +9,16 @@ FROM (
            lag(source_file) OVER key_history AS previous_file
     FROM observation_history
     SEMI JOIN (
+        -- Only a group where some key has two vintages or more can hold a revision: counting is
+        -- cheaper than ordering every key's history (a first load has none to order).
         SELECT DISTINCT country_iso3, year, indicator_code, sex, age_group, population_group, source
-        FROM observation_history WHERE source_file IN (SELECT file_path FROM receipt_due)
+        FROM observation_history
+        SEMI JOIN (
+            SELECT DISTINCT country_iso3, year, indicator_code, sex, age_group, population_group, source
+            FROM observation_history WHERE source_file IN (SELECT file_path FROM receipt_due)
+        ) USING (country_iso3, year, indicator_code, sex, age_group, population_group, source)
+        GROUP BY country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group, source
+        HAVING count(*) > 1
     ) USING (country_iso3, year, indicator_code, sex, age_group, population_group, source)
     WINDOW key_history AS (
         PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
