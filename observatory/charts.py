@@ -237,6 +237,7 @@ def lines(series: Sequence[tuple[str, Sequence[tuple[int, float | None]]]], capt
         c, kind, label = SERIES_COLOURS[k % len(SERIES_COLOURS)], MARKERS[k % len(MARKERS)], escape(name)
         segment: list[str] = []
         marks: list[str] = []
+        shown: dict[float, str] = {}  # each distinct value formatted and escaped once
         for x, y in list(pts) + [(None, None)]:
             if y is None:
                 if len(segment) > 1:
@@ -245,7 +246,9 @@ def lines(series: Sequence[tuple[str, Sequence[tuple[int, float | None]]]], capt
                 continue
             px, py = sx(x), sy(y)
             segment.append(f"{px:.1f},{py:.1f}")
-            marks.append(f'<g><title>{label} {x}: {escape(fmt(y))}</title>{_marker(kind, round(px, 1), round(py, 1), c)}</g>')
+            if y not in shown:
+                shown[y] = escape(fmt(y))
+            marks.append(f'<g><title>{label} {x}: {shown[y]}</title>{_marker(kind, round(px, 1), round(py, 1), c)}</g>')
         out.extend(marks)
     out.append(tail)
     legend = '<p class="legend">' + " ".join(

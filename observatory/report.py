@@ -560,20 +560,30 @@ def indicator_series(data: Data, words: Words, country: dict) -> list[dict]:
 
 def series_rows(rows: list[dict], words: Words) -> Markup:
     """The rows of a series table, written here rather than by a Jinja loop (a macro call per
-    cell cost most of a country page's time); the same escaping as the templates'."""
-    t, links, out = words.t, {}, []
+    cell cost most of a country page's time), each distinct text escaped once; the same HTML
+    and escaping as the templates'."""
+    t, out = words.t, []
     unknown = Markup('<span class="unknown-value">{}</span>').format(t["unknown"])
+    values: dict[Any, str] = {}
+    texts: dict[Any, str] = {}
+    links: dict[Any, str] = {}
+    flags: dict[tuple, str] = {}
+    revised = f" ({escape(t['revised'])})"
     for o in rows:
-        value = unknown if o["value"] is None else escape(words.num(o["value"], 2))
+        value = o["value"]
+        if value not in values:
+            values[value] = f'data-value="{escape(value)}">{unknown if value is None else escape(words.num(value, 2))}'
         if o["source"] not in links:
             links[o["source"]] = linkify(o["source"])
-        flags = "".join(f'<span class="flag">{escape(f)}</span> ' for f in o["flag_names"])
-        if o.get("flag_note"):
-            flags += f"<br><small>{escape(o['flag_note'])}</small>"
-        revised = f" ({escape(t['revised'])})" if o["vintages"] > 1 else ""
-        out.append(f'<tr><td>{escape(o["year"])}</td><td class="num" data-value="{escape(o["value"])}">{value}</td>'
-                   f'<td>{escape(o["unit"])}</td><td>{links[o["source"]]}</td>\n<td>{flags}</td>\n'
-                   f'<td class="num">{escape(o["vintages"])}{revised}</td></tr>\n')
+        if o["unit"] not in texts:
+            texts[o["unit"]] = escape(o["unit"])
+        key = (tuple(o["flag_names"]), o.get("flag_note"))
+        if key not in flags:
+            flags[key] = "".join(f'<span class="flag">{escape(f)}</span> ' for f in o["flag_names"]) + \
+                (f"<br><small>{escape(o['flag_note'])}</small>" if o.get("flag_note") else "")
+        out.append(f'<tr><td>{o["year"]}</td><td class="num" {values[value]}</td><td>{texts[o["unit"]]}</td>'
+                   f'<td>{links[o["source"]]}</td>\n<td>{flags[key]}</td>\n'
+                   f'<td class="num">{o["vintages"]}{revised if o["vintages"] > 1 else ""}</td></tr>\n')
     return Markup("".join(out))
 
 
