@@ -9,7 +9,6 @@ a NULL is shown as unknown, never as 0 or "no".
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 import os
@@ -20,12 +19,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from statistics import median
 from typing import Any, Callable
 
 import duckdb
 import jinja2
-import yaml
 from markupsafe import Markup, escape
 
 from observatory import charts, exports, state
@@ -149,7 +146,7 @@ def _years(con: duckdb.DuckDBPyConnection, today: date | None) -> tuple[int, int
 
 @lru_cache(maxsize=1)
 def labels() -> dict:
-    return yaml.safe_load((TEMPLATES_DIR / "labels.yaml").read_text(encoding="utf-8"))
+    return exports.load_yaml(TEMPLATES_DIR / "labels.yaml")
 
 
 def _reference(name: str) -> list[dict]:
