@@ -401,7 +401,11 @@ def datapackage(tables: list[Table], context: dict, folder: Path, files: list[Cs
     """Every CSV is a resource of its own (a country's file opens by itself; Frictionless checks
     each), its size and SHA-256 those recorded when it was written (`written`)."""
     meta = exports_meta()
-    resources = [_table_resource(f, written[f.path], meta) for f in files]
+    counts: dict[str, int] = {}
+    for f in files:
+        counts[f.table.name] = counts.get(f.table.name, 0) + 1
+    whole = {name for name, n in counts.items() if n == 1}
+    resources = [_table_resource(f, written[f.path], meta, whole) for f in files]
     resources += [_file_resource(folder / name, f"data_dictionary_{language}", meta["dictionary_titles"][language])
                   for language, name in DICTIONARY_FILES.items()]
     return {
@@ -431,12 +435,15 @@ def _sources(context: dict, meta: dict) -> list[dict]:
     return sources
 
 
-def _table_resource(file: CsvFile, written: dict, meta: dict) -> dict:
+def _table_resource(file: CsvFile, written: dict, meta: dict, whole: set[str]) -> dict:
+    """One CSV file as a resource. A foreign key is declared only towards a table that is one
+    file (one resource to look values up in): a reference table past an Excel sheet, split in
+    parts, cannot be named as one."""
     table = file.table
     schema: dict = {"fields": [_field(c) for c in table.columns], "missingValues": [""]}
     if key := meta["primary_keys"].get(table.name):
         schema["primaryKey"] = key
-    if foreign := meta["foreign_keys"].get(table.name):
+    if foreign := [fk for fk in meta["foreign_keys"].get(table.name, []) if fk["resource"] in whole]:
         schema["foreignKeys"] = [
             {"fields": fk["fields"], "reference": {"resource": fk["resource"], "fields": fk["reference"]}}
             for fk in foreign

@@ -146,3 +146,30 @@ def test_exports_follow_what_is_published_and_a_run_with_nothing_new_leaves_them
     assert any(row[2] == "2017" and row[7] == "131" for row in rows)
     leftovers = [p.name for p in published.curated_dir.glob(".exports-*")]
     assert len(leftovers) == 1  # only the version `exports` points at
+
+
+def test_no_file_holds_more_rows_than_an_excel_sheet(published, tmp_path, monkeypatch):
+    """A file past the sheet's rows goes on in <name>_2.csv, <name>_3.csv… (here a sheet of one
+    row), every part with its header, all of them described and valid."""
+    from observatory import exports
+
+    monkeypatch.setattr(exports, "EXCEL_ROWS", 1)
+    folder = tmp_path / "exports"
+    exports.export(published.published_db, folder)
+    for table in public_schema():
+        paths = sorted(folder.glob(f"{table}/*.csv")) if table in SPLIT else sorted(folder.glob(f"{table}*.csv"))
+        total = 0
+        for path in paths:
+            rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""), delimiter=";"))
+            assert rows[0] == list(public_schema()[table]["columns"]) and len(rows) - 1 <= 1, path
+            total += len(rows) - 1
+        assert total == query(published, f"SELECT count(*) FROM {table}")[0][0], table
+    assert (folder / "fact_observation" / "PER_2.csv").is_file() and (folder / "file_receipt_2.csv").is_file()
+    descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    names = [resource["name"] for resource in descriptor["resources"]]
+    assert len(names) == len(set(names)) and "fact_observation_per_2" in names
+    # dim_country is in parts too: no foreign key can name it as one resource
+    assert all("foreignKeys" not in r.get("schema", {}) for r in descriptor["resources"] if r["name"].startswith("fact_"))
+    some = [r for r in descriptor["resources"] if r["name"].startswith(("fact_observation_per", "file_receipt"))]
+    report = Package({**descriptor, "resources": some}, basepath=str(folder)).validate()
+    assert report.valid, report.flatten(["resourcePath", "rowNumber", "fieldName", "type", "note"])
