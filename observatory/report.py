@@ -265,15 +265,16 @@ def build(published_db: Path, target: Path, today: date | None = None) -> Report
     recorded = _read_manifest(current)
     with duckdb.connect(str(published_db), read_only=True) as con:
         prints = fingerprints(con, today)
-        stale = {path for path, fingerprint in prints.items()
-                 if recorded.get(path) != fingerprint or current is None or not (current / path).is_file()}
+        stale = {path for path, fingerprint in prints.items() if not _current(current, path, fingerprint, recorded)}
         countries = {path.split("/")[-1][:-5] for path in stale if _page_of(path).startswith("country/")}
         data = read(con, today, countries) if stale else None
     version = target.with_name(f".{target.name}-{uuid.uuid4().hex}")
     version.mkdir(parents=True)
     try:
         rendered = _write_pages(data, prints, stale, current, version, today)
-        (version / MANIFEST).write_text(json.dumps(prints, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        manifest = {path: {"fingerprint": fingerprint, "bytes": (version / path).stat().st_size}
+                    for path, fingerprint in prints.items()}
+        (version / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     except BaseException:
         shutil.rmtree(version, ignore_errors=True)
         raise
@@ -282,14 +283,26 @@ def build(published_db: Path, target: Path, today: date | None = None) -> Report
     return ReportSummary(target, len(prints), rendered)
 
 
-def _read_manifest(folder: Path | None) -> dict[str, str]:
-    """The fingerprints the current report was rendered from; none when it has no readable
-    manifest (an older report, a hand-made folder): then every page is rendered."""
+def _read_manifest(folder: Path | None) -> dict[str, dict]:
+    """The fingerprints (and sizes) the current report's pages were rendered from; none when it
+    has no readable manifest (an older report, a hand-made folder): then every page is rendered."""
     try:
         recorded = json.loads((folder / MANIFEST).read_text(encoding="utf-8")) if folder else {}
     except (OSError, ValueError):
         return {}
     return recorded if isinstance(recorded, dict) else {}
+
+
+def _current(folder: Path | None, path: str, fingerprint: str, recorded: dict[str, dict]) -> bool:
+    """The current report's page can be kept: rendered from the same inputs, still there and of
+    the size rendered (a page edited by hand is rendered again)."""
+    entry = recorded.get(path)
+    if folder is None or not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint:
+        return False
+    try:
+        return (folder / path).stat().st_size == entry.get("bytes")
+    except OSError:
+        return False
 
 
 def _page_of(path: str) -> str:

@@ -141,6 +141,10 @@ def test_nothing_changed_renders_nothing_and_a_missing_page_is_made_again(publis
     (tmp_path / "exports" / "fact_observation" / "PER.csv").unlink()
     assert report.build(db, tmp_path / "report").rendered == ["country/PER.html"]
     assert exports.export(db, tmp_path / "exports").written == ["fact_observation/PER.csv"]
+    # a page edited by hand (another size) is rendered again
+    edited_page = tmp_path / "report" / "en" / "group" / "MIRPS.html"
+    edited_page.write_text(edited_page.read_text(encoding="utf-8") + "<!-- x -->", encoding="utf-8")
+    assert report.build(db, tmp_path / "report").rendered == ["en/group/MIRPS.html"]
     # a CSV edited in place (another size) is written again, never described with stale bytes
     edited = tmp_path / "exports" / "dim_country.csv"
     edited.write_bytes(edited.read_bytes() + b"x")
