@@ -257,10 +257,13 @@ def _select_sql(table: Table, where: str, limit: str = "") -> str:
 
 
 def _file_stem(country: str | None) -> str:
-    """A country's file name: its ISO3 code (a NULL or odd code never makes a path of it)."""
+    """A country's file name: its ISO3 code. A NULL or odd code (the pipeline lets none through)
+    never makes a path of itself, nor the name of another's file."""
     if country is None:
         return "sin_pais"
-    return re.sub(r"[^A-Za-z0-9_-]", "_", country)
+    if re.fullmatch(r"[A-Za-z0-9]+", country):
+        return country
+    return re.sub(r"[^A-Za-z0-9]", "_", country) + "_" + hashlib.sha256(country.encode()).hexdigest()[:8]
 
 
 def write_csv(con: duckdb.DuckDBPyConnection, file: CsvFile, path: Path) -> dict:
