@@ -32,6 +32,13 @@ def _id(prefix: str) -> str:
     return f"{prefix}{_counter}"
 
 
+def reset_ids() -> None:
+    """Count ids from 1 again: called before each page, they need only be unique within it, and
+    a page's bytes must not depend on which pages were drawn before it in the same run."""
+    global _counter
+    _counter = 0
+
+
 def colour(value: float | None, low: float, high: float) -> str | None:
     if value is None:
         return None
@@ -225,19 +232,24 @@ def lines(series: Sequence[tuple[str, Sequence[tuple[int, float | None]]]], capt
     for year in range(x0, x1 + 1, step):
         out.append(f'<text x="{sx(year):.1f}" y="{top + h + 16}" class="tick" text-anchor="middle">{year}</text>')
     for k, (name, pts) in enumerate(series):
-        c = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+        # One pass per series: each point placed once, its polyline segment and its marker
+        # (with its tooltip) built together; the markers follow the series' lines.
+        c, kind, label = SERIES_COLOURS[k % len(SERIES_COLOURS)], MARKERS[k % len(MARKERS)], escape(name)
         segment: list[str] = []
+        marks: list[str] = []
+        shown: dict[float, str] = {}  # each distinct value formatted and escaped once
         for x, y in list(pts) + [(None, None)]:
             if y is None:
                 if len(segment) > 1:
                     out.append(f'<polyline points="{" ".join(segment)}" fill="none" stroke="{c}" stroke-width="2"/>')
                 segment = []
                 continue
-            segment.append(f"{sx(x):.1f},{sy(y):.1f}")
-        for x, y in pts:
-            if y is not None:
-                out.append(f'<g><title>{escape(name)} {x}: {escape(fmt(y))}</title>'
-                           f'{_marker(MARKERS[k % len(MARKERS)], round(sx(x), 1), round(sy(y), 1), c)}</g>')
+            px, py = sx(x), sy(y)
+            segment.append(f"{px:.1f},{py:.1f}")
+            if y not in shown:
+                shown[y] = escape(fmt(y))
+            marks.append(f'<g><title>{label} {x}: {shown[y]}</title>{_marker(kind, round(px, 1), round(py, 1), c)}</g>')
+        out.extend(marks)
     out.append(tail)
     legend = '<p class="legend">' + " ".join(
         f'<svg width="14" height="14" aria-hidden="true">{_marker(MARKERS[k % len(MARKERS)], 7, 7, SERIES_COLOURS[k % len(SERIES_COLOURS)])}</svg> {escape(name)}'

@@ -9,12 +9,14 @@ the database researchers download beside them.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
@@ -22,6 +24,7 @@ from typing import Iterable
 import duckdb
 import yaml
 
+from observatory import state
 from observatory.discover import sha256_of
 from observatory.publish import public_schema
 from observatory.sqltext import sql_literal
@@ -37,6 +40,10 @@ FRICTIONLESS_TYPES = {"VARCHAR": "string", "INTEGER": "integer", "BIGINT": "inte
                       "TINYINT": "integer", "HUGEINT": "integer", "FLOAT": "number"}
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DICTIONARY_FILES = {"es": "diccionario_de_datos.md", "en": "data_dictionary.md"}
+# Rows of data in one CSV: an Excel sheet holds 1,048,576 rows, the header is one of them.
+EXCEL_ROWS = 1_048_575
+# Beside the files: what each CSV was written from, its size and SHA-256 (see `export`).
+MANIFEST = ".manifest.json"
 
 
 @dataclass(frozen=True)
@@ -57,19 +64,26 @@ class Table:
 @dataclass
 class ExportSummary:
     folder: Path
-    files: list[str]
+    files: list[str]  # relative paths, e.g. fact_observation/PER.csv
+    written: list[str] = field(default_factory=list)  # the CSV files written anew (the others kept)
 
 
 @lru_cache(maxsize=1)
 def exports_meta() -> dict:
     """Keys, licence names and the package's title: data, not code."""
-    return yaml.safe_load(EXPORTS_META_FILE.read_text(encoding="utf-8"))
+    return load_yaml(EXPORTS_META_FILE)
 
 
 @lru_cache(maxsize=1)
 def schema_es() -> dict:
     """Spanish descriptions of the public schema, table -> {description, columns}."""
-    return yaml.safe_load(SCHEMA_ES_FILE.read_text(encoding="utf-8"))
+    return load_yaml(SCHEMA_ES_FILE)
+
+
+def load_yaml(path: Path) -> dict:
+    """Safe YAML, with libyaml's loader where PyYAML has it (ten times faster on schema_es.yaml,
+    read on every publication)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[Table]:
@@ -94,27 +108,70 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> list[Table]:
 
 def export(published_db: Path, target: Path) -> ExportSummary:
     """Write the exports into a new folder beside `target`, then point `target` at it with one
-    rename: a reader sees the whole old set or the whole new one."""
+    rename: a reader sees the whole old set or the whole new one. A CSV whose fingerprint (its
+    rows, hashed in DuckDB, and the code that writes it) is the one the current folder's
+    manifest records is hard-linked from there instead of written again; the manifest is
+    written last, into the new folder, so a crash leaves the current exports as they were."""
+    current = target.resolve() if target.is_symlink() or target.is_dir() else None
+    recorded = _read_manifest(current)
     version = target.with_name(f".{target.name}-{uuid.uuid4().hex}")
     version.mkdir(parents=True)
+    written: list[str] = []
     try:
         with duckdb.connect(str(published_db), read_only=True) as con:
             tables = published_tables(con)
-            for table in tables:
-                write_csv(con, table, version / f"{table.name}.csv")
+            files = csv_files(con, tables)
+            manifest, stale = {}, []
+            for file in files:
+                kept = recorded.get(file.path, {})
+                if current and kept.get("fingerprint") == file.fingerprint and _same_size(current / file.path, kept):
+                    _keep(current / file.path, version / file.path)
+                    manifest[file.path] = kept
+                else:
+                    stale.append(file)
+            for file in stale:
+                manifest[file.path] = {"fingerprint": file.fingerprint, **write_csv(con, file, version / file.path)}
+                written.append(file.path)
             context = package_context(con)
         for language, name in DICTIONARY_FILES.items():
             (version / name).write_text(data_dictionary(tables, language), encoding="utf-8")
-        package = datapackage(tables, context, version)
+        package = datapackage(tables, context, version, files, manifest)
         (version / "datapackage.json").write_text(json.dumps(package, ensure_ascii=False, indent=2) + "\n",
                                                   encoding="utf-8")
+        (version / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     except BaseException:
         shutil.rmtree(version, ignore_errors=True)
         raise
     swap_folder(target, version)
-    files = sorted(p.name for p in version.iterdir())
-    log.info("exports written to %s: %d files", target, len(files))
-    return ExportSummary(target, files)
+    names = sorted(p.relative_to(version).as_posix() for p in version.rglob("*") if p.is_file() and p.name != MANIFEST)
+    log.info("exports written to %s: %d files, %d CSV written", target, len(names), len(written))
+    return ExportSummary(target, names, written)
+
+
+def _read_manifest(folder: Path | None) -> dict[str, dict]:
+    """What the current exports' CSV files were written from; none for an older or hand-made
+    folder (then every file is written)."""
+    try:
+        recorded = json.loads((folder / MANIFEST).read_text(encoding="utf-8")) if folder else {}
+    except (OSError, ValueError):
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def _same_size(path: Path, recorded: dict) -> bool:
+    """The file is still there and of the size written (a file edited in place is written again)."""
+    try:
+        return path.stat().st_size == recorded.get("bytes")
+    except OSError:
+        return False
+
+
+def _keep(old: Path, new: Path) -> None:
+    new.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(old, new)
+    except OSError:
+        shutil.copy2(old, new)
 
 
 def swap_folder(link: Path, version: Path) -> None:
@@ -133,18 +190,101 @@ def swap_folder(link: Path, version: Path) -> None:
 
 # --- CSV ---------------------------------------------------------------------------------------
 
-def write_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> None:
+@dataclass(frozen=True)
+class CsvFile:
+    """One CSV of a table: the whole table, or one country's rows of a table split by country
+    (exports.yaml), and part k of them when there are more rows than an Excel sheet holds."""
+    table: Table
+    path: str  # relative to the exports folder
+    split: bool  # one file (or more) per country
+    country: str | None
+    part: int  # 1, 2, ...: rows part x EXCEL_ROWS onwards, in the file's order
+    rows: int
+    fingerprint: str
+
+
+def code_digest() -> str:
+    """What every CSV is written with besides its rows: this code, exports.yaml and DuckDB's
+    version (its hash() fingerprints the rows, its COPY formats them)."""
+    return state.digest([Path(__file__), EXPORTS_META_FILE], duckdb.__version__, EXCEL_ROWS)
+
+
+def csv_files(con: duckdb.DuckDBPyConnection, tables: list[Table]) -> list[CsvFile]:
+    """Every CSV to export, with a fingerprint of its rows: each table hashed in DuckDB in one
+    query (per country where split), summing every row's hash, so the order rows are stored in
+    does not matter and a changed, added or removed row does."""
+    code = code_digest()
+    files = []
+    for table in tables:
+        by_country = split_by_country(table)
+        key = "country_iso3" if by_country else "NULL"
+        groups = con.execute(f'SELECT {key}, count(*), sum(hash(t)) FROM "{table.name}" AS t GROUP BY ALL ORDER BY 1').fetchall()
+        if not by_country and not groups:
+            groups = [(None, 0, None)]  # an empty table is still a file with its header
+        for country, rows, total in groups:
+            name = f"{table.name}/{_file_stem(country)}" if by_country else table.name
+            for part in range(1, max(1, -(-rows // EXCEL_ROWS)) + 1):
+                path = f"{name}.csv" if part == 1 else f"{name}_{part}.csv"
+                fingerprint = state.digest([], code, table.columns, path, country, part, rows, total)
+                files.append(CsvFile(table, path, by_country, country, part, min(EXCEL_ROWS, rows - (part - 1) * EXCEL_ROWS),
+                                     fingerprint))
+    return files
+
+
+def split_by_country(table: Table) -> bool:
+    """Written one file per country (exports.yaml): the tables that grow with the data, so that
+    every file opens in Excel and a new file about a few countries rewrites only theirs."""
+    return table.name in exports_meta().get("split_by_country", []) and any(c.name == "country_iso3" for c in table.columns)
+
+
+def _write_bytes(path: Path, chunks: Iterable[bytes]) -> dict:
+    """The BOM, then the chunks; the file's size and SHA-256 (for datapackage.json)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    hashed, size = hashlib.sha256(), 0
+    with open(path, "wb") as out:
+        for chunk in (codecs.BOM_UTF8, *chunks):
+            out.write(chunk)
+            hashed.update(chunk)
+            size += len(chunk)
+    return {"bytes": size, "sha256": hashed.hexdigest()}
+
+
+def _select_sql(table: Table, where: str, limit: str = "") -> str:
+    """The rows of a file as text, sorted on every column (the same rows, the same bytes)."""
+    cells = ", ".join(f'{_cell_sql(c)} AS "{c.name}"' for c in table.columns)
+    order = ", ".join(f't."{c.name}"' for c in table.columns)
+    return f'SELECT {cells} FROM "{table.name}" AS t WHERE {where} ORDER BY {order}{limit}'
+
+
+def _file_stem(country: str | None) -> str:
+    """A country's file name: its ISO3 code. A NULL or odd code (the pipeline lets none through)
+    never makes a path of itself, nor the name of another's file."""
+    if country is None:
+        return "sin_pais"
+    if re.fullmatch(r"[A-Za-z0-9]+", country):
+        return country
+    return re.sub(r"[^A-Za-z0-9]", "_", country) + "_" + hashlib.sha256(country.encode()).hexdigest()[:8]
+
+
+def write_csv(con: duckdb.DuckDBPyConnection, file: CsvFile, path: Path) -> dict:
     """`;` between fields and a decimal comma, as Excel expects in a Spanish locale; UTF-8
     with a BOM so Excel reads the accents; CRLF; empty cell = NULL (unknown). DuckDB formats
-    and writes the rows (a million rows in seconds); the BOM is put in front while copying."""
+    and writes the rows (a million rows in seconds), sorted on every column so that the same
+    rows always make the same bytes; the BOM is put in front while copying, and the bytes
+    hashed on the way (for datapackage.json). Returns the file's size and SHA-256."""
+    table = file.table
+    path.parent.mkdir(parents=True, exist_ok=True)
     body = path.with_name(f".{path.name}.body")
-    cells = ", ".join(f'{_cell_sql(c)} AS "{c.name}"' for c in table.columns)
-    con.execute(f'COPY (SELECT {cells} FROM "{table.name}") TO {sql_literal(body)} '
+    where = "true" if not file.split else \
+        "t.country_iso3 IS NULL" if file.country is None else f"t.country_iso3 = {sql_literal(file.country)}"
+    limit = f" LIMIT {EXCEL_ROWS} OFFSET {(file.part - 1) * EXCEL_ROWS}" if file.part > 1 or file.rows == EXCEL_ROWS else ""
+    con.execute(f"COPY ({_select_sql(table, where, limit)}) TO {sql_literal(body)} "
                 "(FORMAT csv, HEADER, DELIMITER ';', QUOTE '\"', NEW_LINE '\r\n')")
-    with open(path, "wb") as out, open(body, "rb") as src:
-        out.write(codecs.BOM_UTF8)
-        shutil.copyfileobj(src, out, 1 << 20)
-    body.unlink()
+    try:
+        with open(body, "rb") as src:
+            return _write_bytes(path, iter(lambda: src.read(1 << 20), b""))
+    finally:
+        body.unlink()
 
 
 def _cell_sql(column: Column) -> str:
@@ -170,14 +310,19 @@ LABELS = {
         "title": "Diccionario de datos",
         "intro": (
             "Tablas públicas del observatorio, tal como se publican en `observatory.duckdb`, "
-            "`parquet/<tabla>.parquet` y `exports/<tabla>.csv`. Generado a partir de "
+            "`parquet/<tabla>.parquet` y `exports/<tabla>.csv` (las tablas grandes, un archivo por país: "
+            "`exports/<tabla>/<ISO3>.csv`). Generado a partir de "
             "`observatory/schema.yaml` y de los comentarios de la base publicada."),
         "csv": (
             "Los CSV usan `;` como separador y la coma decimal (Excel en español los abre con doble clic), "
             "UTF-8 con BOM y fin de línea CRLF. Una celda vacía es un valor desconocido o no declarado "
             "(NULL), nunca cero ni «no». Verdadero/falso se escriben `true`/`false`; fechas y horas en UTC "
             "como `AAAA-MM-DD hh:mm:ss` (al segundo). Un texto que empieza por `=`, `+`, `-` o `@` lleva "
-            "un apóstrofo delante para que Excel no lo ejecute como fórmula."),
+            "un apóstrofo delante para que Excel no lo ejecute como fórmula. Ningún archivo pasa de "
+            "1.048.575 filas de datos, las que caben en una hoja de Excel: si pasa, sigue en "
+            "`<nombre>_2.csv`, `<nombre>_3.csv`…"),
+        "per_country": "un archivo por país",
+        "no_file": "sin filas, sin archivo",
         "table": "Tabla", "file": "Archivo", "rows": "Filas", "key": "Clave primaria",
         "column": "Columna", "type": "Tipo", "description": "Descripción", "none": "ninguna",
         "untranslated": "(sin traducción al español)",
@@ -186,14 +331,19 @@ LABELS = {
         "title": "Data dictionary",
         "intro": (
             "The observatory's public tables, as published in `observatory.duckdb`, "
-            "`parquet/<table>.parquet` and `exports/<table>.csv`. Generated from "
+            "`parquet/<table>.parquet` and `exports/<table>.csv` (the large tables one file per country: "
+            "`exports/<table>/<ISO3>.csv`). Generated from "
             "`observatory/schema.yaml` and the comments of the published database."),
         "csv": (
             "The CSV files use `;` between fields and a decimal comma (Excel in a Spanish locale opens "
             "them with a double click), UTF-8 with a BOM and CRLF line endings. An empty cell is an "
             "unknown or unstated value (NULL), never zero or \"no\". True/false are written `true`/`false`; "
             "timestamps in UTC as `YYYY-MM-DD hh:mm:ss` (to the second). Text starting with `=`, `+`, `-` "
-            "or `@` has an apostrophe in front so that Excel never runs it as a formula."),
+            "or `@` has an apostrophe in front so that Excel never runs it as a formula. No file holds "
+            "more than 1,048,575 rows of data, what an Excel sheet holds: past that, it goes on in "
+            "`<name>_2.csv`, `<name>_3.csv`…"),
+        "per_country": "one file per country",
+        "no_file": "no rows, no file",
         "table": "Table", "file": "File", "rows": "Rows", "key": "Primary key",
         "column": "Column", "type": "Type", "description": "Description", "none": "none",
         "untranslated": "",
@@ -218,8 +368,11 @@ def data_dictionary(tables: Iterable[Table], language: str) -> str:
     lines = [f"# {labels['title']}", "", labels["intro"], "", labels["csv"], ""]
     for table in tables:
         key = ", ".join(f"`{k}`" for k in keys.get(table.name, [])) or labels["none"]
+        where = f"`{table.name}/<ISO3>.csv` ({labels['per_country']})" if split_by_country(table) else f"`{table.name}.csv`"
+        if split_by_country(table) and not table.rows:
+            where += f" ({labels['no_file']})"
         lines += [f"## `{table.name}`", "", describe(table, None, language), "",
-                  f"{labels['file']}: `{table.name}.csv` · {labels['rows']}: {table.rows} · {labels['key']}: {key}", "",
+                  f"{labels['file']}: {where} · {labels['rows']}: {table.rows} · {labels['key']}: {key}", "",
                   f"| {labels['column']} | {labels['type']} | {labels['description']} |", "|---|---|---|"]
         lines += [f"| `{c.name}` | {c.type} | {_md_cell(describe(table, c, language))} |" for c in table.columns]
         lines.append("")
@@ -247,9 +400,15 @@ def package_context(con: duckdb.DuckDBPyConnection) -> dict:
     return {"layouts": layouts, "observatories": observatories}
 
 
-def datapackage(tables: list[Table], context: dict, folder: Path) -> dict:
+def datapackage(tables: list[Table], context: dict, folder: Path, files: list[CsvFile], written: dict[str, dict]) -> dict:
+    """Every CSV is a resource of its own (a country's file opens by itself; Frictionless checks
+    each), its size and SHA-256 those recorded when it was written (`written`)."""
     meta = exports_meta()
-    resources = [_table_resource(t, folder, meta) for t in tables]
+    counts: dict[str, int] = {}
+    for f in files:
+        counts[f.table.name] = counts.get(f.table.name, 0) + 1
+    whole = {name for name, n in counts.items() if n == 1}
+    resources = [_table_resource(f, written[f.path], meta, whole) for f in files]
     resources += [_file_resource(folder / name, f"data_dictionary_{language}", meta["dictionary_titles"][language])
                   for language, name in DICTIONARY_FILES.items()]
     return {
@@ -279,21 +438,29 @@ def _sources(context: dict, meta: dict) -> list[dict]:
     return sources
 
 
-def _table_resource(table: Table, folder: Path, meta: dict) -> dict:
-    path = folder / f"{table.name}.csv"
+def _table_resource(file: CsvFile, written: dict, meta: dict, whole: set[str]) -> dict:
+    """One CSV file as a resource. A foreign key is declared only towards a table that is one
+    file (one resource to look values up in): a reference table past an Excel sheet, split in
+    parts, cannot be named as one."""
+    table = file.table
     schema: dict = {"fields": [_field(c) for c in table.columns], "missingValues": [""]}
     if key := meta["primary_keys"].get(table.name):
         schema["primaryKey"] = key
-    if foreign := meta["foreign_keys"].get(table.name):
+    if foreign := [fk for fk in meta["foreign_keys"].get(table.name, []) if fk["resource"] in whole]:
         schema["foreignKeys"] = [
             {"fields": fk["fields"], "reference": {"resource": fk["resource"], "fields": fk["reference"]}}
             for fk in foreign
         ]
+    name, title = table.name, table.name
+    if file.split:
+        name, title = f"{name}_{_file_stem(file.country).lower()}", f"{title} ({file.country or '—'})"
+    if file.part > 1:
+        name, title = f"{name}_{file.part}", f"{title} ({file.part})"
     return {
-        "name": table.name, "path": path.name, "profile": "tabular-data-resource",
-        "title": table.name, "description": table.comment or "",
+        "name": name, "path": file.path, "profile": "tabular-data-resource",
+        "title": title, "description": table.comment or "",
         "format": "csv", "mediatype": "text/csv", "encoding": "utf-8-sig",
-        "bytes": path.stat().st_size, "hash": f"sha256:{sha256_of(path)}",
+        "bytes": written["bytes"], "hash": f"sha256:{written['sha256']}",
         "dialect": {"delimiter": ";", "lineTerminator": "\r\n", "quoteChar": '"', "doubleQuote": True,
                     "header": True},
         "schema": schema,

@@ -9,7 +9,9 @@ a NULL is shown as unknown, never as 0 or "no".
 from __future__ import annotations
 
 import csv
+import json
 import logging
+import os
 import re
 import shutil
 import uuid
@@ -17,17 +19,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from statistics import median
-from typing import Any
+from typing import Any, Callable
 
 import duckdb
 import jinja2
-import yaml
 from markupsafe import Markup, escape
 
-from observatory import charts, exports
+from observatory import charts, exports, state
 from observatory.charts import Caption
 from observatory.reference import REFERENCE_DIR
+from observatory.sqltext import sql_literal
 
 log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).parent / "report_templates"
@@ -44,10 +45,16 @@ MAX_SOURCES_SHOWN = 8
 MAX_QUARANTINE_SHOWN = 100
 
 
+# Beside the pages: each page's fingerprint when it was rendered (see `fingerprints`).
+MANIFEST = ".manifest.json"
+TOTALS = "sex = 'total' AND age_group = 'total' AND population_group = 'total'"
+
+
 @dataclass
 class ReportSummary:
     folder: Path
     pages: int
+    rendered: list[str] = field(default_factory=list)  # the pages written anew (the others kept)
 
 
 @dataclass
@@ -93,39 +100,53 @@ def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
                             "AND table_name = ?", [table]).fetchall()[0][0])
 
 
-def load(published_db: Path, today: date | None = None) -> Data:
+def load(published_db: Path, today: date | None = None, only: set[str] | None = None) -> Data:
     """Read the published database; columns another step may add (e.g. *_known_share) are
     picked up when present and never required."""
     with duckdb.connect(str(published_db), read_only=True) as con:
-        countries = _rows(con, "SELECT * FROM dim_country ORDER BY name_es")
-        progress = {(r["country_iso3"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_country_progress")}
-        legislation = {(r["country_iso3"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_legislation")}
-        plans = {(r["country_iso3"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_national_plan")}
-        group_progress = {(r["group_code"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_group_progress")}
-        instruments = _rows(con, "SELECT * FROM policy_instrument ORDER BY country_iso3, coalesce(adopted_on, in_force_from)")
-        observations = _rows(con, "SELECT * FROM fact_observation WHERE sex = 'total' AND age_group = 'total' "
-                                  "AND population_group = 'total' ORDER BY indicator_code, source, year")
-        vintages = {}
-        if _has_table(con, "observation_history"):
-            for row in con.execute("""
-                SELECT country_iso3, subnational_code, year, indicator_code, source, count(*)
-                FROM observation_history WHERE sex = 'total' AND age_group = 'total' AND population_group = 'total'
-                GROUP BY ALL""").fetchall():
-                vintages[tuple(row[:5])] = row[5]
-        quarantine = _rows(con, "SELECT * FROM quarantine ORDER BY source_file, source_row")
-        receipts = _rows(con, "SELECT * FROM file_receipt ORDER BY observatory, file_path")
-        indicators = {r["indicator_code"]: r for r in _rows(con, "SELECT * FROM dim_indicator")}
-        subnational = {r[0]: r[1] for r in con.execute("SELECT subnational_code, name FROM dim_subnational").fetchall()}
-        # The marts end at the last complete year; a provisional year shown by setting is left out.
-        years = con.execute("SELECT min(year), max(year) FILTER (WHERE NOT provisional) FROM mart_country_progress").fetchall()[0]
-    last = years[1] if years[1] is not None else (today or date.today()).year - 1
+        return read(con, today, only)
+
+
+def read(con: duckdb.DuckDBPyConnection, today: date | None = None, only: set[str] | None = None) -> Data:
+    """What the pages show, each table in one query for every country. `only`: the countries
+    whose pages are rendered (None = all); their observations, vintages and instruments are
+    all a country page reads that the other pages do not, so the others' are left in the
+    database."""
+    where = "" if only is None else f" AND country_iso3 IN ({', '.join(sql_literal(c) for c in sorted(only)) or 'NULL'})"
+    countries = _country_rows(con)
+    progress = {(r["country_iso3"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_country_progress")}
+    legislation = {(r["country_iso3"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_legislation")}
+    plans = {(r["country_iso3"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_national_plan")}
+    group_progress = {(r["group_code"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_group_progress")}
+    # Ties broken on every column, so that a page is the same bytes whichever run renders it.
+    instruments = _rows(con, f"SELECT * FROM policy_instrument WHERE true{where} "
+                             "ORDER BY country_iso3, coalesce(adopted_on, in_force_from), COLUMNS(*)")
+    observations = _rows(con, f"SELECT * FROM fact_observation WHERE {TOTALS}{where} "
+                              "ORDER BY indicator_code, source, year, COLUMNS(*)")
+    vintages = {}
+    if _has_table(con, "observation_history"):
+        for row in con.execute(f"""
+            SELECT country_iso3, subnational_code, year, indicator_code, source, count(*)
+            FROM observation_history WHERE {TOTALS}{where} GROUP BY ALL""").fetchall():
+            vintages[tuple(row[:5])] = row[5]
+    quarantine = _rows(con, "SELECT * FROM quarantine ORDER BY source_file, source_row, COLUMNS(*)")
+    receipts = _rows(con, "SELECT * FROM file_receipt ORDER BY observatory, file_path")
+    indicators = {r["indicator_code"]: r for r in _rows(con, "SELECT * FROM dim_indicator")}
+    subnational = {r[0]: r[1] for r in con.execute("SELECT subnational_code, name FROM dim_subnational").fetchall()}
+    first, last = _years(con, today)
     return Data(countries, progress, legislation, plans, group_progress, instruments, observations, vintages,
-                quarantine, receipts, indicators, subnational, years[0], last)
+                quarantine, receipts, indicators, subnational, first, last)
+
+
+def _years(con: duckdb.DuckDBPyConnection, today: date | None) -> tuple[int, int]:
+    """The marts end at the last complete year; a provisional year shown by setting is left out."""
+    years = con.execute("SELECT min(year), max(year) FILTER (WHERE NOT provisional) FROM mart_country_progress").fetchall()[0]
+    return years[0], years[1] if years[1] is not None else (today or date.today()).year - 1
 
 
 @lru_cache(maxsize=1)
 def labels() -> dict:
-    return yaml.safe_load((TEMPLATES_DIR / "labels.yaml").read_text(encoding="utf-8"))
+    return exports.load_yaml(TEMPLATES_DIR / "labels.yaml")
 
 
 def _reference(name: str) -> list[dict]:
@@ -133,21 +154,22 @@ def _reference(name: str) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def group_list(data: Data) -> list[dict]:
+def group_list(countries: list[dict], group_codes: set[str]) -> list[dict]:
     """Groups with their names (reference/groups.csv, subregions.csv) and members (the
-    published dim_country's flags), in the order readers expect."""
+    published dim_country's flags), in the order readers expect; `group_codes`: those of
+    mart_group_progress."""
     names = {r["group_code"]: r for r in _reference("groups.csv")}
     names.update({r["subregion"]: r for r in _reference("subregions.csv")})
     codes = ["LAC", "caribbean", "central_america", "south_america", "MIRPS", "SPOTLIGHT", "ESP_COP", "BELEM_DO_PARA"]
-    codes += sorted({g for g, _ in data.group_progress} - set(codes))
+    codes += sorted(group_codes - set(codes))
     groups = []
     for code in codes:
         if code == "LAC":
-            members = [c["country_iso3"] for c in data.countries]
+            members = [c["country_iso3"] for c in countries]
         elif code in GROUP_FLAGS:
-            members = [c["country_iso3"] for c in data.countries if c.get(GROUP_FLAGS[code])]
+            members = [c["country_iso3"] for c in countries if c.get(GROUP_FLAGS[code])]
         else:
-            members = [c["country_iso3"] for c in data.countries if c.get("subregion") == code]
+            members = [c["country_iso3"] for c in countries if c.get("subregion") == code]
         name = names.get(code, {})
         groups.append({"code": code, "name_es": name.get("name_es", code), "name_en": name.get("name_en", code),
                        "members": members})
@@ -214,50 +236,205 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["linkify"] = linkify
+    env.globals.update(v=value_cell, share=share_cell)
     return env
 
 
+def value_cell(value: Any, words: "Words", digits: int = 1) -> Markup:
+    """A figure as a page shows it; a NULL as unknown, never 0 or "no". A Python function
+    rather than a Jinja macro: the components tables call it thousands of times."""
+    if value is None:
+        return Markup('<span class="unknown-value">{}</span>').format(words.t["unknown"])
+    return escape(words.num(value, digits))
+
+
+def share_cell(value: float | None, words: "Words") -> Markup:
+    if value is None:
+        return Markup('<span class="unknown-value">{}</span>').format(words.t["unknown"])
+    return escape(words.share(value))
+
+
 def build(published_db: Path, target: Path, today: date | None = None) -> ReportSummary:
-    """Write every page into a new folder beside `target`, then point `target` at it with one
-    rename (as the exports)."""
-    data = load(published_db, today)
-    data.groups = group_list(data)
+    """Write the report into a new folder beside `target`, then point `target` at it with one
+    rename (as the exports). A page whose fingerprint (what it reads, see `fingerprints`) is
+    the one the current report's manifest records is hard-linked from the current folder
+    instead of rendered again; the manifest is written last, into the new folder, so a crash
+    leaves the current report and its manifest as they were."""
+    today = today or datetime.now(timezone.utc).date()
+    current = target.resolve() if target.is_symlink() or target.is_dir() else None
+    recorded = _read_manifest(current)
+    with duckdb.connect(str(published_db), read_only=True) as con:
+        prints = fingerprints(con, today)
+        stale = {path for path, fingerprint in prints.items() if not _current(current, path, fingerprint, recorded)}
+        countries = {path.split("/")[-1][:-5] for path in stale if _page_of(path).startswith("country/")}
+        data = read(con, today, countries) if stale else None
     version = target.with_name(f".{target.name}-{uuid.uuid4().hex}")
     version.mkdir(parents=True)
-    pages = 0
     try:
-        env = environment()
-        for language in LANGUAGES:
-            root = version if language == "es" else version / "en"
-            pages += _write_language(env, data, Words(language), root, published_db.stat().st_mtime)
+        rendered = _write_pages(data, prints, stale, current, version, today)
+        manifest = {path: {"fingerprint": fingerprint, "bytes": (version / path).stat().st_size}
+                    for path, fingerprint in prints.items()}
+        (version / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     except BaseException:
         shutil.rmtree(version, ignore_errors=True)
         raise
     exports.swap_folder(target, version)
-    log.info("report written to %s: %d pages", target, pages)
-    return ReportSummary(target, pages)
+    log.info("report written to %s: %d pages, %d rendered", target, len(prints), len(rendered))
+    return ReportSummary(target, len(prints), rendered)
 
 
-def _write_language(env: jinja2.Environment, data: Data, words: Words, root: Path, published_at: float) -> int:
-    (root / "country").mkdir(parents=True, exist_ok=True)
-    (root / "group").mkdir(exist_ok=True)
-    base = {"t": words.t, "w": words, "lang": words.language, "data": data,
-            "published_at": datetime.fromtimestamp(published_at, timezone.utc).strftime("%Y-%m-%d %H:%M")}
-    pages = {"index.html": ("overview.html", overview_context(data, words)),
-             "quality.html": ("quality.html", quality_context(data, words)),
-             "dictionary.html": ("dictionary.html", dictionary_context(words))}
+def _read_manifest(folder: Path | None) -> dict[str, dict]:
+    """The fingerprints (and sizes) the current report's pages were rendered from; none when it
+    has no readable manifest (an older report, a hand-made folder): then every page is rendered."""
+    try:
+        recorded = json.loads((folder / MANIFEST).read_text(encoding="utf-8")) if folder else {}
+    except (OSError, ValueError):
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def _current(folder: Path | None, path: str, fingerprint: str, recorded: dict[str, dict]) -> bool:
+    """The current report's page can be kept: rendered from the same inputs, still there and of
+    the size rendered (a page edited by hand is rendered again)."""
+    entry = recorded.get(path)
+    if folder is None or not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint:
+        return False
+    try:
+        return (folder / path).stat().st_size == entry.get("bytes")
+    except OSError:
+        return False
+
+
+def _page_of(path: str) -> str:
+    """The page a file is, whatever its language: en/country/PER.html -> country/PER.html."""
+    return path[3:] if path.startswith("en/") else path
+
+
+def _write_pages(data: Data | None, prints: dict[str, str], stale: set[str], current: Path | None,
+                 version: Path, today: date) -> list[str]:
+    """Render the stale pages into `version`; hard-link the others from `current` (a copy
+    keeping its time where links are refused)."""
+    for path in sorted(set(prints) - stale):
+        _keep(current / path, version / path)
+    if data is None:
+        return []
+    data.groups = group_list(data.countries, {g for g, _ in data.group_progress})
+    env, rendered = environment(), []
+    for language in LANGUAGES:
+        words = Words(language)
+        for page, (template, context) in page_contexts(data, today).items():
+            path = page if language == "es" else f"en/{page}"
+            if path not in stale:
+                continue
+            charts.reset_ids()  # ids count from 1 on every page: its bytes never depend on the pages before it
+            html = env.get_template(template).render(**_page_context(data, words, page, context(words)))
+            (version / path).parent.mkdir(parents=True, exist_ok=True)
+            (version / path).write_text(html, encoding="utf-8")
+            rendered.append(path)
+    return rendered
+
+
+def _keep(old: Path, new: Path) -> None:
+    new.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(old, new)
+    except OSError:
+        shutil.copy2(old, new)
+
+
+def page_contexts(data: Data, today: date) -> dict[str, tuple[str, Callable[["Words"], dict]]]:
+    """Every page: its template and how its context is made in a language."""
+    pages: dict[str, tuple[str, Callable[[Words], dict]]] = {
+        "index.html": ("overview.html", lambda words: overview_context(data, words)),
+        "quality.html": ("quality.html", lambda words: quality_context(data, words, today)),
+        "dictionary.html": ("dictionary.html", dictionary_context),
+    }
     for country in data.countries:
-        pages[f"country/{country['country_iso3']}.html"] = ("country.html", country_context(data, words, country))
+        pages[f"country/{country['country_iso3']}.html"] = (
+            "country.html", lambda words, country=country: country_context(data, words, country, today))
     for group in data.groups:
-        pages[f"group/{group['code']}.html"] = ("group.html", group_context(data, words, group))
-    for path, (template, context) in pages.items():
-        depth = path.count("/") + (1 if words.language == "en" else 0)
-        up = "../" * path.count("/")
-        other = ("../" * path.count("/") + "en/" + path) if words.language == "es" \
-            else ("../" * (path.count("/") + 1) + path)
-        context = {**base, **context, "up": up, "to_curated": "../" * (depth + 1), "page": path, "other_lang": other}
-        (root / path).write_text(env.get_template(template).render(**context), encoding="utf-8")
-    return len(pages)
+        pages[f"group/{group['code']}.html"] = ("group.html", lambda words, group=group: group_context(data, words, group))
+    return pages
+
+
+def _page_context(data: Data, words: Words, page: str, context: dict) -> dict:
+    depth = page.count("/") + (1 if words.language == "en" else 0)
+    other = ("../" * page.count("/") + "en/" + page) if words.language == "es" else ("../" * (page.count("/") + 1) + page)
+    return {"t": words.t, "w": words, "lang": words.language, "data": data, **context, "up": "../" * page.count("/"),
+            "to_curated": "../" * (depth + 1), "page": page, "other_lang": other}
+
+
+# --- what each page reads ------------------------------------------------------------------------
+
+def code_digest() -> str:
+    """What every page is rendered with besides the data: this code, the charts, the templates
+    and their words, the reference lists and the public schema (dictionary page), and DuckDB's
+    version (its hash() makes the fingerprints)."""
+    package = Path(__file__).parent
+    return state.digest(
+        [package / "report.py", package / "charts.py", package / "exports.py", package / "publish.py",
+         package / "schema.yaml", package / "schema_es.yaml", package / "exports.yaml",
+         *TEMPLATES_DIR.glob("*"), *REFERENCE_DIR.glob("*.csv")],
+        duckdb.__version__, LANGUAGES)
+
+
+def fingerprints(con: duckdb.DuckDBPyConnection, today: date) -> dict[str, str]:
+    """Each page file (es and en) -> a digest of the code and of exactly the rows it reads,
+    each table hashed in DuckDB in one grouped query for all countries (hash of every row,
+    summed: the order rows are stored in does not matter, a changed row does):
+
+    - a country page: its rows of the marts, policy_instrument, fact_observation and
+      observation_history (national and subnational totals), the quarantined rows of the files
+      its figures come from, and what it shows of others: the countries (names, groups), the
+      indicators and units, every country's last progress score (its rank in each group) and
+      the groups' last figures; and today's year (the instruments' timeline ends there);
+    - a group page: its mart_group_progress rows and its members' last-year rows;
+    - the overview: the country marts; data quality: file_receipt, quarantine and today's date
+      (it says how many days ago files came); the dictionary: the code alone."""
+    code = code_digest()
+    first, last = _years(con, today)
+    countries = [r[0] for r in con.execute("SELECT country_iso3 FROM dim_country ORDER BY 1").fetchall()]
+    group_codes = {r[0] for r in con.execute("SELECT DISTINCT group_code FROM mart_group_progress").fetchall()}
+    frame = _hash(con, "dim_country"), first, last, sorted(group_codes)
+
+    def by(table: str, key: str = "country_iso3", where: str = "true") -> dict[str, str]:
+        return {str(row[0]): f"{row[1]}:{row[2]}" for row in con.execute(
+            f"SELECT {key}, count(*), sum(hash(t)) FROM {table} AS t WHERE {where} GROUP BY ALL").fetchall()}
+
+    own = [by("mart_country_progress"), by("mart_legislation"), by("mart_national_plan"), by("policy_instrument"),
+           by("fact_observation", where=TOTALS),
+           by("observation_history", where=TOTALS) if _has_table(con, "observation_history") else {},
+           by(f"""(SELECT f.country_iso3, q.* FROM quarantine AS q JOIN (
+                      SELECT DISTINCT country_iso3, source_file FROM fact_observation WHERE {TOTALS}
+                      UNION SELECT DISTINCT country_iso3, source_file FROM policy_instrument) AS f USING (source_file))""")]
+    last_year = f"year = {int(last)}"
+    at_last = [by("mart_country_progress", where=last_year), by("mart_legislation", where=last_year),
+               by("mart_national_plan", where=last_year)]
+    others = (_hash(con, "dim_indicator"), _hash(con, "dim_subnational"),
+              _hash(con, "(SELECT country_iso3, progress_score FROM mart_country_progress WHERE " + last_year + ")"),
+              _hash(con, f"(SELECT * FROM mart_group_progress WHERE {last_year})"), today.year)
+    pages: dict[str, tuple] = {
+        "index.html": (_hash(con, "mart_country_progress"), _hash(con, "mart_legislation"),
+                       _hash(con, "mart_national_plan")),
+        "quality.html": (_hash(con, "file_receipt"), _hash(con, "quarantine"), today.isoformat()),
+        "dictionary.html": (),
+    }
+    for iso in countries:
+        pages[f"country/{iso}.html"] = (*(part.get(iso) for part in own), *others)
+    groups = by("mart_group_progress", key="group_code")
+    for group in group_list(_country_rows(con), group_codes):
+        pages[f"group/{group['code']}.html"] = (groups.get(group["code"]), [
+            (iso, *(part.get(iso) for part in at_last)) for iso in group["members"]])
+    return {(page if language == "es" else f"en/{page}"): state.digest([], code, language, page, frame, parts)
+            for language in LANGUAGES for page, parts in pages.items()}
+
+
+def _hash(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+    return "{}:{}".format(*con.execute(f"SELECT count(*), sum(hash(t)) FROM {relation} AS t").fetchall()[0])
+
+
+def _country_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    return _rows(con, "SELECT * FROM dim_country ORDER BY name_es, country_iso3")
 
 
 def overview_context(data: Data, words: Words) -> dict:
@@ -297,7 +474,7 @@ def ranking_rows(data: Data, year: int) -> list[dict]:
                                        r["country"]["name_es"]))
 
 
-def country_context(data: Data, words: Words, country: dict) -> dict:
+def country_context(data: Data, words: Words, country: dict, today: date | None = None) -> dict:
     t, iso, name = words.t, country["country_iso3"], words.name(country)
     years = list(range(data.first_year, data.last_year + 1))
     scores = charts.lines(
@@ -318,7 +495,7 @@ def country_context(data: Data, words: Words, country: dict) -> dict:
         items.append({"lane": i["instrument_type"], "label": f"{i['title']} ({i['identifier'] or start})",
                       "start": start, "end": _year(i["in_force_to"]) if is_plan else None, "point": not is_plan})
     first = min([data.first_year, *(it["start"] for it in items)]) if items else data.first_year
-    timeline = charts.instrument_lanes(lanes, items, first, max(data.last_year + 1, date.today().year), words.caption(
+    timeline = charts.instrument_lanes(lanes, items, first, max(data.last_year + 1, (today or date.today()).year), words.caption(
         t["instruments_title"].format(country=name), t["instruments_desc"], t["year"], "policy_instrument",
         lane_header=t["instrument_type"], item_header=t["title"])) if items else None
     series = indicator_series(data, words, country)
@@ -356,12 +533,14 @@ def indicator_series(data: Data, words: Words, country: dict) -> list[dict]:
     """Per indicator: the national series by source (never merged) with flags and vintages,
     and a heat map per source where the data has subnational units."""
     t, iso, name = words.t, country["country_iso3"], words.name(country)
-    mine = data.observations_of.get(iso, [])
+    by_code: dict[str, tuple[list[dict], list[dict]]] = {}  # indicator -> (national, subnational), one pass
+    for o in data.observations_of.get(iso, []):
+        by_code.setdefault(o["indicator_code"], ([], []))[o["subnational_code"] is not None].append(o)
     out = []
-    for code in sorted({o["indicator_code"] for o in mine}):
+    for code in sorted(by_code):
         indicator = data.indicators.get(code, {"indicator_code": code})
         label = words.name(indicator) or code
-        national = [o for o in mine if o["indicator_code"] == code and o["subnational_code"] is None]
+        national, sub = by_code[code]
         sources, hidden_sources = _shown_sources(national)
         national = [o for o in national if o["source"] in sources]
         chart = None
@@ -373,7 +552,6 @@ def indicator_series(data: Data, words: Words, country: dict) -> list[dict]:
         rows = [{**o, "vintages": data.vintages.get((iso, None, o["year"], code, o["source"]), 1),
                  "flag_names": [t["flag_names"].get(f, f) for f in (o["flags"] or "").split(";") if f]} for o in national]
         maps = []
-        sub = [o for o in mine if o["indicator_code"] == code and o["subnational_code"] is not None]
         for source in sorted({o["source"] for o in sub}):
             these = [o for o in sub if o["source"] == source]
             units = sorted({o["subnational_code"] for o in these}, key=lambda c: data.subnational_names.get(c, c))
@@ -384,9 +562,39 @@ def indicator_series(data: Data, words: Words, country: dict) -> list[dict]:
                                        words.caption(t["subnational_title"].format(indicator=label, country=name, source=source),
                                                      t["subnational_desc"], indicator.get("unit") or "", source,
                                                      row_header=t["subnational"]), words.num, 0, high or 1))
-        out.append({"code": code, "label": label, "unit": indicator.get("unit"), "chart": chart, "rows": rows, "maps": maps,
+        out.append({"code": code, "label": label, "unit": indicator.get("unit"), "chart": chart, "rows": rows,
+                    "table_rows": series_rows(rows, words), "maps": maps,
                     "hidden_sources": hidden_sources, "shown_sources": MAX_SOURCES_SHOWN})
     return out
+
+
+def series_rows(rows: list[dict], words: Words) -> Markup:
+    """The rows of a series table, written here rather than by a Jinja loop (a macro call per
+    cell cost most of a country page's time), each distinct text escaped once; the same HTML
+    and escaping as the templates'."""
+    t, out = words.t, []
+    unknown = Markup('<span class="unknown-value">{}</span>').format(t["unknown"])
+    values: dict[Any, str] = {}
+    texts: dict[Any, str] = {}
+    links: dict[Any, str] = {}
+    flags: dict[tuple, str] = {}
+    revised = f" ({escape(t['revised'])})"
+    for o in rows:
+        value = o["value"]
+        if value not in values:
+            values[value] = f'data-value="{escape(value)}">{unknown if value is None else escape(words.num(value, 2))}'
+        if o["source"] not in links:
+            links[o["source"]] = linkify(o["source"])
+        if o["unit"] not in texts:
+            texts[o["unit"]] = escape(o["unit"])
+        key = (tuple(o["flag_names"]), o.get("flag_note"))
+        if key not in flags:
+            flags[key] = "".join(f'<span class="flag">{escape(f)}</span> ' for f in o["flag_names"]) + \
+                (f"<br><small>{escape(o['flag_note'])}</small>" if o.get("flag_note") else "")
+        out.append(f'<tr><td>{o["year"]}</td><td class="num" {values[value]}</td><td>{texts[o["unit"]]}</td>'
+                   f'<td>{links[o["source"]]}</td>\n<td>{flags[key]}</td>\n'
+                   f'<td class="num">{o["vintages"]}{revised if o["vintages"] > 1 else ""}</td></tr>\n')
+    return Markup("".join(out))
 
 
 def _shown_sources(national: list[dict]) -> tuple[list[str], int]:
@@ -419,10 +627,10 @@ def group_context(data: Data, words: Words, group: dict) -> dict:
     return {"group": group, "name": name, "trend": trend, "members_chart": bars, "members": members, "rows": rows}
 
 
-def quality_context(data: Data, words: Words) -> dict:
+def quality_context(data: Data, words: Words, today: date | None = None) -> dict:
     t = words.t
     per: dict[str, dict] = {}
-    today = datetime.now(timezone.utc).replace(tzinfo=None)  # received_at is naive UTC
+    today = today or datetime.now(timezone.utc).date()  # received_at is naive UTC
     for r in data.receipts:
         o = per.setdefault(r["observatory"] or "—", {"observatory": r["observatory"] or "—", "files": 0, "loaded": 0,
                                                        "partially_loaded": 0, "rejected": 0, "duplicate": 0,
@@ -434,7 +642,7 @@ def quality_context(data: Data, words: Words) -> dict:
         if r["received_at"] and (o["last"] is None or r["received_at"] > o["last"]):
             o["last"] = r["received_at"]
     for o in per.values():
-        o["age_days"] = (today - o["last"]).days if o["last"] else None
+        o["age_days"] = (today - o["last"].date()).days if o["last"] else None  # calendar days
     chart = charts.stacked_bars([(o["observatory"], [o["rows_loaded"], o["rows_quarantined"]]) for o in per.values()],
                                 [t["rows_loaded"], t["rows_quarantined"]],
                                 words.caption(t["quality_title"], t["quality_desc"], t["rows"], t["quality_source"],

@@ -31,18 +31,41 @@ def published(settings):
     return settings
 
 
+SPLIT = ("fact_observation", "observation_history")  # one file per country (exports.yaml)
+
+
+def csv_paths(settings, table: str) -> list:
+    """A table's CSV files: <table>.csv, or <table>/<ISO3>.csv for the tables split by country."""
+    if table in SPLIT:
+        return sorted((settings.exports_dir / table).glob("*.csv"))
+    return [settings.exports_dir / f"{table}.csv"]
+
+
 def read_csv(settings, table: str) -> tuple[bytes, list[list[str]]]:
-    raw = (settings.exports_dir / f"{table}.csv").read_bytes()
-    return raw, list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
+    """The raw bytes of the table's first file, and the rows of all its files (one header)."""
+    raws = [path.read_bytes() for path in csv_paths(settings, table)]
+    rows = []
+    for raw in raws:
+        parsed = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
+        rows += parsed if not rows else parsed[1:]
+    return (raws[0] if raws else b""), rows
 
 
 def test_every_public_table_is_exported_for_excel_in_a_spanish_locale(published):
     for table in public_schema():
-        raw, rows = read_csv(published, table)
-        assert raw.startswith(b"\xef\xbb\xbf"), table  # UTF-8 BOM: Excel reads the accents
-        assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b""), table
-        assert rows[0] == list(public_schema()[table]["columns"]), table
-        assert len(rows) - 1 == query(published, f"SELECT count(*) FROM {table}")[0][0], table
+        for path in csv_paths(published, table):
+            raw = path.read_bytes()
+            assert raw.startswith(b"\xef\xbb\xbf"), path  # UTF-8 BOM: Excel reads the accents
+            assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b""), path
+            header = next(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
+            assert header == list(public_schema()[table]["columns"]), path
+        _, rows = read_csv(published, table)
+        assert max(len(rows) - 1, 0) == query(published, f"SELECT count(*) FROM {table}")[0][0], table
+    countries = {p.stem for p in csv_paths(published, "fact_observation")}
+    assert countries == {"PER", "CHL", "CRI"}  # one file per country, named by its ISO3 code
+    for path in csv_paths(published, "fact_observation"):
+        _, *body = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""), delimiter=";"))
+        assert {row[0] for row in body} == {path.stem}
 
 
 def test_figures_use_a_decimal_comma_and_formulas_are_neutralized(published):
@@ -68,13 +91,16 @@ def test_the_datapackage_describes_every_file_and_validates(published):
     folder = published.exports_dir
     descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
     described = {resource["path"] for resource in descriptor["resources"]}
-    assert described == {p.name for p in folder.iterdir()} - {"datapackage.json"}
+    files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert described == files - {"datapackage.json", ".manifest.json"}
+    assert "fact_observation/PER.csv" in described
     assert [lic.get("name") for lic in descriptor["licenses"]] == ["CC-BY-SA-4.0"]  # the Costa Rica layout's
     titles = [source["title"] for source in descriptor["sources"]]
     assert any("idatosabiertos" in t for t in titles) and any("'mimp'" in t for t in titles)
     resources = {r["name"]: r for r in descriptor["resources"]}
     assert resources["dim_country"]["schema"]["primaryKey"] == ["country_iso3"]
-    assert resources["fact_observation"]["schema"]["foreignKeys"][0]["reference"]["resource"] == "dim_country"
+    assert resources["fact_observation_per"]["schema"]["foreignKeys"][0]["reference"]["resource"] == "dim_country"
+    assert resources["fact_observation_per"]["path"] == "fact_observation/PER.csv"
     report = Package(str(folder / "datapackage.json")).validate()
     assert report.valid, report.flatten(["resourcePath", "rowNumber", "fieldName", "type", "note"])
 
@@ -97,6 +123,8 @@ def test_the_data_dictionary_comes_in_spanish_and_english_for_every_column(publi
             assert description.replace("|", "\\|") in english
     assert "NULL para cifras nacionales" in spanish
     assert "Una celda vacía es un valor desconocido" in spanish
+    assert "Archivo: `fact_observation/<ISO3>.csv` (un archivo por país)" in spanish
+    assert "File: `fact_observation/<ISO3>.csv` (one file per country)" in english
 
 
 def test_every_table_and_column_of_the_public_schema_has_its_spanish_text():
@@ -108,9 +136,9 @@ def test_every_table_and_column_of_the_public_schema_has_its_spanish_text():
 
 
 def test_exports_follow_what_is_published_and_a_run_with_nothing_new_leaves_them(published):
-    before = {p.name: p.read_bytes() for p in published.exports_dir.iterdir()}
+    before = {p: p.read_bytes() for p in published.exports_dir.rglob("*") if p.is_file()}
     run(published)
-    assert {p.name: p.read_bytes() for p in published.exports_dir.iterdir()} == before
+    assert {p: p.read_bytes() for p in published.exports_dir.rglob("*") if p.is_file()} == before
     drop(published, "mimp/b.csv", HEADER + "Perú,2017,femicide_count,131,MIMP\n")
     run(published)
     _, rows = read_csv(published, "fact_observation")
@@ -118,3 +146,30 @@ def test_exports_follow_what_is_published_and_a_run_with_nothing_new_leaves_them
     assert any(row[2] == "2017" and row[7] == "131" for row in rows)
     leftovers = [p.name for p in published.curated_dir.glob(".exports-*")]
     assert len(leftovers) == 1  # only the version `exports` points at
+
+
+def test_no_file_holds_more_rows_than_an_excel_sheet(published, tmp_path, monkeypatch):
+    """A file past the sheet's rows goes on in <name>_2.csv, <name>_3.csv… (here a sheet of one
+    row), every part with its header, all of them described and valid."""
+    from observatory import exports
+
+    monkeypatch.setattr(exports, "EXCEL_ROWS", 1)
+    folder = tmp_path / "exports"
+    exports.export(published.published_db, folder)
+    for table in public_schema():
+        paths = sorted(folder.glob(f"{table}/*.csv")) if table in SPLIT else sorted(folder.glob(f"{table}*.csv"))
+        total = 0
+        for path in paths:
+            rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""), delimiter=";"))
+            assert rows[0] == list(public_schema()[table]["columns"]) and len(rows) - 1 <= 1, path
+            total += len(rows) - 1
+        assert total == query(published, f"SELECT count(*) FROM {table}")[0][0], table
+    assert (folder / "fact_observation" / "PER_2.csv").is_file() and (folder / "file_receipt_2.csv").is_file()
+    descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    names = [resource["name"] for resource in descriptor["resources"]]
+    assert len(names) == len(set(names)) and "fact_observation_per_2" in names
+    # dim_country is in parts too: no foreign key can name it as one resource
+    assert all("foreignKeys" not in r.get("schema", {}) for r in descriptor["resources"] if r["name"].startswith("fact_"))
+    some = [r for r in descriptor["resources"] if r["name"].startswith(("fact_observation_per", "file_receipt"))]
+    report = Package({**descriptor, "resources": some}, basepath=str(folder)).validate()
+    assert report.valid, report.flatten(["resourcePath", "rowNumber", "fieldName", "type", "note"])
