@@ -211,7 +211,8 @@ def validate(settings: Settings) -> list[validate_step.ValidationSummary]:
     Expectations is not even imported)."""
     with working_db(settings) as con:
         if not state.staged_rows(con):
-            validate_worker.discard()  # started early for files that brought nothing to validate
+            if not settings.keep_validation_worker:
+                validate_worker.discard()  # started early for files that brought nothing to validate
             return [validate_step.ValidationSummary(suite=kind) for kind in validate_step.HARMONIZED_TABLES]
         reference.install(con)
         return validate_step.validate(con, settings)

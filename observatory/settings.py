@@ -39,6 +39,10 @@ class Settings:
         default_factory=lambda: int(_env("OBSERVATORY_MART_LAST_YEAR", "0")) or None)
     # Rows handed to Great Expectations at a time: bounds memory on large files.
     validation_batch_rows: int = field(default_factory=lambda: int(_env("OBSERVATORY_VALIDATION_BATCH_ROWS", "250000")))
+    # Keep the Great Expectations worker between runs of one process (tests, a notebook): saves
+    # its import at every run, costs its memory between runs. `observatory run` is one run.
+    keep_validation_worker: bool = field(
+        default_factory=lambda: _env("OBSERVATORY_KEEP_VALIDATION_WORKER", "").lower() in ("1", "true", "yes"))
     # Read and validate every raw file again, not only new and changed ones (weekly schedule).
     revalidate_all: bool = False
     # How long a run waits for another run that is writing before it gives up.

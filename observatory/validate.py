@@ -96,7 +96,8 @@ def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Validat
             suite = load_suite(settings.expectations_dir, kind)
             summaries.append(_validate_table(con, table, suite, parameters, files, settings))
     finally:
-        validate_worker.discard()  # the run validates once: its memory goes back now
+        if not settings.keep_validation_worker:
+            validate_worker.discard()  # a run validates once: the worker's memory goes back now
     observations = summaries[0]
     before = _problem_count(con)
     con.execute((SQL_DIR / "non_additive_sums.sql").read_text())

@@ -13,6 +13,8 @@ pickled replies on stdout (both ends are this module, in processes of the same u
 from __future__ import annotations
 
 import atexit
+import hashlib
+import json
 import logging
 import os
 import pickle
@@ -188,16 +190,18 @@ def _serve() -> None:
         _reply(protocol_out, "error", f"Great Expectations could not start: {type(error).__name__}: {error}"[:300])
         return
     _reply(protocol_out, "ready", None)
-    suites: dict[str, Any] = {}
+    suites: dict[str, Any] = {}  # by the digest of their definition: a worker kept between runs sees edits
     while True:
         try:
             definition, frame, parameters = pickle.load(sys.stdin.buffer)
         except EOFError:
             return
         try:
-            suite = suites.get(definition["name"])
+            digest = hashlib.sha256(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()[:16]
+            suite = suites.get(digest)
             if suite is None:
-                suite = suites[definition["name"]] = context.suites.add(gx.ExpectationSuite(**definition))
+                suite = suites[digest] = context.suites.add(
+                    gx.ExpectationSuite(**{**definition, "name": f"{definition['name']}-{digest}"}))
             _reply(protocol_out, "ok", _failing(batch_definition, suite, frame, parameters))
         except Exception as error:  # noqa: BLE001
             _reply(protocol_out, "error", f"{type(error).__name__}: {str(error)[:200]}")

@@ -30,6 +30,8 @@ def pytest_configure(config) -> None:
     for name in ISOLATED_ENV:
         os.environ.pop(name, None)
     os.environ["OBSERVATORY_RECEIPTS_DIR"] = tempfile.mkdtemp(prefix="observatory-test-receipts-")
+    # Hundreds of runs in one process: Great Expectations is imported once, not at every run.
+    os.environ["OBSERVATORY_KEEP_VALIDATION_WORKER"] = "1"
     # Hypothesis keeps its caches (constants, Unicode tables) in .hypothesis/ of the working
     # directory even with database=None: a temporary folder instead.
     from hypothesis.configuration import set_hypothesis_home_dir

@@ -266,6 +266,7 @@ def test_the_worker_is_started_early_only_when_the_raw_folder_changed(settings):
 
     drop(settings, "mimp/2016.csv", GOOD)
     run(settings)
+    validate_worker.discard()  # the tests keep one between runs
     try:
         validate_worker.prewarm_if_changed(settings.raw_dir, settings.discovery_marker)
         assert validate_worker._shared is None  # nothing new: no worker, no GX import
@@ -286,3 +287,22 @@ def test_the_steps_of_a_run_share_the_working_database_after_it_spilled_to_disk(
         assert any(settings.temp_dir.iterdir())  # it did spill
         with pipeline.working_db(settings) as con:
             assert con.execute("SELECT count(*) FROM file_receipt").fetchall() == [(0,)]
+
+
+def test_a_worker_kept_between_runs_validates_with_the_suite_as_it_is_now():
+    import pandas as pd
+
+    from observatory import validate_worker
+    from observatory.validate import Suite, failing_rows
+
+    def suite(column: str) -> Suite:
+        return Suite("tiny", {"name": "tiny", "expectations": [
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": column}, "meta": {"reason_code": "missing_value"}}]})
+
+    frame = pd.DataFrame({"row_id": [1, 2], "x": [None, 1.0], "y": [1.0, None]}).set_index("row_id", drop=False)
+    frame.index.name = None
+    try:
+        assert failing_rows(suite("x"), frame, {}) == {0: [1]}
+        assert failing_rows(suite("y"), frame, {}) == {0: [2]}  # same name, edited: not the cached one
+    finally:
+        validate_worker.discard()
