@@ -12,6 +12,13 @@ hidden in every source that gives the same cell. Superseded vintages of sensitiv
 that come with a breakdown are not published.
 This runs on the copy being published, never on the working database, which keeps the true
 figures; everything built from the published database (exports, reports) inherits it.
+
+Every rule works inside one country: the totals a figure adds up to (national, a unit's, a
+parent unit's) and the cells another source gives are matched on country_iso3, and so are
+the vintages of observation_history and the rows of mart_country_progress. What is hidden in a
+country depends only on that country's rows (and on k, the sensitive indicators and which unit
+lies within which, the same for all), so a publication recomputes only the countries whose
+figures changed (`countries`) and keeps what the last one hid elsewhere (publication.py).
 """
 from __future__ import annotations
 
@@ -42,26 +49,58 @@ def sensitive_indicators() -> list[str]:
     return sorted(indicators.loc[indicators["sensitive"] == "yes", "indicator_code"])
 
 
-def suppress(con: duckdb.DuckDBPyConnection, database: str, k: int) -> int:
+def suppress(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list[str] | None = None,
+             mart_countries: list[str] | None = None, earlier_totals: str | None = None) -> int:
     """Suppress small cells in `database` (the attached copy being published): fact_observation,
     observation_history and the latest figures of mart_country_progress. Returns how many
-    fact_observation figures were hidden."""
-    if k <= 1:
-        return 0
-    _mark(con, database, k)
+    fact_observation figures were hidden.
+
+    countries: only the rows of these countries (country_iso3, '' for none) are unsuppressed
+    and get suppressed; None: every row. mart_countries: the countries whose
+    mart_country_progress rows are unsuppressed (default: `countries`); their withheld latest
+    figures are the national totals hidden now, or, for a country not in `countries`, those in
+    the relation `earlier_totals` (country_iso3, year, indicator_code, source). Leaves
+    _hidden_total: every hidden national total, of every country."""
+    mart_countries = countries if mart_countries is None else mart_countries
+    _mark(con, database, k, countries)
     for _ in range(MAX_PASSES):
         changed = sum(_secondary(con, dimension, total) for dimension, total in DIMENSIONS.items())
         changed += _secondary_within_parent(con) + _across_sources(con)
         if not changed:
             break
     hidden = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
-    _apply(con, database, k)  # also when nothing is hidden now: earlier vintages may be small
-    log.info("small cells: %d figures suppressed (k = %d)", hidden, k)
+    _hidden_totals(con, countries, earlier_totals)
+    if k > 1:
+        _apply(con, database, k, countries, mart_countries)  # also when nothing is hidden now: earlier vintages may be small
+    log.info("small cells: %d figures suppressed (k = %d) in %s countries", hidden, k,
+             "all" if countries is None else len(countries))
     return hidden
 
 
-def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
-    """_small: every published figure of a sensitive indicator, primary suppressions marked."""
+def _in_scope(column: str, countries: list[str] | None) -> str:
+    """A condition keeping the rows of `countries` (all when None)."""
+    if countries is None:
+        return "TRUE"
+    return f"coalesce({column}, '') IN (SELECT unnest({_list(countries)}::VARCHAR[]))"
+
+
+def _list(values: list[str]) -> str:
+    return "[" + ", ".join(sql_literal(value) for value in values) + "]"
+
+
+def _hidden_totals(con: duckdb.DuckDBPyConnection, countries: list[str] | None, earlier: str | None) -> None:
+    """_hidden_total: the hidden national totals (they withhold a mart's latest figure) of the
+    countries done now, and the earlier ones of the others."""
+    query = """SELECT country_iso3, year, indicator_code, source FROM _small
+               WHERE hidden AND subnational = '' AND sex = 'total' AND age_group = 'total' AND population_group = 'total'"""
+    if countries is not None and earlier:
+        query += f" UNION ALL SELECT country_iso3, year, indicator_code, source FROM {earlier} WHERE NOT {_in_scope('country_iso3', countries)}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _hidden_total AS {query}")
+
+
+def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list[str] | None) -> None:
+    """_small: every published figure of a sensitive indicator (of `countries`), primary
+    suppressions marked; none when k <= 1."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _small AS
         SELECT f.rowid AS rid, f.country_iso3, coalesce(f.subnational_code, '') AS subnational,
@@ -71,8 +110,8 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
                    AND f.value >= 1 AND f.value < ? AS hidden
         FROM {database}.fact_observation AS f
         LEFT JOIN {database}.dim_subnational AS d USING (subnational_code)
-        WHERE f.indicator_code IN (SELECT unnest(?::VARCHAR[]))
-    """, [k, sensitive_indicators()])
+        WHERE f.indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_in_scope("f.country_iso3", countries)} AND ? > 1
+    """, [k, sensitive_indicators(), k])
 
 
 def _secondary(con: duckdb.DuckDBPyConnection, dimension: str, total: str) -> int:
@@ -139,7 +178,8 @@ def _across_sources(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0] - before
 
 
-def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
+def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list[str] | None,
+           mart_countries: list[str] | None) -> None:
     """Hidden figures lose their value (and a note that could give it away, such as how many
     records were summed); in observation_history every vintage of their key, every small
     vintage and every superseded vintage of a sensitive figure published with a breakdown (by
@@ -157,7 +197,7 @@ def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
     """, [note])
     con.execute(f"""
         UPDATE {database}.observation_history AS h SET value = NULL
-        WHERE h.indicator_code IN (SELECT unnest(?::VARCHAR[]))
+        WHERE h.indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_in_scope("h.country_iso3", countries)}
           AND (((h.subnational_code IS NOT NULL OR h.sex <> 'total' OR h.age_group <> 'total' OR h.population_group <> 'total')
                 AND h.value >= 1 AND h.value < ?)
                OR EXISTS (SELECT 1 FROM _small AS s WHERE s.hidden AND s.country_iso3 = h.country_iso3
@@ -167,6 +207,7 @@ def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
                -- A superseded vintage of a figure that has figures under it, or over it: an old
                -- total minus old (or unchanged) open cells would give an old small cell.
                OR (h.rowid IN (SELECT rowid FROM {database}.observation_history
+                               WHERE {_in_scope("country_iso3", countries)}
                                QUALIFY row_number() OVER (
                                    PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
                                                 population_group, source
@@ -185,9 +226,8 @@ def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
         if {latest, year, source} <= mart_columns:
             con.execute(f"""
                 UPDATE {database}.mart_country_progress AS m SET {latest} = NULL
-                WHERE EXISTS (SELECT 1 FROM _small AS s WHERE s.hidden AND s.indicator_code = ?
-                              AND s.country_iso3 = m.country_iso3 AND s.subnational = '' AND s.sex = 'total'
-                              AND s.age_group = 'total' AND s.population_group = 'total'
-                              AND s.year = m.{year} AND s.source = m.{source})
+                WHERE {_in_scope("m.country_iso3", mart_countries)}
+                  AND EXISTS (SELECT 1 FROM _hidden_total AS s WHERE s.indicator_code = ?
+                              AND s.country_iso3 = m.country_iso3 AND s.year = m.{year} AND s.source = m.{source})
             """, [code])
 
