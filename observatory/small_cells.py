@@ -116,66 +116,60 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list
 
 def _secondary(con: duckdb.DuckDBPyConnection, dimension: str, total: str) -> int:
     """Where a published total has exactly one hidden figure under it, hide one more: the
-    smallest other figure (a non-zero one first), or, when there is none, the total."""
+    smallest other figure (a non-zero one first), or, when there is none, the total. Returns
+    how many figures it hid (an UPDATE counts the rows it changes; every one was open)."""
     others = [name for name in ("country_iso3", "subnational", "year", "indicator_code", "sex", "age_group",
                                 "population_group", "source") if name != dimension]
     group = ", ".join(others)
     same = " AND ".join(f"t.{name} = c.{name}" for name in others)
-    before = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _groups AS
-        SELECT {group}, count(*) FILTER (WHERE hidden) AS hidden_cells, count(*) FILTER (WHERE NOT hidden) AS open_cells,
-               arg_min(rid, (value = 0, value, rid)) FILTER (WHERE NOT hidden) AS next_cell
-        FROM _small WHERE {dimension} <> {sql_literal(total)}
-        GROUP BY ALL
-    """)
-    con.execute(f"""
+    return con.execute(f"""
         UPDATE _small SET hidden = true WHERE rid IN (
+            WITH groups AS (
+                SELECT {group}, count(*) FILTER (WHERE NOT hidden) AS open_cells,
+                       arg_min(rid, (value = 0, value, rid)) FILTER (WHERE NOT hidden) AS next_cell
+                FROM _small WHERE {dimension} <> {sql_literal(total)}
+                GROUP BY ALL HAVING count(*) FILTER (WHERE hidden) = 1
+            )
             SELECT CASE WHEN c.open_cells > 0 THEN c.next_cell ELSE t.rid END
-            FROM _groups AS c JOIN _small AS t ON {same} AND t.{dimension} = {sql_literal(total)}
-            WHERE c.hidden_cells = 1 AND NOT t.hidden
+            FROM groups AS c JOIN _small AS t ON {same} AND t.{dimension} = {sql_literal(total)}
+            WHERE NOT t.hidden
         )
-    """)
-    return con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0] - before
+    """).fetchall()[0][0]
 
 
 def _secondary_within_parent(con: duckdb.DuckDBPyConnection) -> int:
     """Units within a unit (Peru's Lima Metropolitana and Lima Provincias within Lima) add up
     to their parent's figure: where the parent's published figure has exactly one hidden unit
     under it, hide one more unit, or the parent itself."""
-    before = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
-    con.execute("""
+    return con.execute("""
         UPDATE _small SET hidden = true WHERE rid IN (
             WITH children AS (
                 SELECT country_iso3, parent, year, indicator_code, sex, age_group, population_group, source,
-                       count(*) FILTER (WHERE hidden) AS hidden_cells, count(*) FILTER (WHERE NOT hidden) AS open_cells,
+                       count(*) FILTER (WHERE NOT hidden) AS open_cells,
                        arg_min(rid, (value = 0, value, rid)) FILTER (WHERE NOT hidden) AS next_cell
-                FROM _small WHERE parent <> '' GROUP BY ALL
+                FROM _small WHERE parent <> '' GROUP BY ALL HAVING count(*) FILTER (WHERE hidden) = 1
             )
             SELECT CASE WHEN c.open_cells > 0 THEN c.next_cell ELSE t.rid END
             FROM children AS c JOIN _small AS t
               ON t.subnational = c.parent AND t.country_iso3 = c.country_iso3 AND t.year = c.year
              AND t.indicator_code = c.indicator_code AND t.sex = c.sex AND t.age_group = c.age_group
              AND t.population_group = c.population_group AND t.source = c.source
-            WHERE c.hidden_cells = 1 AND NOT t.hidden
+            WHERE NOT t.hidden
         )
-    """)
-    return con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0] - before
+    """).fetchall()[0][0]
 
 
 def _across_sources(con: duckdb.DuckDBPyConnection) -> int:
     """A figure hidden in one source is hidden in every source that gives the same cell:
     otherwise another source's figure for it undoes the secondary suppression of the first."""
-    before = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
-    con.execute("""
+    return con.execute("""
         UPDATE _small AS t SET hidden = true
         WHERE NOT t.hidden AND EXISTS (
             SELECT 1 FROM _small AS s
             WHERE s.hidden AND s.source <> t.source AND s.country_iso3 = t.country_iso3
               AND s.subnational = t.subnational AND s.year = t.year AND s.indicator_code = t.indicator_code
               AND s.sex = t.sex AND s.age_group = t.age_group AND s.population_group = t.population_group)
-    """)
-    return con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0] - before
+    """).fetchall()[0][0]
 
 
 def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list[str] | None,
