@@ -189,29 +189,7 @@ def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: lis
             flag_note = ?
         WHERE rowid IN (SELECT rid FROM _small WHERE hidden)
     """, [note])
-    con.execute(f"""
-        UPDATE {database}.observation_history AS h SET value = NULL
-        WHERE h.indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_in_scope("h.country_iso3", countries)}
-          AND (((h.subnational_code IS NOT NULL OR h.sex <> 'total' OR h.age_group <> 'total' OR h.population_group <> 'total')
-                AND h.value >= 1 AND h.value < ?)
-               OR EXISTS (SELECT 1 FROM _small AS s WHERE s.hidden AND s.country_iso3 = h.country_iso3
-                          AND s.subnational = coalesce(h.subnational_code, '') AND s.year = h.year
-                          AND s.indicator_code = h.indicator_code AND s.sex = h.sex AND s.age_group = h.age_group
-                          AND s.population_group = h.population_group AND s.source = h.source)
-               -- A superseded vintage of a figure that has figures under it, or over it: an old
-               -- total minus old (or unchanged) open cells would give an old small cell.
-               OR (h.rowid IN (SELECT rowid FROM {database}.observation_history
-                               WHERE {_in_scope("country_iso3", countries)}
-                               QUALIFY row_number() OVER (
-                                   PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
-                                                population_group, source
-                                   ORDER BY received_at DESC, source_file DESC, source_row DESC) > 1)
-                   AND EXISTS (SELECT 1 FROM {database}.observation_history AS d
-                               WHERE d.country_iso3 = h.country_iso3 AND d.year = h.year
-                                 AND d.indicator_code = h.indicator_code AND d.source = h.source
-                                 AND (d.subnational_code IS NOT NULL OR d.sex <> 'total' OR d.age_group <> 'total'
-                                      OR d.population_group <> 'total'))))
-    """, [sensitive_indicators(), k])
+    _apply_history(con, database, k, countries)
     mart_columns = {row[0] for row in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = 'mart_country_progress'",
         [database]).fetchall()}
@@ -225,3 +203,41 @@ def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: lis
                               AND s.country_iso3 = m.country_iso3 AND s.year = m.{year} AND s.source = m.{source})
             """, [code])
 
+
+
+def _apply_history(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list[str] | None) -> None:
+    """observation_history: a vintage loses its value when it is small and below a total, when
+    its key is hidden now, or when it is superseded and its figure comes with a breakdown (the
+    same country, year, indicator and source has figures below the national total): an old
+    total minus old (or unchanged) open cells would give an old small cell. Set-based: one
+    pass numbers the vintages of every key, joins find the three kinds."""
+    con.execute(f"""
+        UPDATE {database}.observation_history SET value = NULL WHERE rowid IN (
+            WITH vintages AS (
+                SELECT rowid AS rid, country_iso3, coalesce(subnational_code, '') AS subnational, year, indicator_code,
+                       sex, age_group, population_group, source, value,
+                       subnational_code IS NOT NULL OR sex <> 'total' OR age_group <> 'total'
+                           OR population_group <> 'total' AS below_total,
+                       row_number() OVER (
+                           PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
+                                        population_group, source
+                           ORDER BY received_at DESC, source_file DESC, source_row DESC) AS vintage
+                FROM {database}.observation_history
+                WHERE indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_in_scope("country_iso3", countries)}
+            ),
+            broken_down AS (
+                SELECT DISTINCT country_iso3, year, indicator_code, source FROM vintages WHERE below_total
+            )
+            SELECT rid FROM vintages WHERE below_total AND value >= 1 AND value < ?
+            UNION ALL
+            SELECT h.rid FROM vintages AS h JOIN _small AS s
+              ON s.hidden AND s.country_iso3 = h.country_iso3 AND s.subnational = h.subnational AND s.year = h.year
+             AND s.indicator_code = h.indicator_code AND s.sex = h.sex AND s.age_group = h.age_group
+             AND s.population_group = h.population_group AND s.source = h.source
+            UNION ALL
+            SELECT h.rid FROM vintages AS h JOIN broken_down AS d
+              ON d.country_iso3 = h.country_iso3 AND d.year = h.year AND d.indicator_code = h.indicator_code
+             AND d.source = h.source
+            WHERE h.vintage > 1
+        )
+    """, [sensitive_indicators(), k])
