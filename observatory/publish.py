@@ -54,7 +54,15 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> PublishSummar
     delta = _attach(con, settings, staging, delta)
     version = settings.curated_dir / f".parquet-{uuid.uuid4().hex}"
     try:
-        changed = _fill(con, settings, delta)
+        # One transaction: the changes reach the new file once, at the checkpoint, not
+        # statement by statement through its write-ahead log.
+        con.execute("BEGIN TRANSACTION")
+        try:
+            changed = _fill(con, settings, delta)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         counts = {table: con.execute(f"SELECT count(*) FROM pub.{table}").fetchall()[0][0] for table in public_schema()}
         con.execute("CHECKPOINT pub")
         version.mkdir()

@@ -180,3 +180,34 @@ def test_after_a_crash_mid_publication_the_next_one_equals_one_from_scratch(sett
     run(settings)
     assert_same_as_from_scratch(settings, tmp_path, failpoint)
     assert query(settings, "SELECT count(DISTINCT country_iso3) FROM fact_observation") == [(3,)]
+
+
+def test_a_copy_with_too_many_free_blocks_is_made_again(settings, tmp_path, monkeypatch):
+    """Deletes leave free blocks in the copied database; past a share of them the publication
+    starts from a new file instead (the published database does not grow run after run)."""
+    from observatory import publication
+
+    drop(settings, "mimp/per.csv", PER_2019)
+    run(settings)
+    dim_country = inode(settings, "dim_country")
+    monkeypatch.setattr(publication, "MAX_FREE_SHARE", -1.0)  # every copy counts as too sparse
+    drop(settings, "ovd/arg.csv", ARG)
+    run(settings)
+    assert inode(settings, "dim_country") != dim_country
+    assert_same_as_from_scratch(settings, tmp_path, "sparse")
+    assert not list(settings.curated_dir.glob(".*.tmp*"))
+
+
+def test_the_working_database_keeps_what_the_publication_was_made_from(settings):
+    """The record the next publication compares with: fingerprints per country of the tables
+    suppression touches, per table of the others, and the hidden national totals."""
+    drop(settings, "mimp/per.csv", PER_2019)
+    run(settings)
+    with duckdb.connect(str(settings.working_db), read_only=True) as con:
+        parts = con.execute("SELECT tbl, country_iso3 FROM publication_fingerprint WHERE country_iso3 <> '*' "
+                            "ORDER BY ALL").fetchall()
+        totals = con.execute("SELECT country_iso3, year, indicator_code FROM publication_hidden_total").fetchall()
+        tables = con.execute("SELECT count(*) FROM publication_fingerprint WHERE country_iso3 = '*'").fetchall()
+    assert ("fact_observation", "PER") in parts and ("observation_history", "PER") in parts
+    assert totals == [("PER", 2020, "femicide_count")]  # 2 over its single unit of 2
+    assert tables == [(len(publish_step.public_schema()) - 3,)]
