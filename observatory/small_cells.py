@@ -39,6 +39,7 @@ NOTE = ("Suprimido para proteger a las víctimas: una cifra pequeña (de 1 a {to
         "(README, 'Small cells').")
 # The dimensions a total adds up over, and the value that marks the total in each.
 DIMENSIONS = {"subnational": "", "sex": "total", "age_group": "total", "population_group": "total"}
+DIMENSIONS_AND_SOURCE = (*DIMENSIONS, "source")
 # Secondary suppression repeats until nothing changes: hiding a cell in one dimension can leave
 # another dimension's total with a single hidden cell. Each pass hides at least one cell.
 MAX_PASSES = 50
@@ -100,7 +101,7 @@ def _hidden_totals(con: duckdb.DuckDBPyConnection, countries: list[str] | None, 
 
 def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list[str] | None) -> None:
     """_small: every published figure of a sensitive indicator (of `countries`), primary
-    suppressions marked; none when k <= 1."""
+    suppressions marked, with its cell key (_key); none when k <= 1."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _small AS
         SELECT f.rowid AS rid, f.country_iso3, coalesce(f.subnational_code, '') AS subnational,
@@ -112,27 +113,64 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list
         LEFT JOIN {database}.dim_subnational AS d USING (subnational_code)
         WHERE f.indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_in_scope("f.country_iso3", countries)} AND ? > 1
     """, [k, sensitive_indicators(), k])
+    _key(con)
+
+
+# The columns of a cell, in the order of its key's digits.
+KEY = ("country_iso3", "subnational", "year", "indicator_code", "sex", "age_group", "population_group", "source")
+
+
+def _radix(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per column of KEY, the weight of its digit in the cell key: the product of how many
+    values the later columns take (the subnational digit counts the parent units too)."""
+    counts = {}
+    for column in KEY:
+        values = "SELECT subnational FROM _small UNION SELECT parent FROM _small" if column == "subnational" else \
+            f"SELECT DISTINCT {column} FROM _small"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _code_{column} AS "
+                    f"SELECT v, row_number() OVER (ORDER BY v) - 1 AS code FROM ({values}) AS t(v)")
+        counts[column] = max(1, con.execute(f"SELECT count(*) FROM _code_{column}").fetchall()[0][0])
+    radix, weight = {}, 1
+    for column in reversed(KEY):
+        radix[column] = weight
+        weight *= counts[column]
+    if weight >= 2 ** 126:
+        raise ValueError(f"small cells: too many distinct keys to number cells exactly ({counts})")
+    return radix
+
+
+def _key(con: duckdb.DuckDBPyConnection) -> None:
+    """Number every cell exactly with one integer, each column a digit of a mixed-radix number
+    (k_<column> its digit): a total and the figures under it over one dimension share the key
+    with that digit taken out, so the secondary passes group and join on one integer instead of
+    eight texts. Exact, not a hash: two groups never merge."""
+    radix = _radix(con)
+    joins = " ".join(f"JOIN _code_{column} AS c_{column} ON c_{column}.v IS NOT DISTINCT FROM s.{column}" for column in KEY)
+    cell = " + ".join(f"c_{column}.code::HUGEINT * {radix[column]}" for column in KEY)
+    digits = ", ".join(f"c_{column}.code::HUGEINT * {radix[column]} AS k_{column}" for column in DIMENSIONS_AND_SOURCE)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _small AS
+        SELECT s.*, {cell} AS cell, {digits}, p.code::HUGEINT * {radix['subnational']} AS k_parent
+        FROM _small AS s {joins}
+        JOIN _code_subnational AS p ON p.v = s.parent
+    """)
 
 
 def _secondary(con: duckdb.DuckDBPyConnection, dimension: str, total: str) -> int:
     """Where a published total has exactly one hidden figure under it, hide one more: the
     smallest other figure (a non-zero one first), or, when there is none, the total. Returns
     how many figures it hid (an UPDATE counts the rows it changes; every one was open)."""
-    others = [name for name in ("country_iso3", "subnational", "year", "indicator_code", "sex", "age_group",
-                                "population_group", "source") if name != dimension]
-    group = ", ".join(others)
-    same = " AND ".join(f"t.{name} = c.{name}" for name in others)
     return con.execute(f"""
         UPDATE _small SET hidden = true WHERE rid IN (
             WITH groups AS (
-                SELECT {group}, count(*) FILTER (WHERE NOT hidden) AS open_cells,
+                SELECT cell - k_{dimension} AS total_cell, count(*) FILTER (WHERE NOT hidden) AS open_cells,
                        arg_min(rid, (value = 0, value, rid)) FILTER (WHERE NOT hidden) AS next_cell
                 FROM _small WHERE {dimension} <> {sql_literal(total)}
                 GROUP BY ALL HAVING count(*) FILTER (WHERE hidden) = 1
             )
             SELECT CASE WHEN c.open_cells > 0 THEN c.next_cell ELSE t.rid END
-            FROM groups AS c JOIN _small AS t ON {same} AND t.{dimension} = {sql_literal(total)}
-            WHERE NOT t.hidden
+            FROM groups AS c JOIN _small AS t ON t.cell - t.k_{dimension} = c.total_cell
+            WHERE t.{dimension} = {sql_literal(total)} AND NOT t.hidden
         )
     """).fetchall()[0][0]
 
@@ -144,16 +182,12 @@ def _secondary_within_parent(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("""
         UPDATE _small SET hidden = true WHERE rid IN (
             WITH children AS (
-                SELECT country_iso3, parent, year, indicator_code, sex, age_group, population_group, source,
-                       count(*) FILTER (WHERE NOT hidden) AS open_cells,
+                SELECT cell - k_subnational + k_parent AS parent_cell, count(*) FILTER (WHERE NOT hidden) AS open_cells,
                        arg_min(rid, (value = 0, value, rid)) FILTER (WHERE NOT hidden) AS next_cell
                 FROM _small WHERE parent <> '' GROUP BY ALL HAVING count(*) FILTER (WHERE hidden) = 1
             )
             SELECT CASE WHEN c.open_cells > 0 THEN c.next_cell ELSE t.rid END
-            FROM children AS c JOIN _small AS t
-              ON t.subnational = c.parent AND t.country_iso3 = c.country_iso3 AND t.year = c.year
-             AND t.indicator_code = c.indicator_code AND t.sex = c.sex AND t.age_group = c.age_group
-             AND t.population_group = c.population_group AND t.source = c.source
+            FROM children AS c JOIN _small AS t ON t.cell = c.parent_cell
             WHERE NOT t.hidden
         )
     """).fetchall()[0][0]
@@ -161,14 +195,11 @@ def _secondary_within_parent(con: duckdb.DuckDBPyConnection) -> int:
 
 def _across_sources(con: duckdb.DuckDBPyConnection) -> int:
     """A figure hidden in one source is hidden in every source that gives the same cell:
-    otherwise another source's figure for it undoes the secondary suppression of the first."""
+    otherwise another source's figure for it undoes the secondary suppression of the first.
+    (A key is one row, so another row with the same cell but the source is another source.)"""
     return con.execute("""
-        UPDATE _small AS t SET hidden = true
-        WHERE NOT t.hidden AND EXISTS (
-            SELECT 1 FROM _small AS s
-            WHERE s.hidden AND s.source <> t.source AND s.country_iso3 = t.country_iso3
-              AND s.subnational = t.subnational AND s.year = t.year AND s.indicator_code = t.indicator_code
-              AND s.sex = t.sex AND s.age_group = t.age_group AND s.population_group = t.population_group)
+        UPDATE _small SET hidden = true
+        WHERE NOT hidden AND cell - k_source IN (SELECT cell - k_source FROM _small WHERE hidden)
     """).fetchall()[0][0]
 
 
