@@ -120,6 +120,8 @@ def _fill(con: duckdb.DuckDBPyConnection, settings: Settings, delta: publication
     small_cells.suppress(con, "pub", settings.small_cell_k, delta.countries, delta.mart_countries,
                          earlier_totals="main.publication_hidden_total")
     return delta.changed_tables()
+
+
 def _swap_parquet(link: Path, version: Path) -> None:
     """`parquet` is a symbolic link to the current version folder: replacing the link is one
     atomic rename, so readers see the whole old set or the whole new one."""
