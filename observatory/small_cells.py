@@ -40,9 +40,6 @@ NOTE = ("Suprimido para proteger a las víctimas: una cifra pequeña (de 1 a {to
 # The dimensions a total adds up over, and the value that marks the total in each.
 DIMENSIONS = {"subnational": "", "sex": "total", "age_group": "total", "population_group": "total"}
 DIMENSIONS_AND_SOURCE = (*DIMENSIONS, "source")
-# Secondary suppression repeats until nothing changes: hiding a cell in one dimension can leave
-# another dimension's total with a single hidden cell. Each pass hides at least one cell.
-MAX_PASSES = 50
 
 
 def sensitive_indicators() -> list[str]:
@@ -64,7 +61,11 @@ def suppress(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: l
     _hidden_total: every hidden national total, of every country."""
     mart_countries = countries if mart_countries is None else mart_countries
     _mark(con, database, k, countries)
-    for _ in range(MAX_PASSES):
+    # Secondary suppression repeats until nothing changes: hiding a cell in one dimension can
+    # leave another dimension's total with a single hidden cell. No bound on the passes (a bound
+    # reached would publish a recoverable cell): each pass but the last hides at least one more
+    # of finitely many cells, and nothing is ever shown again, so the loop ends.
+    while True:
         changed = sum(_secondary(con, dimension, total) for dimension, total in DIMENSIONS.items())
         changed += _secondary_within_parent(con) + _across_sources(con)
         if not changed:
