@@ -11,8 +11,10 @@ from observatory.build import MARTS
 @dg.asset(group_name="publish", deps=[*CURATED_TABLES, *MARTS], pool=WRITER_POOL, output_required=False)
 def published_database(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
     """The public schema v1 copied into a new DuckDB file (with column comments) and Parquet
-    files, renamed over the published ones: open readers keep their snapshot. Not
-    materialized when what is published already is what the working database holds."""
+    files, renamed over the published ones: open readers keep their snapshot. When only data
+    changed, the new file is a copy of the published one with the changed countries' rows and
+    changed tables replaced (observatory/publication.py). Not materialized when what is
+    published already is what the working database holds."""
     summary = pipeline.publish(observatory.settings())
     if summary is None:
         context.log.info("published files unchanged")

@@ -1,6 +1,12 @@
 """Publish: copy the public tables of the working database into a new DuckDB file and Parquet
 files, then rename them over the published ones. A reader holding the old file keeps its
-snapshot; nobody ever sees a half-written database."""
+snapshot; nobody ever sees a half-written database.
+
+When only data changed since the last publication (publication.py), the new file starts as a
+copy of the published one and only the changed countries' rows and the changed small tables
+are written (and suppressed again), and only the changed tables' Parquet files; the rest of
+the Parquet set is shared with the previous version folder. Otherwise every table is created
+anew. Either way the result is the same tables, comments and suppression flags."""
 from __future__ import annotations
 
 import logging
@@ -15,7 +21,7 @@ import uuid
 import duckdb
 import yaml
 
-from observatory import faults, small_cells
+from observatory import faults, publication, small_cells
 from observatory.settings import Settings
 from observatory.sqltext import sql_literal
 
@@ -32,8 +38,9 @@ class PublishSummary:
 
 @lru_cache(maxsize=1)
 def public_schema() -> dict:
-    """Table -> {description, columns: {name: [type, description]}}, from schema.yaml."""
-    return yaml.safe_load(SCHEMA_FILE.read_text())
+    """Table -> {description, columns: {name: [type, description]}}, from schema.yaml (with
+    libyaml's loader where installed: a run reads it once, the pure-Python one takes 50 ms)."""
+    return yaml.load(SCHEMA_FILE.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> PublishSummary:
@@ -43,27 +50,76 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> PublishSummar
     settings.curated_dir.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(settings)
     staging = settings.curated_dir / f".{settings.published_db.name}.{os.getpid()}.tmp"
-    # The working database stays in DuckDB 2's format; only the published copy is written in
-    # the older one, so researchers' 1.x clients open it.
-    con.execute(f"ATTACH {sql_literal(staging)} AS pub (STORAGE_VERSION {sql_literal(settings.published_storage_version)})")
+    delta = publication.delta(con, settings, public_schema())
+    previous_parquet = settings.parquet_dir.resolve()
+    delta = _attach(con, settings, staging, delta)
     version = settings.curated_dir / f".parquet-{uuid.uuid4().hex}"
     try:
-        counts = {table: _copy_table(con, table, spec) for table, spec in public_schema().items()}
-        # Small cells are suppressed in what is published (and so in what is built from it).
-        small_cells.suppress(con, "pub", settings.small_cell_k)
+        # One transaction: the changes reach the new file once, at the checkpoint, not
+        # statement by statement through its write-ahead log.
+        con.execute("BEGIN TRANSACTION")
+        try:
+            changed = _fill(con, settings, delta)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        counts = {table: con.execute(f"SELECT count(*) FROM pub.{table}").fetchall()[0][0] for table in public_schema()}
         con.execute("CHECKPOINT pub")
         version.mkdir()
         for table in counts:
-            _write_parquet(con, table, version)
+            if table in changed or not (previous_parquet / f"{table}.parquet").is_file():
+                _write_parquet(con, table, version)
+            else:
+                publication.link_or_copy(previous_parquet / f"{table}.parquet", version / f"{table}.parquet")
     finally:
         con.execute("DETACH pub")
     _fsync(staging)
+    publication.forget(con)
     faults.point("publish_before_rename")
     os.replace(staging, settings.published_db)
     faults.point("publish_between_database_and_parquet")
     _swap_parquet(settings.parquet_dir, version)
-    log.info("published %s: %s", settings.published_db, counts)
+    publication.record(con, settings)
+    log.info("published %s (%s): %s", settings.published_db,
+             "in full" if delta is None else f"changed: {sorted(changed)}, countries {delta.countries}", counts)
     return PublishSummary(settings.published_db, settings.parquet_dir, counts)
+
+
+def _attach(con: duckdb.DuckDBPyConnection, settings: Settings, staging: Path,
+            delta: publication.Delta | None) -> publication.Delta | None:
+    """Attach the database being made as `pub`: a copy of the published one when a delta
+    applies to it, else a new file. Returns the delta, None when the copy is not used."""
+    # The working database stays in DuckDB 2's format; only the published copy is written in
+    # the older one, so researchers' 1.x clients open it (a copy keeps the format it has).
+    attach = f"ATTACH {sql_literal(staging)} AS pub (STORAGE_VERSION {sql_literal(settings.published_storage_version)})"
+    if delta is not None:
+        shutil.copyfile(settings.published_db, staging)
+        con.execute(attach)
+        if not publication.too_sparse(con, "pub"):
+            return delta
+        con.execute("DETACH pub")
+        staging.unlink()
+    con.execute(attach)
+    return None
+
+
+def _fill(con: duckdb.DuckDBPyConnection, settings: Settings, delta: publication.Delta | None) -> set[str]:
+    """Write the tables into `pub` and suppress their small cells; returns the tables changed."""
+    if delta is None:
+        for table, spec in public_schema().items():
+            _create_table(con, table, spec)
+        # Small cells are suppressed in what is published (and so in what is built from it).
+        small_cells.suppress(con, "pub", settings.small_cell_k)
+        return set(public_schema())
+    for table in publication.OBSERVATION_TABLES:
+        _replace_rows(con, table, delta.countries)
+    _replace_rows(con, publication.MART_TABLE, delta.mart_countries)
+    for table in delta.tables:
+        _replace_rows(con, table, None)
+    small_cells.suppress(con, "pub", settings.small_cell_k, delta.countries, delta.mart_countries,
+                         earlier_totals="main.publication_hidden_total")
+    return delta.changed_tables()
 
 
 def _swap_parquet(link: Path, version: Path) -> None:
@@ -83,13 +139,13 @@ def _swap_parquet(link: Path, version: Path) -> None:
 def _clear_leftovers(settings: Settings) -> None:
     current = settings.parquet_dir.resolve() if settings.parquet_dir.is_symlink() else None
     for path in settings.curated_dir.glob(".*"):
-        if path.name.endswith((".tmp", ".link")):
+        if path.name.endswith((".tmp", ".tmp.wal", ".link")):
             path.unlink()
         elif path.name.startswith(".parquet-") and path != current:
             shutil.rmtree(path)
 
 
-def _copy_table(con: duckdb.DuckDBPyConnection, table: str, spec: dict) -> int:
+def _create_table(con: duckdb.DuckDBPyConnection, table: str, spec: dict) -> None:
     columns = spec["columns"]
     ddl = ", ".join(f"{name} {kind}" for name, (kind, _) in columns.items())
     con.execute(f"CREATE TABLE pub.{table} ({ddl})")
@@ -97,7 +153,18 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str, spec: dict) -> int:
     for name, (_, description) in columns.items():
         con.execute(f"COMMENT ON COLUMN pub.{table}.{name} IS {sql_literal(description)}")
     con.execute(f"INSERT INTO pub.{table} SELECT {', '.join(columns)} FROM main.{table}")
-    return con.execute(f"SELECT count(*) FROM pub.{table}").fetchall()[0][0]
+
+
+def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, countries: list[str] | None) -> None:
+    """The rows of `countries` (all rows when None) again from the working database: the
+    table, its comments and the other rows stay."""
+    if countries == []:
+        return
+    where = "TRUE" if countries is None else "coalesce(country_iso3, '') IN (SELECT unnest(?::VARCHAR[]))"
+    params = [] if countries is None else [countries]
+    columns = ", ".join(public_schema()[table]["columns"])
+    con.execute(f"DELETE FROM pub.{table} WHERE {where}", params)
+    con.execute(f"INSERT INTO pub.{table} SELECT {columns} FROM main.{table} WHERE {where}", params)
 
 
 def _write_parquet(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> None:

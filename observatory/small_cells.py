@@ -12,6 +12,13 @@ hidden in every source that gives the same cell. Superseded vintages of sensitiv
 that come with a breakdown are not published.
 This runs on the copy being published, never on the working database, which keeps the true
 figures; everything built from the published database (exports, reports) inherits it.
+
+Every rule works inside one country: the totals a figure adds up to (national, a unit's, a
+parent unit's) and the cells another source gives are matched on country_iso3, and so are
+the vintages of observation_history and the rows of mart_country_progress. What is hidden in a
+country depends only on that country's rows (and on k, the sensitive indicators and which unit
+lies within which, the same for all), so a publication recomputes only the countries whose
+figures changed (`countries`) and keeps what the last one hid elsewhere (publication.py).
 """
 from __future__ import annotations
 
@@ -32,9 +39,7 @@ NOTE = ("Suprimido para proteger a las víctimas: una cifra pequeña (de 1 a {to
         "(README, 'Small cells').")
 # The dimensions a total adds up over, and the value that marks the total in each.
 DIMENSIONS = {"subnational": "", "sex": "total", "age_group": "total", "population_group": "total"}
-# Secondary suppression repeats until nothing changes: hiding a cell in one dimension can leave
-# another dimension's total with a single hidden cell. Each pass hides at least one cell.
-MAX_PASSES = 50
+DIMENSIONS_AND_SOURCE = (*DIMENSIONS, "source")
 
 
 def sensitive_indicators() -> list[str]:
@@ -42,26 +47,62 @@ def sensitive_indicators() -> list[str]:
     return sorted(indicators.loc[indicators["sensitive"] == "yes", "indicator_code"])
 
 
-def suppress(con: duckdb.DuckDBPyConnection, database: str, k: int) -> int:
+def suppress(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list[str] | None = None,
+             mart_countries: list[str] | None = None, earlier_totals: str | None = None) -> int:
     """Suppress small cells in `database` (the attached copy being published): fact_observation,
     observation_history and the latest figures of mart_country_progress. Returns how many
-    fact_observation figures were hidden."""
-    if k <= 1:
-        return 0
-    _mark(con, database, k)
-    for _ in range(MAX_PASSES):
+    fact_observation figures were hidden.
+
+    countries: only the rows of these countries (country_iso3, '' for none) are unsuppressed
+    and get suppressed; None: every row. mart_countries: the countries whose
+    mart_country_progress rows are unsuppressed (default: `countries`); their withheld latest
+    figures are the national totals hidden now, or, for a country not in `countries`, those in
+    the relation `earlier_totals` (country_iso3, year, indicator_code, source). Leaves
+    _hidden_total: every hidden national total, of every country."""
+    mart_countries = countries if mart_countries is None else mart_countries
+    _mark(con, database, k, countries)
+    # Secondary suppression repeats until nothing changes: hiding a cell in one dimension can
+    # leave another dimension's total with a single hidden cell. No bound on the passes (a bound
+    # reached would publish a recoverable cell): each pass but the last hides at least one more
+    # of finitely many cells, and nothing is ever shown again, so the loop ends.
+    while True:
         changed = sum(_secondary(con, dimension, total) for dimension, total in DIMENSIONS.items())
         changed += _secondary_within_parent(con) + _across_sources(con)
         if not changed:
             break
     hidden = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
-    _apply(con, database, k)  # also when nothing is hidden now: earlier vintages may be small
-    log.info("small cells: %d figures suppressed (k = %d)", hidden, k)
+    _hidden_totals(con, countries, earlier_totals)
+    if k > 1:
+        _apply(con, database, k, countries, mart_countries)  # also when nothing is hidden now: earlier vintages may be small
+    log.info("small cells: %d figures suppressed (k = %d) in %s countries", hidden, k,
+             "all" if countries is None else len(countries))
     return hidden
 
 
-def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
-    """_small: every published figure of a sensitive indicator, primary suppressions marked."""
+def _in_scope(column: str, countries: list[str] | None) -> str:
+    """A condition keeping the rows of `countries` (all when None)."""
+    if countries is None:
+        return "TRUE"
+    return f"coalesce({column}, '') IN (SELECT unnest({_list(countries)}::VARCHAR[]))"
+
+
+def _list(values: list[str]) -> str:
+    return "[" + ", ".join(sql_literal(value) for value in values) + "]"
+
+
+def _hidden_totals(con: duckdb.DuckDBPyConnection, countries: list[str] | None, earlier: str | None) -> None:
+    """_hidden_total: the hidden national totals (they withhold a mart's latest figure) of the
+    countries done now, and the earlier ones of the others."""
+    query = """SELECT country_iso3, year, indicator_code, source FROM _small
+               WHERE hidden AND subnational = '' AND sex = 'total' AND age_group = 'total' AND population_group = 'total'"""
+    if countries is not None and earlier:
+        query += f" UNION ALL SELECT country_iso3, year, indicator_code, source FROM {earlier} WHERE NOT {_in_scope('country_iso3', countries)}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _hidden_total AS {query}")
+
+
+def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list[str] | None) -> None:
+    """_small: every published figure of a sensitive indicator (of `countries`), primary
+    suppressions marked, with its cell key (_key); none when k <= 1."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _small AS
         SELECT f.rowid AS rid, f.country_iso3, coalesce(f.subnational_code, '') AS subnational,
@@ -71,75 +112,100 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
                    AND f.value >= 1 AND f.value < ? AS hidden
         FROM {database}.fact_observation AS f
         LEFT JOIN {database}.dim_subnational AS d USING (subnational_code)
-        WHERE f.indicator_code IN (SELECT unnest(?::VARCHAR[]))
-    """, [k, sensitive_indicators()])
+        WHERE f.indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_in_scope("f.country_iso3", countries)} AND ? > 1
+    """, [k, sensitive_indicators(), k])
+    _key(con)
+
+
+# The columns of a cell, in the order of its key's digits.
+KEY = ("country_iso3", "subnational", "year", "indicator_code", "sex", "age_group", "population_group", "source")
+
+
+def _radix(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per column of KEY, the weight of its digit in the cell key: the product of how many
+    values the later columns take (the subnational digit counts the parent units too)."""
+    counts = {}
+    for column in KEY:
+        values = "SELECT subnational FROM _small UNION SELECT parent FROM _small" if column == "subnational" else \
+            f"SELECT DISTINCT {column} FROM _small"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _code_{column} AS "
+                    f"SELECT v, row_number() OVER (ORDER BY v) - 1 AS code FROM ({values}) AS t(v)")
+        counts[column] = max(1, con.execute(f"SELECT count(*) FROM _code_{column}").fetchall()[0][0])
+    radix, weight = {}, 1
+    for column in reversed(KEY):
+        radix[column] = weight
+        weight *= counts[column]
+    if weight >= 2 ** 126:
+        raise ValueError(f"small cells: too many distinct keys to number cells exactly ({counts})")
+    return radix
+
+
+def _key(con: duckdb.DuckDBPyConnection) -> None:
+    """Number every cell exactly with one integer, each column a digit of a mixed-radix number
+    (k_<column> its digit): a total and the figures under it over one dimension share the key
+    with that digit taken out, so the secondary passes group and join on one integer instead of
+    eight texts. Exact, not a hash: two groups never merge."""
+    radix = _radix(con)
+    joins = " ".join(f"JOIN _code_{column} AS c_{column} ON c_{column}.v IS NOT DISTINCT FROM s.{column}" for column in KEY)
+    cell = " + ".join(f"c_{column}.code::HUGEINT * {radix[column]}" for column in KEY)
+    digits = ", ".join(f"c_{column}.code::HUGEINT * {radix[column]} AS k_{column}" for column in DIMENSIONS_AND_SOURCE)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _small AS
+        SELECT s.*, {cell} AS cell, {digits}, p.code::HUGEINT * {radix['subnational']} AS k_parent
+        FROM _small AS s {joins}
+        JOIN _code_subnational AS p ON p.v = s.parent
+    """)
 
 
 def _secondary(con: duckdb.DuckDBPyConnection, dimension: str, total: str) -> int:
     """Where a published total has exactly one hidden figure under it, hide one more: the
-    smallest other figure (a non-zero one first), or, when there is none, the total."""
-    others = [name for name in ("country_iso3", "subnational", "year", "indicator_code", "sex", "age_group",
-                                "population_group", "source") if name != dimension]
-    group = ", ".join(others)
-    same = " AND ".join(f"t.{name} = c.{name}" for name in others)
-    before = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _groups AS
-        SELECT {group}, count(*) FILTER (WHERE hidden) AS hidden_cells, count(*) FILTER (WHERE NOT hidden) AS open_cells,
-               arg_min(rid, (value = 0, value, rid)) FILTER (WHERE NOT hidden) AS next_cell
-        FROM _small WHERE {dimension} <> {sql_literal(total)}
-        GROUP BY ALL
-    """)
-    con.execute(f"""
+    smallest other figure (a non-zero one first), or, when there is none, the total. Returns
+    how many figures it hid (an UPDATE counts the rows it changes; every one was open)."""
+    return con.execute(f"""
         UPDATE _small SET hidden = true WHERE rid IN (
+            WITH groups AS (
+                SELECT cell - k_{dimension} AS total_cell, count(*) FILTER (WHERE NOT hidden) AS open_cells,
+                       arg_min(rid, (value = 0, value, rid)) FILTER (WHERE NOT hidden) AS next_cell
+                FROM _small WHERE {dimension} <> {sql_literal(total)}
+                GROUP BY ALL HAVING count(*) FILTER (WHERE hidden) = 1
+            )
             SELECT CASE WHEN c.open_cells > 0 THEN c.next_cell ELSE t.rid END
-            FROM _groups AS c JOIN _small AS t ON {same} AND t.{dimension} = {sql_literal(total)}
-            WHERE c.hidden_cells = 1 AND NOT t.hidden
+            FROM groups AS c JOIN _small AS t ON t.cell - t.k_{dimension} = c.total_cell
+            WHERE t.{dimension} = {sql_literal(total)} AND NOT t.hidden
         )
-    """)
-    return con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0] - before
+    """).fetchall()[0][0]
 
 
 def _secondary_within_parent(con: duckdb.DuckDBPyConnection) -> int:
     """Units within a unit (Peru's Lima Metropolitana and Lima Provincias within Lima) add up
     to their parent's figure: where the parent's published figure has exactly one hidden unit
     under it, hide one more unit, or the parent itself."""
-    before = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
-    con.execute("""
+    return con.execute("""
         UPDATE _small SET hidden = true WHERE rid IN (
             WITH children AS (
-                SELECT country_iso3, parent, year, indicator_code, sex, age_group, population_group, source,
-                       count(*) FILTER (WHERE hidden) AS hidden_cells, count(*) FILTER (WHERE NOT hidden) AS open_cells,
+                SELECT cell - k_subnational + k_parent AS parent_cell, count(*) FILTER (WHERE NOT hidden) AS open_cells,
                        arg_min(rid, (value = 0, value, rid)) FILTER (WHERE NOT hidden) AS next_cell
-                FROM _small WHERE parent <> '' GROUP BY ALL
+                FROM _small WHERE parent <> '' GROUP BY ALL HAVING count(*) FILTER (WHERE hidden) = 1
             )
             SELECT CASE WHEN c.open_cells > 0 THEN c.next_cell ELSE t.rid END
-            FROM children AS c JOIN _small AS t
-              ON t.subnational = c.parent AND t.country_iso3 = c.country_iso3 AND t.year = c.year
-             AND t.indicator_code = c.indicator_code AND t.sex = c.sex AND t.age_group = c.age_group
-             AND t.population_group = c.population_group AND t.source = c.source
-            WHERE c.hidden_cells = 1 AND NOT t.hidden
+            FROM children AS c JOIN _small AS t ON t.cell = c.parent_cell
+            WHERE NOT t.hidden
         )
-    """)
-    return con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0] - before
+    """).fetchall()[0][0]
 
 
 def _across_sources(con: duckdb.DuckDBPyConnection) -> int:
     """A figure hidden in one source is hidden in every source that gives the same cell:
-    otherwise another source's figure for it undoes the secondary suppression of the first."""
-    before = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
-    con.execute("""
-        UPDATE _small AS t SET hidden = true
-        WHERE NOT t.hidden AND EXISTS (
-            SELECT 1 FROM _small AS s
-            WHERE s.hidden AND s.source <> t.source AND s.country_iso3 = t.country_iso3
-              AND s.subnational = t.subnational AND s.year = t.year AND s.indicator_code = t.indicator_code
-              AND s.sex = t.sex AND s.age_group = t.age_group AND s.population_group = t.population_group)
-    """)
-    return con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0] - before
+    otherwise another source's figure for it undoes the secondary suppression of the first.
+    (A key is one row, so another row with the same cell but the source is another source.)"""
+    return con.execute("""
+        UPDATE _small SET hidden = true
+        WHERE NOT hidden AND cell - k_source IN (SELECT cell - k_source FROM _small WHERE hidden)
+    """).fetchall()[0][0]
 
 
-def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
+def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list[str] | None,
+           mart_countries: list[str] | None) -> None:
     """Hidden figures lose their value (and a note that could give it away, such as how many
     records were summed); in observation_history every vintage of their key, every small
     vintage and every superseded vintage of a sensitive figure published with a breakdown (by
@@ -155,28 +221,7 @@ def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
             flag_note = ?
         WHERE rowid IN (SELECT rid FROM _small WHERE hidden)
     """, [note])
-    con.execute(f"""
-        UPDATE {database}.observation_history AS h SET value = NULL
-        WHERE h.indicator_code IN (SELECT unnest(?::VARCHAR[]))
-          AND (((h.subnational_code IS NOT NULL OR h.sex <> 'total' OR h.age_group <> 'total' OR h.population_group <> 'total')
-                AND h.value >= 1 AND h.value < ?)
-               OR EXISTS (SELECT 1 FROM _small AS s WHERE s.hidden AND s.country_iso3 = h.country_iso3
-                          AND s.subnational = coalesce(h.subnational_code, '') AND s.year = h.year
-                          AND s.indicator_code = h.indicator_code AND s.sex = h.sex AND s.age_group = h.age_group
-                          AND s.population_group = h.population_group AND s.source = h.source)
-               -- A superseded vintage of a figure that has figures under it, or over it: an old
-               -- total minus old (or unchanged) open cells would give an old small cell.
-               OR (h.rowid IN (SELECT rowid FROM {database}.observation_history
-                               QUALIFY row_number() OVER (
-                                   PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
-                                                population_group, source
-                                   ORDER BY received_at DESC, source_file DESC, source_row DESC) > 1)
-                   AND EXISTS (SELECT 1 FROM {database}.observation_history AS d
-                               WHERE d.country_iso3 = h.country_iso3 AND d.year = h.year
-                                 AND d.indicator_code = h.indicator_code AND d.source = h.source
-                                 AND (d.subnational_code IS NOT NULL OR d.sex <> 'total' OR d.age_group <> 'total'
-                                      OR d.population_group <> 'total'))))
-    """, [sensitive_indicators(), k])
+    _apply_history(con, database, k, countries)
     mart_columns = {row[0] for row in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = 'mart_country_progress'",
         [database]).fetchall()}
@@ -185,9 +230,46 @@ def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int) -> None:
         if {latest, year, source} <= mart_columns:
             con.execute(f"""
                 UPDATE {database}.mart_country_progress AS m SET {latest} = NULL
-                WHERE EXISTS (SELECT 1 FROM _small AS s WHERE s.hidden AND s.indicator_code = ?
-                              AND s.country_iso3 = m.country_iso3 AND s.subnational = '' AND s.sex = 'total'
-                              AND s.age_group = 'total' AND s.population_group = 'total'
-                              AND s.year = m.{year} AND s.source = m.{source})
+                WHERE {_in_scope("m.country_iso3", mart_countries)}
+                  AND EXISTS (SELECT 1 FROM _hidden_total AS s WHERE s.indicator_code = ?
+                              AND s.country_iso3 = m.country_iso3 AND s.year = m.{year} AND s.source = m.{source})
             """, [code])
 
+
+
+def _apply_history(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list[str] | None) -> None:
+    """observation_history: a vintage loses its value when it is small and below a total, when
+    its key is hidden now, or when it is superseded and its figure comes with a breakdown (the
+    same country, year, indicator and source has figures below the national total): an old
+    total minus old (or unchanged) open cells would give an old small cell. Set-based: one
+    pass numbers the vintages of every key, joins find the three kinds."""
+    con.execute(f"""
+        UPDATE {database}.observation_history SET value = NULL WHERE rowid IN (
+            WITH vintages AS (
+                SELECT rowid AS rid, country_iso3, coalesce(subnational_code, '') AS subnational, year, indicator_code,
+                       sex, age_group, population_group, source, value,
+                       subnational_code IS NOT NULL OR sex <> 'total' OR age_group <> 'total'
+                           OR population_group <> 'total' AS below_total,
+                       row_number() OVER (
+                           PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
+                                        population_group, source
+                           ORDER BY received_at DESC, source_file DESC, source_row DESC) AS vintage
+                FROM {database}.observation_history
+                WHERE indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_in_scope("country_iso3", countries)}
+            ),
+            broken_down AS (
+                SELECT DISTINCT country_iso3, year, indicator_code, source FROM vintages WHERE below_total
+            )
+            SELECT rid FROM vintages WHERE below_total AND value >= 1 AND value < ?
+            UNION ALL
+            SELECT h.rid FROM vintages AS h JOIN _small AS s
+              ON s.hidden AND s.country_iso3 = h.country_iso3 AND s.subnational = h.subnational AND s.year = h.year
+             AND s.indicator_code = h.indicator_code AND s.sex = h.sex AND s.age_group = h.age_group
+             AND s.population_group = h.population_group AND s.source = h.source
+            UNION ALL
+            SELECT h.rid FROM vintages AS h JOIN broken_down AS d
+              ON d.country_iso3 = h.country_iso3 AND d.year = h.year AND d.indicator_code = h.indicator_code
+             AND d.source = h.source
+            WHERE h.vintage > 1
+        )
+    """, [sensitive_indicators(), k])

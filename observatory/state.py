@@ -32,7 +32,7 @@ def digest(paths: Iterable[Path], *extra: object) -> str:
 
 # Code that only shapes what is published (the published copy, its small cells, the exports
 # and the report): a change to it publishes again, it does not read every raw file again.
-PUBLISHING_CODE = ("publish.py", "small_cells.py", "exports.py", "report.py", "charts.py")
+PUBLISHING_CODE = ("publish.py", "publication.py", "small_cells.py", "exports.py", "report.py", "charts.py")
 
 
 def rules(settings: Settings) -> str:

@@ -94,3 +94,10 @@ def test_a_duckdb_1_client_opens_the_published_database(settings):
     assert out.returncode == 0, out.stderr
     count, comment = out.stdout.splitlines()
     assert count == "1" and "NULL for national figures" in comment
+    # The next publication patches a copy of this file (publish.py): it stays readable too.
+    drop(settings, "mimp/b.csv", HEADER + "Chile,2016,femicide_count,34,SernamEG\n")
+    run(settings)
+    out = subprocess.run([python, "-c", DUCKDB1_READER, str(settings.published_db)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == "2"

@@ -1,0 +1,160 @@
+"""What the last publication was made from, so that the next one redoes only what changed.
+
+A publication is a function of the working database's public tables and of its context: the
+publishing code, the public schema, the reference data (which indicators are sensitive, which
+unit lies within which), k, the published storage version and the DuckDB library. When the
+context is the one the published files were made in, and those files are the ones recorded
+here, the next publication copies the published database and applies the delta: the rows of
+the countries whose unsuppressed figures changed (suppression works within one country, see
+small_cells), and the small tables whose content changed. Anything else is a full rebuild.
+
+Changes are found by content, in DuckDB, not by which raw files a run read: a removed or
+revised file changes a country as much as a new one. Per country of fact_observation,
+observation_history and mart_country_progress, and per table for the others, a fingerprint
+(row count and two order-free sums of 64-bit row hashes) of the unsuppressed rows is kept in
+the working database (`publication_fingerprint`), with the suppressed national totals
+(`publication_hidden_total`, which withhold a mart's latest figure) and the identity of the
+published files, all written in one transaction after the files are renamed in: a run that
+dies before that finds the identity changed and rebuilds in full.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from observatory import reference, small_cells, state
+from observatory.settings import Settings
+
+# The tables small-cell suppression touches, kept per country.
+OBSERVATION_TABLES = ("fact_observation", "observation_history")
+MART_TABLE = "mart_country_progress"
+COUNTRY_TABLES = (*OBSERVATION_TABLES, MART_TABLE)
+WHOLE = "*"  # the country_iso3 of a whole-table fingerprint (no ISO3 code is '*')
+CONTEXT_KEY = "publication_context"
+FILES_KEY = "publication_files"
+# A copied database whose free blocks pass this share of its blocks is rebuilt instead: deletes
+# leave holes that later inserts only partly fill. At 1M rows, replacing three countries a run,
+# the share settles near 0.3 (the file about 1.3x a fresh one), so this bounds the file at 2x
+# without rebuilding every few runs.
+MAX_FREE_SHARE = 0.5
+
+
+@dataclass
+class Delta:
+    """What to change in a copy of the published database."""
+    countries: list[str] = field(default_factory=list)  # fact_observation and observation_history rows redone
+    mart_countries: list[str] = field(default_factory=list)  # mart_country_progress rows redone
+    tables: list[str] = field(default_factory=list)  # other tables replaced whole
+
+    def changed_tables(self) -> set[str]:
+        """The published tables whose rows this delta changes (their Parquet files are rewritten)."""
+        return {*self.tables, *(OBSERVATION_TABLES if self.countries else ()),
+                *((MART_TABLE,) if self.mart_countries else ())}
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS publication_fingerprint (tbl VARCHAR, country_iso3 VARCHAR, fingerprint VARCHAR)")
+    con.execute("CREATE TABLE IF NOT EXISTS publication_hidden_total "
+                "(country_iso3 VARCHAR, year INTEGER, indicator_code VARCHAR, source VARCHAR)")
+
+
+def context(settings: Settings) -> str:
+    """Everything but the data that the published files depend on."""
+    return state.digest(
+        [*(state.PACKAGE_DIR / name for name in state.PUBLISHING_CODE), state.PACKAGE_DIR / "schema.yaml",
+         *reference.REFERENCE_DIR.glob("*.csv")],
+        settings.small_cell_k, settings.published_storage_version, duckdb.__version__, small_cells.sensitive_indicators(),
+    )
+
+
+def files_identity(settings: Settings) -> str | None:
+    """The published database and Parquet folder as they are on disk (a new file has a new
+    inode and time; every Parquet version folder has a new name); None when either is missing."""
+    if not settings.published_db.is_file() or not settings.parquet_dir.is_symlink():
+        return None
+    folder = settings.parquet_dir.resolve()
+    if not folder.is_dir():
+        return None
+    stat = settings.published_db.stat()
+    return f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}:{folder.name}"
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection, schema: dict) -> None:
+    """_fingerprint: the fingerprint of each table of the public schema in the working
+    database, per country for the tables suppression touches."""
+    parts = []
+    for table, spec in schema.items():
+        columns = ", ".join(spec["columns"])
+        value = (f"count(*)::VARCHAR || ':' || coalesce(sum(hash({columns})::HUGEINT), 0)::VARCHAR || ':' "
+                 f"|| coalesce(bit_xor(hash({columns}, '~')), 0)::VARCHAR")
+        if table in COUNTRY_TABLES:
+            parts.append(f"SELECT '{table}' AS tbl, coalesce(country_iso3, '') AS country_iso3, {value} AS fingerprint "
+                         f"FROM main.{table} GROUP BY 2")
+        else:
+            parts.append(f"SELECT '{table}' AS tbl, '{WHOLE}' AS country_iso3, {value} AS fingerprint FROM main.{table}")
+    con.execute("CREATE OR REPLACE TEMP TABLE _fingerprint AS " + " UNION ALL ".join(parts))
+
+
+def delta(con: duckdb.DuckDBPyConnection, settings: Settings, schema: dict) -> Delta | None:
+    """What changed since the last publication, or None when it must be rebuilt in full: no
+    record of it, its files replaced or missing since, or another context. Computes
+    _fingerprint either way."""
+    ensure_tables(con)
+    fingerprint(con, schema)
+    identity = files_identity(settings)
+    if identity is None or state.get(con, FILES_KEY) != identity or state.get(con, CONTEXT_KEY) != context(settings):
+        return None
+    changed = con.execute("""
+        SELECT coalesce(n.tbl, o.tbl) AS tbl, coalesce(n.country_iso3, o.country_iso3) AS country
+        FROM _fingerprint AS n FULL JOIN main.publication_fingerprint AS o
+          ON n.tbl = o.tbl AND n.country_iso3 = o.country_iso3
+        WHERE n.fingerprint IS DISTINCT FROM o.fingerprint
+    """).fetchall()
+    if any(table not in schema for table, _ in changed):
+        return None
+    countries = sorted({country for table, country in changed if table in OBSERVATION_TABLES})
+    mart = sorted({country for table, country in changed if table == MART_TABLE} | set(countries))
+    return Delta(countries, mart, sorted({table for table, _ in changed if table not in COUNTRY_TABLES}))
+
+
+def too_sparse(con: duckdb.DuckDBPyConnection, database: str) -> bool:
+    """Whether the copied database has so many free blocks that a fresh one is due."""
+    free, total = con.execute("SELECT free_blocks, total_blocks FROM pragma_database_size() WHERE database_name = ?",
+                              [database]).fetchall()[0]
+    return total > 0 and free / total > MAX_FREE_SHARE
+
+
+def record(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """After the rename: what the published files now are made from, in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM publication_fingerprint")
+        con.execute("INSERT INTO publication_fingerprint SELECT tbl, country_iso3, fingerprint FROM _fingerprint")
+        con.execute("DELETE FROM publication_hidden_total")
+        con.execute("INSERT INTO publication_hidden_total SELECT DISTINCT country_iso3, year, indicator_code, source "
+                    "FROM _hidden_total")
+        state.put(con, CONTEXT_KEY, context(settings))
+        state.put(con, FILES_KEY, files_identity(settings) or "")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def forget(con: duckdb.DuckDBPyConnection) -> None:
+    """Before the published files change: until record() runs, nothing may be reused."""
+    ensure_tables(con)
+    state.put(con, FILES_KEY, "")
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Parquet files are never written again once in a version folder, so the next version
+    may share them."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)

@@ -1,0 +1,104 @@
+"""Small cells on random tables: whatever the figures, what suppression leaves can never give a
+hidden figure away by subtraction. Checked on the result, not on how it was reached: every
+small figure below a total is hidden; no open total (over a unit, a sex, an age or a population
+group, or a parent unit over its units) has exactly one hidden figure under it; a cell hidden
+in one source is hidden in all. Also: suppressing one country at a time gives what suppressing
+all at once gives (the rules never cross countries)."""
+import itertools
+import random
+
+import duckdb
+import pytest
+
+from observatory import small_cells
+
+K = 5
+UNITS = {"PER": ["", "PE.LR", "PE-LMA", "PE-LIM-PROV", "PE.AM", "PE.AN"], "ARG": ["", "AR.BA", "AR.CB"]}
+PARENTS = {"PE-LMA": "PE.LR", "PE-LIM-PROV": "PE.LR"}
+SEXES, AGES, GROUPS, SOURCES = ["total", "female", "male"], ["total", "15-29"], ["total", "indigenous"], ["A", "B"]
+
+
+def database(seed: int) -> duckdb.DuckDBPyConnection:
+    """An in-memory database attached as `db` with the tables suppression reads and writes."""
+    rng = random.Random(seed)
+    con = duckdb.connect()
+    con.execute("ATTACH ':memory:' AS db")
+    con.execute("CREATE TABLE db.dim_subnational (subnational_code VARCHAR, parent_code VARCHAR)")
+    con.executemany("INSERT INTO db.dim_subnational VALUES (?, ?)",
+                    [[code, PARENTS.get(code)] for units in UNITS.values() for code in units if code])
+    columns = ("country_iso3 VARCHAR, subnational_code VARCHAR, year INTEGER, indicator_code VARCHAR, sex VARCHAR, "
+               "age_group VARCHAR, population_group VARCHAR, value DOUBLE, source VARCHAR")
+    con.execute(f"CREATE TABLE db.fact_observation ({columns}, flags VARCHAR, flag_note VARCHAR)")
+    con.execute(f"CREATE TABLE db.observation_history ({columns}, received_at TIMESTAMP, source_file VARCHAR, source_row INTEGER)")
+    con.execute("CREATE TABLE db.mart_country_progress (country_iso3 VARCHAR, year INTEGER)")
+    rows = []
+    for country, units in UNITS.items():
+        for unit, sex, age, group, source in itertools.product(units, SEXES, AGES, GROUPS, SOURCES):
+            if rng.random() < 0.6:
+                value = rng.choice([0, 1, 2, 3, 4, 5, 6, 8, 12, 30])
+                rows.append([country, unit or None, 2020, "femicide_count", sex, age, group, value, source])
+    con.executemany("INSERT INTO db.fact_observation VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)", rows)
+    con.execute("INSERT INTO db.observation_history SELECT * EXCLUDE (flags, flag_note), TIMESTAMP '2024-01-01', 'f.csv', 1 "
+                "FROM db.fact_observation")
+    return con
+
+
+def hidden_cells(con: duckdb.DuckDBPyConnection) -> dict[tuple, bool]:
+    rows = con.execute("SELECT country_iso3, coalesce(subnational_code, ''), sex, age_group, population_group, source, "
+                       "value IS NULL FROM db.fact_observation").fetchall()
+    return {tuple(row[:6]): row[6] for row in rows}
+
+
+def true_values(seed: int) -> dict[tuple, float]:
+    rows = database(seed).execute("SELECT country_iso3, coalesce(subnational_code, ''), sex, age_group, population_group, "
+                                  "source, value FROM db.fact_observation").fetchall()
+    return {tuple(row[:6]): row[6] for row in rows}
+
+
+def totals_over(cells: dict[tuple, bool]) -> list[tuple[tuple, list[tuple]]]:
+    """Every (total, figures under it) pair the rules protect."""
+    pairs = []
+    for key in cells:
+        country, unit, sex, age, group, source = key
+        for position, total in ((1, ""), (2, "total"), (3, "total"), (4, "total")):
+            if key[position] == total:
+                continue
+            total_key = key[:position] + (total,) + key[position + 1:]
+            pairs.append((total_key, key))
+        if unit in PARENTS:
+            pairs.append(((country, PARENTS[unit], sex, age, group, source), key))
+    grouped: dict[tuple, list[tuple]] = {}
+    for total_key, key in pairs:
+        grouped.setdefault(total_key, []).append(key)
+    return [(total, under) for total, under in grouped.items() if total in cells]
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_no_hidden_figure_can_be_recovered_from_an_open_total(seed):
+    con = database(seed)
+    small_cells.suppress(con, "db", K)
+    cells, values = hidden_cells(con), true_values(seed)
+    for key, value in values.items():
+        below = key[1] != "" or any(part != "total" for part in key[2:5])
+        if below and 1 <= value < K:
+            assert cells[key], f"primary {key}={value} open"
+    for total, under in totals_over(cells):
+        hidden = sum(cells[key] for key in under)
+        if hidden and not cells[total]:
+            assert hidden != 1, f"seed {seed}: {total} open with one hidden figure under it: {under}"
+    by_cell: dict[tuple, set[bool]] = {}
+    for key, hidden in cells.items():
+        by_cell.setdefault(key[:5], set()).add(hidden)
+    assert all(len(flags) == 1 for flags in by_cell.values()), "a cell hidden in one source is open in another"
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_suppressing_country_by_country_gives_what_suppressing_all_gives(seed):
+    together = database(seed)
+    small_cells.suppress(together, "db", K)
+    apart = database(seed)
+    for country in UNITS:
+        small_cells.suppress(apart, "db", K, [country])
+    for table in ("fact_observation", "observation_history"):
+        query = f"SELECT * FROM db.{table} ORDER BY ALL"
+        assert apart.execute(query).fetchall() == together.execute(query).fetchall()
