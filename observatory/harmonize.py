@@ -89,15 +89,17 @@ def _subnational_mapping(con: duckdb.DuckDBPyConnection) -> None:
     """map_subnational(country_iso3, raw, code, suggestions): units are looked up within their
     country, because national codes repeat across countries (01 is Amazonas in Peru and
     Aguascalientes in Mexico)."""
-    aliases = reference.subnational_aliases()
-    by_country: dict[str, dict[str, str]] = {}
-    for country, key, code in zip(aliases["country_iso3"], aliases["alias_key"], aliases["subnational_code"]):
-        by_country.setdefault(country, {})[key] = code
-    names = reference.load("subnational_units").set_index("subnational_code")["name"].to_dict()
     pairs = con.execute("""
         SELECT DISTINCT m.code, r.subnational FROM stage_row AS r JOIN map_country AS m ON m.raw = r.country
         WHERE r.subnational IS NOT NULL AND m.code IS NOT NULL
     """).fetchall()
+    by_country: dict[str, dict[str, str]] = {}
+    names: dict[str, str] = {}
+    if pairs:  # most files are national: the aliases of every unit of 33 countries are not built for them
+        aliases = reference.subnational_aliases()
+        for country, key, code in zip(aliases["country_iso3"], aliases["alias_key"], aliases["subnational_code"]):
+            by_country.setdefault(country, {})[key] = code
+        names = reference.load("subnational_units").set_index("subnational_code")["name"].to_dict()
     rows = []
     for country, raw in pairs:
         known = by_country.get(country, {})
