@@ -99,14 +99,15 @@ def fingerprint(con: duckdb.DuckDBPyConnection, schema: dict) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE _fingerprint AS " + " UNION ALL ".join(parts))
 
 
-def delta(con: duckdb.DuckDBPyConnection, settings: Settings, schema: dict) -> Delta | None:
+def delta(con: duckdb.DuckDBPyConnection, settings: Settings, schema: dict, made_with: str) -> Delta | None:
     """What changed since the last publication, or None when it must be rebuilt in full: no
-    record of it, its files replaced or missing since, or another context. Computes
-    _fingerprint either way."""
+    record of it, its files replaced or missing since, another context (`made_with`), or other
+    subnational units (their parents decide which figures are suppressed in every country).
+    Computes _fingerprint either way."""
     ensure_tables(con)
     fingerprint(con, schema)
     identity = files_identity(settings)
-    if identity is None or state.get(con, FILES_KEY) != identity or state.get(con, CONTEXT_KEY) != context(settings):
+    if identity is None or state.get(con, FILES_KEY) != identity or state.get(con, CONTEXT_KEY) != made_with:
         return None
     changed = con.execute("""
         SELECT coalesce(n.tbl, o.tbl) AS tbl, coalesce(n.country_iso3, o.country_iso3) AS country
@@ -114,7 +115,7 @@ def delta(con: duckdb.DuckDBPyConnection, settings: Settings, schema: dict) -> D
           ON n.tbl = o.tbl AND n.country_iso3 = o.country_iso3
         WHERE n.fingerprint IS DISTINCT FROM o.fingerprint
     """).fetchall()
-    if any(table not in schema for table, _ in changed):
+    if any(table not in schema or table == "dim_subnational" for table, _ in changed):
         return None
     countries = sorted({country for table, country in changed if table in OBSERVATION_TABLES})
     mart = sorted({country for table, country in changed if table == MART_TABLE} | set(countries))
@@ -128,7 +129,7 @@ def too_sparse(con: duckdb.DuckDBPyConnection, database: str) -> bool:
     return total > 0 and free / total > MAX_FREE_SHARE
 
 
-def record(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+def record(con: duckdb.DuckDBPyConnection, settings: Settings, made_with: str) -> None:
     """After the rename: what the published files now are made from, in one transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
@@ -137,7 +138,7 @@ def record(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         con.execute("DELETE FROM publication_hidden_total")
         con.execute("INSERT INTO publication_hidden_total SELECT DISTINCT country_iso3, year, indicator_code, source "
                     "FROM _hidden_total")
-        state.put(con, CONTEXT_KEY, context(settings))
+        state.put(con, CONTEXT_KEY, made_with)
         state.put(con, FILES_KEY, files_identity(settings) or "")
         con.execute("COMMIT")
     except BaseException:

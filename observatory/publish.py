@@ -50,7 +50,10 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> PublishSummar
     settings.curated_dir.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(settings)
     staging = settings.curated_dir / f".{settings.published_db.name}.{os.getpid()}.tmp"
-    delta = publication.delta(con, settings, public_schema())
+    # Taken once, before anything is built: what is recorded after the rename is what the files
+    # were made with, even if code or reference data change on disk meanwhile.
+    made_with = publication.context(settings)
+    delta = publication.delta(con, settings, public_schema(), made_with)
     previous_parquet = settings.parquet_dir.resolve()
     delta = _attach(con, settings, staging, delta)
     version = settings.curated_dir / f".parquet-{uuid.uuid4().hex}"
@@ -80,7 +83,7 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> PublishSummar
     os.replace(staging, settings.published_db)
     faults.point("publish_between_database_and_parquet")
     _swap_parquet(settings.parquet_dir, version)
-    publication.record(con, settings)
+    publication.record(con, settings, made_with)
     log.info("published %s (%s): %s", settings.published_db,
              "in full" if delta is None else f"changed: {sorted(changed)}, countries {delta.countries}", counts)
     return PublishSummary(settings.published_db, settings.parquet_dir, counts)

@@ -165,7 +165,7 @@ def _secondary(con: duckdb.DuckDBPyConnection, dimension: str, total: str) -> in
         UPDATE _small SET hidden = true WHERE rid IN (
             WITH groups AS (
                 SELECT cell - k_{dimension} AS total_cell, count(*) FILTER (WHERE NOT hidden) AS open_cells,
-                       arg_min(rid, (value = 0, value, rid)) FILTER (WHERE NOT hidden) AS next_cell
+                       arg_min(rid, (value = 0, value, cell)) FILTER (WHERE NOT hidden) AS next_cell
                 FROM _small WHERE {dimension} <> {sql_literal(total)}
                 GROUP BY ALL HAVING count(*) FILTER (WHERE hidden) = 1
             )
@@ -184,7 +184,7 @@ def _secondary_within_parent(con: duckdb.DuckDBPyConnection) -> int:
         UPDATE _small SET hidden = true WHERE rid IN (
             WITH children AS (
                 SELECT cell - k_subnational + k_parent AS parent_cell, count(*) FILTER (WHERE NOT hidden) AS open_cells,
-                       arg_min(rid, (value = 0, value, rid)) FILTER (WHERE NOT hidden) AS next_cell
+                       arg_min(rid, (value = 0, value, cell)) FILTER (WHERE NOT hidden) AS next_cell
                 FROM _small WHERE parent <> '' GROUP BY ALL HAVING count(*) FILTER (WHERE hidden) = 1
             )
             SELECT CASE WHEN c.open_cells > 0 THEN c.next_cell ELSE t.rid END

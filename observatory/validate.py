@@ -87,7 +87,8 @@ def expectation_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -
 def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[ValidationSummary]:
     """Quarantine problems for every failing staged row into `stage_problem`, one suite per
     dataset kind; then the within-file duplicates of observations."""
-    worker = validate_worker.shared()
+    validate_worker.configure(settings.max_file_seconds)
+    validate_worker.shared()  # started now if no run started it early
     parameters = expectation_parameters(con, settings)
     files = _file_dialects(con)
     summaries = []

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import pickle
+import select
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _shared: "Worker | None" = None
+_reply_seconds = 900.0  # OBSERVATORY_MAX_FILE_SECONDS's default; validate.py sets the setting
+START_SECONDS = 300.0  # importing GX takes seconds, more on a busy machine
 _closing: list["Worker"] = []  # closed, perhaps still exiting
 _lock = threading.Lock()
 
@@ -48,6 +51,7 @@ class Worker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
         )
         self._ready = False
+        self._broken = False  # the exchange failed: never used again, even while it exits
 
     def failing_rows(self, suite: dict, frame: Any, parameters: dict) -> dict[int, list[int]]:
         """Position of each expectation in the suite -> row ids of the rows failing it."""
@@ -57,16 +61,25 @@ class Worker:
             self._wait_ready()
             pickle.dump((suite, frame, parameters), self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             self._process.stdin.flush()
-            status, answer = pickle.load(self._process.stdout)
-        except (EOFError, OSError, pickle.UnpicklingError) as error:
-            self.close()
+            status, answer = self._receive()
+        except (EOFError, OSError, ValueError, TimeoutError, pickle.UnpicklingError) as error:
+            self._broken = True
+            self.kill()  # dead, hung or out of step: a new worker takes the next batch
             raise WorkerFailed(f"the validation worker stopped ({type(error).__name__}){self._last_error()}") from None
         if status != "ok":
             raise WorkerFailed(answer)
         return answer
 
     def alive(self) -> bool:
-        return self._process.poll() is None
+        return not self._broken and self._process.poll() is None
+
+    def _receive(self, seconds: float | None = None) -> tuple[str, Any]:
+        """The next reply; a worker silent for longer than a file may take is hung."""
+        seconds = _reply_seconds if seconds is None else seconds
+        readable, _, _ = select.select([self._process.stdout], [], [], seconds)
+        if not readable:
+            raise TimeoutError(f"no answer in {seconds:.0f} s")
+        return pickle.load(self._process.stdout)
 
     def close(self) -> None:
         """End of input: the worker exits by itself. Its interpreter takes about a second to
@@ -92,7 +105,7 @@ class Worker:
 
     def _wait_ready(self) -> None:
         if not self._ready:
-            status, answer = pickle.load(self._process.stdout)
+            status, answer = self._receive(max(_reply_seconds, START_SECONDS))
             if status != "ready":
                 raise WorkerFailed(answer)
             self._ready = True
@@ -101,6 +114,12 @@ class Worker:
         self._stderr.seek(0)
         lines = [line for line in self._stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
         return f": {lines[-1][:200]}" if lines else ""
+
+
+def configure(reply_seconds: float) -> None:
+    """How long a batch may take before the worker is taken for hung (the seconds one file may take)."""
+    global _reply_seconds
+    _reply_seconds = reply_seconds
 
 
 def prewarm() -> None:
@@ -177,8 +196,11 @@ atexit.register(_at_exit)
 # --- the child's side --------------------------------------------------------------------
 
 def _serve() -> None:
-    protocol_out = sys.stdout.buffer
-    sys.stdout = sys.stderr  # whatever GX prints must not mix with the replies
+    # The replies get their own descriptor; whatever GX or a C library prints goes to stderr,
+    # never into the replies.
+    protocol_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     try:
         import great_expectations as gx
 

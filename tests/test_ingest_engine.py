@@ -230,6 +230,38 @@ def test_great_expectations_runs_in_its_worker_not_in_the_run(settings):
     assert query(settings, "SELECT reason_code FROM quarantine WHERE source_file = 'mimp/2016.csv'") == [("unknown_country",)]
 
 
+class _HangsWhenUnpickled:
+    """Unpickled in the worker, it keeps the worker busy for a minute, as a hung call would."""
+
+    def __reduce__(self):
+        import time
+
+        return (time.sleep, (60,))
+
+
+def test_a_worker_that_hangs_is_killed_after_the_seconds_a_file_may_take_and_replaced():
+    import pandas as pd
+
+    from observatory import validate_worker
+    from observatory.validate import Suite, ValidationFailed, failing_rows
+
+    suite = Suite("tiny", {"name": "tiny", "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}, "meta": {"reason_code": "missing_value"}}]})
+    frame = pd.DataFrame({"row_id": [1, 2], "x": [None, 1.0]}).set_index("row_id", drop=False)
+    frame.index.name = None
+    try:
+        assert failing_rows(suite, frame, {}) == {0: [1]}  # started and ready
+        hung = validate_worker.shared()
+        validate_worker.configure(2)
+        with pytest.raises(ValidationFailed, match="TimeoutError"):
+            failing_rows(suite, frame, {"poison": _HangsWhenUnpickled()})
+        assert hung._process.poll() is not None  # killed, not left behind
+        assert failing_rows(suite, frame, {}) == {0: [1]}
+    finally:
+        validate_worker.configure(900)
+        validate_worker.discard()
+
+
 class _DiesWhenUnpickled:
     """Unpickled in the worker, it ends the worker's process, as running out of memory would."""
 
@@ -254,7 +286,7 @@ def test_a_worker_that_dies_fails_its_batch_and_the_next_batch_gets_a_new_worker
         first = validate_worker.shared()
         with pytest.raises(ValidationFailed, match="stopped"):
             failing_rows(suite, frame, {"poison": _DiesWhenUnpickled()})
-        assert first._process.wait(timeout=10) == 3  # it died: os._exit(3) in the worker
+        assert not first.alive() and first._process.wait(timeout=10) is not None  # it died, and is not reused
         assert failing_rows(suite, frame, {}) == {0: [1]}
         assert validate_worker.shared() is not first
     finally:

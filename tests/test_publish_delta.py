@@ -211,3 +211,17 @@ def test_the_working_database_keeps_what_the_publication_was_made_from(settings)
     assert ("fact_observation", "PER") in parts and ("observation_history", "PER") in parts
     assert totals == [("PER", 2020, "femicide_count")]  # 2 over its single unit of 2
     assert tables == [(len(publish_step.public_schema()) - 3,)]
+
+
+def test_other_subnational_units_republish_every_country(settings, tmp_path):
+    """Parent units decide which figures are suppressed (Lima's units against Lima): a change
+    to dim_subnational is not a table to replace but a reason to publish everything again."""
+    drop(settings, "mimp/per.csv", PER_2019)
+    drop(settings, "ovd/arg.csv", ARG)
+    run(settings)
+    dim_country = inode(settings, "dim_country")
+    with pipeline.working_db(settings) as con:
+        con.execute("UPDATE dim_subnational SET parent_code = 'PE.AR' WHERE subnational_code = 'PE.PU'")
+        publish_step.publish(con, settings)
+    assert inode(settings, "dim_country") != dim_country  # rebuilt in full, nothing shared
+    assert_same_as_from_scratch(settings, tmp_path, "units")
