@@ -27,6 +27,8 @@ from observatory.sqltext import sql_literal
 
 log = logging.getLogger(__name__)
 SCHEMA_FILE = Path(__file__).parent / "schema.yaml"
+# Figures suppressed at a time (whole countries) in a full publication: bounds its memory.
+SUPPRESSION_PART_ROWS = 1_000_000
 
 
 @dataclass
@@ -113,7 +115,7 @@ def _fill(con: duckdb.DuckDBPyConnection, settings: Settings, delta: publication
         for table, spec in public_schema().items():
             _create_table(con, table, spec)
         # Small cells are suppressed in what is published (and so in what is built from it).
-        small_cells.suppress(con, "pub", settings.small_cell_k)
+        _suppress_in_parts(con, settings.small_cell_k)
         return set(public_schema())
     for table in publication.OBSERVATION_TABLES:
         _replace_rows(con, table, delta.countries)
@@ -123,6 +125,32 @@ def _fill(con: duckdb.DuckDBPyConnection, settings: Settings, delta: publication
     small_cells.suppress(con, "pub", settings.small_cell_k, delta.countries, delta.mart_countries,
                          earlier_totals="main.publication_hidden_total")
     return delta.changed_tables()
+
+
+def _suppress_in_parts(con: duckdb.DuckDBPyConnection, k: int) -> None:
+    """Suppression works within a country, so millions of figures are suppressed a few
+    countries at a time, each part committed (the file is nobody's until the rename): at five
+    million rows, all at once does not fit DuckDB's memory limit."""
+    sizes = con.execute("SELECT coalesce(country_iso3, ''), count(*) FROM pub.fact_observation GROUP BY 1 ORDER BY 1").fetchall()
+    if sum(rows for _, rows in sizes) <= SUPPRESSION_PART_ROWS:
+        small_cells.suppress(con, "pub", k)
+        return
+    parts: list[list[str]] = [[]]
+    filled = 0
+    for country, rows in sizes:
+        if parts[-1] and filled + rows > SUPPRESSION_PART_ROWS:
+            parts.append([])
+            filled = 0
+        parts[-1].append(country)
+        filled += rows
+    con.execute("CREATE OR REPLACE TEMP TABLE _hidden_so_far "
+                "(country_iso3 VARCHAR, year INTEGER, indicator_code VARCHAR, source VARCHAR)")
+    for countries in parts:
+        small_cells.suppress(con, "pub", k, countries, earlier_totals="_hidden_so_far")
+        # _hidden_total: this part's hidden national totals and the earlier parts' ones.
+        con.execute("CREATE OR REPLACE TEMP TABLE _hidden_so_far AS SELECT * FROM _hidden_total")
+        con.execute("COMMIT")
+        con.execute("BEGIN TRANSACTION")
 
 
 def _swap_parquet(link: Path, version: Path) -> None:

@@ -225,3 +225,24 @@ def test_other_subnational_units_republish_every_country(settings, tmp_path):
         publish_step.publish(con, settings)
     assert inode(settings, "dim_country") != dim_country  # rebuilt in full, nothing shared
     assert_same_as_from_scratch(settings, tmp_path, "units")
+
+
+def test_a_full_publication_suppressed_a_few_countries_at_a_time_equals_one_done_at_once(settings, tmp_path, monkeypatch):
+    """Millions of figures are suppressed a few countries at a time (memory): the same result."""
+    drop(settings, "mimp/per.csv", PER_2019)
+    drop(settings, "ovd/arg.csv", ARG)
+    drop(settings, "rbpf/brb.csv", BRB)
+    drop(settings, "ven/ven.csv", HEADER + "VEN,2019,femicide_count,30,,Ministerio Público\n")  # a part after Peru's
+    run(settings)
+    at_once = published(settings)
+    monkeypatch.setattr(publish_step, "SUPPRESSION_PART_ROWS", 2)  # one country per part
+    in_parts = from_scratch(settings, tmp_path / "in_parts")
+    assert in_parts == at_once
+    assert query(settings, "SELECT count(*) FROM fact_observation WHERE flags LIKE '%suppressed%'") != [(0,)]
+    # The hidden national totals recorded for later publications are every part's.
+    recorded = "SELECT * FROM publication_hidden_total ORDER BY ALL"
+    with duckdb.connect(str(settings.working_db), read_only=True) as con:
+        expected = con.execute(recorded).fetchall()
+    fresh = Settings.resolve(settings.raw_dir, tmp_path / "in_parts")
+    with duckdb.connect(str(fresh.working_db), read_only=True) as con:
+        assert con.execute(recorded).fetchall() == expected
