@@ -173,6 +173,8 @@ def _failing_by_file(con, table: str, suite: Suite, frame: pd.DataFrame, paramet
     file GX fails on is rejected whole (internal_error), so one file never stops the others."""
     try:
         return failing_rows(suite, frame, parameters)
+    except validate_worker.ValidatorBroken:
+        raise  # GX or a suite is broken: the run fails, no file is to blame
     except Exception as error:  # noqa: BLE001
         log.warning("validation failed on a batch (%s): validating it file by file", type(error).__name__)
     failing: dict[int, list[int]] = {}
@@ -180,6 +182,8 @@ def _failing_by_file(con, table: str, suite: Suite, frame: pd.DataFrame, paramet
         try:
             for position, row_ids in failing_rows(suite, part, parameters).items():
                 failing.setdefault(position, []).extend(row_ids)
+        except validate_worker.ValidatorBroken:
+            raise
         except Exception as error:  # noqa: BLE001
             _reject_file(con, table, int(file_id), error)
             rejected.add(int(file_id))

@@ -36,7 +36,12 @@ _lock = threading.Lock()
 
 
 class WorkerFailed(RuntimeError):
-    """The worker could not validate a batch: GX raised, or the process died."""
+    """The worker could not validate a batch: GX raised on it, or the process died."""
+
+
+class ValidatorBroken(RuntimeError):
+    """GX cannot start or a suite is not valid: the pipeline's fault, not a file's, so the run
+    fails with this reason instead of rejecting every file."""
 
 
 class Worker:
@@ -66,6 +71,8 @@ class Worker:
             self._broken = True
             self.kill()  # dead, hung or out of step: a new worker takes the next batch
             raise WorkerFailed(f"the validation worker stopped ({type(error).__name__}){self._last_error()}") from None
+        if status == "broken":
+            raise ValidatorBroken(answer)
         if status != "ok":
             raise WorkerFailed(answer)
         return answer
@@ -107,7 +114,7 @@ class Worker:
         if not self._ready:
             status, answer = self._receive(max(_reply_seconds, START_SECONDS))
             if status != "ready":
-                raise WorkerFailed(answer)
+                raise ValidatorBroken(answer)
             self._ready = True
 
     def _last_error(self) -> str:
@@ -208,8 +215,8 @@ def _serve() -> None:
         context.variables.progress_bars = {"globally": False}
         batch_definition = (context.data_sources.add_pandas("staged").add_dataframe_asset("harmonized")
                             .add_batch_definition_whole_dataframe("run"))
-    except Exception as error:  # noqa: BLE001 - reported to the parent, which fails the batch
-        _reply(protocol_out, "error", f"Great Expectations could not start: {type(error).__name__}: {error}"[:300])
+    except Exception as error:  # noqa: BLE001 - reported to the parent, which fails the run
+        _reply(protocol_out, "broken", f"Great Expectations could not start: {type(error).__name__}: {error}"[:300])
         return
     _reply(protocol_out, "ready", None)
     suites: dict[str, Any] = {}  # by the digest of their definition: a worker kept between runs sees edits
@@ -218,12 +225,19 @@ def _serve() -> None:
             definition, frame, parameters = pickle.load(sys.stdin.buffer)
         except EOFError:
             return
+        digest = hashlib.sha256(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        suite = suites.get(digest)
+        if suite is None:
+            try:
+                suite = context.suites.add(gx.ExpectationSuite(**{**definition, "name": f"{definition['name']}-{digest}"}))
+                if len(suite.expectations) != len(definition["expectations"]):  # GX drops what it does not know
+                    raise ValueError(f"GX kept {len(suite.expectations)} of its {len(definition['expectations'])} expectations")
+                suites[digest] = suite
+            except Exception as error:  # noqa: BLE001 - the suite's fault: the run fails
+                _reply(protocol_out, "broken", f"suite {definition.get('name')} is not valid: "
+                                               f"{type(error).__name__}: {str(error)[:200]}")
+                continue
         try:
-            digest = hashlib.sha256(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()[:16]
-            suite = suites.get(digest)
-            if suite is None:
-                suite = suites[digest] = context.suites.add(
-                    gx.ExpectationSuite(**{**definition, "name": f"{definition['name']}-{digest}"}))
             _reply(protocol_out, "ok", _failing(batch_definition, suite, frame, parameters))
         except Exception as error:  # noqa: BLE001
             _reply(protocol_out, "error", f"{type(error).__name__}: {str(error)[:200]}")
@@ -242,6 +256,8 @@ def _failing(batch_definition, suite, frame, parameters: dict) -> dict[int, list
             raise RuntimeError(str(info.get("exception_message", ""))[:200])
         failing[position[expectation_result.expectation_config.id]] = list(
             expectation_result.result.get("unexpected_index_list") or [])
+    if len(failing) != len(position):  # an expectation without a result left its rows unchecked
+        raise RuntimeError(f"GX returned {len(failing)} results for {len(position)} expectations")
     return failing
 
 

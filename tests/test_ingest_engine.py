@@ -338,3 +338,24 @@ def test_a_worker_kept_between_runs_validates_with_the_suite_as_it_is_now():
         assert failing_rows(suite("y"), frame, {}) == {0: [2]}  # same name, edited: not the cached one
     finally:
         validate_worker.discard()
+
+
+def test_a_suite_that_is_not_valid_fails_the_run_instead_of_rejecting_every_file():
+    """A broken suite is the pipeline's fault, not a file's: it is raised (the run fails with
+    its reason) rather than turned into internal_error rejections of every file."""
+    import pandas as pd
+
+    from observatory import validate_worker
+    from observatory.validate import Suite, _failing_by_file
+
+    broken = Suite("broken", {"name": "broken", "expectations": [
+        {"type": "expect_column_values_to_be_a_nonsense", "kwargs": {"column": "x"}, "meta": {"reason_code": "missing_value"}}]})
+    frame = pd.DataFrame({"row_id": [1, 2], "file_id": [1, 2], "x": [None, 1.0]}).set_index("row_id", drop=False)
+    frame.index.name = None
+    rejected: set[int] = set()
+    try:
+        with pytest.raises(validate_worker.ValidatorBroken, match="suite broken is not valid"):
+            _failing_by_file(None, "stage_harmonized", broken, frame, {}, rejected)
+        assert rejected == set()
+    finally:
+        validate_worker.discard()
