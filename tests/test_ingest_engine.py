@@ -173,6 +173,19 @@ def test_an_invariant_whose_table_is_missing_fails(settings):
         pipeline.missing_country_years(settings)
 
 
+def test_the_observation_key_check_finds_a_key_given_twice_national_or_not(settings):
+    drop(settings, "mimp/2016.csv", GOOD)
+    run(settings)
+    assert pipeline.duplicated_keys(settings) == 0
+    with pipeline.working_db(settings) as con:
+        con.execute("INSERT INTO fact_observation SELECT * FROM fact_observation WHERE year = 2015")  # national: NULL unit
+        con.execute("INSERT INTO fact_observation SELECT * REPLACE (year + 10 AS year, 'PE.LI' AS subnational_code) "
+                    "FROM fact_observation WHERE year = 2016")
+        con.execute("INSERT INTO fact_observation SELECT * REPLACE (year + 10 AS year, 'PE.LI' AS subnational_code) "
+                    "FROM fact_observation WHERE year = 2016 AND subnational_code IS NULL")
+    assert pipeline.duplicated_keys(settings) == 2
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
