@@ -26,7 +26,7 @@ from typing import Iterable
 import duckdb
 import yaml
 
-from observatory import state
+from observatory import publication, state
 from observatory.discover import sha256_of
 from observatory.publish import public_schema
 from observatory.sqltext import sql_literal
@@ -129,7 +129,7 @@ def export(published_db: Path, target: Path) -> ExportSummary:
             for file in files:
                 kept = recorded.get(file.path, {})
                 if current and kept.get("fingerprint") == file.fingerprint and _same_size(current / file.path, kept):
-                    _keep(current / file.path, version / file.path)
+                    publication.link_or_copy(current / file.path, version / file.path)
                     manifest[file.path] = kept
                 else:
                     stale.append(file)
@@ -168,14 +168,6 @@ def _same_size(path: Path, recorded: dict) -> bool:
         return path.stat().st_size == recorded.get("bytes")
     except OSError:
         return False
-
-
-def _keep(old: Path, new: Path) -> None:
-    new.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(old, new)
-    except OSError:
-        shutil.copy2(old, new)
 
 
 def swap_folder(link: Path, version: Path) -> None:

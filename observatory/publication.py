@@ -153,8 +153,9 @@ def forget(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def link_or_copy(source: Path, target: Path) -> None:
-    """Parquet files are never written again once in a version folder, so the next version
-    may share them."""
+    """A published file (Parquet, export, report page) is never written again once in its
+    version folder, so the next version may share it: a hard link, or a copy where links fail."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(source, target)
     except OSError:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import re
 import shutil
 import uuid
@@ -25,7 +24,7 @@ import duckdb
 import jinja2
 from markupsafe import Markup, escape
 
-from observatory import charts, exports, state
+from observatory import charts, exports, publication, state
 from observatory.charts import Caption
 from observatory.reference import REFERENCE_DIR
 from observatory.sqltext import sql_literal
@@ -315,7 +314,7 @@ def _write_pages(data: Data | None, prints: dict[str, str], stale: set[str], cur
     """Render the stale pages into `version`; hard-link the others from `current` (a copy
     keeping its time where links are refused)."""
     for path in sorted(set(prints) - stale):
-        _keep(current / path, version / path)
+        publication.link_or_copy(current / path, version / path)
     if data is None:
         return []
     data.groups = group_list(data.countries, {g for g, _ in data.group_progress})
@@ -332,14 +331,6 @@ def _write_pages(data: Data | None, prints: dict[str, str], stale: set[str], cur
             (version / path).write_text(html, encoding="utf-8")
             rendered.append(path)
     return rendered
-
-
-def _keep(old: Path, new: Path) -> None:
-    new.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(old, new)
-    except OSError:
-        shutil.copy2(old, new)
 
 
 def page_contexts(data: Data, today: date) -> dict[str, tuple[str, Callable[["Words"], dict]]]:
