@@ -243,6 +243,23 @@ def test_great_expectations_runs_in_its_worker_not_in_the_run(settings):
     assert query(settings, "SELECT reason_code FROM quarantine WHERE source_file = 'mimp/2016.csv'") == [("unknown_country",)]
 
 
+def _suite(column: str = "x", expectation: str = "expect_column_values_to_not_be_null", name: str = "tiny"):
+    """A one-expectation suite, as load_suite reads one from expectations/."""
+    from observatory.validate import Suite
+
+    return Suite(name, {"name": name, "expectations": [
+        {"type": expectation, "kwargs": {"column": column}, "meta": {"reason_code": "missing_value"}}]})
+
+
+def _frame(**columns):
+    """A batch as validate hands it to GX: indexed by row_id, rows 1 and 2."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"row_id": [1, 2], **columns}).set_index("row_id", drop=False)
+    frame.index.name = None
+    return frame
+
+
 class _HangsWhenUnpickled:
     """Unpickled in the worker, it keeps the worker busy for a minute, as a hung call would."""
 
@@ -253,15 +270,10 @@ class _HangsWhenUnpickled:
 
 
 def test_a_worker_that_hangs_is_killed_after_the_seconds_a_file_may_take_and_replaced():
-    import pandas as pd
-
     from observatory import validate_worker
-    from observatory.validate import Suite, ValidationFailed, failing_rows
+    from observatory.validate import ValidationFailed, failing_rows
 
-    suite = Suite("tiny", {"name": "tiny", "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}, "meta": {"reason_code": "missing_value"}}]})
-    frame = pd.DataFrame({"row_id": [1, 2], "x": [None, 1.0]}).set_index("row_id", drop=False)
-    frame.index.name = None
+    suite, frame = _suite(), _frame(x=[None, 1.0])
     try:
         assert failing_rows(suite, frame, {}) == {0: [1]}  # started and ready
         hung = validate_worker.shared()
@@ -285,15 +297,10 @@ class _DiesWhenUnpickled:
 
 
 def test_a_worker_that_dies_fails_its_batch_and_the_next_batch_gets_a_new_worker():
-    import pandas as pd
-
     from observatory import validate_worker
-    from observatory.validate import Suite, ValidationFailed, failing_rows
+    from observatory.validate import ValidationFailed, failing_rows
 
-    suite = Suite("tiny", {"name": "tiny", "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}, "meta": {"reason_code": "missing_value"}}]})
-    frame = pd.DataFrame({"row_id": [1, 2], "x": [None, 1.0]}).set_index("row_id", drop=False)
-    frame.index.name = None
+    suite, frame = _suite(), _frame(x=[None, 1.0])
     try:
         assert failing_rows(suite, frame, {}) == {0: [1]}
         first = validate_worker.shared()
@@ -335,20 +342,13 @@ def test_the_steps_of_a_run_share_the_working_database_after_it_spilled_to_disk(
 
 
 def test_a_worker_kept_between_runs_validates_with_the_suite_as_it_is_now():
-    import pandas as pd
-
     from observatory import validate_worker
-    from observatory.validate import Suite, failing_rows
+    from observatory.validate import failing_rows
 
-    def suite(column: str) -> Suite:
-        return Suite("tiny", {"name": "tiny", "expectations": [
-            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": column}, "meta": {"reason_code": "missing_value"}}]})
-
-    frame = pd.DataFrame({"row_id": [1, 2], "x": [None, 1.0], "y": [1.0, None]}).set_index("row_id", drop=False)
-    frame.index.name = None
+    frame = _frame(x=[None, 1.0], y=[1.0, None])
     try:
-        assert failing_rows(suite("x"), frame, {}) == {0: [1]}
-        assert failing_rows(suite("y"), frame, {}) == {0: [2]}  # same name, edited: not the cached one
+        assert failing_rows(_suite("x"), frame, {}) == {0: [1]}
+        assert failing_rows(_suite("y"), frame, {}) == {0: [2]}  # same name, edited: not the cached one
     finally:
         validate_worker.discard()
 
@@ -356,15 +356,11 @@ def test_a_worker_kept_between_runs_validates_with_the_suite_as_it_is_now():
 def test_a_suite_that_is_not_valid_fails_the_run_instead_of_rejecting_every_file():
     """A broken suite is the pipeline's fault, not a file's: it is raised (the run fails with
     its reason) rather than turned into internal_error rejections of every file."""
-    import pandas as pd
-
     from observatory import validate_worker
-    from observatory.validate import Suite, _failing_by_file
+    from observatory.validate import _failing_by_file
 
-    broken = Suite("broken", {"name": "broken", "expectations": [
-        {"type": "expect_column_values_to_be_a_nonsense", "kwargs": {"column": "x"}, "meta": {"reason_code": "missing_value"}}]})
-    frame = pd.DataFrame({"row_id": [1, 2], "file_id": [1, 2], "x": [None, 1.0]}).set_index("row_id", drop=False)
-    frame.index.name = None
+    broken = _suite(expectation="expect_column_values_to_be_a_nonsense", name="broken")
+    frame = _frame(file_id=[1, 2], x=[None, 1.0])
     rejected: set[int] = set()
     try:
         with pytest.raises(validate_worker.ValidatorBroken, match="suite broken is not valid"):
