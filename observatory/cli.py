@@ -94,11 +94,11 @@ def report(curated_dir: Path | None) -> None:
 
     try:
         with writer_lock(settings.work_dir, settings.lock_wait_seconds):  # not while a run publishes
-            exported = pipeline.export(settings)
-            built = pipeline.report(settings)
+            made = pipeline.outputs(settings)
     except WriterBusy as busy:
         click.echo(str(busy), err=True)
         sys.exit(1)
+    exported, built = made["research_exports"], made["report"]
     click.echo(f"Exports: {exported.folder} ({len(exported.files)} files)")
     click.echo(f"Report:  {built.folder / 'index.html'} ({built.pages} pages; English: {built.folder / 'en' / 'index.html'})")
 
