@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from assets.definitions import JOB_NAME, defs
 from assets.resources import ObservatoryResource
@@ -80,3 +81,28 @@ def test_the_readme_dagster_cli_command_materializes_everything(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert (tmp_path / "curated" / "observatory.duckdb").exists()
     assert (tmp_path / "receipts" / "mimp" / "carga.csv.md").exists()
+
+
+def test_the_report_materializes_alone_and_a_failing_export_lets_it_finish(settings, monkeypatch):
+    """The exports and the report are one step made side by side (pipeline.outputs); either can
+    be materialized alone, and when one fails the other still finishes before the step fails."""
+    from observatory import pipeline
+
+    drop(settings, "mimp/carga.csv", HEADER + "Perú,2015,femicide_count,95,MIMP\n")
+    assert materialize(settings).success
+    exports_before = sorted(path.name for path in settings.exports_dir.iterdir())
+    index = settings.report_dir / "index.html"
+    index.unlink()
+
+    resource = ObservatoryResource(raw_dir=str(settings.raw_dir), curated_dir=str(settings.curated_dir))
+    with dg.instance_for_test() as instance:
+        alone = dg.materialize(defs.assets, selection=["report"], instance=instance, resources={"observatory": resource})
+    assert {e.asset_key.to_user_string() for e in alone.get_asset_materialization_events()} == {"report"}
+    assert index.is_file()
+    assert sorted(path.name for path in settings.exports_dir.iterdir()) == exports_before
+
+    index.unlink()
+    monkeypatch.setitem(pipeline.OUTPUTS, "research_exports", lambda settings: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        pipeline.outputs(settings)
+    assert index.is_file()  # the report was made all the same
