@@ -26,7 +26,7 @@ def research_outputs(context: dg.AssetExecutionContext, observatory: Observatory
     """One step makes both, side by side (pipeline.outputs): neither reads what the other
     writes. Either can be materialized alone."""
     selected = {key.to_user_string() for key in context.selected_asset_keys}
-    made = pipeline.outputs(observatory.settings(), selected)
+    made, failed = pipeline.outputs(observatory.settings(), selected)
     if "research_exports" in made:
         summary = made["research_exports"]
         yield dg.MaterializeResult(asset_key="research_exports", metadata={
@@ -39,3 +39,7 @@ def research_outputs(context: dg.AssetExecutionContext, observatory: Observatory
             "index": dg.MetadataValue.path(str(summary.folder / "index.html")), "pages": summary.pages,
             "rendered": len(summary.rendered),
         })
+    for name, error in failed.items():
+        context.log.error(f"{name} failed: {type(error).__name__}: {error}")
+    if failed:  # what was made is recorded above; the step still fails
+        raise next(iter(failed.values()))

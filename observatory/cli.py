@@ -94,13 +94,22 @@ def report(curated_dir: Path | None) -> None:
 
     try:
         with writer_lock(settings.work_dir, settings.lock_wait_seconds):  # not while a run publishes
-            made = pipeline.outputs(settings)
+            made, failed = pipeline.outputs(settings)
     except WriterBusy as busy:
         click.echo(str(busy), err=True)
         sys.exit(1)
-    exported, built = made["research_exports"], made["report"]
-    click.echo(f"Exports: {exported.folder} ({len(exported.files)} files)")
-    click.echo(f"Report:  {built.folder / 'index.html'} ({built.pages} pages; English: {built.folder / 'en' / 'index.html'})")
+    if "research_exports" in made:
+        exported = made["research_exports"]
+        click.echo(f"Exports: {exported.folder} ({len(exported.files)} files)")
+    if "report" in made:
+        built = made["report"]
+        click.echo(f"Report:  {built.folder / 'index.html'} ({built.pages} pages; English: {built.folder / 'en' / 'index.html'})")
+    for name, error in failed.items():
+        what = {"research_exports": "Las exportaciones no se pudieron generar / The exports could not be made",
+                "report": "El informe no se pudo generar / The report could not be made"}[name]
+        click.echo(f"{what}: {type(error).__name__}: {error}", err=True)
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -177,3 +177,15 @@ def test_a_country_page_lists_the_first_hundred_quarantined_rows_and_points_to_t
     page = (tmp_path / "report" / "country" / "PER.html").read_text(encoding="utf-8")
     assert page.count("<td>value_not_numeric</td>") <= 100
     assert text_of(page, "more-quarantine").startswith(f"Se listan las primeras 100 de {total} filas")
+
+
+def test_observatory_report_makes_the_report_when_the_exports_fail_and_says_so(published, monkeypatch):
+    from observatory import pipeline
+
+    shutil.rmtree(published.report_dir.resolve())
+    published.report_dir.unlink()
+    monkeypatch.setitem(pipeline.OUTPUTS, "research_exports", lambda settings: 1 / 0)
+    result = CliRunner().invoke(main, ["report", "--curated-dir", str(published.curated_dir)])
+    assert result.exit_code == 1
+    assert "Las exportaciones no se pudieron generar / The exports could not be made: ZeroDivisionError" in result.stderr
+    assert "Report:" in result.stdout and (published.report_dir / "index.html").is_file()
