@@ -304,6 +304,12 @@ def test_the_shipped_register_has_no_proxy_and_every_source_classified(settings)
     text = (PROJECT_ROOT / "data" / "SOURCES.md").read_text()
     for tier, share in shares.items():
         assert f"{tier}: {share}%" in text, (tier, share)
+    # ... and so are the targets' figures, and the targets (issue 10) hold.
+    counts = dict(query(settings, "SELECT source_tier, count(*) FROM policy_instrument GROUP BY ALL"))
+    trusted = round(100.0 * (counts["official"] + counts["intergovernmental"]) / sum(counts.values()), 1)
+    assert f"{trusted}% official or intergovernmental" in text
+    assert f"{shares['weak']}% weak ({counts['weak']} rows" in text
+    assert trusted >= 60 and shares["weak"] <= 10
 
 
 def test_the_latest_figure_comes_from_the_source_the_priority_rules_choose(settings):
