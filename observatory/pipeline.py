@@ -286,7 +286,7 @@ def outputs(settings: Settings, names: Iterable[str] = OUTPUTS) -> tuple[dict[st
             try:
                 pool.shutdown(wait=True)
                 break
-            except KeyboardInterrupt as interrupt:  # raised again once both threads have ended
+            except BaseException as interrupt:  # Ctrl+C, a terminated Dagster run: raised again once both threads end
                 interrupted = interrupt
     if interrupted is not None:
         raise interrupted

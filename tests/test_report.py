@@ -189,3 +189,31 @@ def test_observatory_report_makes_the_report_when_the_exports_fail_and_says_so(p
     assert result.exit_code == 1
     assert "Las exportaciones no se pudieron generar / The exports could not be made: ZeroDivisionError" in result.stderr
     assert "Report:" in result.stdout and (published.report_dir / "index.html").is_file()
+
+
+def test_an_interrupt_waits_for_the_exports_and_the_report_to_end(settings, monkeypatch):
+    """Ctrl+C while they are made: raised only once both threads have ended, so the writer lock
+    the caller holds is never released while one of them still writes."""
+    import os
+    import signal
+    import time
+
+    from observatory import pipeline
+
+    ended = []
+
+    def slow_export(settings):
+        time.sleep(0.5)
+        ended.append("research_exports")
+
+    def interrupting_report(settings):
+        time.sleep(0.1)  # the main thread is waiting for both by then
+        os.kill(os.getpid(), signal.SIGINT)  # as Ctrl+C: wakes the main thread while it waits
+        time.sleep(0.2)
+        ended.append("report")
+
+    monkeypatch.setitem(pipeline.OUTPUTS, "research_exports", slow_export)
+    monkeypatch.setitem(pipeline.OUTPUTS, "report", interrupting_report)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.outputs(settings)
+    assert sorted(ended) == ["report", "research_exports"]
