@@ -44,8 +44,6 @@ DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DICTIONARY_FILES = {"es": "diccionario_de_datos.md", "en": "data_dictionary.md"}
 # Rows of data in one CSV: an Excel sheet holds 1,048,576 rows, the header is one of them.
 EXCEL_ROWS = 1_048_575
-# Beside the files: what each CSV was written from, its size and SHA-256 (see `export`).
-MANIFEST = ".manifest.json"
 # CSV files written at a time (two cores: a COPY of one country's rows keeps one busy).
 WRITERS = 2
 
@@ -116,8 +114,8 @@ def export(published_db: Path, target: Path) -> ExportSummary:
     rows, hashed in DuckDB, and the code that writes it) is the one the current folder's
     manifest records is hard-linked from there instead of written again; the manifest is
     written last, into the new folder, so a crash leaves the current exports as they were."""
-    current = target.resolve() if target.is_symlink() or target.is_dir() else None
-    recorded = _read_manifest(current)
+    current = publication.current_version(target)
+    recorded = publication.read_manifest(current)
     version = target.with_name(f".{target.name}-{uuid.uuid4().hex}")
     version.mkdir(parents=True)
     written: list[str] = []
@@ -127,10 +125,9 @@ def export(published_db: Path, target: Path) -> ExportSummary:
             files = csv_files(con, tables)
             manifest, stale = {}, []
             for file in files:
-                kept = recorded.get(file.path, {})
-                if current and kept.get("fingerprint") == file.fingerprint and _same_size(current / file.path, kept):
+                if publication.reusable(current, file.path, file.fingerprint, recorded):
                     publication.link_or_copy(current / file.path, version / file.path)
-                    manifest[file.path] = kept
+                    manifest[file.path] = recorded[file.path]
                 else:
                     stale.append(file)
             for file, result in zip(stale, _write_all(con, stale, version)):
@@ -142,32 +139,14 @@ def export(published_db: Path, target: Path) -> ExportSummary:
         package = datapackage(tables, context, version, files, manifest)
         (version / "datapackage.json").write_text(json.dumps(package, ensure_ascii=False, indent=2) + "\n",
                                                   encoding="utf-8")
-        (version / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        publication.write_manifest(version, manifest)
     except BaseException:
         shutil.rmtree(version, ignore_errors=True)
         raise
     swap_folder(target, version)
-    names = sorted(p.relative_to(version).as_posix() for p in version.rglob("*") if p.is_file() and p.name != MANIFEST)
+    names = sorted(p.relative_to(version).as_posix() for p in version.rglob("*") if p.is_file() and p.name != publication.MANIFEST)
     log.info("exports written to %s: %d files, %d CSV written", target, len(names), len(written))
     return ExportSummary(target, names, written)
-
-
-def _read_manifest(folder: Path | None) -> dict[str, dict]:
-    """What the current exports' CSV files were written from; none for an older or hand-made
-    folder (then every file is written)."""
-    try:
-        recorded = json.loads((folder / MANIFEST).read_text(encoding="utf-8")) if folder else {}
-    except (OSError, ValueError):
-        return {}
-    return recorded if isinstance(recorded, dict) else {}
-
-
-def _same_size(path: Path, recorded: dict) -> bool:
-    """The file is still there and of the size written (a file edited in place is written again)."""
-    try:
-        return path.stat().st_size == recorded.get("bytes")
-    except OSError:
-        return False
 
 
 def swap_folder(link: Path, version: Path) -> None:

@@ -19,6 +19,7 @@ dies before that finds the identity changed and rebuilds in full.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ FILES_KEY = "publication_files"
 # the share settles near 0.3 (the file about 1.3x a fresh one), so this bounds the file at 2x
 # without rebuilding every few runs.
 MAX_FREE_SHARE = 0.5
+# Beside the files of a versioned output folder (exports, report): what each was made from.
+MANIFEST = ".manifest.json"
 
 
 @dataclass
@@ -160,3 +163,37 @@ def link_or_copy(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copyfile(source, target)
+
+
+def current_version(target: Path) -> Path | None:
+    """The folder an output's link (exports/, report/) points at now; None before the first."""
+    return target.resolve() if target.is_symlink() or target.is_dir() else None
+
+
+def read_manifest(folder: Path | None) -> dict[str, dict]:
+    """What the files of an output folder were made from (path -> fingerprint, bytes, ...);
+    none for a folder without a readable manifest (older, or made by hand): then every file is
+    made again."""
+    try:
+        recorded = json.loads((folder / MANIFEST).read_text(encoding="utf-8")) if folder else {}
+    except (OSError, ValueError):
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def reusable(folder: Path | None, path: str, fingerprint: str, recorded: dict[str, dict]) -> bool:
+    """The file can be kept from `folder`: made from the same inputs, still there and of the
+    size made (a file edited by hand is made again)."""
+    entry = recorded.get(path)
+    if folder is None or not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint:
+        return False
+    try:
+        return (folder / path).stat().st_size == entry.get("bytes")
+    except OSError:
+        return False
+
+
+def write_manifest(folder: Path, manifest: dict[str, dict]) -> None:
+    """Written last into the new folder: a crash before leaves the current folder and its
+    manifest as they were."""
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")

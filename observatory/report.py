@@ -9,7 +9,6 @@ a NULL is shown as unknown, never as 0 or "no".
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import re
 import shutil
@@ -44,8 +43,6 @@ MAX_SOURCES_SHOWN = 8
 MAX_QUARANTINE_SHOWN = 100
 
 
-# Beside the pages: each page's fingerprint when it was rendered (see `fingerprints`).
-MANIFEST = ".manifest.json"
 TOTALS = "sex = 'total' AND age_group = 'total' AND population_group = 'total'"
 
 
@@ -260,11 +257,11 @@ def build(published_db: Path, target: Path, today: date | None = None) -> Report
     instead of rendered again; the manifest is written last, into the new folder, so a crash
     leaves the current report and its manifest as they were."""
     today = today or datetime.now(timezone.utc).date()
-    current = target.resolve() if target.is_symlink() or target.is_dir() else None
-    recorded = _read_manifest(current)
+    current = publication.current_version(target)
+    recorded = publication.read_manifest(current)
     with duckdb.connect(str(published_db), read_only=True) as con:
         prints = fingerprints(con, today)
-        stale = {path for path, fingerprint in prints.items() if not _current(current, path, fingerprint, recorded)}
+        stale = {path for path, fingerprint in prints.items() if not publication.reusable(current, path, fingerprint, recorded)}
         countries = {path.split("/")[-1][:-5] for path in stale if _page_of(path).startswith("country/")}
         data = read(con, today, countries) if stale else None
     version = target.with_name(f".{target.name}-{uuid.uuid4().hex}")
@@ -273,35 +270,13 @@ def build(published_db: Path, target: Path, today: date | None = None) -> Report
         rendered = _write_pages(data, prints, stale, current, version, today)
         manifest = {path: {"fingerprint": fingerprint, "bytes": (version / path).stat().st_size}
                     for path, fingerprint in prints.items()}
-        (version / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        publication.write_manifest(version, manifest)
     except BaseException:
         shutil.rmtree(version, ignore_errors=True)
         raise
     exports.swap_folder(target, version)
     log.info("report written to %s: %d pages, %d rendered", target, len(prints), len(rendered))
     return ReportSummary(target, len(prints), rendered)
-
-
-def _read_manifest(folder: Path | None) -> dict[str, dict]:
-    """The fingerprints (and sizes) the current report's pages were rendered from; none when it
-    has no readable manifest (an older report, a hand-made folder): then every page is rendered."""
-    try:
-        recorded = json.loads((folder / MANIFEST).read_text(encoding="utf-8")) if folder else {}
-    except (OSError, ValueError):
-        return {}
-    return recorded if isinstance(recorded, dict) else {}
-
-
-def _current(folder: Path | None, path: str, fingerprint: str, recorded: dict[str, dict]) -> bool:
-    """The current report's page can be kept: rendered from the same inputs, still there and of
-    the size rendered (a page edited by hand is rendered again)."""
-    entry = recorded.get(path)
-    if folder is None or not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint:
-        return False
-    try:
-        return (folder / path).stat().st_size == entry.get("bytes")
-    except OSError:
-        return False
 
 
 def _page_of(path: str) -> str:
