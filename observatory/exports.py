@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Iterable
 
 import duckdb
-import yaml
 
 from observatory import publication, state
 from observatory.discover import sha256_of
-from observatory.publish import public_schema
+from observatory.publish import load_yaml, public_schema
 from observatory.sqltext import sql_literal
 
 log = logging.getLogger(__name__)
@@ -80,12 +79,6 @@ def exports_meta() -> dict:
 def schema_es() -> dict:
     """Spanish descriptions of the public schema, table -> {description, columns}."""
     return load_yaml(SCHEMA_ES_FILE)
-
-
-def load_yaml(path: Path) -> dict:
-    """Safe YAML, with libyaml's loader where PyYAML has it (ten times faster on schema_es.yaml,
-    read on every publication)."""
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[Table]:

@@ -25,6 +25,7 @@ from markupsafe import Markup, escape
 
 from observatory import charts, exports, publication, state
 from observatory.charts import Caption
+from observatory.publish import load_yaml
 from observatory.reference import REFERENCE_DIR
 from observatory.sqltext import sql_literal
 
@@ -142,7 +143,7 @@ def _years(con: duckdb.DuckDBPyConnection, today: date | None) -> tuple[int, int
 
 @lru_cache(maxsize=1)
 def labels() -> dict:
-    return exports.load_yaml(TEMPLATES_DIR / "labels.yaml")
+    return load_yaml(TEMPLATES_DIR / "labels.yaml")
 
 
 def _reference(name: str) -> list[dict]:
