@@ -240,15 +240,15 @@ def environment() -> jinja2.Environment:
 def value_cell(value: Any, words: "Words", digits: int = 1) -> Markup:
     """A figure as a page shows it; a NULL as unknown, never 0 or "no". A Python function
     rather than a Jinja macro: the components tables call it thousands of times."""
-    if value is None:
-        return Markup('<span class="unknown-value">{}</span>').format(words.t["unknown"])
-    return escape(words.num(value, digits))
+    return unknown_cell(words) if value is None else escape(words.num(value, digits))
 
 
 def share_cell(value: float | None, words: "Words") -> Markup:
-    if value is None:
-        return Markup('<span class="unknown-value">{}</span>').format(words.t["unknown"])
-    return escape(words.share(value))
+    return unknown_cell(words) if value is None else escape(words.share(value))
+
+
+def unknown_cell(words: "Words") -> Markup:
+    return Markup('<span class="unknown-value">{}</span>').format(words.t["unknown"])
 
 
 def build(published_db: Path, target: Path, today: date | None = None) -> ReportSummary:
@@ -540,7 +540,7 @@ def series_rows(rows: list[dict], words: Words) -> Markup:
     cell cost most of a country page's time), each distinct text escaped once; the same HTML
     and escaping as the templates'."""
     t, out = words.t, []
-    unknown = Markup('<span class="unknown-value">{}</span>').format(t["unknown"])
+    unknown = unknown_cell(words)
     values: dict[Any, str] = {}
     texts: dict[Any, str] = {}
     links: dict[Any, str] = {}
