@@ -269,24 +269,6 @@ class _HangsWhenUnpickled:
         return (time.sleep, (60,))
 
 
-def test_a_worker_that_hangs_is_killed_after_the_seconds_a_file_may_take_and_replaced():
-    from observatory import validate_worker
-    from observatory.validate import ValidationFailed, failing_rows
-
-    suite, frame = _suite(), _frame(x=[None, 1.0])
-    try:
-        assert failing_rows(suite, frame, {}) == {0: [1]}  # started and ready
-        hung = validate_worker.shared()
-        validate_worker.configure(2)
-        with pytest.raises(ValidationFailed, match="TimeoutError"):
-            failing_rows(suite, frame, {"poison": _HangsWhenUnpickled()})
-        assert hung._process.poll() is not None  # killed, not left behind
-        assert failing_rows(suite, frame, {}) == {0: [1]}
-    finally:
-        validate_worker.configure(900)
-        validate_worker.discard()
-
-
 class _DiesWhenUnpickled:
     """Unpickled in the worker, it ends the worker's process, as running out of memory would."""
 
@@ -296,20 +278,27 @@ class _DiesWhenUnpickled:
         return (os._exit, (3,))
 
 
-def test_a_worker_that_dies_fails_its_batch_and_the_next_batch_gets_a_new_worker():
+@pytest.mark.parametrize("poison, failure", [(_HangsWhenUnpickled(), "TimeoutError"), (_DiesWhenUnpickled(), "stopped")],
+                         ids=["hangs", "dies"])
+def test_a_worker_that_hangs_or_dies_fails_its_batch_is_not_left_behind_and_is_replaced(poison, failure):
+    """A hung worker is killed after the seconds a file may take (here 2); a dead one is never
+    reused; either way the next batch gets a new worker."""
     from observatory import validate_worker
     from observatory.validate import ValidationFailed, failing_rows
 
     suite, frame = _suite(), _frame(x=[None, 1.0])
     try:
-        assert failing_rows(suite, frame, {}) == {0: [1]}
+        assert failing_rows(suite, frame, {}) == {0: [1]}  # started and ready
         first = validate_worker.shared()
-        with pytest.raises(ValidationFailed, match="stopped"):
-            failing_rows(suite, frame, {"poison": _DiesWhenUnpickled()})
-        assert not first.alive() and first._process.wait(timeout=10) is not None  # it died, and is not reused
+        validate_worker.configure(2)
+        with pytest.raises(ValidationFailed, match=failure):
+            failing_rows(suite, frame, {"poison": poison})
+        # Not left behind (a hung one sleeps a minute: unless killed, this wait times out) and not reused.
+        assert first._process.wait(timeout=10) is not None and not first.alive()
         assert failing_rows(suite, frame, {}) == {0: [1]}
         assert validate_worker.shared() is not first
     finally:
+        validate_worker.configure(900)
         validate_worker.discard()
 
 
