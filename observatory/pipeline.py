@@ -8,7 +8,7 @@ import logging
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -277,16 +277,16 @@ def outputs(settings: Settings, names: Iterable[str] = OUTPUTS) -> tuple[dict[st
     wanted = set(names)
     if unknown := wanted - set(OUTPUTS):
         raise ValueError(f"unknown outputs: {sorted(unknown)}")
-    pool = ThreadPoolExecutor(max_workers=len(wanted) or 1, thread_name_prefix="outputs")
     interrupted: BaseException | None = None
-    try:
+    with ThreadPoolExecutor(max_workers=len(wanted) or 1, thread_name_prefix="outputs") as pool:
         futures = {name: pool.submit(OUTPUTS[name], settings) for name in OUTPUTS if name in wanted}
-    finally:
+        # Waited for on the futures, not by joining the threads: an interrupted join can take
+        # a running thread for ended (CPython's bpo-45274 handling), a future's state cannot lie.
         while True:
             try:
-                pool.shutdown(wait=True)
+                wait(futures.values())
                 break
-            except BaseException as interrupt:  # Ctrl+C, a terminated Dagster run: raised again once both threads end
+            except BaseException as interrupt:  # Ctrl+C, a terminated Dagster run: raised again once both end
                 interrupted = interrupt
     if interrupted is not None:
         raise interrupted
