@@ -5,8 +5,9 @@ that could identify one: a file with a column named like a name, an ID number, a
 e-mail, an address or a date of birth, or with a cell that looks like one of those, loads
 nothing and its receipt names the column and the kind of data found, never the value. The
 detectors are data (`reference/personal_data_patterns.csv`); column names are matched in
-Python (a header is a few cells), values in SQL over the parsed records, so a file is scanned
-by DuckDB's regular expressions (RE2) in one pass.
+Python (a header is a few cells), values with Arrow's RE2 regular expressions as each batch of
+records is parsed (`ValueScan`), so a file is scanned in one pass; DuckDB's RE2 then says
+which detector a flagged column matched.
 
 A source layout may `drop` columns it never reads (case records with names): those are not
 checked and never stored, and such a layout only loads counts (layouts.py enforces it).
@@ -19,6 +20,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from observatory import layouts, reference, staff_forms
 from observatory.sqltext import sql_literal
@@ -65,6 +69,7 @@ def _kinds() -> dict[str, tuple[str, str]]:
     return {row.kind: (row.name_es, row.name_en) for row in table.itertuples()}
 
 
+@lru_cache(maxsize=None)
 def _union(scope: str) -> str:
     """One RE2 expression for every detector of a scope: a cell is matched once, not once per
     pattern (each alternative keeps its own flags in a group)."""
@@ -87,12 +92,42 @@ def value_kind(text: str, numeric: bool = False) -> str | None:
                  if d.scope in scopes and pattern.search(text)), None)
 
 
+class ValueScan:
+    """Which columns hold a cell that looks like personal data, gathered batch by batch while
+    the file is parsed. Each column's distinct values are matched, all columns' at once, by one
+    RE2 expression per scope: a file repeats its countries, years, indicators and sources on
+    every row, and compiling an expression costs more than matching a batch's values.
+    Title rows above the header (an institution's contact line is common there) are skipped,
+    never stored: the first `skip` non-blank records are not scanned."""
+
+    def __init__(self, skip: int = 0):
+        self.skip = skip
+        self.hits: dict[str, set[int]] = {"any": set(), "text": set()}
+
+    def add(self, cells: list[pa.Array], nonblank: pa.Array) -> None:
+        """`cells`: the batch's columns, without blanks around values, NULL when empty."""
+        if self.skip:
+            positions = pc.indices_nonzero(nonblank)
+            if len(positions) <= self.skip:
+                self.skip -= len(positions)
+                return
+            start = positions[self.skip].as_py()
+            cells, self.skip = [cell.slice(start) for cell in cells], 0
+        distinct = [pc.drop_null(pc.unique(cell)) for cell in cells]
+        values = pa.concat_arrays(distinct) if distinct else pa.array([], pa.string())
+        owners = np.repeat(np.arange(len(distinct)), [len(d) for d in distinct])
+        for scope, hits in self.hits.items():
+            if len(values) and (pattern := _union(scope)):
+                matched = pc.match_substring_regex(values, pattern).to_numpy(zero_copy_only=False)
+                hits.update(int(column) for column in np.unique(owners[matched]))
+
+
 def check(con: duckdb.DuckDBPyConnection, relation: str, width: int, head: list[list[str]],
-          layout: layouts.Layout | None, titles: int = 0) -> None:
+          layout: layouts.Layout | None, titles: int, scan: ValueScan) -> None:
     """Raise FileRejected('personal_data') when a column's name or any value of the file's
-    records (`relation`: rec, line, c0…c{width-1}; the header rows included) looks like
-    personal data. Columns the layout drops are left out. `head` starts at the header; the
-    `titles` rows above it are counted as skipped."""
+    records (`relation`: rec, line, c0…c{width-1}; the header rows included; `scan`: what
+    its values matched) looks like personal data. Columns the layout drops are left out.
+    `head` starts at the header; the `titles` rows above it are counted as skipped."""
     header_rows = layout.header_rows if layout else 1
     header = head[:header_rows]
     dropped, numeric = _positions(layout, header)
@@ -104,39 +139,13 @@ def check(con: duckdb.DuckDBPyConnection, relation: str, width: int, head: list[
             kind = column_kind(row[position]) if position < len(row) else None
             if kind:
                 raise _rejection(con, relation, header_rows, titles, kind, labels[position], position)
-    columns = [position for position in range(width) if position not in dropped]
-    text_columns = [position for position in columns if position not in numeric]
-    # Title rows above the header are skipped, never stored (an institution's contact line
-    # is common there): only the header and the records below it are scanned.
-    scanned = f"SELECT * FROM ({relation}) QUALIFY row_number() OVER (ORDER BY rec) > {int(titles)}"
-    if not columns or not _any_match(con, scanned, columns, text_columns):
-        return
-    for position, (any_hit, text_hit) in sorted(_scan(con, scanned, columns).items()):
-        if any_hit or (text_hit and position not in numeric):
+    for position in range(width):
+        if position in dropped:
+            continue
+        if position in scan.hits["any"] or (position in scan.hits["text"] and position not in numeric):
+            scanned = f"SELECT * FROM ({relation}) QUALIFY row_number() OVER (ORDER BY rec) > {int(titles)}"
             kind = _kind_of(con, scanned, position, numeric=position in numeric)
             raise _rejection(con, relation, header_rows, titles, kind, labels[position], position)
-
-
-def _any_match(con: duckdb.DuckDBPyConnection, relation: str, columns: list[int], text_columns: list[int]) -> bool:
-    """Does any cell look like personal data? Each distinct value of a column is matched once:
-    a file repeats its countries, years, indicators and sources on every row."""
-    names = ", ".join(f"c{p}" for p in columns)
-    texts = ", ".join(sql_literal(f"c{p}") for p in text_columns) or "NULL"
-    found = con.execute(f"""
-        SELECT coalesce(bool_or(regexp_matches(v, {sql_literal(_union('any'))})
-                                OR (name IN ({texts}) AND regexp_matches(v, {sql_literal(_union('text'))}))), false)
-        FROM (SELECT DISTINCT name, v FROM (UNPIVOT (SELECT {names} FROM ({relation})) ON {names} INTO NAME name VALUE v))
-    """).fetchall()[0][0]
-    return bool(found)
-
-
-def _scan(con: duckdb.DuckDBPyConnection, relation: str, columns: list[int]) -> dict[int, tuple[bool, bool]]:
-    """Per column: does a cell match a detector of scope any / of scope text? (Only once a
-    match is known to exist: it names the column.)"""
-    flags = ", ".join(f"coalesce(bool_or(regexp_matches(c{p}, {sql_literal(_union(scope))})), false)"
-                      for p in columns for scope in ("any", "text"))
-    found = con.execute(f"SELECT {flags} FROM ({relation})").fetchall()[0]
-    return {p: (found[2 * i], found[2 * i + 1]) for i, p in enumerate(columns)}
 
 
 def _kind_of(con: duckdb.DuckDBPyConnection, relation: str, position: int, numeric: bool) -> str:

@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -36,8 +37,10 @@ BATCH_ROWS = 100_000
 MAX_ATTEMPTS = 3
 # Columns parsed beyond the header's: a row whose extra cells hold something is a problem.
 EXTRA_COLUMNS = 8
-# What Python's str.strip() takes off a cell, as far as spreadsheets write it (RE2 syntax).
-BLANK = r"[\s\x{1C}-\x{1F}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]"
+# What Python's str.strip() takes off a cell (tabs, no-break spaces, ideographic spaces …).
+BLANKS = "".join(chr(code) for code in range(0x3001) if chr(code).isspace())
+# Records parsed, cleaned and scanned at a time: a file's cells never sit whole in Python.
+PARSE_BATCH_ROWS = 100_000
 
 __all__ = ["FileRejected", "Limits", "ReadOutcome", "read_file", "STAGE_TABLES", "row_schema"]
 
@@ -205,7 +208,8 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_ro
     limits = limits or Limits()
     deadline = Deadline(limits)
     # DuckDB's own work is interrupted when the file's seconds are up; Python's checks the deadline.
-    timer = threading.Timer(limits.max_seconds, con.interrupt)
+    deadline.connections.append(con)
+    timer = threading.Timer(limits.max_seconds, deadline.expire)
     timer.daemon = True
     timer.start()
     try:
@@ -213,8 +217,7 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_ro
                               temp_dir or Path(tempfile.gettempdir()), buffer, observatory)
     finally:
         timer.cancel()
-        for table in ("_records", "_starts", "_data"):  # a large file's cells leave with it
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        _Records.drop(con)  # a large file's cells leave with it
 
 
 def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Limits, deadline: Deadline,
@@ -285,11 +288,11 @@ def _stage(con, text: TextFile, file_name: str, stager: _Stager, outcome: ReadOu
         if _needs_layout_encoding(layout, outcome.encoding):
             raise RestartAs(layout.encoding)
     width = max(max(len(cells) for cells in text.head), (layout.columns or 0) if layout else 0)
-    records = _Records.parse(con, text, width + EXTRA_COLUMNS)
-    deadline.check()
-    if text.odd_quotes and records.last_spans_lines():
+    scan = privacy.ValueScan(skip=titles)
+    records = _Records.parse(con, text, width + EXTRA_COLUMNS, deadline, scan, clean=layout is None)
+    if text.odd_quotes and records.last_spans_lines:
         raise FileRejected("file_unreadable", detail="quotes do not pair up / las comillas no cierran")
-    privacy.check(con, records.relation, records.width, text.head[titles:], layout, titles)  # personal data: the whole file is rejected
+    privacy.check(con, records.relation, records.width, text.head[titles:], layout, titles, scan)  # personal data: the whole file is rejected
     if layout is None:
         return _stage_canonical(records, text.head[titles], stager, outcome)
     return _stage_layout(records, layout, text.head[titles:], stager, outcome, deadline)
@@ -314,36 +317,83 @@ def _needs_layout_encoding(layout: layouts.Layout, detected: str) -> bool:
 class _Records:
     """The file's non-blank records as a relation `relation(rec, line, c0, c1, …)`: `rec` their
     order among all records, `line` the line where each one starts. Raw contract v1 reads it
-    in one query; a layout materializes it as the temporary table `_data` to page through it."""
+    in one query; a layout materializes it as the temporary table `_data` to page through it.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, width: int, relation: str):
+    DuckDB parses the file; each batch of records is then cleaned in Arrow (the blanks around
+    a cell taken off, an empty cell made NULL: vectorized, where SQL regular expressions cost a
+    third of a file's time) and scanned for personal data, and kept as `_records`: the batch
+    itself when the file is one batch, a temporary table otherwise. A layout gets its cells as
+    written (its specs say what to strip); blank records are marked either way."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, width: int, relation: str, last_spans_lines: bool):
         self.con, self.width, self.relation = con, width, relation
+        # The last record holds a line break: with a quote never closed, the quoted cell
+        # swallowed every later line (a stray quote inside a cell swallows nothing).
+        self.last_spans_lines = last_spans_lines
 
     @classmethod
-    def parse(cls, con: duckdb.DuckDBPyConnection, text: TextFile, width: int) -> "_Records":
-        columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
+    def parse(cls, con: duckdb.DuckDBPyConnection, text: TextFile, width: int, deadline: Deadline,
+              scan: privacy.ValueScan, clean: bool) -> "_Records":
+        names = [f"c{i}" for i in range(width)]
+        columns = ", ".join(f"'{name}': 'VARCHAR'" for name in names)
         source = (
-            f"SELECT row_number() OVER () AS rec, * FROM read_csv({sql_literal(text.path)}, header = false, "
+            f"SELECT * FROM read_csv({sql_literal(text.path)}, header = false, "
             f"delim = {sql_literal(text.delimiter)}, quote = '\"', escape = '\"', columns = {{{columns}}}, "
             "null_padding = true, strict_mode = false, parallel = false, auto_detect = false)"
         )
-        cells = ", ".join(f"c{i}" for i in range(width))
-        nonblank = f"NOT regexp_full_match(concat_ws('', {cells}), '{BLANK}*')"
-        # Parsed once into a temporary table: the personal-data check and the staging query
-        # both read it (parsing in each cost a third of a file's time).
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _records AS {source}")
+        cls.drop(con)  # an earlier attempt's (another encoding)
+        reader_con = con.cursor()  # streams the parse while `con` keeps the batches
+        deadline.connections.append(reader_con)
+        pending, several = None, False
+        rec, last_spans_lines = 0, False
+        try:
+            for batch in reader_con.sql(source).to_arrow_reader(PARSE_BATCH_ROWS):
+                deadline.check()
+                cells = [batch.column(i) for i in range(width)]
+                trimmed = [_nullif_empty(pc.utf8_trim(cell, BLANKS)) for cell in cells]
+                nonblank = pc.is_valid(pc.coalesce(*trimmed))
+                scan.add(trimmed, nonblank)
+                last_spans_lines = _spans_lines(cells, nonblank, last_spans_lines)
+                table = pa.table([pa.array(np.arange(rec + 1, rec + batch.num_rows + 1, dtype=np.int64)), nonblank,
+                                  *(trimmed if clean else cells)], names=["rec", "nonblank", *names])
+                rec += batch.num_rows
+                if pending is not None:
+                    cls._append(con, pending)
+                    several = True
+                pending = table
+        finally:
+            deadline.connections.remove(reader_con)
+            reader_con.close()
+        if pending is None:
+            pending = pa.table({"rec": pa.array([], pa.int64()), "nonblank": pa.array([], pa.bool_()),
+                                **{name: pa.array([], pa.string()) for name in names}})
+        if several:
+            cls._append(con, pending)
+        else:
+            con.register("_records", pending)
+        cells = ", ".join(names)
         if text.simple:  # no quote, no empty line: record n starts on line n
-            return cls(con, width, f"SELECT rec, rec AS line, {cells} FROM _records WHERE {nonblank}")
-        _record_starts(con, text)
-        return cls(con, width, f"SELECT rec, s.line, {cells} FROM _records JOIN _starts AS s USING (rec) WHERE {nonblank}")
+            relation = f"SELECT rec, rec AS line, {cells} FROM _records WHERE nonblank"
+        else:
+            _record_starts(con, text)
+            relation = f"SELECT rec, s.line, {cells} FROM _records JOIN _starts AS s USING (rec) WHERE nonblank"
+        return cls(con, width, relation, last_spans_lines)
 
-    def last_spans_lines(self) -> bool:
-        """The last record holds a line break: with a quote never closed, the quoted cell
-        swallowed every later line (a stray quote inside a cell swallows nothing)."""
-        cells = ", ".join(f"c{i}" for i in range(self.width))
-        return bool(self.con.execute(
-            f"SELECT coalesce(bool_or(regexp_matches(concat_ws('', {cells}), '[\\r\\n]')), false) "
-            f"FROM (SELECT * FROM ({self.relation}) ORDER BY rec DESC LIMIT 1)").fetchall()[0][0])
+    @staticmethod
+    def _append(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
+        """A file of several batches is kept in a temporary table (DuckDB spills it past its
+        memory limit), one batch at a time."""
+        con.register("_batch", batch)
+        try:
+            con.execute("CREATE TEMP TABLE IF NOT EXISTS _records AS SELECT * FROM _batch LIMIT 0")
+            con.execute("INSERT INTO _records SELECT * FROM _batch")
+        finally:
+            con.unregister("_batch")
+
+    @staticmethod
+    def drop(con: duckdb.DuckDBPyConnection) -> None:
+        con.unregister("_records")
+        con.execute("DROP TABLE IF EXISTS _records; DROP TABLE IF EXISTS _starts; DROP TABLE IF EXISTS _data")
 
     def materialize(self) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE _data AS {self.relation}")
@@ -351,15 +401,13 @@ class _Records:
 
     @staticmethod
     def clean(i: int) -> str:
-        """Cell i without surrounding blanks; an empty one is NULL (the regular expression only
-        runs on the few cells that have blanks around them)."""
-        return (f"nullif(CASE WHEN regexp_matches(c{i}, '^{BLANK}|{BLANK}$') "
-                f"THEN regexp_replace(c{i}, '^{BLANK}+|{BLANK}+$', '', 'g') ELSE c{i} END, '')")
+        """Cell i without surrounding blanks, NULL when empty (cleaned as parsed)."""
+        return f"c{i}"
 
     @staticmethod
     def filled(i: int) -> str:
         """Cell i holds something other than blanks."""
-        return f"coalesce(regexp_matches(c{i}, '[^{BLANK[1:-1]}]'), false)"
+        return f"(c{i} IS NOT NULL)"
 
     def count_after(self, header_rec: int) -> int:
         return self.con.execute("SELECT count(*) FROM _data WHERE rec > ?", [header_rec]).fetchall()[0][0]
@@ -385,6 +433,20 @@ class _Records:
                 return
             after = rows[-1][0]
             yield [(row[1], [cell or "" for cell in row[2:]]) for row in rows]
+
+
+def _nullif_empty(cells: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(cells, ""), pa.scalar(None, pa.string()), cells)
+
+
+def _spans_lines(cells: list[pa.Array], nonblank: pa.Array, before: bool) -> bool:
+    """Whether the last non-blank record so far holds a line break (`before`: the answer for
+    the batches before, when this one has no such record)."""
+    positions = pc.indices_nonzero(nonblank)
+    if not len(positions):
+        return before
+    last = positions[-1].as_py()
+    return any(("\n" in value or "\r" in value) for value in (cell[last].as_py() for cell in cells) if value)
 
 
 def _record_starts(con: duckdb.DuckDBPyConnection, text: TextFile) -> None:

@@ -72,6 +72,12 @@ class Deadline:
     def __init__(self, limits: Limits):
         self.limits = limits
         self.at = time.monotonic() + limits.max_seconds
+        # DuckDB connections working on the file: their queries are interrupted when time is up.
+        self.connections: list = []
+
+    def expire(self) -> None:
+        for con in list(self.connections):
+            con.interrupt()
 
     def check(self) -> None:
         if time.monotonic() > self.at:

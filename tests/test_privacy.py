@@ -72,6 +72,21 @@ def test_a_value_that_identifies_a_person_rejects_the_whole_file(tmp_path, label
     assert value not in repr(outcome.rejection.details)
 
 
+@pytest.mark.parametrize("batch_rows", [1, 2, 100_000])
+def test_personal_data_in_a_later_batch_or_after_a_title_row_is_found(tmp_path, monkeypatch, batch_rows):
+    """Values are scanned as each batch is parsed: a title row above the header is skipped in
+    whichever batch it falls, and a value in the last batch still rejects the file."""
+    monkeypatch.setattr(read, "PARSE_BATCH_ROWS", batch_rows)
+    email = PLANTED_VALUES[next(label for label in PLANTED_VALUES if KIND[label] == "email")]
+    title = f"Contacto: {email}\n\n"
+    outcome, staged = read_one(tmp_path, title + CONTRACT + "PER,2015,femicide_count,95,MIMP,ok\n")
+    assert outcome.rejection is None and staged == 1 and outcome.rows_skipped == 1
+    outcome, staged = read_one(tmp_path, title + CONTRACT + "PER,2015,femicide_count,95,MIMP,ok\n"
+                               + f"PER,2016,femicide_count,96,MIMP,  {email} \n")
+    assert outcome.rejection is not None and outcome.rejection.reason_code == "personal_data"
+    assert outcome.rejection.details["column"] == "notes (#6)" and staged == 0
+
+
 @pytest.mark.parametrize("column, kind", [
     ("nombre_victima", "name"), ("Nombre de la víctima", "name"), ("Apellidos", "name"), ("victim_name", "name"),
     ("DNI", "id_number"), ("CURP", "id_number"), ("RUT", "id_number"), ("CPF", "id_number"), ("Cédula", "id_number"),

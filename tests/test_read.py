@@ -67,6 +67,28 @@ def test_blank_lines_are_skipped_and_line_numbers_are_the_files_own(tmp_path):
     assert [(r[0], r[2]) for r in rows] == [(4, "2015"), (8, "2016")]
 
 
+@pytest.mark.parametrize("batch_rows", [1, 2, 3, 100_000])
+def test_a_file_parsed_in_several_batches_reads_as_in_one(tmp_path, monkeypatch, batch_rows):
+    """Records are cleaned and scanned a batch at a time: line numbers, blank records, cells
+    with blanks around them and a quoted cell over two lines come out the same at any size."""
+    monkeypatch.setattr(read, "PARSE_BATCH_ROWS", batch_rows)
+    body = ('\ncountry,year,indicator,value,notes\n\nPER,2015,femicide_count,95,"two\nlines"\n\n  ,  ,\n'
+            ' PER\u00a0,2016,femicide_count,\t96 ,\u3000\nPER,2017,femicide_count,97,x\n')
+    outcome, rows, _ = read_text(tmp_path, body)
+    assert outcome.rejection is None and outcome.rows_read == 3
+    assert rows == [(4, "PER", "2015", "femicide_count", "95", None, "two\nlines"),
+                    (8, "PER", "2016", "femicide_count", "96", None, None),
+                    (9, "PER", "2017", "femicide_count", "97", None, "x")]
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2, 100_000])
+def test_a_quote_never_closed_is_caught_in_any_batch(tmp_path, monkeypatch, batch_rows):
+    monkeypatch.setattr(read, "PARSE_BATCH_ROWS", batch_rows)
+    body = 'country,year,indicator,value,notes\nPER,2015,femicide_count,95,x\nPER,2016,femicide_count,96,"open\nPER,2017,femicide_count,97,y\n'
+    outcome, _, _ = read_text(tmp_path, body)
+    assert outcome.rejection is not None and outcome.rejection.reason_code == "file_unreadable"
+
+
 def test_missing_required_column_rejects_the_file_and_counts_its_rows(tmp_path):
     outcome, rows, _ = read_text(tmp_path, "country,year,value\nPER,2015,95\nPER,2016,96\n")
     assert outcome.rejection.reason_code == "missing_required_column"
