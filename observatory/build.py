@@ -27,6 +27,8 @@ AFFECTED_GROUPS = """
     SELECT DISTINCT country_iso3, year, indicator_code, sex, age_group, population_group, source
     FROM observation WHERE source_file IN (SELECT file_path FROM applied_path)
 """
+# Marks the lines of a curated table's SQL that keep it to the affected groups.
+GROUPS_ONLY = "-- affected groups only"
 
 
 @dataclass
@@ -53,20 +55,26 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
             SELECT file_path FROM stage_file UNION SELECT file_path FROM stage_duplicate
         """)
         # The observation groups the applied files touch, before and after: only these are
-        # recomputed in observation_history and fact_observation.
-        con.execute(f"CREATE OR REPLACE TEMP TABLE affected_group AS {AFFECTED_GROUPS}")
+        # recomputed in observation_history and fact_observation. When the applied files hold
+        # every observation (a first run, every file read again), that is every group: the
+        # tables are computed whole, without finding the groups and joining on them.
+        every_group = not con.execute("""
+            SELECT count(*) FROM (SELECT 1 FROM observation ANTI JOIN applied_path ON file_path = source_file LIMIT 1)
+        """).fetchall()[0][0]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE affected_group AS {AFFECTED_GROUPS}{' LIMIT 0' if every_group else ''}")
         con.execute("DELETE FROM observation WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM policy_instrument WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM quarantine WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM file_receipt WHERE file_path IN (SELECT file_path FROM applied_path)")
         con.execute((SQL_DIR / "load_observations.sql").read_text())
         con.execute((SQL_DIR / "load_policy_instruments.sql").read_text())
-        con.execute(f"INSERT INTO affected_group {AFFECTED_GROUPS} EXCEPT SELECT * FROM affected_group")
-        con.execute((SQL_DIR / "observation_history.sql").read_text())
+        if not every_group:
+            con.execute(f"INSERT INTO affected_group {AFFECTED_GROUPS} EXCEPT SELECT * FROM affected_group")
+        con.execute(_group_sql("observation_history", every_group))
         _insert_quarantine(con)
         con.execute((SQL_DIR / "file_receipts.sql").read_text())
         for name in CURATED_SQL:
-            con.execute((SQL_DIR / f"{name}.sql").read_text())
+            con.execute(_group_sql(name, every_group))
         summary = BuildSummary(*con.execute("""
             SELECT count(*), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0),
                    count(*) FILTER (WHERE status = 'duplicate')
@@ -84,6 +92,14 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         raise
     log.info("built: %s", summary)
     return summary
+
+
+def _group_sql(name: str, every_group: bool) -> str:
+    """A curated table's SQL; computed whole, without its lines that keep to the affected groups."""
+    text = (SQL_DIR / f"{name}.sql").read_text()
+    if not every_group:
+        return text
+    return "\n".join(line for line in text.splitlines() if not line.rstrip().endswith(GROUPS_ONLY))
 
 
 def build_marts(con: duckdb.DuckDBPyConnection, first_year: int, last_year: int, as_of: date) -> dict[str, int]:

@@ -9,22 +9,26 @@
 -- first, when the source gives no figure for the parent, and counts toward the country only
 -- through it.
 -- Kept up to date group by group: only the groups the applied files touch (affected_group: a
--- source's rows for a country, year, indicator and disaggregation) are computed again.
+-- source's rows for a country, year, indicator and disaggregation) are computed again. When
+-- the applied files hold every observation (a first run, or every file read again), the
+-- lines marked `-- affected groups only` are left out and the table is computed whole.
 CREATE TABLE IF NOT EXISTS fact_observation (
     country_iso3 VARCHAR, subnational_code VARCHAR, year INTEGER, indicator_code VARCHAR, sex VARCHAR,
     age_group VARCHAR, population_group VARCHAR, value DOUBLE, unit VARCHAR, source VARCHAR,
     source_file VARCHAR, source_row INTEGER, flags VARCHAR, flag_note VARCHAR
 );
-DELETE FROM fact_observation AS f USING affected_group AS a
-WHERE f.country_iso3 = a.country_iso3 AND f.year = a.year AND f.indicator_code = a.indicator_code
-  AND f.sex = a.sex AND f.age_group = a.age_group AND f.population_group = a.population_group
-  AND f.source = a.source;
+DELETE FROM fact_observation AS f
+USING affected_group AS a  -- affected groups only
+WHERE f.country_iso3 = a.country_iso3 AND f.year = a.year AND f.indicator_code = a.indicator_code  -- affected groups only
+  AND f.sex = a.sex AND f.age_group = a.age_group AND f.population_group = a.population_group  -- affected groups only
+  AND f.source = a.source  -- affected groups only
+;
 INSERT INTO fact_observation
 WITH latest AS MATERIALIZED (
     SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
            value, unit, source, source_file, source_row, flags, flag_note
     FROM observation
-    SEMI JOIN affected_group USING (country_iso3, year, indicator_code, sex, age_group, population_group, source)
+    SEMI JOIN affected_group USING (country_iso3, year, indicator_code, sex, age_group, population_group, source)  -- affected groups only
     QUALIFY row_number() OVER (
         PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
                      population_group, source

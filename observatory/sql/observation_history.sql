@@ -2,12 +2,13 @@
 -- (from applied_path) whose value differs from the vintage before it — the key's latest
 -- vintage of earlier runs, or an earlier row of this run (files in the order received, then by
 -- path and line) — or whose key is new. The same value given again is not a new vintage. Only
--- the groups the applied files touch (affected_group) are looked at.
+-- the groups the applied files touch (affected_group) are looked at (every group, without the
+-- lines marked `-- affected groups only`, when the applied files hold every observation).
 INSERT INTO observation_history
 WITH latest AS (
     SELECT *
     FROM observation_history
-    SEMI JOIN affected_group USING (country_iso3, year, indicator_code, sex, age_group, population_group, source)
+    SEMI JOIN affected_group USING (country_iso3, year, indicator_code, sex, age_group, population_group, source)  -- affected groups only
     QUALIFY row_number() OVER (
         PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
                      population_group, source
