@@ -54,6 +54,12 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
             CREATE OR REPLACE TEMP TABLE applied_path AS
             SELECT file_path FROM stage_file UNION SELECT file_path FROM stage_duplicate
         """)
+        # Files read again with the content they had (the rules changed): their figures are
+        # in observation_history already (state.py, observation_history.sql).
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE reread_path AS
+            SELECT s.file_path FROM stage_file AS s JOIN file_receipt AS r USING (file_path, sha256)
+        """)
         # The observation groups the applied files touch, before and after: only these are
         # recomputed in observation_history and fact_observation. When the applied files hold
         # every observation (a first run, every file read again), that is every group: the
@@ -70,11 +76,11 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         con.execute((SQL_DIR / "load_policy_instruments.sql").read_text())
         if not every_group:
             con.execute(f"INSERT INTO affected_group {AFFECTED_GROUPS} EXCEPT SELECT * FROM affected_group")
-        con.execute(_group_sql("observation_history", every_group))
         _insert_quarantine(con)
         con.execute((SQL_DIR / "file_receipts.sql").read_text())
         for name in CURATED_SQL:
             con.execute(_group_sql(name, every_group))
+        con.execute(_group_sql("observation_history", every_group))  # after fact_observation: it reads it
         summary = BuildSummary(*con.execute("""
             SELECT count(*), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0),
                    count(*) FILTER (WHERE status = 'duplicate')

@@ -106,11 +106,11 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         if found.to_read:
             validate_worker.prewarm()  # GX's import overlaps the reading, on another core
         reference.install(con)
-        received_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        received = _received_at(con, datetime.now(timezone.utc).replace(tzinfo=None))
         progress = Progress(len(found.to_read), report=report or log.info)
         buffer = read_step.StageBuffer(con)
         for file_id, raw, outcome in _read_all(con, found.to_read, settings, buffer):
-            _record_file(con, file_id, raw, received_at, outcome, buffer)
+            _record_file(con, file_id, raw, received(raw), outcome, buffer)
             buffer.maybe_flush()
             summary.files_read += 1
             summary.rows_read += outcome.rows_read
@@ -123,13 +123,23 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         progress.finish()
         for raw, owner in found.duplicates:
             con.execute("INSERT INTO stage_duplicate VALUES (?, ?, ?, ?, ?)",
-                        [raw.rel_path, raw.observatory, raw.sha256, received_at, owner])
+                        [raw.rel_path, raw.observatory, raw.sha256, received(raw), owner])
         faults.point("stage_before_harmonize")
         harmonize_step.harmonize(con)
         # Rows about areas outside the 33 countries moved from read to skipped (scope.py).
         summary.rows_read, summary.rows_skipped = con.execute(
             "SELECT coalesce(sum(rows_read), 0), coalesce(sum(rows_skipped), 0) FROM stage_file").fetchall()[0]
     return summary
+
+
+def _received_at(con: duckdb.DuckDBPyConnection, now: datetime) -> Callable[[RawFile], datetime]:
+    """When each file was received: now, or, for a file read again with the content it had
+    (the code, layouts, suites or reference data changed), when it was first received. Which
+    file's figure wins a key goes by when files were received, so reading again reorders
+    nothing."""
+    receipts = {(path, sha): at for path, sha, at in con.execute(
+        "SELECT file_path, sha256, received_at FROM file_receipt").fetchall()}
+    return lambda raw: receipts.get((raw.rel_path, raw.sha256), now)
 
 
 def _read_all(con: duckdb.DuckDBPyConnection, files: list[RawFile], settings: Settings,

@@ -7,11 +7,12 @@ import io
 import subprocess
 import sys
 
+import duckdb
 import pytest
 
 from observatory import pipeline, read
 from observatory.progress import Progress
-from observatory.settings import PROJECT_ROOT
+from observatory.settings import PROJECT_ROOT, Settings
 from tests.conftest import HEADER, drop, query, run
 
 GOOD = HEADER + "Perú,2015,femicide_count,95,MIMP\nPerú,2016,femicide_count,124,MIMP\n"
@@ -127,6 +128,47 @@ def test_something_new_changes_what_it_touches_and_is_published(settings):
     assert published_bytes(settings) != before
     assert query(settings, "SELECT year FROM fact_observation ORDER BY year") == [(2015,), (2016,), (2017,)]
     assert query(settings, "SELECT femicide_count_latest FROM mart_country_progress WHERE country_iso3 = 'PER' AND year = 2017") == [(131.0,)]
+
+
+UNITS = "country,year,indicator,value,subnational_code,source\n"
+
+
+def curated(settings) -> dict[str, list[tuple]]:
+    """The working database's observation tables (a vintage's receipt time aside)."""
+    with duckdb.connect(str(settings.working_db), read_only=True) as con:
+        return {
+            "fact": con.execute("SELECT * FROM fact_observation ORDER BY ALL").fetchall(),
+            "history": con.execute("SELECT * EXCLUDE (received_at) FROM observation_history ORDER BY ALL").fetchall(),
+        }
+
+
+def test_tables_computed_whole_equal_tables_kept_group_by_group(settings, tmp_path):
+    """A first run (or a run reading every file again) computes fact_observation and
+    observation_history whole; later runs only the groups they touch: the same tables."""
+    first = UNITS + "PER,2019,femicide_count,3,PE.CS,MIMP\nPER,2019,femicide_count,9,PE.AM,MIMP\nARG,2019,femicide_count,60,,OVD\n"
+    second = (UNITS + "PER,2019,femicide_count,4,PE.CS,MIMP\nPER,2020,femicide_count,2,PE.AM,MIMP\n"
+              "ARG,2019,femicide_count,60,,OVD\nARG,2019,femicide_count,61,,Corte\n")
+    drop(settings, "mimp/a.csv", first)
+    run(settings)
+    drop(settings, "mimp/b.csv", second)
+    run(settings)  # group by group
+    by_group = curated(settings)
+    assert ("PER", None, 2019, "femicide_count", "total", "total", "total", 13.0) in [row[:8] for row in by_group["fact"]]
+    assert len(by_group["history"]) == 6  # 5 keys, one revised (PE.CS 3 then 4); ARG's 60 given again is no vintage
+    whole = Settings.resolve(settings.raw_dir, tmp_path / "whole")
+    run(whole)  # both files in one run: computed whole
+    assert curated(whole) == by_group
+    run(settings, "--revalidate")  # every file read again: computed whole, over the history kept
+    assert curated(settings) == by_group
+    # A file received later wins a key whatever its name, also once every file is read again
+    # (the code changed): reading again keeps when each file was received.
+    drop(settings, "mimp/0.csv", UNITS + "PER,2019,femicide_count,5,PE.CS,MIMP\n")
+    run(settings)
+    latest = curated(settings)
+    assert len(latest["history"]) == 7
+    run(settings, "--revalidate")
+    assert curated(settings) == latest
+    assert query(settings, "SELECT value FROM fact_observation WHERE subnational_code = 'PE.CS'") == [(5.0,)]
 
 
 def test_code_that_only_shapes_the_publication_republishes_without_reading_again(settings, tmp_path, monkeypatch):

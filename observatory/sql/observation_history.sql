@@ -1,7 +1,10 @@
 -- A row of observation_history is one vintage of an observation key: a row loaded in this run
 -- (from applied_path) whose value differs from the vintage before it — the key's latest
 -- vintage of earlier runs, or an earlier row of this run (files in the order received, then by
--- path and line) — or whose key is new. The same value given again is not a new vintage. Only
+-- path and line) — or whose key is new. The same value given again is not a new vintage. A file
+-- read again with the content it had (reread_path: the code or reference data changed) brings
+-- only the figure that now wins its key (fact_observation), when it differs from the latest
+-- vintage (a corrected reading): its other rows were looked at when it arrived. Only
 -- the groups the applied files touch (affected_group) are looked at (every group, without the
 -- lines marked `-- affected groups only`, when the applied files hold every observation).
 INSERT INTO observation_history
@@ -24,6 +27,12 @@ candidates AS (
            o.population_group, o.source, o.value, o.unit, o.source_file, o.source_row, o.received_at, true
     FROM observation AS o
     JOIN applied_path AS a ON a.file_path = o.source_file
+    WHERE o.source_file NOT IN (SELECT file_path FROM reread_path)
+       OR EXISTS (SELECT 1 FROM fact_observation AS f
+                  WHERE f.source_file = o.source_file AND f.country_iso3 = o.country_iso3
+                    AND f.subnational_code IS NOT DISTINCT FROM o.subnational_code AND f.year = o.year
+                    AND f.indicator_code = o.indicator_code AND f.sex = o.sex AND f.age_group = o.age_group
+                    AND f.population_group = o.population_group AND f.source = o.source)
 ),
 ordered AS (
     SELECT *, lag(value) OVER vintages AS value_before, row_number() OVER vintages AS position
