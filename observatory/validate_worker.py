@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import types
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +205,30 @@ atexit.register(_at_exit)
 
 # --- the child's side --------------------------------------------------------------------
 
+# What GX imports at start-up for expectations and renderers our suites do not use (statistical
+# distribution tests, charts): about a second of its 2.5-3 s import. Imported on first use instead.
+DEFERRED_MODULES = ("scipy.stats", "altair")
+
+
+class _Deferred(types.ModuleType):
+    """Stands in for a module until one of its attributes is used; then the module is imported
+    for real, takes its place in sys.modules, and every use goes through to it."""
+
+    def __getattr__(self, name: str) -> Any:
+        real = self.__dict__.get("_real")
+        if real is None:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
+            real = self.__dict__["_real"] = importlib.import_module(self.__name__)
+        return getattr(real, name)
+
+
+def defer(names: tuple[str, ...]) -> None:
+    for name in names:
+        if name not in sys.modules and importlib.util.find_spec(name.partition(".")[0]) is not None:
+            sys.modules[name] = _Deferred(name)
+
+
 def _serve() -> None:
     # The replies get their own descriptor; whatever GX or a C library prints goes to stderr,
     # never into the replies.
@@ -209,6 +236,7 @@ def _serve() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     try:
+        defer(DEFERRED_MODULES)
         import great_expectations as gx
 
         context = gx.get_context(mode="ephemeral")

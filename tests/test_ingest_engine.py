@@ -372,6 +372,21 @@ def test_the_steps_of_a_run_share_the_working_database_after_it_spilled_to_disk(
             assert con.execute("SELECT count(*) FROM file_receipt").fetchall() == [(0,)]
 
 
+def test_a_module_gx_imports_but_our_suites_never_use_is_imported_only_when_used():
+    """The worker defers scipy.stats and altair (a second of GX's start-up); an expectation
+    that does use one still gets the real module."""
+    script = (
+        "import sys\nfrom observatory.validate_worker import DEFERRED_MODULES, defer\n"
+        "defer(DEFERRED_MODULES)\nfrom scipy import stats\n"
+        "print(type(sys.modules['scipy.stats']).__name__, 'scipy.stats._stats_py' in sys.modules)\n"
+        "print(round(float(stats.entropy([0.5, 0.5], [0.9, 0.1])), 3))\n"
+        "print(type(sys.modules['scipy.stats']).__name__, sys.modules['scipy.stats'].entropy is stats.entropy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == ["_Deferred False", "0.511", "module True"]
+
+
 def test_a_worker_kept_between_runs_validates_with_the_suite_as_it_is_now():
     from observatory import validate_worker
     from observatory.validate import failing_rows
