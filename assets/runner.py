@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from observatory import state
 from observatory.settings import Settings
 
 
@@ -19,6 +20,10 @@ class RunOutcome:
 
 
 def run_pipeline(settings: Settings) -> RunOutcome:
+    if not _dagster_home():  # runs go to no Dagster instance: one with nothing to do ends here
+        unchanged = state.nothing_to_do(settings)
+        if unchanged is not None:
+            return RunOutcome(True, report=_report(settings, unchanged))
     from assets.definitions import JOB_NAME, defs
 
     job = defs.resolve_job_def(JOB_NAME)
@@ -38,13 +43,16 @@ def run_pipeline(settings: Settings) -> RunOutcome:
     return RunOutcome(True, report=_report(settings, staged))
 
 
+def _dagster_home() -> bool:
+    """A Dagster instance records runs (DAGSTER_HOME): every run goes through Dagster, to show there."""
+    home = os.environ.get("DAGSTER_HOME")
+    return bool(home and Path(home).is_dir())
+
+
 def _instance():
     import dagster as dg
 
-    home = os.environ.get("DAGSTER_HOME")
-    if home and Path(home).is_dir():
-        return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
+    return dg.DagsterInstance.get() if _dagster_home() else dg.DagsterInstance.ephemeral()
 
 
 def _failure_reason(result) -> str:

@@ -200,7 +200,8 @@ def load_all(folder: Path | None = None) -> tuple[Layout, ...]:
 
 def layout_errors() -> list[str]:
     """Why each malformed (or clashing) layout of the deployment's folder was skipped."""
-    return list(_load_deployment(_stamp(deployment_files()))[1])
+    files = deployment_files()
+    return list(_load_deployment(_stamp(files))[1]) if files else []
 
 
 def _most_specific_first(layouts: list[Layout]) -> tuple[Layout, ...]:

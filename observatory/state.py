@@ -9,12 +9,15 @@ build that changed the curated tables), `marts` and `published`.
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Iterable
 
 import duckdb
 
-from observatory import layouts, reference
+from observatory import layouts, reference, validate_worker
+from observatory.discover import discover
+from observatory.lock import WriterBusy, writer_lock
 from observatory.settings import Settings
 
 PACKAGE_DIR = Path(__file__).parent
@@ -118,3 +121,26 @@ def _has_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND table_name IN ?",
         [list(tables)],
     ).fetchall()[0][0] == len(tables)
+
+
+def nothing_to_do(settings: Settings) -> dict[str, int] | None:
+    """What a run finds when it has nothing to do — no new, changed or re-dropped raw file, and
+    nothing left to build, rebuild or publish — told apart before Dagster, the steps or Great
+    Expectations are imported (their start-up is most of such a run); None when there is work,
+    or when another run is writing (that run's Dagster step then says so). The same discovery
+    (every file hashed) and the same fingerprints as the steps' own."""
+    if settings.revalidate_all or not settings.raw_dir.is_dir() or not settings.working_db.is_file():
+        return None
+    try:
+        with writer_lock(settings.work_dir), duckdb.connect(str(settings.working_db)) as con:
+            if not _has_tables(con, "file_receipt", "pipeline_state", "stage_file", "stage_duplicate"):
+                return None
+            started = time.time_ns()
+            found = discover(con, settings.raw_dir)
+            if found.to_read or found.duplicates or publish_pending(con, settings) \
+                    or build_pending(con, settings) or marts_pending(con, settings):
+                return None
+            validate_worker.mark_discovered(settings.discovery_marker, started)
+            return {"files_seen": found.seen, "unchanged": len(found.unchanged)}
+    except WriterBusy:
+        return None

@@ -113,10 +113,32 @@ def test_a_run_with_nothing_new_does_nothing(settings):
         f"main(['run', '--raw-dir', {str(settings.raw_dir)!r}, '--curated-dir', {str(settings.curated_dir)!r}], standalone_mode=False)\n"
         "print('great_expectations imported:', 'great_expectations' in sys.modules)\n"
     )
+    script += "print('dagster imported:', 'dagster' in sys.modules, 'pandas imported:', 'pandas' in sys.modules)\n"
     result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "0 new or changed" in result.stdout and "great_expectations imported: False" in result.stdout
+    # Told apart before the steps are imported: neither Dagster nor pandas is loaded.
+    assert "dagster imported: False pandas imported: False" in result.stdout
     assert published_bytes(settings) == before and settings.parquet_dir.resolve() == version
+
+
+def test_with_a_dagster_instance_a_run_with_nothing_new_goes_through_dagster(settings, tmp_path, monkeypatch):
+    """Where DAGSTER_HOME keeps a run history, every run, even one with nothing to do, is
+    recorded there; and something left to publish is never taken for nothing to do."""
+    import dagster as dg
+
+    drop(settings, "mimp/2016.csv", GOOD)
+    run(settings)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    run(settings)
+    with dg.DagsterInstance.get() as instance:
+        assert len(instance.get_run_records()) == 1
+    monkeypatch.delenv("DAGSTER_HOME")
+    settings.published_db.unlink()  # removed by hand: published again, not "nothing to do"
+    assert "0 new or changed" in run(settings).output
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
 
 
 def test_something_new_changes_what_it_touches_and_is_published(settings):
