@@ -147,7 +147,7 @@ def _validate_table(con, table: str, suite: Suite, parameters: dict, files: dict
             continue
         rows = _failing_rows(con, table, list(first_reason))
         for outcome, row_ids in failing_by_expectation:
-            outcome.first_lines += [f"{rows.at[row_id, 'file_path']}:{rows.at[row_id, 'line']}" for row_id in row_ids]
+            outcome.first_lines += [f"{rows[row_id]['file_path']}:{rows[row_id]['line']}" for row_id in row_ids]
         _stage_problems(con, rows, first_reason, parameters, files)
         summary.rows_quarantined += len(first_reason)
     summary.expectations = outcomes
@@ -224,20 +224,19 @@ def suite_columns(suite: Suite) -> list[str]:
     return sorted(names)
 
 
-def _failing_rows(con, table: str, row_ids: list[int]) -> pd.DataFrame:
+def _failing_rows(con, table: str, row_ids: list[int]) -> dict[int, dict]:
+    """row_id -> the whole failing row (as Python values: only failing rows are fetched)."""
     con.register("_failing_ids", pa.table({"row_id": pa.array(row_ids, pa.int64())}))
     try:
-        rows = con.execute(f"SELECT t.* FROM {table} AS t JOIN _failing_ids USING (row_id)").df()
+        rows = con.sql(f"SELECT t.* FROM {table} AS t JOIN _failing_ids USING (row_id)").to_arrow_table().to_pylist()
     finally:
         con.unregister("_failing_ids")
-    rows = rows.set_index("row_id", drop=False)
-    rows.index.name = None
-    return rows
+    return {row["row_id"]: row for row in rows}
 
 
-def _stage_problems(con, frame: pd.DataFrame, first_reason: dict[int, dict], parameters: dict, files: dict) -> None:
+def _stage_problems(con, failing: dict[int, dict], first_reason: dict[int, dict], parameters: dict, files: dict) -> None:
     rows = []
-    for row in frame.to_dict("records"):
+    for row in failing.values():
         meta = first_reason[row["row_id"]]
         details = _details(row, meta, parameters, files[int(row["file_id"])])
         rows.append((int(row["file_id"]), int(row["row_id"]), int(row["line"]), meta["reason_code"], json.dumps(details)))
