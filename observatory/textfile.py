@@ -77,7 +77,10 @@ class Deadline:
 
     def expire(self) -> None:
         for con in list(self.connections):
-            con.interrupt()
+            try:
+                con.interrupt()
+            except Exception:  # noqa: BLE001 - closed meanwhile: nothing left to interrupt
+                pass
 
     def check(self) -> None:
         if time.monotonic() > self.at:

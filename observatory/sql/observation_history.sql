@@ -29,7 +29,8 @@ candidates AS (
     JOIN applied_path AS a ON a.file_path = o.source_file
     WHERE o.source_file NOT IN (SELECT file_path FROM reread_path)
        OR EXISTS (SELECT 1 FROM fact_observation AS f
-                  WHERE f.source_file = o.source_file AND f.country_iso3 = o.country_iso3
+                  WHERE f.source_file IN (SELECT file_path FROM reread_path)  -- only those files' figures are looked up
+                    AND f.source_file = o.source_file AND f.country_iso3 = o.country_iso3
                     AND f.subnational_code IS NOT DISTINCT FROM o.subnational_code AND f.year = o.year
                     AND f.indicator_code = o.indicator_code AND f.sex = o.sex AND f.age_group = o.age_group
                     AND f.population_group = o.population_group AND f.source = o.source)
