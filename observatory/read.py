@@ -237,6 +237,7 @@ def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Lim
             stager.flush()
         except RestartAs as again:
             stager.discard()
+            _Records.drop(con)  # this attempt's records: the next one parses the file again
             stager.next_row_id = first_row_id
             tried.append(outcome.encoding or encoding or "?")
             encoding = again.encoding
@@ -341,7 +342,6 @@ class _Records:
             f"delim = {sql_literal(text.delimiter)}, quote = '\"', escape = '\"', columns = {{{columns}}}, "
             "null_padding = true, strict_mode = false, parallel = false, auto_detect = false)"
         )
-        cls.drop(con)  # an earlier attempt's (another encoding)
         reader_con = con.cursor()  # streams the parse while `con` keeps the batches
         deadline.connections.append(reader_con)
         pending, several = None, False
