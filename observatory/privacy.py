@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -114,12 +113,14 @@ class ValueScan:
             start = positions[self.skip].as_py()
             cells, self.skip = [cell.slice(start) for cell in cells], 0
         distinct = [pc.drop_null(pc.unique(cell)) for cell in cells]
-        values = pa.concat_arrays(distinct) if distinct else pa.array([], pa.string())
-        owners = np.repeat(np.arange(len(distinct)), [len(d) for d in distinct])
+        if not distinct:
+            return
+        values = pa.concat_arrays(distinct)
+        owners = pa.concat_arrays([pa.array([column] * len(d), pa.int32()) for column, d in enumerate(distinct)])
         for scope, hits in self.hits.items():
             if len(values) and (pattern := _union(scope)):
-                matched = pc.match_substring_regex(values, pattern).to_numpy(zero_copy_only=False)
-                hits.update(int(column) for column in np.unique(owners[matched]))
+                matched = pc.match_substring_regex(values, pattern)
+                hits.update(pc.unique(pc.filter(owners, matched)).to_pylist())
 
 
 def check(con: duckdb.DuckDBPyConnection, relation: str, width: int, head: list[list[str]],

@@ -19,7 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -354,7 +353,8 @@ class _Records:
                 nonblank = pc.is_valid(pc.coalesce(*trimmed))
                 scan.add(trimmed, nonblank)
                 last_spans_lines = _spans_lines(cells, nonblank, last_spans_lines)
-                table = pa.table([pa.array(np.arange(rec + 1, rec + batch.num_rows + 1, dtype=np.int64)), nonblank,
+                numbers = pc.cumulative_sum(pa.array([1] * batch.num_rows, pa.int64()), start=rec)
+                table = pa.table([numbers, nonblank,
                                   *(trimmed if clean else cells)], names=["rec", "nonblank", *names])
                 rec += batch.num_rows
                 if pending is not None:
