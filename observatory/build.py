@@ -54,8 +54,8 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
             CREATE OR REPLACE TEMP TABLE applied_path AS
             SELECT file_path FROM stage_file UNION SELECT file_path FROM stage_duplicate
         """)
-        # Files read again with the content they had (the rules changed): their figures are
-        # in observation_history already (state.py, observation_history.sql).
+        # Files read again with the content they had (the rules changed): their figures are in
+        # observation_history already (pipeline._received_at, observation_history.sql).
         con.execute("""
             CREATE OR REPLACE TEMP TABLE reread_path AS
             SELECT s.file_path FROM stage_file AS s JOIN file_receipt AS r USING (file_path, sha256)
