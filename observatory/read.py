@@ -346,7 +346,8 @@ class _Records:
         pending, several = None, False
         rec, last_spans_lines = 0, False
         try:
-            for batch in reader_con.sql(source).to_arrow_reader(PARSE_BATCH_ROWS):
+            reader = reader_con.sql(source).to_arrow_reader(PARSE_BATCH_ROWS)
+            while (batch := _next_batch(reader)) is not None:
                 deadline.check()
                 cells = [batch.column(i) for i in range(width)]
                 trimmed = [_nullif_empty(pc.utf8_trim(cell, BLANKS)) for cell in cells]
@@ -433,6 +434,23 @@ class _Records:
                 return
             after = rows[-1][0]
             yield [(row[1], [cell or "" for cell in row[2:]]) for row in rows]
+
+
+def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    """The next parsed batch, None at the end. DuckDB's errors after the first batch (a line
+    too long, the file's seconds up, memory) reach Python through Arrow's stream as OSError or
+    ArrowInvalid: raised again as DuckDB's own, so the file's rejection says which."""
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+    except (OSError, pa.ArrowException) as error:
+        text = str(error)
+        if "INTERRUPT" in text.upper():
+            raise duckdb.InterruptException("interrupted") from None
+        if "out of memory" in text.lower():
+            raise duckdb.OutOfMemoryException("out of memory") from None
+        raise duckdb.InvalidInputException(text) from None
 
 
 def _nullif_empty(cells: pa.Array) -> pa.Array:

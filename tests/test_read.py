@@ -185,8 +185,11 @@ def test_a_workbook_that_inflates_like_a_bomb_is_refused_before_it_is_opened(tmp
     assert outcome.rejection.reason_code == "compression_bomb"
 
 
-@pytest.mark.parametrize("before", [0, 10])
-def test_a_line_longer_than_the_parser_takes_is_a_clear_rejection(tmp_path, before):
+@pytest.mark.parametrize("before, batch_rows", [(0, 100_000), (10, 100_000), (10, 2)])
+def test_a_line_longer_than_the_parser_takes_is_a_clear_rejection(tmp_path, monkeypatch, before, batch_rows):
+    """Also when the line comes after the first parsed batch (DuckDB's error then reaches
+    Python through Arrow's stream)."""
+    monkeypatch.setattr(read, "PARSE_BATCH_ROWS", batch_rows)
     body = ("country,year,indicator,value,notes\n" + "PER,2014,femicide_count,9,ok\n" * before
             + "PER,2015,femicide_count,95," + "x" * (40 << 20) + "\n")
     outcome, rows, _ = read_text(tmp_path, body)
