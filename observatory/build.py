@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -54,12 +54,15 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
             CREATE OR REPLACE TEMP TABLE applied_path AS
             SELECT file_path FROM stage_file UNION SELECT file_path FROM stage_duplicate
         """)
-        # Files read again with the content they had (the rules changed): their figures are in
-        # observation_history already (pipeline._received_at, observation_history.sql).
+        # Files read again with the content they had (the rules changed) that loaded before:
+        # their figures are in observation_history already (pipeline._received_at,
+        # observation_history.sql).
         con.execute("""
             CREATE OR REPLACE TEMP TABLE reread_path AS
             SELECT s.file_path FROM stage_file AS s JOIN file_receipt AS r USING (file_path, sha256)
+            WHERE r.status IN ('loaded', 'partially_loaded')
         """)
+        con.execute("SET VARIABLE recorded_at = CAST(? AS TIMESTAMP)", [datetime.now(timezone.utc).replace(tzinfo=None)])
         # The observation groups the applied files touch, before and after: only these are
         # recomputed in observation_history and fact_observation. When the applied files hold
         # every observation (a first run, every file read again), that is every group: the

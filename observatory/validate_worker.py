@@ -212,7 +212,10 @@ DEFERRED_MODULES = ("scipy.stats", "altair")
 
 class _Deferred(types.ModuleType):
     """Stands in for a module until one of its attributes is used; then the module is imported
-    for real, takes its place in sys.modules, and every use goes through to it."""
+    for real, takes its place in sys.modules, and every use goes through to it. It carries the
+    module's spec (importlib.util.find_spec works on it). Importing one of the module's own
+    submodules first would load it in the middle of that import: GX and its dependencies only
+    do `from scipy import stats` and `import altair`."""
 
     def __getattr__(self, name: str) -> Any:
         real = self.__dict__.get("_real")
@@ -226,7 +229,9 @@ class _Deferred(types.ModuleType):
 def defer(names: tuple[str, ...]) -> None:
     for name in names:
         if name not in sys.modules and importlib.util.find_spec(name.partition(".")[0]) is not None:
-            sys.modules[name] = _Deferred(name)
+            stand_in = _Deferred(name)
+            stand_in.__spec__ = importlib.util.find_spec(name)
+            sys.modules[name] = stand_in
 
 
 def _serve() -> None:

@@ -193,6 +193,23 @@ def test_tables_computed_whole_equal_tables_kept_group_by_group(settings, tmp_pa
     assert query(settings, "SELECT value FROM fact_observation WHERE subnational_code = 'PE.CS'") == [(5.0,)]
 
 
+def test_a_figure_that_wins_again_after_the_rules_change_is_the_latest_vintage(settings, monkeypatch):
+    """b.csv revised a.csv's 10 to 12; a new limit rejects b.csv, so 10 is shown again: the
+    history says 10, 12, 10 (not 10, 10, 12), and reading everything again adds nothing."""
+    drop(settings, "mimp/a.csv", UNITS + "PER,2019,femicide_count,10,PE.CS,MIMP\n")
+    run(settings)
+    drop(settings, "mimp/b.csv", UNITS + "PER,2019,femicide_count,12,PE.CS,MIMP\nPER,2020,femicide_count,1,PE.AM,MIMP\n"
+         "PER,2021,femicide_count,1,PE.AM,MIMP\n")
+    run(settings)
+    monkeypatch.setenv("OBSERVATORY_MAX_FILE_LINES", "2")  # the rules change: b.csv is now refused
+    for _ in range(3):  # the change, then every file read again twice
+        run(settings, "--revalidate") if _ else run(settings)
+        with duckdb.connect(str(settings.working_db), read_only=True) as con:  # published vintages are suppressed
+            assert con.execute("SELECT value FROM fact_observation WHERE subnational_code = 'PE.CS'").fetchall() == [(10.0,)]
+            assert con.execute("SELECT value FROM observation_history WHERE subnational_code = 'PE.CS' "
+                               "ORDER BY received_at").fetchall() == [(10.0,), (12.0,), (10.0,)]
+
+
 def test_code_that_only_shapes_the_publication_republishes_without_reading_again(settings, tmp_path, monkeypatch):
     """Editing the report's code publishes again; editing the reader reads every file again."""
     import shutil
@@ -401,6 +418,7 @@ def test_a_module_gx_imports_but_our_suites_never_use_is_imported_only_when_used
         "import sys\nfrom observatory.validate_worker import DEFERRED_MODULES, defer\n"
         "defer(DEFERRED_MODULES)\nfrom scipy import stats\n"
         "print(type(sys.modules['scipy.stats']).__name__, 'scipy.stats._stats_py' in sys.modules)\n"
+        "import importlib.util\nassert importlib.util.find_spec('scipy.stats').name == 'scipy.stats'\n"
         "print(round(float(stats.entropy([0.5, 0.5], [0.9, 0.1])), 3))\n"
         "print(type(sys.modules['scipy.stats']).__name__, sys.modules['scipy.stats'].entropy is stats.entropy)\n"
     )

@@ -4,7 +4,9 @@
 -- path and line) — or whose key is new. The same value given again is not a new vintage. A file
 -- read again with the content it had (reread_path: the code or reference data changed) brings
 -- only the figure that now wins its key (fact_observation), when it differs from the latest
--- vintage (a corrected reading): its other rows were looked at when it arrived. Only
+-- vintage (a corrected reading, or a later file's figure set aside now), received now
+-- (`recorded_at`), so that it is the latest vintage: its other rows were looked at when it
+-- arrived. Only
 -- the groups the applied files touch (affected_group) are looked at (every group, without the
 -- lines marked `-- affected groups only`, when the applied files hold every observation).
 INSERT INTO observation_history
@@ -24,7 +26,9 @@ candidates AS (
     FROM latest
     UNION ALL
     SELECT o.country_iso3, o.subnational_code, o.year, o.indicator_code, o.sex, o.age_group,
-           o.population_group, o.source, o.value, o.unit, o.source_file, o.source_row, o.received_at, true
+           o.population_group, o.source, o.value, o.unit, o.source_file, o.source_row,
+           CASE WHEN o.source_file IN (SELECT file_path FROM reread_path) THEN getvariable('recorded_at')
+                ELSE o.received_at END, true
     FROM observation AS o
     JOIN applied_path AS a ON a.file_path = o.source_file
     WHERE o.source_file NOT IN (SELECT file_path FROM reread_path)
