@@ -305,21 +305,9 @@ def outputs(settings: Settings, names: Iterable[str] = OUTPUTS) -> tuple[dict[st
     return made, failed
 
 
-@dataclass
-class Pending:
-    """Which steps have work to do now. A Dagster asset whose step and later steps have none is
-    not materialized, so the run records that nothing changed."""
-
-    build: bool
-    marts: bool
-    publish: bool
-
-
-def pending(settings: Settings) -> Pending:
+def pending(settings: Settings) -> state.Pending:
     with working_db(settings) as con:
-        build_due = state.build_pending(con, settings)
-        marts_due = build_due or state.marts_pending(con, settings)
-        return Pending(build_due, marts_due, marts_due or state.publish_pending(con, settings))
+        return state.pending(con, settings)
 
 
 def check_file(path: Path, settings: Settings) -> receipts.Receipt:

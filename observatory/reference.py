@@ -9,7 +9,6 @@ import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import duckdb

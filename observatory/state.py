@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -100,6 +101,22 @@ def _any_rows(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
     return bool(con.execute(f"SELECT {counts}").fetchall()[0][0])
 
 
+@dataclass
+class Pending:
+    """Which steps have work to do now. A Dagster asset whose step and later steps have none is
+    not materialized, so the run records that nothing changed."""
+
+    build: bool
+    marts: bool
+    publish: bool
+
+
+def pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> Pending:
+    build_due = build_pending(con, settings)
+    marts_due = build_due or marts_pending(con, settings)
+    return Pending(build_due, marts_due, marts_due or publish_pending(con, settings))
+
+
 def build_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
     return staged_anything(con) or get(con, "rules") != rules(settings)
 
@@ -137,8 +154,7 @@ def nothing_to_do(settings: Settings) -> dict[str, int] | None:
                 return None
             started = time.time_ns()
             found = discover(con, settings.raw_dir)
-            if found.to_read or found.duplicates or publish_pending(con, settings) \
-                    or build_pending(con, settings) or marts_pending(con, settings):
+            if found.to_read or found.duplicates or pending(con, settings).publish:
                 return None
             validate_worker.mark_discovered(settings.discovery_marker, started)
             return {"files_seen": found.seen, "unchanged": len(found.unchanged)}
