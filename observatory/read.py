@@ -400,16 +400,6 @@ class _Records:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE _data AS {self.relation}")
         self.relation = "SELECT * FROM _data"
 
-    @staticmethod
-    def clean(i: int) -> str:
-        """Cell i without surrounding blanks, NULL when empty (cleaned as parsed)."""
-        return f"c{i}"
-
-    @staticmethod
-    def filled(i: int) -> str:
-        """Cell i holds something other than blanks."""
-        return f"(c{i} IS NOT NULL)"
-
     def count_after(self, header_rec: int) -> int:
         return self.con.execute("SELECT count(*) FROM _data WHERE rec > ?", [header_rec]).fetchall()[0][0]
 
@@ -525,17 +515,19 @@ def _stage_canonical(records: _Records, header: list[str], stager: _Stager, outc
         outcome.from_registry = ", ".join(f"{column}={value}" for column, value in supplied.items())
     names = list(reference.kind_columns()[outcome.kind])
     monthly = outcome.kind == "observation" and "period" in positions
-    extra = " OR ".join(records.filled(i) for i in range(len(header), records.width)) or "false"
+    # Cells come cleaned from the parse (no blanks around them, NULL when empty).
+    extra = " OR ".join(f"c{i} IS NOT NULL" for i in range(len(header), records.width)) or "false"
     melted = {"year", "value", "cell"} | ({"unit"} if "unit" not in positions else set()) if wide else set()
-    fields = ", ".join(f"{records.clean(positions[name])} AS {name}" if name in positions else
+    fields = ", ".join(f"c{positions[name]} AS {name}" if name in positions else
                        f"CAST({sql_literal(supplied[name]) if name in supplied else 'NULL'} AS VARCHAR) AS {name}"
                        for name in names if name not in melted)
     width = ", ".join(f"CASE WHEN c{i} IS NOT NULL THEN {i + 1} END" for i in range(records.width))
-    month = f", {staff_forms.month_sql(records.clean(positions['period']))} AS month_number" if monthly else ""
+    period = f"c{positions['period']}" if monthly else ""
+    month = f", {staff_forms.month_sql(period)} AS month_number" if monthly else ""
     select = f"""SELECT rec, CAST(line AS INTEGER) AS line, ({extra}) AS extra,
                CASE WHEN {extra} THEN greatest({width}) END AS fields, {fields}{month}"""
     if wide:
-        cells = ", ".join(f"{records.clean(column.position)} AS w{j}" for j, column in enumerate(wide))
+        cells = ", ".join(f"c{column.position} AS w{j}" for j, column in enumerate(wide))
         query = f"""
             SELECT * EXCLUDE (w_column), CAST(substr(w_column, 2) AS INTEGER) AS w
             FROM ({select}, {cells} FROM ({records.relation}))
