@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from observatory import validate_worker
 from observatory.settings import Settings
@@ -24,6 +25,18 @@ SQL_DIR = Path(__file__).parent / "sql"
 FIRST_LINES = 5
 # Dataset kind (= suite name in expectations/) -> its harmonized stage table.
 HARMONIZED_TABLES = {"observation": "stage_harmonized", "policy_instrument": "stage_policy_harmonized"}
+# Expectation types whose verdict on a row depends on nothing but that row's cells in the
+# columns they name. For a suite made only of these (and without a row_condition), GX checks
+# each distinct combination of those cells once instead of every row (_distinct_failing); any
+# other type (uniqueness, an aggregate) has the suite checked row by row.
+ROW_WISE = frozenset({
+    "expect_column_values_to_not_be_null", "expect_column_values_to_be_null",
+    "expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set",
+    "expect_column_values_to_be_between", "expect_column_values_to_match_regex",
+    "expect_column_values_to_not_match_regex", "expect_column_value_lengths_to_be_between",
+    "expect_column_value_lengths_to_equal", "expect_column_pair_values_a_to_be_greater_than_b",
+    "expect_column_pair_values_to_be_equal",
+})
 
 
 @dataclass
@@ -113,45 +126,155 @@ def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Validat
 
 
 def _validate_table(con, table: str, suite: Suite, parameters: dict, files: dict, settings: Settings) -> ValidationSummary:
-    """GX sees only the columns its expectations name (and row_id, by which it reports failing
-    rows), a bounded batch at a time; the rest of a failing row is fetched for its message."""
+    """GX's verdicts on every row of `table` (as `_failing`: position of the expectation, row
+    id), then one quarantine problem per failing row, with its first failed expectation's reason."""
+    # Not a TEMP table: the cursor streaming the failing rows must see it.
+    con.execute("CREATE OR REPLACE TABLE _failing (position INTEGER, row_id BIGINT)")
     summary = ValidationSummary(suite=suite.name)
-    outcomes = [
-        ExpectationOutcome(expectation=expectation["type"], column=_columns_of(expectation["kwargs"]),
-                           reason_code=expectation["meta"]["reason_code"])
-        for expectation in suite.expectations
-    ]
+    components = row_wise_components(suite)
+    if components is not None:
+        try:
+            summary.rows_checked = _distinct_failing(con, table, suite, parameters, components,
+                                                     settings.validation_batch_rows)
+        except validate_worker.ValidatorBroken:
+            raise  # GX or a suite is broken: the run fails, no file is to blame
+        except Exception as error:  # noqa: BLE001 - row by row, where a file GX fails on is set aside alone
+            log.warning("validation failed on the distinct values (%s): validating row by row", type(error).__name__)
+            con.execute("DELETE FROM _failing")
+            components = None
+    if components is None:
+        summary.rows_checked = _batch_failing(con, table, suite, parameters, settings)
+    summary.expectations = _outcomes(con, table, suite)
+    summary.rows_quarantined = _quarantine_failing(con, table, suite, parameters, files, settings.validation_batch_rows)
+    con.execute("DROP TABLE _failing")
+    return summary
+
+
+def row_wise_components(suite: Suite) -> list[list[str]] | None:
+    """The columns of a suite's expectations, grouped so that an expectation's columns are in
+    one group and no column is in two; None when an expectation is not row-wise."""
+    groups: list[set[str]] = []
+    for expectation in suite.expectations:
+        kwargs = expectation["kwargs"]
+        if expectation["type"] not in ROW_WISE or kwargs.get("row_condition"):
+            return None
+        columns = set(_columns_named(kwargs))
+        groups = [group for group in groups if not group & columns] + [
+            columns.union(*(group for group in groups if group & columns))]
+    return [sorted(group) for group in groups]
+
+
+def _distinct_failing(con, table: str, suite: Suite, parameters: dict, components: list[list[str]],
+                      batch_rows: int) -> int:
+    """GX checks each distinct combination of a group's cells once. Its frame lays the groups
+    side by side, each group's combinations repeated end to end up to the longest group's
+    count, so one validation covers them all; an expectation reads only its group's columns,
+    so its verdict on a frame row is its verdict on that combination, and on every row that
+    has it. Returns the rows checked."""
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    if not rows:
+        return 0
+    combinations = [con.sql(f"SELECT DISTINCT {', '.join(columns)} FROM {table}").to_arrow_table()
+                    for columns in components]
+    group_of = {}
+    for number, columns in enumerate(components):
+        group_of.update(dict.fromkeys(columns, number))
+    failing: list[dict[int, set[int]]] = [{} for _ in components]  # group -> position -> combinations
+    longest = max(found.num_rows for found in combinations)
+    for start in range(0, longest, batch_rows):
+        ids = pa.array(range(start, min(longest, start + batch_rows)), pa.int64())
+        frame = pa.table({"row_id": ids, **{
+            name: column for found in combinations
+            for name, column in zip(found.column_names, found.take(pc.modulo(ids, found.num_rows)).columns)
+        }}).to_pandas()
+        frame.index = frame["row_id"].rename(None)
+        for position, frame_rows in failing_rows(suite, frame, parameters).items():
+            group = group_of[_columns_named(suite.expectations[position]["kwargs"])[0]]
+            size = combinations[group].num_rows
+            failing[group].setdefault(position, set()).update(row % size for row in frame_rows)
+    for group, by_position in enumerate(failing):
+        _insert_failing(con, table, combinations[group], by_position)
+    return rows
+
+
+def _insert_failing(con, table: str, combinations: pa.Table, by_position: dict[int, set[int]]) -> None:
+    """Every row of `table` whose cells are a failing combination, as (position, row id)."""
+    pairs = [(position, index) for position, indexes in by_position.items() for index in sorted(indexes)]
+    if not pairs:
+        return
+    failed = combinations.take(pa.array([index for _, index in pairs], pa.int64())).append_column(
+        "_position", pa.array([position for position, _ in pairs], pa.int32()))
+    same = " AND ".join(f"t.{name} IS NOT DISTINCT FROM f.{name}" for name in combinations.column_names)
+    con.register("_failed_combinations", failed)
+    try:
+        con.execute(f"INSERT INTO _failing SELECT f._position, t.row_id FROM {table} AS t "
+                    f"JOIN _failed_combinations AS f ON {same}")
+    finally:
+        con.unregister("_failed_combinations")
+
+
+def _batch_failing(con, table: str, suite: Suite, parameters: dict, settings: Settings) -> int:
+    """GX on every row, a bounded batch at a time, seeing only the columns its expectations
+    name (and row_id, by which it reports failing rows). Returns the rows checked."""
     columns = ", ".join(sorted({*suite_columns(suite), "file_id"}))
-    # A second cursor streams the rows while the first one writes problems.
+    # A second cursor streams the rows while the first one writes what fails.
     reader = con.cursor().sql(f"SELECT {columns} FROM {table}").to_arrow_reader(
         settings.validation_batch_rows
     )
     rejected: set[int] = set()  # files set aside in an earlier batch: the reader still has their rows
+    checked = 0
     for record_batch in _regrouped(reader, settings.validation_batch_rows):
         frame = record_batch.to_pandas().set_index("row_id", drop=False)
         frame.index.name = None  # GX then reports failing rows by bare row_id
         if rejected:
             frame = frame[~frame["file_id"].isin(rejected)]
         failing = _failing_by_file(con, table, suite, frame, parameters, rejected)
-        summary.rows_checked += len(frame)
-        first_reason: dict[int, dict] = {}
-        failing_by_expectation: list[tuple[ExpectationOutcome, list[int]]] = []
-        for position, expectation in enumerate(suite.expectations):  # in order: the first failure is the reason
-            row_ids = failing.get(position, [])
-            outcome = outcomes[position]
-            outcome.failed_rows += len(row_ids)
-            failing_by_expectation.append((outcome, row_ids[: max(0, FIRST_LINES - len(outcome.first_lines))]))
-            for row_id in row_ids:
-                first_reason.setdefault(row_id, expectation["meta"])
-        if not first_reason:
-            continue
-        rows = _failing_rows(con, table, list(first_reason))
-        for outcome, row_ids in failing_by_expectation:
-            outcome.first_lines += [f"{rows[row_id]['file_path']}:{rows[row_id]['line']}" for row_id in row_ids]
-        _stage_problems(con, rows, first_reason, parameters, files)
-        summary.rows_quarantined += len(first_reason)
-    summary.expectations = outcomes
-    return summary
+        checked += len(frame)
+        pairs = pa.table({
+            "position": pa.array([p for p, ids in failing.items() for _ in ids], pa.int32()),
+            "row_id": pa.array([i for ids in failing.values() for i in ids], pa.int64()),
+        })
+        con.register("_failing_batch", pairs)
+        try:
+            con.execute("INSERT INTO _failing SELECT * FROM _failing_batch")
+        finally:
+            con.unregister("_failing_batch")
+    return checked
+
+
+def _outcomes(con, table: str, suite: Suite) -> list[ExpectationOutcome]:
+    """Per expectation: its rows failing (of files still staged) and the first few lines."""
+    counts = dict(con.execute(f"SELECT position, count(*) FROM _failing SEMI JOIN {table} USING (row_id) "
+                              "GROUP BY position").fetchall())
+    first: dict[int, list[str]] = {}
+    for position, where in con.execute(f"""
+            SELECT position, file_path || ':' || line FROM (
+                SELECT f.position, t.file_path, t.line, f.row_id,
+                       row_number() OVER (PARTITION BY f.position ORDER BY f.row_id) AS n
+                FROM _failing AS f JOIN {table} AS t USING (row_id))
+            WHERE n <= {FIRST_LINES} ORDER BY position, row_id""").fetchall():
+        first.setdefault(position, []).append(where)
+    return [
+        ExpectationOutcome(expectation=expectation["type"], column=_columns_of(expectation["kwargs"]),
+                           reason_code=expectation["meta"]["reason_code"], failed_rows=counts.get(position, 0),
+                           first_lines=first.get(position, []))
+        for position, expectation in enumerate(suite.expectations)
+    ]
+
+
+def _quarantine_failing(con, table: str, suite: Suite, parameters: dict, files: dict, batch_rows: int) -> int:
+    """One problem per failing row, with the reason of the first expectation it fails (the
+    suite's order), a bounded batch of rows at a time. Returns the rows quarantined."""
+    reader = con.cursor().sql(f"""
+        SELECT t.*, f._position FROM {table} AS t
+        JOIN (SELECT row_id, min(position) AS _position FROM _failing GROUP BY row_id) AS f USING (row_id)
+        ORDER BY row_id""").to_arrow_reader(batch_rows)
+    quarantined = 0
+    for batch in reader:
+        rows = batch.to_pylist()
+        _stage_problems(con, rows, suite, parameters, files)
+        quarantined += len(rows)
+    return quarantined
 
 
 class ValidationFailed(Exception):
@@ -219,25 +342,18 @@ def suite_columns(suite: Suite) -> list[str]:
     """The columns a suite's expectations read, and row_id."""
     names = {"row_id"}
     for expectation in suite.expectations:
-        kwargs = expectation["kwargs"]
-        names.update(kwargs[key] for key in ("column", "column_A", "column_B") if key in kwargs)
+        names.update(_columns_named(expectation["kwargs"]))
     return sorted(names)
 
 
-def _failing_rows(con, table: str, row_ids: list[int]) -> dict[int, dict]:
-    """row_id -> the whole failing row (as Python values: only failing rows are fetched)."""
-    con.register("_failing_ids", pa.table({"row_id": pa.array(row_ids, pa.int64())}))
-    try:
-        rows = con.sql(f"SELECT t.* FROM {table} AS t JOIN _failing_ids USING (row_id)").to_arrow_table().to_pylist()
-    finally:
-        con.unregister("_failing_ids")
-    return {row["row_id"]: row for row in rows}
+def _columns_named(kwargs: dict) -> list[str]:
+    return [kwargs[key] for key in ("column", "column_A", "column_B") if key in kwargs]
 
 
-def _stage_problems(con, failing: dict[int, dict], first_reason: dict[int, dict], parameters: dict, files: dict) -> None:
+def _stage_problems(con, failing: list[dict], suite: Suite, parameters: dict, files: dict) -> None:
     rows = []
-    for row in failing.values():
-        meta = first_reason[row["row_id"]]
+    for row in failing:
+        meta = suite.expectations[row["_position"]]["meta"]
         details = _details(row, meta, parameters, files[int(row["file_id"])])
         rows.append((int(row["file_id"]), int(row["row_id"]), int(row["line"]), meta["reason_code"], json.dumps(details)))
     problems = pd.DataFrame(rows, columns=["file_id", "row_id", "line", "reason_code", "details"])

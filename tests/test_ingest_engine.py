@@ -287,18 +287,22 @@ def test_progress_draws_on_a_terminal_and_stays_quiet_elsewhere():
 
 
 def test_a_file_validation_fails_on_is_rejected_and_the_others_load(settings, monkeypatch):
+    """GX fails on any frame holding the year 2001, which only b/two.csv gives: first on the
+    distinct combinations of all files, then on the batch of every row, then on that file."""
     from observatory import validate
 
     real = validate.failing_rows
+    frames: list[bool] = []
 
     def fragile(suite, frame, parameters):
-        if suite.name == "observation" and (frame["file_id"] == 2).any():
+        frames.append("file_id" in frame)  # only frames of rows carry their file
+        if suite.name == "observation" and (frame["year"] == 2001).any():
             raise validate.ValidationFailed("GX could not evaluate an expectation")
         return real(suite, frame, parameters)
 
     monkeypatch.setattr(validate, "failing_rows", fragile)
     drop(settings, "a/one.csv", GOOD)
-    drop(settings, "b/two.csv", GOOD.replace("MIMP", "INEI"))
+    drop(settings, "b/two.csv", GOOD.replace("MIMP", "INEI").replace("2016", "2001"))
     drop(settings, "c/three.csv", GOOD.replace("MIMP", "CEM") + "Atlantis,2015,femicide_count,1,CEM\n")
     run(settings)
     assert receipt(settings, "a/one.csv") == ("loaded", 2, 2, 0)
@@ -306,6 +310,103 @@ def test_a_file_validation_fails_on_is_rejected_and_the_others_load(settings, mo
     assert receipt(settings, "c/three.csv") == ("partially_loaded", 3, 2, 1)
     assert rejection(settings, "b/two.csv")[0] == "internal_error"
     assert query(settings, "SELECT count(*) FROM fact_observation WHERE source_file = 'b/two.csv'") == [(0,)]
+    assert frames[0] is False and True in frames  # the distinct combinations first, then rows
+
+
+MESSY = (
+    "country,year,indicator,value,unit,subnational_code,sex,source\n"
+    "PER,2015,femicide_count,95,count,,,MIMP\n"
+    "PER,2016,femicide_rate,140,per_100k_women,,,MIMP\n"  # above the indicator's range
+    "PER,2017,femicide_count,-3,count,,,MIMP\n"  # below it
+    "PER,2018,femicide_count,5,per_100k_women,,,MIMP\n"  # not the indicator's unit
+    "PER,2019,femicide_count,7,count,PE.XX,,MIMP\n"  # no such department
+    "Atlantis,2015,femicide_count,1,count,,,MIMP\n"
+    ",2015,femicide_count,1,count,,,MIMP\n"
+    "PER,20x5,femicide_count,1,count,,,MIMP\n"
+    "PER,1850,femicide_count,1,count,,,MIMP\n"
+    "PER,2015,femicidios,1,count,,,MIMP\n"
+    "PER,2014,femicide_count,n/d,count,,,MIMP\n"
+    "PER,2013,femicide_count,,count,,,MIMP\n"
+    "PER,2012,femicide_count,95,count,,,MIMP\n"
+    "PER,2012,femicide_count,95,count,,,MIMP\n"  # given twice
+    "PER,2011,femicide_count,8,count,,extraterrestre,MIMP\n"
+    "Atlantis,2011,femicide_rate,140,per_100k_women,,,MIMP\n"  # fails several rules: the first counts
+    "PER,2016,femicide_rate,1.5,per_100k_women,,,MIMP\n"
+)
+MESSY_POLICY = (
+    "country,instrument_type,title,identifier,adopted_on,in_force_from,in_force_to,status,has_budget,"
+    "has_monitoring,prevention,attention,sanction,reparation,source\n"
+    "PER,comprehensive_law,Ley 30364,Ley 30364,2015-11-23,,,in_force,,,,,,,El Peruano\n"
+    "PER,comprehensive_law,Ley A,1,2015-02-30,,,in_force,,,,,,,El Peruano\n"  # no such day
+    "PER,law_of_nowhere,Ley B,2,2015,,,in_force,,,,,,,El Peruano\n"
+    "Atlantis,comprehensive_law,Ley C,3,2015,,,in_force,,,,,,,El Peruano\n"
+    "PER,comprehensive_law,,4,2015,,,in_force,,,,,,,El Peruano\n"
+    "PER,comprehensive_law,Ley D,5,2015,2016,2014,in_force,,,,,,,El Peruano\n"  # ends before it starts
+    "PER,comprehensive_law,Ley E,6,2015,,,vigente a medias,,,,,,,\n"
+)
+
+
+def test_checking_distinct_combinations_quarantines_what_checking_every_row_does(tmp_path, monkeypatch):
+    """GX checks each distinct combination of the cells a suite's expectations read once; with
+    every expectation type taken out of validate.ROW_WISE it checks every row. Both give the same
+    quarantine, messages and loaded rows, also when the combinations fill several frames."""
+    from observatory import validate
+
+    raw = tmp_path / "raw"
+    for name, content in {"mimp/messy.csv": MESSY, "mimp/second.csv": MESSY.replace("MIMP", "INEI"),
+                          "registro/messy.csv": MESSY_POLICY}.items():
+        (raw / name).parent.mkdir(parents=True, exist_ok=True)
+        (raw / name).write_text(content, encoding="utf-8")
+    monkeypatch.setenv("OBSERVATORY_VALIDATION_BATCH_ROWS", "3")
+    real = validate.failing_rows
+    frames: list[tuple[str, bool]] = []
+    monkeypatch.setattr(validate, "failing_rows",
+                        lambda suite, frame, parameters: frames.append((suite.name, "file_id" in frame))
+                        or real(suite, frame, parameters))
+    published = {}
+    for way in ("distinct", "every_row"):
+        if way == "every_row":
+            monkeypatch.setattr(validate, "ROW_WISE", frozenset())
+        frames.clear()
+        settings = Settings.resolve(raw, tmp_path / way)
+        run(settings)
+        assert {name for name, rows in frames if rows == (way == "every_row")} == {"observation", "policy_instrument"}
+        assert not [name for name, rows in frames if rows != (way == "every_row")]
+        published[way] = {table: query(settings, f"SELECT * FROM {table} ORDER BY ALL")
+                          for table in ("quarantine", "fact_observation", "policy_instrument")}
+        published[way]["receipts"] = query(settings, "SELECT file_path, status, rows_read, rows_loaded, "
+                                                     "rows_quarantined FROM file_receipt ORDER BY ALL")
+    assert published["distinct"] == published["every_row"]
+    reasons = {row[2] for row in published["distinct"]["quarantine"]}
+    assert {"unknown_country", "missing_country", "invalid_year", "value_out_of_range", "unit_mismatch",
+            "unknown_subnational", "duplicate_row"} <= reasons, reasons
+    assert len(published["distinct"]["quarantine"]) >= 2 * 14 + 4
+
+
+def test_a_suite_with_an_expectation_that_is_not_row_wise_is_checked_row_by_row(settings, tmp_path):
+    """Whether a value is unique depends on the other rows: such a suite never goes by distinct
+    combinations (there, every value would look unique)."""
+    import dataclasses
+    import json
+    import shutil
+
+    from observatory import validate
+
+    expectations = tmp_path / "expectations"
+    shutil.copytree(settings.expectations_dir, expectations)
+    suite = json.loads((expectations / "observation.json").read_text())
+    suite["expectations"].append({"type": "expect_column_values_to_be_unique", "kwargs": {"column": "value"},
+                                  "meta": {"reason_code": "duplicate_row", "raw_column": "value"}})
+    (expectations / "observation.json").write_text(json.dumps(suite))
+    custom = dataclasses.replace(settings, expectations_dir=expectations)
+    assert validate.row_wise_components(validate.load_suite(expectations, "observation")) is None
+    assert validate.row_wise_components(validate.load_suite(settings.expectations_dir, "observation"))
+    drop(custom, "mimp/a.csv", HEADER + "PER,2015,femicide_count,7,MIMP\nPER,2016,femicide_count,7,MIMP\n"
+         "PER,2017,femicide_count,8,MIMP\n")
+    pipeline.stage(custom)
+    observations = pipeline.validate(custom)[0]
+    assert observations.rows_checked == 3 and observations.rows_quarantined == 2
+    assert [e.failed_rows for e in observations.expectations][-1] == 2
 
 
 def test_great_expectations_runs_in_its_worker_not_in_the_run(settings):
