@@ -57,5 +57,4 @@ SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, pop
                 THEN 'Months without a loaded record: ' || array_to_string(missing_periods, ', ') || '.' END,
            layout_note),
        records
-FROM described
-ORDER BY 11, 12 NULLS LAST, 1, 2 NULLS FIRST, 3, 4;
+FROM described;

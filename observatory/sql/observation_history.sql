@@ -21,27 +21,38 @@ WITH latest AS (
     ) = 1
 ),
 candidates AS (
-    SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
-           source, value, unit, source_file, source_row, received_at, false AS is_new
-    FROM latest
-    UNION ALL
-    SELECT o.country_iso3, o.subnational_code, o.year, o.indicator_code, o.sex, o.age_group,
-           o.population_group, o.source, o.value, o.unit, o.source_file, o.source_row,
-           CASE WHEN o.source_file IN (SELECT file_path FROM reread_path) THEN getvariable('recorded_at')
-                ELSE o.received_at END, true
-    FROM observation AS o
-    JOIN applied_path AS a ON a.file_path = o.source_file
-    WHERE o.source_file NOT IN (SELECT file_path FROM reread_path)
-       OR EXISTS (SELECT 1 FROM fact_observation AS f
-                  WHERE f.source_file IN (SELECT file_path FROM reread_path)  -- only those files' figures are looked up
-                    AND f.source_file = o.source_file AND f.country_iso3 = o.country_iso3
-                    AND f.subnational_code IS NOT DISTINCT FROM o.subnational_code AND f.year = o.year
-                    AND f.indicator_code = o.indicator_code AND f.sex = o.sex AND f.age_group = o.age_group
-                    AND f.population_group = o.population_group AND f.source = o.source)
+    SELECT *, hash(country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
+                   source) AS key_hash
+    FROM (
+        SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
+               source, value, unit, source_file, source_row, received_at, false AS is_new
+        FROM latest
+        UNION ALL
+        SELECT o.country_iso3, o.subnational_code, o.year, o.indicator_code, o.sex, o.age_group,
+               o.population_group, o.source, o.value, o.unit, o.source_file, o.source_row,
+               CASE WHEN o.source_file IN (SELECT file_path FROM reread_path) THEN getvariable('recorded_at')
+                    ELSE o.received_at END, true
+        FROM observation AS o
+        JOIN applied_path AS a ON a.file_path = o.source_file
+        WHERE o.source_file NOT IN (SELECT file_path FROM reread_path)
+           OR EXISTS (SELECT 1 FROM fact_observation AS f
+                      WHERE f.source_file IN (SELECT file_path FROM reread_path)  -- only those files' figures are looked up
+                        AND f.source_file = o.source_file AND f.country_iso3 = o.country_iso3
+                        AND f.subnational_code IS NOT DISTINCT FROM o.subnational_code AND f.year = o.year
+                        AND f.indicator_code = o.indicator_code AND f.sex = o.sex AND f.age_group = o.age_group
+                        AND f.population_group = o.population_group AND f.source = o.source)
+    )
+),
+-- Keys with more than one candidate, found by counting their hashes first (cheap): only their
+-- rows are ordered into vintages; a key's one new row is its first vintage. Two keys sharing a
+-- hash by chance only send more rows to the ordering.
+repeated AS (
+    SELECT key_hash FROM candidates GROUP BY key_hash HAVING count(*) > 1
 ),
 ordered AS (
     SELECT *, lag(value) OVER vintages AS value_before, row_number() OVER vintages AS position
     FROM candidates
+    SEMI JOIN repeated USING (key_hash)
     WINDOW vintages AS (
         PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
                      population_group, source
@@ -50,6 +61,11 @@ ordered AS (
 )
 SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
        source, value, unit, source_file, source_row, received_at
+FROM candidates
+ANTI JOIN repeated USING (key_hash)
+WHERE is_new
+UNION ALL
+SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
+       source, value, unit, source_file, source_row, received_at
 FROM ordered
-WHERE is_new AND (position = 1 OR value IS DISTINCT FROM value_before)
-ORDER BY source_file, source_row;
+WHERE is_new AND (position = 1 OR value IS DISTINCT FROM value_before);
