@@ -242,20 +242,34 @@ def _apply_history(con: duckdb.DuckDBPyConnection, database: str, k: int, countr
     its key is hidden now, or when it is superseded and its figure comes with a breakdown (the
     same country, year, indicator and source has figures below the national total): an old
     total minus old (or unchanged) open cells would give an old small cell. Set-based: one
-    pass numbers the vintages of every key, joins find the three kinds."""
+    pass numbers the vintages of every key that has several, joins find the three kinds."""
     con.execute(f"""
         UPDATE {database}.observation_history SET value = NULL WHERE rowid IN (
-            WITH vintages AS (
-                SELECT rowid AS rid, country_iso3, coalesce(subnational_code, '') AS subnational, year, indicator_code,
-                       sex, age_group, population_group, source, value,
+            WITH history AS (
+                SELECT rowid AS rid, country_iso3, subnational_code, coalesce(subnational_code, '') AS subnational,
+                       year, indicator_code, sex, age_group, population_group, source, value,
+                       received_at, source_file, source_row,
                        subnational_code IS NOT NULL OR sex <> 'total' OR age_group <> 'total'
                            OR population_group <> 'total' AS below_total,
-                       row_number() OVER (
+                       hash(country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
+                            source) AS key_hash
+                FROM {database}.observation_history
+                WHERE indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_in_scope("country_iso3", countries)}
+            ),
+            -- Keys with more than one vintage, found by counting their hashes (cheap): only their
+            -- vintages are numbered, the others are a first vintage. Two keys sharing a hash by
+            -- chance only send more rows to the numbering.
+            revised AS (
+                SELECT key_hash FROM history GROUP BY key_hash HAVING count(*) > 1
+            ),
+            vintages AS (
+                SELECT *, 1 AS vintage FROM history ANTI JOIN revised USING (key_hash)
+                UNION ALL
+                SELECT *, row_number() OVER (
                            PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
                                         population_group, source
                            ORDER BY received_at DESC, source_file DESC, source_row DESC) AS vintage
-                FROM {database}.observation_history
-                WHERE indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_in_scope("country_iso3", countries)}
+                FROM history SEMI JOIN revised USING (key_hash)
             ),
             broken_down AS (
                 SELECT DISTINCT country_iso3, year, indicator_code, source FROM vintages WHERE below_total
