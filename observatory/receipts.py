@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -67,7 +67,10 @@ class Receipt:
     changes: list[Change] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
+        # What asdict gives, built directly: asdict deep-copies every problem (a second per
+        # million rows with 1% quarantined).
+        fields = {**vars(self), "problems": [vars(p) for p in self.problems], "changes": [vars(c) for c in self.changes]}
+        return json.dumps(fields, ensure_ascii=False, indent=2) + "\n"
 
     def _layout_lines(self) -> list[str]:
         """Which layout read the file, and what it leaves out by design (staff see why rows
