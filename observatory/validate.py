@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from observatory import validate_worker
 from observatory.settings import Settings
+from observatory.sqltext import sql_identifier
 
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
@@ -174,7 +175,7 @@ def _distinct_failing(con, table: str, suite: Suite, parameters: dict, component
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     if not rows:
         return 0
-    combinations = [con.sql(f"SELECT DISTINCT {', '.join(columns)} FROM {table}").to_arrow_table()
+    combinations = [con.sql(f"SELECT DISTINCT {', '.join(map(sql_identifier, columns))} FROM {table}").to_arrow_table()
                     for columns in components]
     group_of = {}
     for number, columns in enumerate(components):
@@ -204,7 +205,8 @@ def _insert_failing(con, table: str, combinations: pa.Table, by_position: dict[i
         return
     failed = combinations.take(pa.array([index for _, index in pairs], pa.int64())).append_column(
         "_position", pa.array([position for position, _ in pairs], pa.int32()))
-    same = " AND ".join(f"t.{name} IS NOT DISTINCT FROM f.{name}" for name in combinations.column_names)
+    same = " AND ".join(f"t.{sql_identifier(name)} IS NOT DISTINCT FROM f.{sql_identifier(name)}"
+                        for name in combinations.column_names)
     con.register("_failed_combinations", failed)
     try:
         con.execute(f"INSERT INTO _failing SELECT f._position, t.row_id FROM {table} AS t "
