@@ -6,41 +6,39 @@
 -- columns the layout names as unique: a month given twice, a case row repeated).
 INSERT INTO stage_problem
 WITH valid AS (
-    SELECT h.*
+    SELECT h.*,
+           hash(h.file_id, h.country_iso3, h.subnational_code, h.year, h.indicator_code, h.sex, h.age_group,
+                h.population_group, h.source, h.record_key) AS key_hash
     FROM stage_harmonized AS h
     JOIN stage_file AS f USING (file_id)
     ANTI JOIN stage_problem AS p USING (row_id)
     WHERE NOT f.aggregate OR h.record_key IS NOT NULL
 ),
--- Keys given more than once, found by counting first (cheap), so that the lines of a key are
--- listed only for the few keys that repeat.
-repeated_key AS (
-    SELECT file_id, country_iso3, subnational_code, year, indicator_code, sex, age_group,
-           population_group, source, record_key
-    FROM valid
-    GROUP BY ALL
-    HAVING count(*) > 1
+-- Keys given more than once, found by counting their hashes first (cheap), so that the lines
+-- of a key are listed only for the few keys that repeat. Two keys sharing a hash by chance
+-- only make more candidates: the grouping below is on the key itself.
+repeated_hash AS (
+    SELECT key_hash FROM valid GROUP BY key_hash HAVING count(*) > 1
+),
+candidate AS (
+    SELECT * FROM valid SEMI JOIN repeated_hash USING (key_hash)
 ),
 repeated AS (
-    SELECT v.file_id, v.country_iso3, v.subnational_code, v.year, v.indicator_code, v.sex, v.age_group,
-           v.population_group, v.source, v.record_key,
-           count(DISTINCT v.value) AS values_given,
-           min(v.row_id) AS first_row_id,
-           arg_min(v.line, v.row_id) AS first_line,
-           array_to_string(list_sort(list(DISTINCT v.line)), ', ') AS lines
-    FROM valid AS v
-    SEMI JOIN repeated_key AS k
-      ON v.file_id = k.file_id AND v.country_iso3 = k.country_iso3
-     AND v.subnational_code IS NOT DISTINCT FROM k.subnational_code
-     AND v.year = k.year AND v.indicator_code = k.indicator_code AND v.sex = k.sex
-     AND v.age_group = k.age_group AND v.population_group = k.population_group AND v.source = k.source
-     AND v.record_key IS NOT DISTINCT FROM k.record_key
-    GROUP BY ALL
+    SELECT file_id, country_iso3, subnational_code, year, indicator_code, sex, age_group,
+           population_group, source, record_key,
+           count(DISTINCT value) AS values_given,
+           min(row_id) AS first_row_id,
+           arg_min(line, row_id) AS first_line,
+           array_to_string(list_sort(list(DISTINCT line)), ', ') AS lines
+    FROM candidate
+    GROUP BY file_id, country_iso3, subnational_code, year, indicator_code, sex, age_group,
+             population_group, source, record_key
+    HAVING count(*) > 1
 )
 SELECT v.file_id, v.row_id, v.line,
        CASE WHEN r.values_given > 1 THEN 'conflicting_duplicate' ELSE 'duplicate_row' END,
        json_object('first_line', r.first_line, 'lines', r.lines)
-FROM valid AS v
+FROM candidate AS v
 JOIN repeated AS r
   ON v.file_id = r.file_id AND v.country_iso3 = r.country_iso3
  AND v.subnational_code IS NOT DISTINCT FROM r.subnational_code
