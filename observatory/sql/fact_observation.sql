@@ -103,8 +103,8 @@ rollup AS (
     WHERE s.subnational_code IS NOT NULL
     GROUP BY s.country_iso3, s.year, s.indicator_code, s.sex, s.age_group, s.population_group, s.source
 ),
--- The national figures a source gives where it also gives units: found from the (few) rollups,
--- so the join below does not hash every observation.
+-- The national figures a source gives for the groups it also gives units for: the rollups
+-- defer to them.
 national AS (
     SELECT n.* FROM latest AS n
     SEMI JOIN rollup AS r USING (country_iso3, year, indicator_code, sex, age_group, population_group, source)
