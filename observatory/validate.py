@@ -131,6 +131,17 @@ def _validate_table(con, table: str, suite: Suite, parameters: dict, files: dict
     id), then one quarantine problem per failing row, with its first failed expectation's reason."""
     # Not a TEMP table: the cursor streaming the failing rows must see it.
     con.execute("CREATE OR REPLACE TABLE _failing (position INTEGER, row_id BIGINT)")
+    try:
+        return _failing_to_problems(con, table, suite, parameters, files, settings)
+    finally:
+        try:
+            con.execute("DROP TABLE IF EXISTS _failing")
+        except duckdb.Error:  # only when the run fails already: the next run replaces the table
+            log.warning("could not drop _failing")
+
+
+def _failing_to_problems(con, table: str, suite: Suite, parameters: dict, files: dict,
+                         settings: Settings) -> ValidationSummary:
     summary = ValidationSummary(suite=suite.name)
     components = row_wise_components(suite)
     if components is not None:
@@ -147,19 +158,21 @@ def _validate_table(con, table: str, suite: Suite, parameters: dict, files: dict
         summary.rows_checked = _batch_failing(con, table, suite, parameters, settings)
     summary.expectations = _outcomes(con, table, suite)
     summary.rows_quarantined = _quarantine_failing(con, table, suite, parameters, files, settings.validation_batch_rows)
-    con.execute("DROP TABLE _failing")
     return summary
 
 
 def row_wise_components(suite: Suite) -> list[list[str]] | None:
     """The columns of a suite's expectations, grouped so that an expectation's columns are in
-    one group and no column is in two; None when an expectation is not row-wise."""
+    one group and no column is in two; None when an expectation is not row-wise (or reads
+    row_id, which numbers the frame's rows)."""
     groups: list[set[str]] = []
     for expectation in suite.expectations:
         kwargs = expectation["kwargs"]
         if expectation["type"] not in ROW_WISE or kwargs.get("row_condition"):
             return None
         columns = set(_columns_named(kwargs))
+        if "row_id" in columns:
+            return None
         groups = [group for group in groups if not group & columns] + [
             columns.union(*(group for group in groups if group & columns))]
     return [sorted(group) for group in groups]

@@ -401,6 +401,9 @@ def test_a_suite_with_an_expectation_that_is_not_row_wise_is_checked_row_by_row(
     custom = dataclasses.replace(settings, expectations_dir=expectations)
     assert validate.row_wise_components(validate.load_suite(expectations, "observation")) is None
     assert validate.row_wise_components(validate.load_suite(settings.expectations_dir, "observation"))
+    reads_row_id = {"name": "ids", "expectations": [  # row_id numbers the frame of combinations
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "row_id"}, "meta": {}}]}
+    assert validate.row_wise_components(validate.Suite("ids", reads_row_id)) is None
     drop(custom, "mimp/a.csv", HEADER + "PER,2015,femicide_count,7,MIMP\nPER,2016,femicide_count,7,MIMP\n"
          "PER,2017,femicide_count,8,MIMP\n")
     pipeline.stage(custom)

@@ -67,7 +67,7 @@ parent_rollup AS (
                CASE WHEN bool_or(coalesce(s.flags, '') LIKE '%partial_year%') THEN 'partial_year' END) AS flags,
            concat_ws(' ', 'Sum of ' || count(DISTINCT s.subnational_code) || ' of ' || any_value(c.siblings)
                || ' units within ' || c.parent_code || '.',
-               string_agg(DISTINCT s.flag_note, ' ') FILTER (WHERE s.flags LIKE '%partial_year%')) AS flag_note
+               string_agg(DISTINCT s.flag_note, ' ' ORDER BY s.flag_note) FILTER (WHERE s.flags LIKE '%partial_year%')) AS flag_note
     FROM latest AS s
     JOIN children AS c USING (subnational_code)
     JOIN ref_indicator AS i ON i.indicator_code = s.indicator_code AND i.additive = 'yes'
@@ -96,7 +96,7 @@ rollup AS (
                CASE WHEN bool_or(coalesce(s.flags, '') LIKE '%partial_year%') THEN 'partial_year' END) AS flags,
            concat_ws(' ', 'Sum of ' || count(DISTINCT s.subnational_code) || ' of ' || any_value(u.units)
                || ' subnational units.',
-               string_agg(DISTINCT s.flag_note, ' ') FILTER (WHERE s.flags LIKE '%partial_year%')) AS flag_note
+               string_agg(DISTINCT s.flag_note, ' ' ORDER BY s.flag_note) FILTER (WHERE s.flags LIKE '%partial_year%')) AS flag_note
     FROM top_level AS s
     JOIN ref_indicator AS i ON i.indicator_code = s.indicator_code AND i.additive = 'yes'
     JOIN units AS u USING (country_iso3)

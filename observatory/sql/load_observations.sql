@@ -22,7 +22,7 @@ summed AS (
            sum(value) AS value, any_value(unit) AS unit, source, file_path, received_at,
            count(*) AS summed_records, sum(counts) AS records, any_value(periods_per_year) AS periods_per_year,
            bool_or(coalesce(flags, '') LIKE '%partial_year%') AS flagged_partial,
-           string_agg(DISTINCT flag_note, ' ') AS layout_note
+           string_agg(DISTINCT flag_note, ' ' ORDER BY flag_note) AS layout_note
     FROM summable
     GROUP BY country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
              source, file_path, received_at

@@ -29,4 +29,6 @@ FROM (
     )
 )
 WHERE previous_file IS NOT NULL AND previous_value IS DISTINCT FROM value
-ORDER BY source_file, source_row;
+-- Summed figures have no row: the key orders them, so a receipt lists its changes the same way every time.
+ORDER BY source_file, source_row, country_iso3, subnational_code, year, indicator_code, sex, age_group,
+         population_group, source;
