@@ -1,5 +1,6 @@
-"""Validate: run the Great Expectations suite of `expectations/` on harmonized rows, in
-batches, and turn every failing row into a quarantine problem with its reason code.
+"""Validate: run the Great Expectations suite of `expectations/` on harmonized rows (on each
+distinct combination of the cells its expectations read, or row by row in batches), and turn
+every failing row into a quarantine problem with its reason code.
 
 Great Expectations runs in a child process (validate_worker.py): importing it costs seconds,
 which then overlap the rest of the run; this process never imports it. The suites are read here
