@@ -232,7 +232,7 @@ def _insert_failing(con, table: str, combinations: pa.Table, by_position: dict[i
 def _batch_failing(con, table: str, suite: Suite, parameters: dict, settings: Settings) -> int:
     """GX on every row, a bounded batch at a time, seeing only the columns its expectations
     name (and row_id, by which it reports failing rows). Returns the rows checked."""
-    columns = ", ".join(sorted({*suite_columns(suite), "file_id"}))
+    columns = ", ".join(map(sql_identifier, sorted({*suite_columns(suite), "file_id"})))
     # A second cursor streams the rows while the first one writes what fails.
     reader = con.cursor().sql(f"SELECT {columns} FROM {table}").to_arrow_reader(
         settings.validation_batch_rows
@@ -413,7 +413,7 @@ def _text(value: object) -> str:
 
 
 def _columns_of(kwargs: dict) -> str:
-    return kwargs.get("column") or f"{kwargs.get('column_A')} / {kwargs.get('column_B')}"
+    return " / ".join(_columns_named(kwargs))
 
 
 def _file_dialects(con: duckdb.DuckDBPyConnection) -> dict[int, tuple[str, str]]:
