@@ -5,12 +5,13 @@ publishing code, the public schema, the reference data (which indicators are sen
 unit lies within which), k, the published storage version and the DuckDB library. When the
 context is the one the published files were made in, and those files are the ones recorded
 here, the next publication copies the published database and applies the delta: the rows of
-the countries whose unsuppressed figures changed (suppression works within one country, see
-small_cells), and the small tables whose content changed. Anything else is a full rebuild.
+the groups (a country's indicator in one year) whose unsuppressed figures changed (suppression
+works within one group, see small_cells), the mart rows of their countries, and the small
+tables whose content changed. Anything else is a full rebuild.
 
 Changes are found by content, in DuckDB, not by which raw files a run read: a removed or
-revised file changes a country as much as a new one. Per country of fact_observation,
-observation_history and mart_country_progress, and per table for the others, a fingerprint
+revised file changes a group as much as a new one. Per group of fact_observation and
+observation_history, per country of mart_country_progress, and per table for the others, a fingerprint
 (row count and two order-free sums of 64-bit row hashes) of the unsuppressed rows is kept in
 the working database (`publication_fingerprint`), with the suppressed national totals
 (`publication_hidden_total`, which withhold a mart's latest figure) and the identity of the
@@ -30,11 +31,14 @@ import duckdb
 from observatory import reference, small_cells, state
 from observatory.settings import Settings
 
-# The tables small-cell suppression touches, kept per country.
+# The tables small-cell suppression touches: the observations, kept per group (small_cells.GROUP),
+# and the mart, per country.
 OBSERVATION_TABLES = ("fact_observation", "observation_history")
 MART_TABLE = "mart_country_progress"
-COUNTRY_TABLES = (*OBSERVATION_TABLES, MART_TABLE)
+COUNTRY_TABLES = (*OBSERVATION_TABLES, MART_TABLE)  # fingerprinted by part, the others whole
 WHOLE = "*"  # the country_iso3 of a whole-table fingerprint (no ISO3 code is '*')
+# The groups whose observations a delta replaces and suppresses again (small_cells.GROUP rows).
+CHANGED_GROUPS = "_changed_groups"
 CONTEXT_KEY = "publication_context"
 FILES_KEY = "publication_files"
 # A copied database whose free blocks pass this share of its blocks is rebuilt instead: deletes
@@ -49,18 +53,22 @@ MANIFEST = ".manifest.json"
 @dataclass
 class Delta:
     """What to change in a copy of the published database."""
-    countries: list[str] = field(default_factory=list)  # fact_observation and observation_history rows redone
+    groups: int = 0  # how many groups' fact_observation and observation_history rows are redone (CHANGED_GROUPS)
     mart_countries: list[str] = field(default_factory=list)  # mart_country_progress rows redone
     tables: list[str] = field(default_factory=list)  # other tables replaced whole
 
     def changed_tables(self) -> set[str]:
         """The published tables whose rows this delta changes (their Parquet files are rewritten)."""
-        return {*self.tables, *(OBSERVATION_TABLES if self.countries else ()),
+        return {*self.tables, *(OBSERVATION_TABLES if self.groups else ()),
                 *((MART_TABLE,) if self.mart_countries else ())}
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("CREATE TABLE IF NOT EXISTS publication_fingerprint (tbl VARCHAR, country_iso3 VARCHAR, fingerprint VARCHAR)")
+    con.execute("CREATE TABLE IF NOT EXISTS publication_fingerprint "
+                "(tbl VARCHAR, country_iso3 VARCHAR, year INTEGER, indicator_code VARCHAR, fingerprint VARCHAR)")
+    # Made per country by earlier versions: their rows match no group, so the next delta redoes all.
+    con.execute("ALTER TABLE publication_fingerprint ADD COLUMN IF NOT EXISTS year INTEGER")
+    con.execute("ALTER TABLE publication_fingerprint ADD COLUMN IF NOT EXISTS indicator_code VARCHAR")
     con.execute("CREATE TABLE IF NOT EXISTS publication_hidden_total "
                 "(country_iso3 VARCHAR, year INTEGER, indicator_code VARCHAR, source VARCHAR)")
 
@@ -88,17 +96,21 @@ def files_identity(settings: Settings) -> str | None:
 
 def fingerprint(con: duckdb.DuckDBPyConnection, schema: dict) -> None:
     """_fingerprint: the fingerprint of each table of the public schema in the working
-    database, per country for the tables suppression touches."""
+    database, per group of the observations and per country of the mart."""
     parts = []
     for table, spec in schema.items():
         columns = ", ".join(spec["columns"])
         value = (f"count(*)::VARCHAR || ':' || coalesce(sum(hash({columns})::HUGEINT), 0)::VARCHAR || ':' "
                  f"|| coalesce(bit_xor(hash({columns}, '~')), 0)::VARCHAR")
-        if table in COUNTRY_TABLES:
-            parts.append(f"SELECT '{table}' AS tbl, coalesce(country_iso3, '') AS country_iso3, {value} AS fingerprint "
-                         f"FROM main.{table} GROUP BY 2")
+        if table in OBSERVATION_TABLES:
+            parts.append(f"SELECT '{table}' AS tbl, coalesce(country_iso3, '') AS country_iso3, year, indicator_code, "
+                         f"{value} AS fingerprint FROM main.{table} GROUP BY 2, 3, 4")
+        elif table == MART_TABLE:
+            parts.append(f"SELECT '{table}' AS tbl, coalesce(country_iso3, '') AS country_iso3, NULL::INTEGER AS year, "
+                         f"NULL AS indicator_code, {value} AS fingerprint FROM main.{table} GROUP BY 2")
         else:
-            parts.append(f"SELECT '{table}' AS tbl, '{WHOLE}' AS country_iso3, {value} AS fingerprint FROM main.{table}")
+            parts.append(f"SELECT '{table}' AS tbl, '{WHOLE}' AS country_iso3, NULL::INTEGER AS year, NULL AS indicator_code, "
+                         f"{value} AS fingerprint FROM main.{table}")
     con.execute("CREATE OR REPLACE TEMP TABLE _fingerprint AS " + " UNION ALL ".join(parts))
 
 
@@ -112,17 +124,23 @@ def delta(con: duckdb.DuckDBPyConnection, settings: Settings, schema: dict, made
     identity = files_identity(settings)
     if identity is None or state.get(con, FILES_KEY) != identity or state.get(con, CONTEXT_KEY) != made_with:
         return None
-    changed = con.execute("""
-        SELECT coalesce(n.tbl, o.tbl) AS tbl, coalesce(n.country_iso3, o.country_iso3) AS country
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _changed AS
+        SELECT coalesce(n.tbl, o.tbl) AS tbl, coalesce(n.country_iso3, o.country_iso3) AS country_iso3,
+               coalesce(n.year, o.year) AS year, coalesce(n.indicator_code, o.indicator_code) AS indicator_code
         FROM _fingerprint AS n FULL JOIN main.publication_fingerprint AS o
-          ON n.tbl = o.tbl AND n.country_iso3 = o.country_iso3
+          ON n.tbl = o.tbl AND n.country_iso3 = o.country_iso3 AND n.year IS NOT DISTINCT FROM o.year
+         AND n.indicator_code IS NOT DISTINCT FROM o.indicator_code
         WHERE n.fingerprint IS DISTINCT FROM o.fingerprint
-    """).fetchall()
+    """)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED_GROUPS} AS SELECT DISTINCT country_iso3, year, indicator_code "
+                "FROM _changed WHERE tbl IN (SELECT unnest(?::VARCHAR[]))", [list(OBSERVATION_TABLES)])
+    changed = con.execute("SELECT DISTINCT tbl, country_iso3 FROM _changed").fetchall()
     if any(table not in schema or table == "dim_subnational" for table, _ in changed):
         return None
-    countries = sorted({country for table, country in changed if table in OBSERVATION_TABLES})
-    mart = sorted({country for table, country in changed if table == MART_TABLE} | set(countries))
-    return Delta(countries, mart, sorted({table for table, _ in changed if table not in COUNTRY_TABLES}))
+    groups, countries = con.execute(f"SELECT count(*), list(DISTINCT country_iso3) FROM {CHANGED_GROUPS}").fetchall()[0]
+    mart = sorted({country for table, country in changed if table == MART_TABLE} | set(countries or []))
+    return Delta(groups, mart, sorted({table for table, _ in changed if table not in COUNTRY_TABLES}))
 
 
 def too_sparse(con: duckdb.DuckDBPyConnection, database: str) -> bool:
@@ -137,7 +155,8 @@ def record(con: duckdb.DuckDBPyConnection, settings: Settings, made_with: str) -
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM publication_fingerprint")
-        con.execute("INSERT INTO publication_fingerprint SELECT tbl, country_iso3, fingerprint FROM _fingerprint")
+        con.execute("INSERT INTO publication_fingerprint BY NAME SELECT tbl, country_iso3, year, indicator_code, "
+                    "fingerprint FROM _fingerprint")
         con.execute("DELETE FROM publication_hidden_total")
         con.execute("INSERT INTO publication_hidden_total SELECT DISTINCT country_iso3, year, indicator_code, source "
                     "FROM _hidden_total")

@@ -3,9 +3,10 @@ files, then rename them over the published ones. A reader holding the old file k
 snapshot; nobody ever sees a half-written database.
 
 When only data changed since the last publication (publication.py), the new file starts as a
-copy of the published one and only the changed countries' rows and the changed small tables
-are written (and suppressed again), and only the changed tables' Parquet files; the rest of
-the Parquet set is shared with the previous version folder. Otherwise every table is created
+copy of the published one and only the rows of the changed groups (a country's indicator in
+one year), the mart rows of their countries and the changed small tables are written (and
+suppressed again), and only the changed tables' Parquet files; the rest of the Parquet set is
+shared with the previous version folder. Otherwise every table is created
 anew. Either way the result is the same tables, comments and suppression flags."""
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> PublishSummar
     _swap_parquet(settings.parquet_dir, version)
     publication.record(con, settings, made_with)
     log.info("published %s (%s): %s", settings.published_db,
-             "in full" if delta is None else f"changed: {sorted(changed)}, countries {delta.countries}", counts)
+             "in full" if delta is None else f"changed: {sorted(changed)}, {delta.groups} groups, mart countries {delta.mart_countries}", counts)
     return PublishSummary(settings.published_db, settings.parquet_dir, counts)
 
 
@@ -123,12 +124,15 @@ def _fill(con: duckdb.DuckDBPyConnection, settings: Settings, delta: publication
         # Small cells are suppressed in what is published (and so in what is built from it).
         _suppress_in_parts(con, settings.small_cell_k)
         return set(public_schema())
-    for table in publication.OBSERVATION_TABLES:
-        _replace_rows(con, table, delta.countries)
-    _replace_rows(con, publication.MART_TABLE, delta.mart_countries)
+    if delta.groups:
+        for table in publication.OBSERVATION_TABLES:
+            _replace_rows(con, table, small_cells.in_groups(table, publication.CHANGED_GROUPS))
+    if delta.mart_countries:
+        _replace_rows(con, publication.MART_TABLE, "coalesce(country_iso3, '') IN (SELECT unnest(?::VARCHAR[]))",
+                      [delta.mart_countries])
     for table in delta.tables:
-        _replace_rows(con, table, None)
-    small_cells.suppress(con, "pub", settings.small_cell_k, delta.countries, delta.mart_countries,
+        _replace_rows(con, table, "TRUE")
+    small_cells.suppress(con, "pub", settings.small_cell_k, publication.CHANGED_GROUPS, delta.mart_countries,
                          earlier_totals="main.publication_hidden_total")
     return delta.changed_tables()
 
@@ -152,7 +156,13 @@ def _suppress_in_parts(con: duckdb.DuckDBPyConnection, k: int) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE _hidden_so_far "
                 "(country_iso3 VARCHAR, year INTEGER, indicator_code VARCHAR, source VARCHAR)")
     for countries in parts:
-        small_cells.suppress(con, "pub", k, countries, earlier_totals="_hidden_so_far")
+        # The part's groups, from both tables (a key may be left only in observation_history).
+        con.execute("CREATE OR REPLACE TEMP TABLE _part AS "
+                    + " UNION ".join(f"SELECT coalesce(country_iso3, '') AS country_iso3, year, indicator_code FROM pub.{table} "
+                                     "WHERE coalesce(country_iso3, '') IN (SELECT unnest(?::VARCHAR[]))"
+                                     for table in publication.OBSERVATION_TABLES),
+                    [countries] * len(publication.OBSERVATION_TABLES))
+        small_cells.suppress(con, "pub", k, "_part", countries, earlier_totals="_hidden_so_far")
         # _hidden_total: this part's hidden national totals and the earlier parts' ones.
         con.execute("CREATE OR REPLACE TEMP TABLE _hidden_so_far AS SELECT * FROM _hidden_total")
         con.execute("COMMIT")
@@ -192,16 +202,12 @@ def _create_table(con: duckdb.DuckDBPyConnection, table: str, spec: dict) -> Non
     con.execute(f"INSERT INTO pub.{table} SELECT {', '.join(columns)} FROM main.{table}")
 
 
-def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, countries: list[str] | None) -> None:
-    """The rows of `countries` (all rows when None) again from the working database: the
-    table, its comments and the other rows stay."""
-    if countries == []:
-        return
-    where = "TRUE" if countries is None else "coalesce(country_iso3, '') IN (SELECT unnest(?::VARCHAR[]))"
-    params = [] if countries is None else [countries]
+def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, where: str, params: list | None = None) -> None:
+    """The rows `where` selects again from the working database: the table, its comments and
+    the other rows stay. `where` names the table's columns as `table.column` or bare."""
     columns = ", ".join(public_schema()[table]["columns"])
-    con.execute(f"DELETE FROM pub.{table} WHERE {where}", params)
-    con.execute(f"INSERT INTO pub.{table} SELECT {columns} FROM main.{table} WHERE {where}", params)
+    con.execute(f"DELETE FROM pub.{table} AS {table} WHERE {where}", params or [])
+    con.execute(f"INSERT INTO pub.{table} SELECT {columns} FROM main.{table} AS {table} WHERE {where}", params or [])
 
 
 def _write_parquet(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> None:

@@ -13,12 +13,14 @@ that come with a breakdown are not published.
 This runs on the copy being published, never on the working database, which keeps the true
 figures; everything built from the published database (exports, reports) inherits it.
 
-Every rule works inside one country: the totals a figure adds up to (national, a unit's, a
-parent unit's) and the cells another source gives are matched on country_iso3, and so are
-the vintages of observation_history and the rows of mart_country_progress. What is hidden in a
-country depends only on that country's rows (and on k, the sensitive indicators and which unit
-lies within which, the same for all), so a publication recomputes only the countries whose
-figures changed (`countries`) and keeps what the last one hid elsewhere (publication.py).
+Every rule works inside one group of figures, a country's indicator in one year (GROUP): the
+totals a figure adds up to (national, a unit's, a parent unit's) and the cells another source
+gives share its country, year and indicator, and so do the vintages of observation_history
+and the national totals that withhold a mart's latest figure. What is hidden in a group depends
+only on that group's rows (and on k, the sensitive indicators and which unit lies within which,
+the same for all), so a publication recomputes only the groups whose figures changed (`groups`)
+and keeps what the last one hid elsewhere (publication.py). A row of mart_country_progress
+gathers a country's indicators, so the mart is redone by country (`mart_countries`).
 """
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ NOTE = ("Suprimido para proteger a las víctimas: una cifra pequeña (de 1 a {to
 # The dimensions a total adds up over, and the value that marks the total in each.
 DIMENSIONS = {"subnational": "", "sex": "total", "age_group": "total", "population_group": "total"}
 DIMENSIONS_AND_SOURCE = (*DIMENSIONS, "source")
+# The rows suppression decides together (no rule looks beyond them); country_iso3 '' for none.
+GROUP = ("country_iso3", "year", "indicator_code")
 
 
 def sensitive_indicators() -> list[str]:
@@ -47,20 +51,19 @@ def sensitive_indicators() -> list[str]:
     return sorted(indicators.loc[indicators["sensitive"] == "yes", "indicator_code"])
 
 
-def suppress(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list[str] | None = None,
+def suppress(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | None = None,
              mart_countries: list[str] | None = None, earlier_totals: str | None = None) -> int:
     """Suppress small cells in `database` (the attached copy being published): fact_observation,
     observation_history and the latest figures of mart_country_progress. Returns how many
     fact_observation figures were hidden.
 
-    countries: only the rows of these countries (country_iso3, '' for none) are unsuppressed
-    and get suppressed; None: every row. mart_countries: the countries whose
-    mart_country_progress rows are unsuppressed (default: `countries`); their withheld latest
-    figures are the national totals hidden now, or, for a country not in `countries`, those in
-    the relation `earlier_totals` (country_iso3, year, indicator_code, source). Leaves
-    _hidden_total: every hidden national total, of every country."""
-    mart_countries = countries if mart_countries is None else mart_countries
-    _mark(con, database, k, countries)
+    groups: a relation of GROUP rows: only the rows of these groups are unsuppressed and get
+    suppressed; None: every row. mart_countries: the countries whose mart_country_progress rows
+    are unsuppressed (None: every country); their withheld latest figures are the national
+    totals hidden now, or, for a group not in `groups`, those in the relation `earlier_totals`
+    (country_iso3, year, indicator_code, source). Leaves _hidden_total: every hidden national
+    total, of every group."""
+    _mark(con, database, k, groups)
     # Secondary suppression repeats until nothing changes: hiding a cell in one dimension can
     # leave another dimension's total with a single hidden cell. No bound on the passes (a bound
     # reached would publish a recoverable cell): each pass but the last hides at least one more
@@ -71,15 +74,24 @@ def suppress(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: l
         if not changed:
             break
     hidden = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
-    _hidden_totals(con, countries, earlier_totals)
+    _hidden_totals(con, groups, earlier_totals)
     if k > 1:
-        _apply(con, database, k, countries, mart_countries)  # also when nothing is hidden now: earlier vintages may be small
-    log.info("small cells: %d figures suppressed (k = %d) in %s countries", hidden, k,
-             "all" if countries is None else len(countries))
+        _apply(con, database, k, groups, mart_countries)  # also when nothing is hidden now: earlier vintages may be small
+    log.info("small cells: %d figures suppressed (k = %d) in %s", hidden, k,
+             "every group" if groups is None else f"the groups of {groups}")
     return hidden
 
 
-def _in_scope(column: str, countries: list[str] | None) -> str:
+def in_groups(alias: str, groups: str | None) -> str:
+    """A condition keeping the rows (of the relation named `alias`) that fall in the GROUP rows
+    of the relation `groups` (every row when None)."""
+    if groups is None:
+        return "TRUE"
+    return (f"EXISTS (SELECT 1 FROM {groups} AS g WHERE g.country_iso3 = coalesce({alias}.country_iso3, '') "
+            f"AND g.year IS NOT DISTINCT FROM {alias}.year AND g.indicator_code IS NOT DISTINCT FROM {alias}.indicator_code)")
+
+
+def _in_countries(column: str, countries: list[str] | None) -> str:
     """A condition keeping the rows of `countries` (all when None)."""
     if countries is None:
         return "TRUE"
@@ -90,18 +102,19 @@ def _list(values: list[str]) -> str:
     return "[" + ", ".join(sql_literal(value) for value in values) + "]"
 
 
-def _hidden_totals(con: duckdb.DuckDBPyConnection, countries: list[str] | None, earlier: str | None) -> None:
+def _hidden_totals(con: duckdb.DuckDBPyConnection, groups: str | None, earlier: str | None) -> None:
     """_hidden_total: the hidden national totals (they withhold a mart's latest figure) of the
-    countries done now, and the earlier ones of the others."""
+    groups done now, and the earlier ones of the others."""
     query = """SELECT country_iso3, year, indicator_code, source FROM _small
                WHERE hidden AND subnational = '' AND sex = 'total' AND age_group = 'total' AND population_group = 'total'"""
-    if countries is not None and earlier:
-        query += f" UNION ALL SELECT country_iso3, year, indicator_code, source FROM {earlier} WHERE NOT {_in_scope('country_iso3', countries)}"
+    if groups is not None and earlier:
+        query += (f" UNION ALL SELECT country_iso3, year, indicator_code, source FROM {earlier} AS e "
+                  f"WHERE NOT {in_groups('e', groups)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _hidden_total AS {query}")
 
 
-def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list[str] | None) -> None:
-    """_small: every published figure of a sensitive indicator (of `countries`), primary
+def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | None) -> None:
+    """_small: every published figure of a sensitive indicator (of `groups`), primary
     suppressions marked, with its cell key (_key); none when k <= 1."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _small AS
@@ -112,7 +125,7 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list
                    AND f.value >= 1 AND f.value < ? AS hidden
         FROM {database}.fact_observation AS f
         LEFT JOIN {database}.dim_subnational AS d USING (subnational_code)
-        WHERE f.indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_in_scope("f.country_iso3", countries)} AND ? > 1
+        WHERE f.indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {in_groups("f", groups)} AND ? > 1
     """, [k, sensitive_indicators(), k])
     _key(con)
 
@@ -204,7 +217,7 @@ def _across_sources(con: duckdb.DuckDBPyConnection) -> int:
     """).fetchall()[0][0]
 
 
-def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list[str] | None,
+def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | None,
            mart_countries: list[str] | None) -> None:
     """Hidden figures lose their value (and a note that could give it away, such as how many
     records were summed); in observation_history every vintage of their key, every small
@@ -221,7 +234,7 @@ def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: lis
             flag_note = ?
         WHERE rowid IN (SELECT rid FROM _small WHERE hidden)
     """, [note])
-    _apply_history(con, database, k, countries)
+    _apply_history(con, database, k, groups)
     mart_columns = {row[0] for row in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = 'mart_country_progress'",
         [database]).fetchall()}
@@ -230,14 +243,14 @@ def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: lis
         if {latest, year, source} <= mart_columns:
             con.execute(f"""
                 UPDATE {database}.mart_country_progress AS m SET {latest} = NULL
-                WHERE {_in_scope("m.country_iso3", mart_countries)}
+                WHERE {_in_countries("m.country_iso3", mart_countries)}
                   AND EXISTS (SELECT 1 FROM _hidden_total AS s WHERE s.indicator_code = ?
                               AND s.country_iso3 = m.country_iso3 AND s.year = m.{year} AND s.source = m.{source})
             """, [code])
 
 
 
-def _apply_history(con: duckdb.DuckDBPyConnection, database: str, k: int, countries: list[str] | None) -> None:
+def _apply_history(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | None) -> None:
     """observation_history: a vintage loses its value when it is small and below a total, when
     its key is hidden now, or when it is superseded and its figure comes with a breakdown (the
     same country, year, indicator and source has figures below the national total): an old
@@ -253,8 +266,8 @@ def _apply_history(con: duckdb.DuckDBPyConnection, database: str, k: int, countr
                            OR population_group <> 'total' AS below_total,
                        hash(country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
                             source) AS key_hash
-                FROM {database}.observation_history
-                WHERE indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_in_scope("country_iso3", countries)}
+                FROM {database}.observation_history AS o
+                WHERE indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {in_groups("o", groups)}
             ),
             -- Keys with more than one vintage, found by counting their hashes (cheap): only their
             -- vintages are numbered, the others are a first vintage. Two keys sharing a hash by

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from observatory import pipeline, publish as publish_step
+from observatory import pipeline, publish as publish_step, small_cells
 from observatory.settings import Settings
 from tests.conftest import drop, query, run
 
@@ -137,6 +137,30 @@ def test_incremental_publications_equal_publications_from_scratch(settings, tmp_
                            "WHERE country_iso3 = 'BRB' AND year = 2014") == [(2.0,)]
 
 
+def test_a_new_year_of_a_published_country_redoes_only_that_group(settings, tmp_path, monkeypatch):
+    """The delta is as fine as suppression allows (a country's indicator in one year): a file
+    with Peru's 2021 figures replaces and suppresses again those alone, and the result equals a
+    publication from scratch."""
+    drop(settings, "mimp/per.csv", PER_2019)
+    drop(settings, "ovd/arg.csv", ARG)
+    run(settings)
+    redone = []
+    suppress = small_cells.suppress
+
+    def spy(con, database, k, groups=None, *args, **kwargs):
+        redone.append(groups and con.execute(f"SELECT * FROM {groups} ORDER BY ALL").fetchall())
+        return suppress(con, database, k, groups, *args, **kwargs)
+
+    monkeypatch.setattr(small_cells, "suppress", spy)
+    drop(settings, "mimp/per_2021.csv", HEADER + "PER,2021,femicide_count,12,,MIMP\nPER,2021,femicide_count,3,PE.CS,MIMP\n"
+                                                 "PER,2021,femicide_count,9,PE.PU,MIMP\n")
+    run(settings)
+    assert redone == [[("PER", 2021, "femicide_count")]]
+    assert_same_as_from_scratch(settings, tmp_path, "new_year")
+    assert query(settings, "SELECT subnational_code, value FROM fact_observation WHERE country_iso3 = 'PER' "
+                           "AND year = 2021 ORDER BY 1") == [("PE.CS", None), ("PE.PU", None), (None, 12.0)]
+
+
 def test_a_stale_copy_is_not_reused_when_k_changes(settings, tmp_path, monkeypatch):
     drop(settings, "mimp/per.csv", PER_2019)
     drop(settings, "ovd/arg.csv", ARG)
@@ -199,16 +223,20 @@ def test_a_copy_with_too_many_free_blocks_is_made_again(settings, tmp_path, monk
 
 
 def test_the_working_database_keeps_what_the_publication_was_made_from(settings):
-    """The record the next publication compares with: fingerprints per country of the tables
-    suppression touches, per table of the others, and the hidden national totals."""
+    """The record the next publication compares with: fingerprints per group (a country's
+    indicator in one year) of the observations, per country of the mart, per table of the
+    others, and the hidden national totals."""
     drop(settings, "mimp/per.csv", PER_2019)
     run(settings)
     with duckdb.connect(str(settings.working_db), read_only=True) as con:
-        parts = con.execute("SELECT tbl, country_iso3 FROM publication_fingerprint WHERE country_iso3 <> '*' "
-                            "ORDER BY ALL").fetchall()
+        parts = con.execute("SELECT tbl, country_iso3, year, indicator_code FROM publication_fingerprint "
+                            "WHERE country_iso3 <> '*' ORDER BY ALL").fetchall()
         totals = con.execute("SELECT country_iso3, year, indicator_code FROM publication_hidden_total").fetchall()
         tables = con.execute("SELECT count(*) FROM publication_fingerprint WHERE country_iso3 = '*'").fetchall()
-    assert ("fact_observation", "PER") in parts and ("observation_history", "PER") in parts
+    for table in ("fact_observation", "observation_history"):
+        assert [part[1:] for part in parts if part[0] == table] == [("PER", 2019, "femicide_count"),
+                                                                    ("PER", 2020, "femicide_count")]
+    assert ("mart_country_progress", "PER", None, None) in parts
     assert totals == [("PER", 2020, "femicide_count")]  # 2 over its single unit of 2
     assert tables == [(len(publish_step.public_schema()) - 3,)]
 
