@@ -28,8 +28,9 @@ from observatory.sqltext import sql_literal
 
 log = logging.getLogger(__name__)
 SCHEMA_FILE = Path(__file__).parent / "schema.yaml"
-# Figures suppressed at a time (whole countries) in a full publication: bounds its memory.
-SUPPRESSION_PART_ROWS = 1_000_000
+# Rows of fact_observation and observation_history decided and written at a time (whole
+# countries) in a full publication: bounds its memory.
+SUPPRESSION_PART_ROWS = 2_000_000
 
 
 @dataclass
@@ -117,33 +118,46 @@ def _attach(con: duckdb.DuckDBPyConnection, settings: Settings, staging: Path,
 
 
 def _fill(con: duckdb.DuckDBPyConnection, settings: Settings, delta: publication.Delta | None) -> set[str]:
-    """Write the tables into `pub` and suppress their small cells; returns the tables changed."""
+    """Write the tables into `pub`, small cells suppressed (in what is published, and so in what
+    is built from it); returns the tables changed. The observations are written once, already
+    suppressed: updating millions of rows after writing them cost more than writing them."""
+    k = settings.small_cell_k
     if delta is None:
         for table, spec in public_schema().items():
             _create_table(con, table, spec)
-        # Small cells are suppressed in what is published (and so in what is built from it).
-        _suppress_in_parts(con, settings.small_cell_k)
+            if table not in publication.OBSERVATION_TABLES:
+                _insert_rows(con, table, "TRUE")
+        _observations_in_parts(con, k)
         return set(public_schema())
-    if delta.groups:
-        for table in publication.OBSERVATION_TABLES:
-            _replace_rows(con, table, small_cells.in_groups(table, publication.CHANGED_GROUPS))
+    for table in publication.OBSERVATION_TABLES:
+        if delta.groups:
+            con.execute(f"DELETE FROM pub.{table} AS {table} WHERE {small_cells.in_groups(table, publication.CHANGED_GROUPS)}")
     if delta.mart_countries:
         _replace_rows(con, publication.MART_TABLE, "coalesce(country_iso3, '') IN (SELECT unnest(?::VARCHAR[]))",
                       [delta.mart_countries])
     for table in delta.tables:
         _replace_rows(con, table, "TRUE")
-    small_cells.suppress(con, "pub", settings.small_cell_k, publication.CHANGED_GROUPS, delta.mart_countries,
-                         earlier_totals="main.publication_hidden_total")
+    small_cells.decide(con, "main", k, publication.CHANGED_GROUPS, earlier_totals="main.publication_hidden_total")
+    if delta.groups:
+        for table in publication.OBSERVATION_TABLES:
+            _insert_rows(con, table, small_cells.in_groups(table, publication.CHANGED_GROUPS), k=k)
+    small_cells.withhold_mart(con, "pub", delta.mart_countries)
     return delta.changed_tables()
 
 
-def _suppress_in_parts(con: duckdb.DuckDBPyConnection, k: int) -> None:
-    """Suppression works within a country, so millions of figures are suppressed a few
-    countries at a time, each part committed (the file is nobody's until the rename): at five
-    million rows, all at once does not fit DuckDB's memory limit."""
-    sizes = con.execute("SELECT coalesce(country_iso3, ''), count(*) FROM pub.fact_observation GROUP BY 1 ORDER BY 1").fetchall()
+def _observations_in_parts(con: duckdb.DuckDBPyConnection, k: int) -> None:
+    """Suppression works within a country (within a group, even), so millions of figures are
+    decided and written a few countries at a time, each part committed (the file is nobody's
+    until the rename): at five million rows, all at once does not fit DuckDB's memory limit.
+    The countries are those of both tables: a key may be left only in observation_history."""
+    sizes = con.execute("SELECT country_iso3, sum(n) FROM (" + " UNION ALL ".join(
+        f"SELECT coalesce(country_iso3, '') AS country_iso3, count(*) AS n FROM main.{table} GROUP BY 1"
+        for table in publication.OBSERVATION_TABLES) + ") GROUP BY 1 ORDER BY 1").fetchall()
     if sum(rows for _, rows in sizes) <= SUPPRESSION_PART_ROWS:
-        small_cells.suppress(con, "pub", k)
+        small_cells.decide(con, "main", k)
+        for table in publication.OBSERVATION_TABLES:
+            _insert_rows(con, table, "TRUE", k=k)
+        small_cells.withhold_mart(con, "pub", None)
         return
     parts: list[list[str]] = [[]]
     filled = 0
@@ -155,14 +169,15 @@ def _suppress_in_parts(con: duckdb.DuckDBPyConnection, k: int) -> None:
         filled += rows
     con.execute("CREATE OR REPLACE TEMP TABLE _hidden_so_far "
                 "(country_iso3 VARCHAR, year INTEGER, indicator_code VARCHAR, source VARCHAR)")
+    in_part = "coalesce(country_iso3, '') IN (SELECT unnest(?::VARCHAR[]))"
     for countries in parts:
-        # The part's groups, from both tables (a key may be left only in observation_history).
-        con.execute("CREATE OR REPLACE TEMP TABLE _part AS "
-                    + " UNION ".join(f"SELECT coalesce(country_iso3, '') AS country_iso3, year, indicator_code FROM pub.{table} "
-                                     "WHERE coalesce(country_iso3, '') IN (SELECT unnest(?::VARCHAR[]))"
-                                     for table in publication.OBSERVATION_TABLES),
-                    [countries] * len(publication.OBSERVATION_TABLES))
-        small_cells.suppress(con, "pub", k, "_part", countries, earlier_totals="_hidden_so_far")
+        con.execute("CREATE OR REPLACE TEMP TABLE _part AS " + " UNION ".join(
+            f"SELECT coalesce(country_iso3, '') AS country_iso3, year, indicator_code FROM main.{table} WHERE {in_part}"
+            for table in publication.OBSERVATION_TABLES), [countries] * len(publication.OBSERVATION_TABLES))
+        small_cells.decide(con, "main", k, "_part", earlier_totals="_hidden_so_far")
+        for table in publication.OBSERVATION_TABLES:
+            _insert_rows(con, table, in_part, [countries], k=k)
+        small_cells.withhold_mart(con, "pub", countries)
         # _hidden_total: this part's hidden national totals and the earlier parts' ones.
         con.execute("CREATE OR REPLACE TEMP TABLE _hidden_so_far AS SELECT * FROM _hidden_total")
         con.execute("COMMIT")
@@ -199,15 +214,23 @@ def _create_table(con: duckdb.DuckDBPyConnection, table: str, spec: dict) -> Non
     con.execute(f"COMMENT ON TABLE pub.{table} IS {sql_literal(spec['description'])}")
     for name, (_, description) in columns.items():
         con.execute(f"COMMENT ON COLUMN pub.{table}.{name} IS {sql_literal(description)}")
-    con.execute(f"INSERT INTO pub.{table} SELECT {', '.join(columns)} FROM main.{table}")
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, where: str, params: list | None = None,
+                 k: int | None = None) -> None:
+    """The rows `where` selects (naming the table's columns bare or as `table.column`) from the
+    working database into `pub`; with k, as published after small_cells.decide()."""
+    columns = list(public_schema()[table]["columns"])
+    select = (f"SELECT {', '.join(columns)} FROM main.{table} AS {table} WHERE {where}" if k is None
+              else small_cells.published_rows(table, "main", columns, where, k))
+    con.execute(f"INSERT INTO pub.{table} {select}", params or [])
 
 
 def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, where: str, params: list | None = None) -> None:
     """The rows `where` selects again from the working database: the table, its comments and
-    the other rows stay. `where` names the table's columns as `table.column` or bare."""
-    columns = ", ".join(public_schema()[table]["columns"])
+    the other rows stay."""
     con.execute(f"DELETE FROM pub.{table} AS {table} WHERE {where}", params or [])
-    con.execute(f"INSERT INTO pub.{table} SELECT {columns} FROM main.{table} AS {table} WHERE {where}", params or [])
+    _insert_rows(con, table, where, params)
 
 
 def _write_parquet(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> None:

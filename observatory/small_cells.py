@@ -10,8 +10,10 @@ more figure beside each figure that would otherwise be the only one hidden under
 units within a unit (Lima) count against their parent too, and a figure hidden in one source is
 hidden in every source that gives the same cell. Superseded vintages of sensitive figures
 that come with a breakdown are not published.
-This runs on the copy being published, never on the working database, which keeps the true
-figures; everything built from the published database (exports, reports) inherits it.
+What is withheld is decided from the working database's figures (decide, which changes
+nothing there: it keeps the true figures) and applied only in the copy being published, as its
+rows are written (published_rows) or in place (suppress); everything built from the published
+database (exports, reports) inherits it.
 
 Every rule works inside one group of figures, a country's indicator in one year (GROUP): the
 totals a figure adds up to (national, a unit's, a parent unit's) and the cells another source
@@ -53,16 +55,30 @@ def sensitive_indicators() -> list[str]:
 
 def suppress(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | None = None,
              mart_countries: list[str] | None = None, earlier_totals: str | None = None) -> int:
-    """Suppress small cells in `database` (the attached copy being published): fact_observation,
+    """Suppress small cells in place in `database` (a copy being published): fact_observation,
     observation_history and the latest figures of mart_country_progress. Returns how many
-    fact_observation figures were hidden.
+    fact_observation figures were hidden. groups and earlier_totals as for decide();
+    mart_countries: the countries whose mart_country_progress rows are unsuppressed (None:
+    every country)."""
+    hidden = decide(con, database, k, groups, earlier_totals)
+    for table in WITHHELD:
+        sets = ", ".join(f"{column} = {value}" for column, value in _withheld(table, k).items())
+        con.execute(f"UPDATE {database}.{table} SET {sets} WHERE rowid IN (SELECT rid FROM _withheld_{table})")
+    withhold_mart(con, database, mart_countries)
+    return hidden
 
-    groups: a relation of GROUP rows: only the rows of these groups are unsuppressed and get
-    suppressed; None: every row. mart_countries: the countries whose mart_country_progress rows
-    are unsuppressed (None: every country); their withheld latest figures are the national
-    totals hidden now, or, for a group not in `groups`, those in the relation `earlier_totals`
-    (country_iso3, year, indicator_code, source). Leaves _hidden_total: every hidden national
-    total, of every group."""
+
+def decide(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | None = None,
+           earlier_totals: str | None = None) -> int:
+    """Decide what is withheld among the figures of `database`, changing nothing there:
+    _withheld_fact_observation and _withheld_observation_history (the `rid`, rowid in that
+    table, of each row whose figure is withheld; see published_rows and suppress) and
+    _hidden_total, every hidden national total (they withhold a mart's latest figure). Returns
+    how many fact_observation figures are hidden.
+
+    groups: a relation of GROUP rows: only the rows of these groups are decided; None: every
+    row. The hidden totals of the groups not in `groups` are those of the relation
+    `earlier_totals` (country_iso3, year, indicator_code, source)."""
     _mark(con, database, k, groups)
     # Secondary suppression repeats until nothing changes: hiding a cell in one dimension can
     # leave another dimension's total with a single hidden cell. No bound on the passes (a bound
@@ -75,11 +91,38 @@ def suppress(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str 
             break
     hidden = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
     _hidden_totals(con, groups, earlier_totals)
-    if k > 1:
-        _apply(con, database, k, groups, mart_countries)  # also when nothing is hidden now: earlier vintages may be small
+    con.execute("CREATE OR REPLACE TEMP TABLE _withheld_fact_observation AS SELECT rid FROM _small WHERE hidden")
+    # Also when nothing is hidden now: earlier vintages may be small.
+    _withheld_history(con, database, k, groups)
     log.info("small cells: %d figures suppressed (k = %d) in %s", hidden, k,
              "every group" if groups is None else f"the groups of {groups}")
     return hidden
+
+
+# What a withheld row of each table publishes instead of its columns' values (_withheld).
+WITHHELD = ("fact_observation", "observation_history")
+
+
+def _withheld(table: str, k: int) -> dict[str, str]:
+    """Column -> SQL expression of its published value in a withheld row of `table`: the value
+    goes, and in fact_observation a flag says so and the note says why (a note that could give
+    the figure away, such as how many records were summed, goes too)."""
+    if table == "observation_history":
+        return {"value": "NULL"}
+    return {"value": "NULL", "flags": f"CASE WHEN flags IS NULL OR flags = '' THEN '{FLAG}' ELSE flags || ';{FLAG}' END",
+            "flag_note": sql_literal(NOTE.format(top=k - 1))}
+
+
+def published_rows(table: str, database: str, columns: list[str], where: str, k: int) -> str:
+    """A SELECT of `columns` of the rows of database.table that `where` keeps (naming the table's
+    columns bare or as `table.column`), as published: after decide() on that database, the
+    withheld rows' figures withheld, as suppress() does in place."""
+    withheld = _withheld(table, k) if table in WITHHELD else {}
+    select = ", ".join(f"CASE WHEN _withheld THEN {withheld[column]} ELSE {column} END AS {column}"
+                       if column in withheld else column for column in columns)
+    flag = f"rowid IN (SELECT rid FROM _withheld_{table})" if withheld else "false"
+    return (f"SELECT {select} FROM (SELECT *, {flag} AS _withheld FROM {database}.{table} AS {table} "
+            f"WHERE {where}) AS {table}")
 
 
 def in_groups(alias: str, groups: str | None) -> str:
@@ -217,24 +260,9 @@ def _across_sources(con: duckdb.DuckDBPyConnection) -> int:
     """).fetchall()[0][0]
 
 
-def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | None,
-           mart_countries: list[str] | None) -> None:
-    """Hidden figures lose their value (and a note that could give it away, such as how many
-    records were summed); in observation_history every vintage of their key, every small
-    vintage and every superseded vintage of a sensitive figure published with a breakdown (by
-    unit, sex, age or population group) loses its value too (the history keeps that such a
-    figure was revised, not what it was; a national series without a breakdown keeps its
-    revisions); a mart's latest figure that is a
-    hidden one is withheld."""
-    note = NOTE.format(top=k - 1)
-    con.execute(f"""
-        UPDATE {database}.fact_observation
-        SET value = NULL,
-            flags = CASE WHEN flags IS NULL OR flags = '' THEN '{FLAG}' ELSE flags || ';{FLAG}' END,
-            flag_note = ?
-        WHERE rowid IN (SELECT rid FROM _small WHERE hidden)
-    """, [note])
-    _apply_history(con, database, k, groups)
+def withhold_mart(con: duckdb.DuckDBPyConnection, database: str, mart_countries: list[str] | None) -> None:
+    """In mart_country_progress of `database`, the rows of `mart_countries` (all when None): a
+    latest figure that is a hidden national total (_hidden_total, from decide) is withheld."""
     mart_columns = {row[0] for row in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = 'mart_country_progress'",
         [database]).fetchall()}
@@ -249,15 +277,19 @@ def _apply(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | 
             """, [code])
 
 
-
-def _apply_history(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | None) -> None:
-    """observation_history: a vintage loses its value when it is small and below a total, when
-    its key is hidden now, or when it is superseded and its figure comes with a breakdown (the
-    same country, year, indicator and source has figures below the national total): an old
-    total minus old (or unchanged) open cells would give an old small cell. Set-based: one
+def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | None) -> None:
+    """_withheld_observation_history: the vintages whose value is withheld: every vintage of a
+    hidden figure's key, every small vintage below a total, and every superseded vintage of a
+    sensitive figure that comes with a breakdown (the same country, year, indicator and source
+    has figures below the national total: an old total minus old, or unchanged, open cells would
+    give an old small cell). The history keeps that such a figure was revised, not what it was;
+    a national series without a breakdown keeps its revisions. None when k <= 1. Set-based: one
     pass numbers the vintages of every key that has several, joins find the three kinds."""
+    if k <= 1:
+        con.execute("CREATE OR REPLACE TEMP TABLE _withheld_observation_history (rid BIGINT)")
+        return
     con.execute(f"""
-        UPDATE {database}.observation_history SET value = NULL WHERE rowid IN (
+        CREATE OR REPLACE TEMP TABLE _withheld_observation_history AS SELECT rid FROM (
             WITH history AS (
                 SELECT rowid AS rid, country_iso3, subnational_code, coalesce(subnational_code, '') AS subnational,
                        year, indicator_code, sex, age_group, population_group, source, value,
