@@ -129,18 +129,19 @@ def _fill(con: duckdb.DuckDBPyConnection, settings: Settings, delta: publication
                 _insert_rows(con, table, "TRUE")
         _observations_in_parts(con, k)
         return set(public_schema())
+    changed = small_cells.groups_in(publication.CHANGED_GROUPS)
     for table in publication.OBSERVATION_TABLES:
         if delta.groups:
-            con.execute(f"DELETE FROM pub.{table} AS {table} WHERE {small_cells.in_groups(table, publication.CHANGED_GROUPS)}")
+            con.execute(f"DELETE FROM pub.{table} AS {table} WHERE {changed(table)}")
     if delta.mart_countries:
         _replace_rows(con, publication.MART_TABLE, "coalesce(country_iso3, '') IN (SELECT unnest(?::VARCHAR[]))",
                       [delta.mart_countries])
     for table in delta.tables:
         _replace_rows(con, table, "TRUE")
-    small_cells.decide(con, "main", k, publication.CHANGED_GROUPS, earlier_totals="main.publication_hidden_total")
+    small_cells.decide(con, "main", k, changed, earlier_totals="main.publication_hidden_total")
     if delta.groups:
         for table in publication.OBSERVATION_TABLES:
-            _insert_rows(con, table, small_cells.in_groups(table, publication.CHANGED_GROUPS), k=k)
+            _insert_rows(con, table, changed(table), k=k)
     small_cells.withhold_mart(con, "pub", delta.mart_countries)
     return delta.changed_tables()
 
@@ -169,14 +170,11 @@ def _observations_in_parts(con: duckdb.DuckDBPyConnection, k: int) -> None:
         filled += rows
     con.execute("CREATE OR REPLACE TEMP TABLE _hidden_so_far "
                 "(country_iso3 VARCHAR, year INTEGER, indicator_code VARCHAR, source VARCHAR)")
-    in_part = "coalesce(country_iso3, '') IN (SELECT unnest(?::VARCHAR[]))"
     for countries in parts:
-        con.execute("CREATE OR REPLACE TEMP TABLE _part AS " + " UNION ".join(
-            f"SELECT coalesce(country_iso3, '') AS country_iso3, year, indicator_code FROM main.{table} WHERE {in_part}"
-            for table in publication.OBSERVATION_TABLES), [countries] * len(publication.OBSERVATION_TABLES))
-        small_cells.decide(con, "main", k, "_part", earlier_totals="_hidden_so_far")
+        part = small_cells.countries_in(countries)
+        small_cells.decide(con, "main", k, part, earlier_totals="_hidden_so_far")
         for table in publication.OBSERVATION_TABLES:
-            _insert_rows(con, table, in_part, [countries], k=k)
+            _insert_rows(con, table, part(table), k=k)
         small_cells.withhold_mart(con, "pub", countries)
         # _hidden_total: this part's hidden national totals and the earlier parts' ones.
         con.execute("CREATE OR REPLACE TEMP TABLE _hidden_so_far AS SELECT * FROM _hidden_total")

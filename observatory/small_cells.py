@@ -20,13 +20,14 @@ totals a figure adds up to (national, a unit's, a parent unit's) and the cells a
 gives share its country, year and indicator, and so do the vintages of observation_history
 and the national totals that withhold a mart's latest figure. What is hidden in a group depends
 only on that group's rows (and on k, the sensitive indicators and which unit lies within which,
-the same for all), so a publication recomputes only the groups whose figures changed (`groups`)
+the same for all), so a publication recomputes only the groups whose figures changed (a scope)
 and keeps what the last one hid elsewhere (publication.py). A row of mart_country_progress
 gathers a country's indicators, so the mart is redone by country (`mart_countries`).
 """
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import duckdb
 
@@ -46,6 +47,9 @@ DIMENSIONS = {"subnational": "", "sex": "total", "age_group": "total", "populati
 DIMENSIONS_AND_SOURCE = (*DIMENSIONS, "source")
 # The rows suppression decides together (no rule looks beyond them); country_iso3 '' for none.
 GROUP = ("country_iso3", "year", "indicator_code")
+# Which rows a suppression redoes: given a relation's name (or alias), a SQL condition on its
+# rows, true for whole groups (groups_in, countries_in).
+Scope = Callable[[str], str]
 
 
 def sensitive_indicators() -> list[str]:
@@ -53,14 +57,14 @@ def sensitive_indicators() -> list[str]:
     return sorted(indicators.loc[indicators["sensitive"] == "yes", "indicator_code"])
 
 
-def suppress(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | None = None,
+def suppress(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | None = None,
              mart_countries: list[str] | None = None, earlier_totals: str | None = None) -> int:
     """Suppress small cells in place in `database` (a copy being published): fact_observation,
     observation_history and the latest figures of mart_country_progress. Returns how many
-    fact_observation figures were hidden. groups and earlier_totals as for decide();
+    fact_observation figures were hidden. scope and earlier_totals as for decide();
     mart_countries: the countries whose mart_country_progress rows are unsuppressed (None:
     every country)."""
-    hidden = decide(con, database, k, groups, earlier_totals)
+    hidden = decide(con, database, k, scope, earlier_totals)
     for table in WITHHELD:
         sets = ", ".join(f"{column} = {value}" for column, value in _withheld(table, k).items())
         con.execute(f"UPDATE {database}.{table} SET {sets} WHERE rowid IN (SELECT rid FROM _withheld_{table})")
@@ -68,7 +72,7 @@ def suppress(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str 
     return hidden
 
 
-def decide(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | None = None,
+def decide(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | None = None,
            earlier_totals: str | None = None) -> int:
     """Decide what is withheld among the figures of `database`, changing nothing there:
     _withheld_fact_observation and _withheld_observation_history (the `rid`, rowid in that
@@ -76,10 +80,10 @@ def decide(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | 
     _hidden_total, every hidden national total (they withhold a mart's latest figure). Returns
     how many fact_observation figures are hidden.
 
-    groups: a relation of GROUP rows: only the rows of these groups are decided; None: every
-    row. The hidden totals of the groups not in `groups` are those of the relation
+    scope: only the rows of whole groups it keeps are decided (groups_in, countries_in); None:
+    every row. The hidden totals of the groups out of scope are those of the relation
     `earlier_totals` (country_iso3, year, indicator_code, source)."""
-    _mark(con, database, k, groups)
+    _mark(con, database, k, scope)
     # Secondary suppression repeats until nothing changes: hiding a cell in one dimension can
     # leave another dimension's total with a single hidden cell. No bound on the passes (a bound
     # reached would publish a recoverable cell): each pass but the last hides at least one more
@@ -90,12 +94,12 @@ def decide(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | 
         if not changed:
             break
     hidden = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
-    _hidden_totals(con, groups, earlier_totals)
+    _hidden_totals(con, scope, earlier_totals)
     con.execute("CREATE OR REPLACE TEMP TABLE _withheld_fact_observation AS SELECT rid FROM _small WHERE hidden")
     # Also when nothing is hidden now: earlier vintages may be small.
-    _withheld_history(con, database, k, groups)
+    _withheld_history(con, database, k, scope)
     log.info("small cells: %d figures suppressed (k = %d) in %s", hidden, k,
-             "every group" if groups is None else f"the groups of {groups}")
+             "every group" if scope is None else "the groups in scope")
     return hidden
 
 
@@ -125,39 +129,40 @@ def published_rows(table: str, database: str, columns: list[str], where: str, k:
             f"WHERE {where}) AS {table}")
 
 
-def in_groups(alias: str, groups: str | None) -> str:
-    """A condition keeping the rows (of the relation named `alias`) that fall in the GROUP rows
-    of the relation `groups` (every row when None)."""
-    if groups is None:
-        return "TRUE"
-    return (f"EXISTS (SELECT 1 FROM {groups} AS g WHERE g.country_iso3 = coalesce({alias}.country_iso3, '') "
-            f"AND g.year IS NOT DISTINCT FROM {alias}.year AND g.indicator_code IS NOT DISTINCT FROM {alias}.indicator_code)")
+def groups_in(relation: str) -> Scope:
+    """The rows of the groups listed in `relation` (GROUP columns, country_iso3 '' for none)."""
+    return lambda alias: (
+        f"EXISTS (SELECT 1 FROM {relation} AS g WHERE g.country_iso3 = coalesce({alias}.country_iso3, '') "
+        f"AND g.year IS NOT DISTINCT FROM {alias}.year AND g.indicator_code IS NOT DISTINCT FROM {alias}.indicator_code)")
 
 
-def _in_countries(column: str, countries: list[str] | None) -> str:
-    """A condition keeping the rows of `countries` (all when None)."""
-    if countries is None:
-        return "TRUE"
-    return f"coalesce({column}, '') IN (SELECT unnest({_list(countries)}::VARCHAR[]))"
+def countries_in(countries: list[str]) -> Scope:
+    """The rows of whole countries ('' for none): a list of values, tested far faster than a
+    relation of groups (and clustered tables skip the blocks of other countries)."""
+    return lambda alias: f"coalesce({alias}.country_iso3, '') IN (SELECT unnest({_list(countries)}::VARCHAR[]))"
+
+
+def _within(scope: Scope | None, alias: str) -> str:
+    return "TRUE" if scope is None else scope(alias)
 
 
 def _list(values: list[str]) -> str:
     return "[" + ", ".join(sql_literal(value) for value in values) + "]"
 
 
-def _hidden_totals(con: duckdb.DuckDBPyConnection, groups: str | None, earlier: str | None) -> None:
+def _hidden_totals(con: duckdb.DuckDBPyConnection, scope: Scope | None, earlier: str | None) -> None:
     """_hidden_total: the hidden national totals (they withhold a mart's latest figure) of the
     groups done now, and the earlier ones of the others."""
     query = """SELECT country_iso3, year, indicator_code, source FROM _small
                WHERE hidden AND subnational = '' AND sex = 'total' AND age_group = 'total' AND population_group = 'total'"""
-    if groups is not None and earlier:
+    if scope is not None and earlier:
         query += (f" UNION ALL SELECT country_iso3, year, indicator_code, source FROM {earlier} AS e "
-                  f"WHERE NOT {in_groups('e', groups)}")
+                  f"WHERE NOT {scope('e')}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _hidden_total AS {query}")
 
 
-def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | None) -> None:
-    """_small: every published figure of a sensitive indicator (of `groups`), primary
+def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | None) -> None:
+    """_small: every published figure of a sensitive indicator (in `scope`), primary
     suppressions marked, with its cell key (_key); none when k <= 1."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _small AS
@@ -168,7 +173,7 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | N
                    AND f.value >= 1 AND f.value < ? AS hidden
         FROM {database}.fact_observation AS f
         LEFT JOIN {database}.dim_subnational AS d USING (subnational_code)
-        WHERE f.indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {in_groups("f", groups)} AND ? > 1
+        WHERE f.indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_within(scope, "f")} AND ? > 1
     """, [k, sensitive_indicators(), k])
     _key(con)
 
@@ -271,13 +276,13 @@ def withhold_mart(con: duckdb.DuckDBPyConnection, database: str, mart_countries:
         if {latest, year, source} <= mart_columns:
             con.execute(f"""
                 UPDATE {database}.mart_country_progress AS m SET {latest} = NULL
-                WHERE {_in_countries("m.country_iso3", mart_countries)}
+                WHERE {_within(None if mart_countries is None else countries_in(mart_countries), "m")}
                   AND EXISTS (SELECT 1 FROM _hidden_total AS s WHERE s.indicator_code = ?
                               AND s.country_iso3 = m.country_iso3 AND s.year = m.{year} AND s.source = m.{source})
             """, [code])
 
 
-def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, groups: str | None) -> None:
+def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | None) -> None:
     """_withheld_observation_history: the vintages whose value is withheld: every vintage of a
     hidden figure's key, every small vintage below a total, and every superseded vintage of a
     sensitive figure that comes with a breakdown (the same country, year, indicator and source
@@ -299,7 +304,7 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, gro
                        hash(country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
                             source) AS key_hash
                 FROM {database}.observation_history AS o
-                WHERE indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {in_groups("o", groups)}
+                WHERE indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_within(scope, "o")}
             ),
             -- Keys with more than one vintage, found by counting their hashes (cheap): only their
             -- vintages are numbered, the others are a first vintage. Two keys sharing a hash by

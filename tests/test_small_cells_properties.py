@@ -106,7 +106,7 @@ def test_suppressing_group_by_group_gives_what_suppressing_all_gives(seed):
     for country, (year, indicator) in itertools.product(UNITS, SPREAD):
         apart.execute("CREATE OR REPLACE TEMP TABLE _one AS SELECT ?::VARCHAR AS country_iso3, ?::INTEGER AS year, "
                       "?::VARCHAR AS indicator_code", [country, year, indicator])
-        small_cells.suppress(apart, "db", K, "_one", [])
+        small_cells.suppress(apart, "db", K, small_cells.groups_in("_one"), [])
     for table in ("fact_observation", "observation_history"):
         query = f"SELECT * FROM db.{table} ORDER BY ALL"
         assert apart.execute(query).fetchall() == together.execute(query).fetchall()
