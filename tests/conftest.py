@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -24,19 +25,31 @@ ISOLATED_ENV = ("DAGSTER_HOME", "OBSERVATORY_RAW_DIR", "OBSERVATORY_CURATED_DIR"
 TOOLING = ("__pycache__", ".pytest_cache", ".venv/", ".egg-info")
 
 
+# The session's own temporary folders, removed when it ends.
+SESSION_FOLDERS: list[str] = []
+
+
 def pytest_configure(config) -> None:
     """Before anything is imported or collected: no test (nor a subprocess it starts) sees the
     user's Dagster instance or data folders; receipts go to a temporary folder by default."""
     for name in ISOLATED_ENV:
         os.environ.pop(name, None)
-    os.environ["OBSERVATORY_RECEIPTS_DIR"] = tempfile.mkdtemp(prefix="observatory-test-receipts-")
+    SESSION_FOLDERS.append(tempfile.mkdtemp(prefix="observatory-test-receipts-"))
+    os.environ["OBSERVATORY_RECEIPTS_DIR"] = SESSION_FOLDERS[-1]
     # Hundreds of runs in one process: Great Expectations is imported once, not at every run.
     os.environ["OBSERVATORY_KEEP_VALIDATION_WORKER"] = "1"
     # Hypothesis keeps its caches (constants, Unicode tables) in .hypothesis/ of the working
     # directory even with database=None: a temporary folder instead.
     from hypothesis.configuration import set_hypothesis_home_dir
 
-    set_hypothesis_home_dir(tempfile.mkdtemp(prefix="observatory-test-hypothesis-"))
+    SESSION_FOLDERS.append(tempfile.mkdtemp(prefix="observatory-test-hypothesis-"))
+    set_hypothesis_home_dir(SESSION_FOLDERS[-1])
+
+
+def pytest_unconfigure(config) -> None:
+    """The suite leaves no folder of its own behind in the system's temporary folder."""
+    for folder in SESSION_FOLDERS:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _tree_state() -> list[str]:
