@@ -287,9 +287,12 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, sco
     hidden figure's key, every small vintage below a total, and every superseded vintage of a
     sensitive figure that comes with a breakdown (the same country, year, indicator and source
     has figures below the national total: an old total minus old, or unchanged, open cells would
-    give an old small cell). The history keeps that such a figure was revised, not what it was;
-    a national series without a breakdown keeps its revisions. None when k <= 1. Set-based: one
-    pass numbers the vintages of every key that has several, joins find the three kinds."""
+    give an old small cell). A figure that no file gives any more (its key is not in
+    fact_observation) is superseded too: else the last vintages of a withdrawn breakdown, open in
+    the history once their secondary suppression is gone with them, would give its small cell
+    away. The history keeps that such a figure was revised, not what it was; a national series
+    without a breakdown keeps its revisions. None when k <= 1. Set-based: one pass numbers the
+    vintages of every key that has several, joins find the three kinds."""
     if k <= 1:
         con.execute("CREATE OR REPLACE TEMP TABLE _withheld_observation_history (rid BIGINT)")
         return
@@ -323,6 +326,15 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, sco
             ),
             broken_down AS (
                 SELECT DISTINCT country_iso3, year, indicator_code, source FROM vintages WHERE below_total
+            ),
+            -- The keys published now, to tell a withdrawn figure's vintages (exactly: a hash only
+            -- narrows the candidates).
+            current AS (
+                SELECT hash(country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
+                            source) AS key_hash,
+                       country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group, source
+                FROM {database}.fact_observation AS f
+                WHERE indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_within(scope, "f")}
             )
             SELECT rid FROM vintages WHERE below_total AND value >= 1 AND value < ?
             UNION ALL
@@ -334,6 +346,11 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, sco
             SELECT h.rid FROM vintages AS h JOIN broken_down AS d
               ON d.country_iso3 = h.country_iso3 AND d.year = h.year AND d.indicator_code = h.indicator_code
              AND d.source = h.source
-            WHERE h.vintage > 1
+            WHERE h.vintage > 1 OR NOT EXISTS (
+                SELECT 1 FROM current AS c
+                WHERE c.key_hash = h.key_hash AND c.country_iso3 IS NOT DISTINCT FROM h.country_iso3
+                  AND c.subnational_code IS NOT DISTINCT FROM h.subnational_code AND c.year = h.year
+                  AND c.indicator_code = h.indicator_code AND c.sex = h.sex AND c.age_group = h.age_group
+                  AND c.population_group = h.population_group AND c.source = h.source)
         )
-    """, [sensitive_indicators(), k])
+    """, [sensitive_indicators(), sensitive_indicators(), k])

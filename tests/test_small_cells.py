@@ -106,6 +106,24 @@ def test_superseded_vintages_of_a_sensitive_count_are_not_published(settings):
     assert (93.0,) not in query(settings, "SELECT value FROM observation_history")
 
 
+def test_the_vintages_of_a_withdrawn_breakdown_are_not_published(settings):
+    """A file revised to drop its 2019 figures: fact_observation no longer has them, so no
+    secondary suppression guards them; the history's national 60 minus an open 57 would give
+    the small 3. A figure no file gives any more counts as superseded; a national series
+    without a breakdown keeps its value."""
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2019,femicide_count,60,,MIMP\nPER,2019,femicide_count,3,PE.CS,MIMP\n"
+                                            "PER,2019,femicide_count,57,PE.PU,MIMP\nPER,2018,femicide_count,30,,MIMP\n"
+                                            "PER,2020,femicide_count,30,,MIMP\n")
+    run(settings)
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2020,femicide_count,30,,MIMP\n")
+    run(settings)
+    assert query(settings, "SELECT count(*) FROM fact_observation WHERE year = 2019") == [(0,)]
+    history = query(settings, "SELECT year, coalesce(subnational_code, 'national'), value FROM observation_history "
+                              "ORDER BY ALL")
+    assert history == [(2018, "national", 30.0), (2019, "PE.CS", None), (2019, "PE.PU", None),
+                       (2019, "national", None), (2020, "national", 30.0)]
+
+
 def test_a_cell_hidden_in_one_source_is_hidden_in_another_that_gives_it(settings):
     drop(settings, "mimp/a.csv", HEADER + "PER,2019,femicide_count,93,,Fuente A\nPER,2019,femicide_count,3,PE.CS,Fuente A\n"
                                           "PER,2019,femicide_count,40,PE.PU,Fuente A\nPER,2019,femicide_count,50,PE.AR,Fuente A\n")
