@@ -12,8 +12,9 @@ from observatory.build import MARTS
 def published_database(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
     """The public schema v1 copied into a new DuckDB file (with column comments) and Parquet
     files, renamed over the published ones: open readers keep their snapshot. When only data
-    changed, the new file is a copy of the published one with the changed countries' rows and
-    changed tables replaced (observatory/publication.py). Not materialized when what is
+    changed, the new file is a copy of the published one with the changed groups' rows (a
+    country's indicator in one year), their countries' mart rows and changed tables replaced
+    (observatory/publication.py). Not materialized when what is
     published already is what the working database holds."""
     summary = pipeline.publish(observatory.settings())
     if summary is None:

@@ -66,7 +66,8 @@ class Delta:
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS publication_fingerprint "
                 "(tbl VARCHAR, country_iso3 VARCHAR, year INTEGER, indicator_code VARCHAR, fingerprint VARCHAR)")
-    # Made per country by earlier versions: their rows match no group, so the next delta redoes all.
+    # Made per country by earlier versions. Never read as they are: publication.py is part of the
+    # context, so the first publication after the upgrade is a full one and records groups.
     con.execute("ALTER TABLE publication_fingerprint ADD COLUMN IF NOT EXISTS year INTEGER")
     con.execute("ALTER TABLE publication_fingerprint ADD COLUMN IF NOT EXISTS indicator_code VARCHAR")
     con.execute("CREATE TABLE IF NOT EXISTS publication_hidden_total "

@@ -339,12 +339,14 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, sco
             SELECT rid FROM vintages WHERE below_total AND value >= 1 AND value < ?
             UNION ALL
             SELECT h.rid FROM vintages AS h JOIN _small AS s
-              ON s.hidden AND s.country_iso3 = h.country_iso3 AND s.subnational = h.subnational AND s.year = h.year
+              ON s.hidden AND s.country_iso3 IS NOT DISTINCT FROM h.country_iso3 AND s.subnational = h.subnational
+             AND s.year = h.year
              AND s.indicator_code = h.indicator_code AND s.sex = h.sex AND s.age_group = h.age_group
              AND s.population_group = h.population_group AND s.source = h.source
             UNION ALL
             SELECT h.rid FROM vintages AS h JOIN broken_down AS d
-              ON d.country_iso3 = h.country_iso3 AND d.year = h.year AND d.indicator_code = h.indicator_code
+              ON d.country_iso3 IS NOT DISTINCT FROM h.country_iso3 AND d.year = h.year
+             AND d.indicator_code = h.indicator_code
              AND d.source = h.source
             WHERE h.vintage > 1 OR NOT EXISTS (
                 SELECT 1 FROM current AS c
