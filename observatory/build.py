@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from observatory import faults, reference, state
+from observatory.sqltext import registered
 
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
@@ -129,9 +130,8 @@ def _insert_quarantine(con: duckdb.DuckDBPyConnection) -> None:
     quarantine = quarantine_rows(con)
     if quarantine.empty:
         return
-    con.register("_quarantine", quarantine)
-    con.execute("INSERT INTO quarantine BY NAME SELECT * FROM _quarantine")
-    con.unregister("_quarantine")
+    with registered(con, "_quarantine", quarantine):
+        con.execute("INSERT INTO quarantine BY NAME SELECT * FROM _quarantine")
 
 
 def quarantine_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from observatory import reference, scope
+from observatory.sqltext import registered
 from observatory.reference import norm_key
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -58,10 +59,9 @@ def _mapping(
 
 def _save_map(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
     """map_<name> with the frame's columns as text (an empty frame still gives typed columns)."""
-    con.register("_mapping_frame", frame)
     casts = ", ".join(f"CAST({column} AS VARCHAR) AS {column}" for column in frame.columns)
-    con.execute(f"CREATE OR REPLACE TABLE map_{name} AS SELECT {casts} FROM _mapping_frame")
-    con.unregister("_mapping_frame")
+    with registered(con, "_mapping_frame", frame):
+        con.execute(f"CREATE OR REPLACE TABLE map_{name} AS SELECT {casts} FROM _mapping_frame")
 
 
 def _country_resolver() -> Callable[[str], tuple[str | None, str]]:

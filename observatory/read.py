@@ -22,8 +22,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from observatory import layouts, privacy, reference, registry, staff_forms
-from observatory.sqltext import sql_literal
+from observatory import layouts, months, privacy, reference, registry, staff_forms
+from observatory.sqltext import registered, sql_literal
 from observatory.textfile import LINE_TOO_LONG, Deadline, FileRejected, Limits, RestartAs, TextFile, codec, prepare, too_large
 
 log = logging.getLogger(__name__)
@@ -126,9 +126,8 @@ class StageBuffer:
         self.con.execute("BEGIN TRANSACTION")
         try:
             for table, parts in by_table.items():
-                self.con.register("_stage_batch", pa.concat_tables(parts))
-                self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _stage_batch")
-                self.con.unregister("_stage_batch")
+                with registered(self.con, "_stage_batch", pa.concat_tables(parts)):
+                    self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _stage_batch")
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -384,12 +383,9 @@ class _Records:
     def _append(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
         """A file of several batches is kept in a temporary table (DuckDB spills it past its
         memory limit), one batch at a time."""
-        con.register("_batch", batch)
-        try:
+        with registered(con, "_batch", batch):
             con.execute("CREATE TEMP TABLE IF NOT EXISTS _records AS SELECT * FROM _batch LIMIT 0")
             con.execute("INSERT INTO _records SELECT * FROM _batch")
-        finally:
-            con.unregister("_batch")
 
     @staticmethod
     def drop(con: duckdb.DuckDBPyConnection) -> None:
@@ -480,10 +476,9 @@ def _record_starts(con: duckdb.DuckDBPyConnection, text: TextFile) -> None:
         lines = _python_starts(text.path, text.delimiter)
     if len(lines) != records:
         raise FileRejected("file_unreadable", detail="quotes do not pair up / las comillas no cierran")
-    con.register("_known_starts", pa.table({"rec": pa.array(range(1, len(lines) + 1), pa.int64()),
-                                            "line": pa.array(lines, pa.int64())}))
-    con.execute("CREATE OR REPLACE TEMP TABLE _starts AS SELECT * FROM _known_starts")
-    con.unregister("_known_starts")
+    starts = pa.table({"rec": pa.array(range(1, len(lines) + 1), pa.int64()), "line": pa.array(lines, pa.int64())})
+    with registered(con, "_known_starts", starts):
+        con.execute("CREATE OR REPLACE TEMP TABLE _starts AS SELECT * FROM _known_starts")
 
 
 def _python_starts(path: Path, delimiter: str) -> list[int]:
@@ -523,7 +518,7 @@ def _stage_canonical(records: _Records, header: list[str], stager: _Stager, outc
                        for name in names if name not in melted)
     width = ", ".join(f"CASE WHEN c{i} IS NOT NULL THEN {i + 1} END" for i in range(records.width))
     period = f"c{positions['period']}" if monthly else ""
-    month = f", {staff_forms.month_sql(period)} AS month_number" if monthly else ""
+    month = f", {months.month_sql(period)} AS month_number" if monthly else ""
     select = f"""SELECT rec, CAST(line AS INTEGER) AS line, ({extra}) AS extra,
                CASE WHEN {extra} THEN greatest({width}) END AS fields, {fields}{month}"""
     if wide:

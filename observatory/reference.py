@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from observatory.sqltext import registered
+
 if TYPE_CHECKING:  # imported where used: a run with nothing new never loads pandas (0.3 s)
     import pandas as pd
 
@@ -171,6 +173,5 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def save_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    con.register("_ref_frame", frame)
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _ref_frame")
-    con.unregister("_ref_frame")
+    with registered(con, "_ref_frame", frame):
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _ref_frame")

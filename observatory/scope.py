@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from observatory import reference
+from observatory.sqltext import registered
 from observatory.reference import norm_key
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -51,8 +52,7 @@ def skip_out_of_scope(con: duckdb.DuckDBPyConnection) -> None:
     raws = [raw for (raw,) in con.execute("SELECT raw FROM map_country WHERE code IS NULL").fetchall()]
     frame = pd.DataFrame([(raw, area_outside(raw)) for raw in raws if area_outside(raw)],
                          columns=["raw", "area"], dtype=object)
-    con.register("_out_of_scope_frame", frame)
-    con.execute("CREATE OR REPLACE TABLE map_out_of_scope AS SELECT CAST(raw AS VARCHAR) AS raw, "
-                "CAST(area AS VARCHAR) AS area FROM _out_of_scope_frame")
-    con.unregister("_out_of_scope_frame")
+    with registered(con, "_out_of_scope_frame", frame):
+        con.execute("CREATE OR REPLACE TABLE map_out_of_scope AS SELECT CAST(raw AS VARCHAR) AS raw, "
+                    "CAST(area AS VARCHAR) AS area FROM _out_of_scope_frame")
     con.execute((SQL_DIR / "out_of_scope.sql").read_text())

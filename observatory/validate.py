@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from observatory import validate_worker
 from observatory.settings import Settings
-from observatory.sqltext import sql_identifier
+from observatory.sqltext import registered, sql_identifier
 
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
@@ -221,12 +221,9 @@ def _insert_failing(con, table: str, combinations: pa.Table, by_position: dict[i
         "_position", pa.array([position for position, _ in pairs], pa.int32()))
     same = " AND ".join(f"t.{sql_identifier(name)} IS NOT DISTINCT FROM f.{sql_identifier(name)}"
                         for name in combinations.column_names)
-    con.register("_failed_combinations", failed)
-    try:
+    with registered(con, "_failed_combinations", failed):
         con.execute(f"INSERT INTO _failing SELECT f._position, t.row_id FROM {table} AS t "
                     f"JOIN _failed_combinations AS f ON {same}")
-    finally:
-        con.unregister("_failed_combinations")
 
 
 def _batch_failing(con, table: str, suite: Suite, parameters: dict, settings: Settings) -> int:
@@ -250,11 +247,8 @@ def _batch_failing(con, table: str, suite: Suite, parameters: dict, settings: Se
             "position": pa.array([p for p, ids in failing.items() for _ in ids], pa.int32()),
             "row_id": pa.array([i for ids in failing.values() for i in ids], pa.int64()),
         })
-        con.register("_failing_batch", pairs)
-        try:
+        with registered(con, "_failing_batch", pairs):
             con.execute("INSERT INTO _failing SELECT * FROM _failing_batch")
-        finally:
-            con.unregister("_failing_batch")
     return checked
 
 
@@ -373,9 +367,8 @@ def _stage_problems(con, failing: list[dict], suite: Suite, parameters: dict, fi
         details = _details(row, meta, parameters, files[int(row["file_id"])])
         rows.append((int(row["file_id"]), int(row["row_id"]), int(row["line"]), meta["reason_code"], json.dumps(details)))
     problems = pd.DataFrame(rows, columns=["file_id", "row_id", "line", "reason_code", "details"])
-    con.register("_problems", problems)
-    con.execute("INSERT INTO stage_problem SELECT * FROM _problems")
-    con.unregister("_problems")
+    with registered(con, "_problems", problems):
+        con.execute("INSERT INTO stage_problem SELECT * FROM _problems")
 
 
 def _details(row: dict, meta: dict, parameters: dict, dialect: tuple[str, str]) -> dict:
