@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import duckdb
 import pyarrow as pa
@@ -33,6 +33,9 @@ from observatory import state
 from observatory.progress import Progress
 from observatory.discover import RawFile, discover, sha256_of
 from observatory.settings import Settings
+
+if TYPE_CHECKING:  # imported where used (Jinja2 and the charts are for the report step only)
+    from observatory import report as report_step
 
 log = logging.getLogger(__name__)
 OBSERVATION_KEY = (

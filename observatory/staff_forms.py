@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 from observatory import layouts, reference
-from observatory.months import month_number, month_sql  # noqa: F401 - where staff forms read months
 
 # `2019`, `año 2019`, `Year 2019`, `2019 (casos)`: a year column of a wide table; what the
 # parentheses hold is the unit of its figures.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.definitions import JOB_NAME, defs
+from assets.definitions import defs
 from assets.resources import ObservatoryResource
 from observatory.publish import public_schema
 from observatory.settings import PROJECT_ROOT

@@ -1,7 +1,4 @@
 """Source layouts: real observatory files ingest exactly, through `observatory run`."""
-import bz2
-import csv
-import io
 import json
 import shutil
 from datetime import datetime

@@ -160,7 +160,7 @@ def test_a_country_page_draws_at_most_eight_sources_per_indicator_and_says_how_m
     note = text_of(page, "more-sources-femicide_count")
     sources = query(published, "SELECT count(DISTINCT source) FROM fact_observation WHERE country_iso3 = 'PER' "
                                "AND subnational_code IS NULL AND indicator_code = 'femicide_count'")[0][0]
-    assert note.startswith(f"Se muestran las 8 fuentes") and f"; {sources + 11 - 8} fuentes más" in note
+    assert note.startswith("Se muestran las 8 fuentes") and f"; {sources + 11 - 8} fuentes más" in note
 
 
 def test_a_country_page_lists_the_first_hundred_quarantined_rows_and_points_to_the_rest(published, tmp_path):

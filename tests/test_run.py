@@ -1,12 +1,7 @@
 """End to end through `observatory run`, as staff and analysts use it."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import duckdb
-import pytest
-import yaml
 from click.testing import CliRunner
 
 from observatory.cli import main
