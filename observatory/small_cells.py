@@ -103,7 +103,7 @@ def decide(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope |
     return hidden
 
 
-# What a withheld row of each table publishes instead of its columns' values (_withheld).
+# The tables whose withheld rows publish other values than their own (which ones: _withheld).
 WITHHELD = ("fact_observation", "observation_history")
 
 
