@@ -13,6 +13,7 @@ import pytest
 from observatory import pipeline, read
 from observatory.progress import Progress
 from observatory.settings import PROJECT_ROOT, Settings
+from observatory.sqltext import registered
 from tests.conftest import HEADER, drop, query, run
 
 GOOD = HEADER + "Perú,2015,femicide_count,95,MIMP\nPerú,2016,femicide_count,124,MIMP\n"
@@ -558,3 +559,17 @@ def test_a_suite_that_is_not_valid_fails_the_run_instead_of_rejecting_every_file
         assert rejected == set()
     finally:
         validate_worker.discard()
+
+
+def test_a_registered_batch_is_gone_after_its_statement_even_when_the_statement_fails():
+    """Arrow tables and frames registered for a statement (sqltext.registered) never outlive it:
+    a later statement cannot read one file's rows by the name another file's rows had."""
+    import pyarrow as pa
+
+    con = duckdb.connect()
+    with pytest.raises(duckdb.BinderException):
+        with registered(con, "_batch", pa.table({"x": [1]})):
+            assert con.execute("SELECT x FROM _batch").fetchall() == [(1,)]
+            con.execute("SELECT no_such_column FROM _batch")
+    with pytest.raises(duckdb.CatalogException):
+        con.execute("SELECT * FROM _batch")
