@@ -31,13 +31,13 @@ import duckdb
 from observatory import reference, small_cells, state
 from observatory.settings import Settings
 
-# The tables small-cell suppression touches: the observations, kept per group (small_cells.GROUP),
-# and the mart, per country.
+# The tables small-cell suppression touches: the observations, kept per group (country, year,
+# indicator: small_cells.groups_in), and the mart, per country.
 OBSERVATION_TABLES = ("fact_observation", "observation_history")
 MART_TABLE = "mart_country_progress"
 COUNTRY_TABLES = (*OBSERVATION_TABLES, MART_TABLE)  # fingerprinted by part, the others whole
 WHOLE = "*"  # the country_iso3 of a whole-table fingerprint (no ISO3 code is '*')
-# The groups whose observations a delta replaces and suppresses again (small_cells.GROUP rows).
+# The groups whose observations a delta replaces and suppresses again (small_cells.groups_in).
 CHANGED_GROUPS = "_changed_groups"
 CONTEXT_KEY = "publication_context"
 FILES_KEY = "publication_files"

@@ -134,8 +134,7 @@ def _fill(con: duckdb.DuckDBPyConnection, settings: Settings, delta: publication
         if delta.groups:
             con.execute(f"DELETE FROM pub.{table} AS {table} WHERE {changed(table)}")
     if delta.mart_countries:
-        _replace_rows(con, publication.MART_TABLE, "coalesce(country_iso3, '') IN (SELECT unnest(?::VARCHAR[]))",
-                      [delta.mart_countries])
+        _replace_rows(con, publication.MART_TABLE, small_cells.countries_in(delta.mart_countries)(publication.MART_TABLE))
     for table in delta.tables:
         _replace_rows(con, table, "TRUE")
     small_cells.decide(con, "main", k, changed, earlier_totals="main.publication_hidden_total")
@@ -154,27 +153,22 @@ def _observations_in_parts(con: duckdb.DuckDBPyConnection, k: int) -> None:
     sizes = con.execute("SELECT country_iso3, sum(n) FROM (" + " UNION ALL ".join(
         f"SELECT coalesce(country_iso3, '') AS country_iso3, count(*) AS n FROM main.{table} GROUP BY 1"
         for table in publication.OBSERVATION_TABLES) + ") GROUP BY 1 ORDER BY 1").fetchall()
-    if sum(rows for _, rows in sizes) <= SUPPRESSION_PART_ROWS:
-        small_cells.decide(con, "main", k)
-        for table in publication.OBSERVATION_TABLES:
-            _insert_rows(con, table, "TRUE", k=k)
-        small_cells.withhold_mart(con, "pub", None)
-        return
-    parts: list[list[str]] = [[]]
-    filled = 0
-    for country, rows in sizes:
-        if parts[-1] and filled + rows > SUPPRESSION_PART_ROWS:
-            parts.append([])
-            filled = 0
-        parts[-1].append(country)
-        filled += rows
+    parts: list[list[str] | None] = [None]  # None: every country at once
+    if sum(rows for _, rows in sizes) > SUPPRESSION_PART_ROWS:
+        parts, filled = [[]], 0
+        for country, rows in sizes:
+            if parts[-1] and filled + rows > SUPPRESSION_PART_ROWS:
+                parts.append([])
+                filled = 0
+            parts[-1].append(country)
+            filled += rows
     con.execute("CREATE OR REPLACE TEMP TABLE _hidden_so_far "
                 "(country_iso3 VARCHAR, year INTEGER, indicator_code VARCHAR, source VARCHAR)")
     for countries in parts:
-        part = small_cells.countries_in(countries)
+        part = None if countries is None else small_cells.countries_in(countries)
         small_cells.decide(con, "main", k, part, earlier_totals="_hidden_so_far")
         for table in publication.OBSERVATION_TABLES:
-            _insert_rows(con, table, part(table), k=k)
+            _insert_rows(con, table, "TRUE" if part is None else part(table), k=k)
         small_cells.withhold_mart(con, "pub", countries)
         # _hidden_total: this part's hidden national totals and the earlier parts' ones.
         con.execute("CREATE OR REPLACE TEMP TABLE _hidden_so_far AS SELECT * FROM _hidden_total")

@@ -15,7 +15,7 @@ nothing there: it keeps the true figures) and applied only in the copy being pub
 rows are written (published_rows) or in place (suppress); everything built from the published
 database (exports, reports) inherits it.
 
-Every rule works inside one group of figures, a country's indicator in one year (GROUP): the
+Every rule works inside one group of figures, a country's indicator in one year: the
 totals a figure adds up to (national, a unit's, a parent unit's) and the cells another source
 gives share its country, year and indicator, and so do the vintages of observation_history
 and the national totals that withhold a mart's latest figure. What is hidden in a group depends
@@ -45,8 +45,6 @@ NOTE = ("Suprimido para proteger a las víctimas: una cifra pequeña (de 1 a {to
 # The dimensions a total adds up over, and the value that marks the total in each.
 DIMENSIONS = {"subnational": "", "sex": "total", "age_group": "total", "population_group": "total"}
 DIMENSIONS_AND_SOURCE = (*DIMENSIONS, "source")
-# The rows suppression decides together (no rule looks beyond them); country_iso3 '' for none.
-GROUP = ("country_iso3", "year", "indicator_code")
 # Which rows a suppression redoes: given a relation's name (or alias), a SQL condition on its
 # rows, true for whole groups (groups_in, countries_in).
 Scope = Callable[[str], str]
@@ -130,7 +128,8 @@ def published_rows(table: str, database: str, columns: list[str], where: str, k:
 
 
 def groups_in(relation: str) -> Scope:
-    """The rows of the groups listed in `relation` (GROUP columns, country_iso3 '' for none)."""
+    """The rows of the groups listed in `relation` (country_iso3, '' for none; year;
+    indicator_code): the rows suppression decides together, no rule looks beyond them."""
     return lambda alias: (
         f"EXISTS (SELECT 1 FROM {relation} AS g WHERE g.country_iso3 = coalesce({alias}.country_iso3, '') "
         f"AND g.year IS NOT DISTINCT FROM {alias}.year AND g.indicator_code IS NOT DISTINCT FROM {alias}.indicator_code)")
