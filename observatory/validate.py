@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from observatory import validate_worker
+from observatory.read import PROBLEM_SCHEMA
 from observatory.settings import Settings
 from observatory.sqltext import registered, sql_identifier
 
@@ -365,8 +366,9 @@ def _stage_problems(con, failing: list[dict], suite: Suite, parameters: dict, fi
     for row in failing:
         meta = suite.expectations[row["_position"]]["meta"]
         details = _details(row, meta, parameters, files[int(row["file_id"])])
-        rows.append((int(row["file_id"]), int(row["row_id"]), int(row["line"]), meta["reason_code"], json.dumps(details)))
-    problems = pd.DataFrame(rows, columns=["file_id", "row_id", "line", "reason_code", "details"])
+        rows.append({"file_id": row["file_id"], "row_id": row["row_id"], "line": row["line"],
+                     "reason_code": meta["reason_code"], "details": json.dumps(details)})
+    problems = pa.Table.from_pylist(rows, schema=PROBLEM_SCHEMA)
     with registered(con, "_problems", problems):
         con.execute("INSERT INTO stage_problem SELECT * FROM _problems")
 
