@@ -9,7 +9,8 @@ more figure beside each figure that would otherwise be the only one hidden under
 (the smallest, preferring a non-zero one), or the total itself when there is no other figure;
 units within a unit (Lima) count against their parent too, and a figure hidden in one source is
 hidden in every source that gives the same cell. Superseded vintages of sensitive figures
-that come with a breakdown are not published.
+that come with a breakdown are not published, and a figure no file gives any more in such a
+group counts as hidden under its totals (the history shows it was there).
 What is withheld is decided from the working database's figures (decide, which changes
 nothing there: it keeps the true figures) and applied only in the copy being published, as its
 rows are written (published_rows) or in place (suppress); everything built from the published
@@ -91,9 +92,10 @@ def decide(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope |
         changed += _secondary_within_parent(con) + _across_sources(con)
         if not changed:
             break
-    hidden = con.execute("SELECT count(*) FROM _small WHERE hidden").fetchall()[0][0]
+    hidden = con.execute("SELECT count(*) FROM _small WHERE hidden AND rid IS NOT NULL").fetchall()[0][0]
     _hidden_totals(con, scope, earlier_totals)
-    con.execute("CREATE OR REPLACE TEMP TABLE _withheld_fact_observation AS SELECT rid FROM _small WHERE hidden")
+    con.execute("CREATE OR REPLACE TEMP TABLE _withheld_fact_observation AS SELECT rid FROM _small "
+                "WHERE hidden AND rid IS NOT NULL")
     # Also when nothing is hidden now: earlier vintages may be small.
     _withheld_history(con, database, k, scope)
     log.info("small cells: %d figures suppressed (k = %d) in %s", hidden, k,
@@ -153,7 +155,7 @@ def _hidden_totals(con: duckdb.DuckDBPyConnection, scope: Scope | None, earlier:
     """_hidden_total: the hidden national totals (they withhold a mart's latest figure) of the
     groups done now, and the earlier ones of the others."""
     query = """SELECT country_iso3, year, indicator_code, source FROM _small
-               WHERE hidden AND subnational = '' AND sex = 'total' AND age_group = 'total' AND population_group = 'total'"""
+               WHERE hidden AND rid IS NOT NULL AND subnational = '' AND sex = 'total' AND age_group = 'total' AND population_group = 'total'"""
     if scope is not None and earlier:
         query += (f" UNION ALL SELECT country_iso3, year, indicator_code, source FROM {earlier} AS e "
                   f"WHERE NOT {scope('e')}")
@@ -162,18 +164,50 @@ def _hidden_totals(con: duckdb.DuckDBPyConnection, scope: Scope | None, earlier:
 
 def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | None) -> None:
     """_small: every published figure of a sensitive indicator (in `scope`), primary
-    suppressions marked, with its cell key (_key); none when k <= 1."""
+    suppressions marked, with its cell key (_key); none when k <= 1. With them, hidden and with
+    no rid, the figures no file gives any more in a group that comes with a breakdown: the
+    history withholds their vintages (_withheld_history) but shows that they were there, so
+    each counts as a hidden cell under its total. Else a file revised to drop only its small
+    unit (PE.CS 3) would leave the national 60 and the other unit's 57 open, and 3 deducible."""
+    below_total = ("(subnational_code IS NOT NULL OR sex <> 'total' OR age_group <> 'total' "
+                   "OR population_group <> 'total')")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _small AS
-        SELECT f.rowid AS rid, f.country_iso3, coalesce(f.subnational_code, '') AS subnational,
-               coalesce(d.parent_code, '') AS parent, f.year, f.indicator_code,
-               f.sex, f.age_group, f.population_group, f.source, f.value,
-               (f.subnational_code IS NOT NULL OR f.sex <> 'total' OR f.age_group <> 'total' OR f.population_group <> 'total')
-                   AND f.value >= 1 AND f.value < ? AS hidden
-        FROM {database}.fact_observation AS f
-        LEFT JOIN {database}.dim_subnational AS d USING (subnational_code)
-        WHERE f.indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_within(scope, "f")} AND ? > 1
-    """, [k, sensitive_indicators(), k])
+        WITH published AS (
+            SELECT f.rowid AS rid, f.country_iso3, coalesce(f.subnational_code, '') AS subnational, f.year,
+                   f.indicator_code, f.sex, f.age_group, f.population_group, f.source, f.value,
+                   {below_total} AND f.value >= 1 AND f.value < $k AS hidden
+            FROM {database}.fact_observation AS f
+            WHERE f.indicator_code IN (SELECT unnest($sensitive::VARCHAR[])) AND {_within(scope, "f")} AND $k > 1
+        ),
+        history AS (
+            SELECT country_iso3, coalesce(subnational_code, '') AS subnational, year, indicator_code, sex, age_group,
+                   population_group, source, {below_total} AS below_total
+            FROM {database}.observation_history AS o
+            WHERE indicator_code IN (SELECT unnest($sensitive::VARCHAR[])) AND {_within(scope, "o")} AND $k > 1
+        ),
+        withdrawn AS (
+            SELECT DISTINCT NULL::BIGINT AS rid, country_iso3, subnational, year, indicator_code, sex, age_group,
+                   population_group, source, NULL::DOUBLE AS value, true AS hidden
+            FROM history AS h
+            WHERE NOT EXISTS (
+                SELECT 1 FROM published AS p
+                WHERE p.country_iso3 IS NOT DISTINCT FROM h.country_iso3 AND p.subnational = h.subnational
+                  AND p.year = h.year AND p.indicator_code = h.indicator_code AND p.sex = h.sex
+                  AND p.age_group = h.age_group AND p.population_group = h.population_group AND p.source = h.source)
+        ),
+        broken_down AS (
+            SELECT DISTINCT country_iso3, year, indicator_code, source FROM history WHERE below_total
+        )
+        SELECT c.*, coalesce(d.parent_code, '') AS parent
+        FROM (SELECT * FROM published
+              UNION ALL
+              SELECT * FROM withdrawn AS w WHERE EXISTS (
+                  SELECT 1 FROM broken_down AS b
+                  WHERE b.country_iso3 IS NOT DISTINCT FROM w.country_iso3 AND b.year = w.year
+                    AND b.indicator_code = w.indicator_code AND b.source = w.source)) AS c
+        LEFT JOIN {database}.dim_subnational AS d ON d.subnational_code = c.subnational
+    """, {"k": k, "sensitive": sensitive_indicators()})
     _key(con)
 
 
@@ -287,11 +321,12 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, sco
     sensitive figure that comes with a breakdown (the same country, year, indicator and source
     has figures below the national total: an old total minus old, or unchanged, open cells would
     give an old small cell). A figure that no file gives any more (its key is not in
-    fact_observation) is superseded too: else the last vintages of a withdrawn breakdown, open in
-    the history once their secondary suppression is gone with them, would give its small cell
-    away. The history keeps that such a figure was revised, not what it was; a national series
-    without a breakdown keeps its revisions. None when k <= 1. Set-based: one pass numbers the
-    vintages of every key that has several, joins find the three kinds."""
+    fact_observation) in such a group is hidden in _small (_mark), so all its vintages are
+    withheld: else the last vintages of a withdrawn breakdown, open in the history once their
+    secondary suppression is gone with them, would give its small cell away. The history keeps
+    that such a figure was revised, not what it was; a national series without a breakdown keeps
+    its revisions. None when k <= 1. Set-based: one pass numbers the vintages of every key that
+    has several, joins find the three kinds."""
     if k <= 1:
         con.execute("CREATE OR REPLACE TEMP TABLE _withheld_observation_history (rid BIGINT)")
         return
@@ -325,18 +360,10 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, sco
             ),
             broken_down AS (
                 SELECT DISTINCT country_iso3, year, indicator_code, source FROM vintages WHERE below_total
-            ),
-            -- The keys published now, to tell a withdrawn figure's vintages (exactly: a hash only
-            -- narrows the candidates).
-            current AS (
-                SELECT hash(country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
-                            source) AS key_hash,
-                       country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group, source
-                FROM {database}.fact_observation AS f
-                WHERE indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_within(scope, "f")}
             )
             SELECT rid FROM vintages WHERE below_total AND value >= 1 AND value < ?
             UNION ALL
+            -- Every vintage of a hidden figure's key, and of a withdrawn figure's (hidden in _small).
             SELECT h.rid FROM vintages AS h JOIN _small AS s
               ON s.hidden AND s.country_iso3 IS NOT DISTINCT FROM h.country_iso3 AND s.subnational = h.subnational
              AND s.year = h.year
@@ -347,11 +374,6 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, sco
               ON d.country_iso3 IS NOT DISTINCT FROM h.country_iso3 AND d.year = h.year
              AND d.indicator_code = h.indicator_code
              AND d.source = h.source
-            WHERE h.vintage > 1 OR NOT EXISTS (
-                SELECT 1 FROM current AS c
-                WHERE c.key_hash = h.key_hash AND c.country_iso3 IS NOT DISTINCT FROM h.country_iso3
-                  AND c.subnational_code IS NOT DISTINCT FROM h.subnational_code AND c.year = h.year
-                  AND c.indicator_code = h.indicator_code AND c.sex = h.sex AND c.age_group = h.age_group
-                  AND c.population_group = h.population_group AND c.source = h.source)
+            WHERE h.vintage > 1
         )
-    """, [sensitive_indicators(), sensitive_indicators(), k])
+    """, [sensitive_indicators(), k])

@@ -124,6 +124,24 @@ def test_the_vintages_of_a_withdrawn_breakdown_are_not_published(settings):
                        (2019, "national", None), (2020, "national", 30.0)]
 
 
+def test_a_small_unit_withdrawn_alone_still_counts_as_hidden_under_its_total(settings):
+    """A file revised to drop only the unit with the small figure: the history still shows that
+    PE.CS had a figure (withheld), so the national 60 and PE.PU's 57, both open, would give its 3.
+    A withdrawn figure of a broken-down group counts as a hidden cell under its total, so one
+    more figure is withheld beside it, in fact_observation and in the history."""
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2019,femicide_count,60,,MIMP\nPER,2019,femicide_count,3,PE.CS,MIMP\n"
+                                            "PER,2019,femicide_count,57,PE.PU,MIMP\n")
+    run(settings)
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2019,femicide_count,60,,MIMP\nPER,2019,femicide_count,57,PE.PU,MIMP\n")
+    run(settings)
+    facts = published(settings, "indicator_code = 'femicide_count'")
+    assert set(facts) == {("national", 2019), ("PE.PU", 2019)}
+    assert None in (facts[("national", 2019)][0], facts[("PE.PU", 2019)][0])  # else 60 - 57 = 3
+    history = dict(query(settings, "SELECT coalesce(subnational_code, 'national'), value FROM observation_history"))
+    assert history["PE.CS"] is None and None in (history["national"], history["PE.PU"])
+    assert working(settings) == {("national", 2019): 60, ("PE.PU", 2019): 57}
+
+
 def test_a_cell_hidden_in_one_source_is_hidden_in_another_that_gives_it(settings):
     drop(settings, "mimp/a.csv", HEADER + "PER,2019,femicide_count,93,,Fuente A\nPER,2019,femicide_count,3,PE.CS,Fuente A\n"
                                           "PER,2019,femicide_count,40,PE.PU,Fuente A\nPER,2019,femicide_count,50,PE.AR,Fuente A\n")

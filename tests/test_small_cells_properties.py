@@ -2,7 +2,8 @@
 hidden figure away by subtraction. Checked on the result, not on how it was reached: every
 small figure below a total is hidden; no open total (over a unit, a sex, an age or a population
 group, or a parent unit over its units) has exactly one hidden figure under it; a cell hidden
-in one source is hidden in all. Also: suppressing one group (a country's indicator in one year)
+in one source is hidden in all; a figure no file gives any more counts as hidden when the history
+withholds it. Also: suppressing one group (a country's indicator in one year)
 at a time gives what suppressing all at once gives (the rules never cross groups)."""
 import itertools
 import random
@@ -20,9 +21,10 @@ SEXES, AGES, GROUPS, SOURCES = ["total", "female", "male"], ["total", "15-29"], 
 SPREAD = list(itertools.product([2019, 2020], ["femicide_count", "femicide_attempt_count"]))
 
 
-def database(seed: int, spread: bool = False) -> duckdb.DuckDBPyConnection:
+def database(seed: int, spread: bool = False, withdraw: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory database attached as `db` with the tables suppression reads and writes: one
-    indicator in 2020, or, spread, the groups of SPREAD."""
+    indicator in 2020, or, spread, the groups of SPREAD. Withdraw: about a fifth of the figures
+    are in the history only (a file revised without them)."""
     rng = random.Random(seed)
     con = duckdb.connect()
     con.execute("ATTACH ':memory:' AS db")
@@ -43,21 +45,33 @@ def database(seed: int, spread: bool = False) -> duckdb.DuckDBPyConnection:
                 # crossed groups would hide other figures than group by group.
                 value = rng.choice([0, 2, 6, 8, 12, 30, 45, 60] if spread else [0, 1, 2, 3, 4, 5, 6, 8, 12, 30])
                 rows.append([country, unit or None, year, indicator, sex, age, group, value, source])
-    con.executemany("INSERT INTO db.fact_observation VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)", rows)
-    con.execute("INSERT INTO db.observation_history SELECT * EXCLUDE (flags, flag_note), TIMESTAMP '2024-01-01', 'f.csv', 1 "
-                "FROM db.fact_observation")
+    con.executemany("INSERT INTO db.observation_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, TIMESTAMP '2024-01-01', 'f.csv', 1)",
+                    rows)
+    con.executemany("INSERT INTO db.fact_observation VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                    [row for row in rows if not (withdraw and rng.random() < 0.2)])
     return con
 
 
 def hidden_cells(con: duckdb.DuckDBPyConnection) -> dict[tuple, bool]:
-    rows = con.execute("SELECT country_iso3, coalesce(subnational_code, ''), sex, age_group, population_group, source, "
-                       "value IS NULL FROM db.fact_observation").fetchall()
+    """Whether each published cell is hidden: a figure of fact_observation, or one no file gives
+    any more, which the history shows (hidden when its vintage is withheld there)."""
+    rows = con.execute("""
+        SELECT country_iso3, coalesce(subnational_code, ''), sex, age_group, population_group, source, value IS NULL
+        FROM db.fact_observation
+        UNION ALL
+        SELECT country_iso3, coalesce(subnational_code, ''), sex, age_group, population_group, source, value IS NULL
+        FROM db.observation_history AS h
+        WHERE NOT EXISTS (SELECT 1 FROM db.fact_observation AS f
+                          WHERE f.subnational_code IS NOT DISTINCT FROM h.subnational_code AND f.sex = h.sex
+                            AND f.age_group = h.age_group AND f.population_group = h.population_group
+                            AND f.source = h.source AND f.country_iso3 = h.country_iso3)""").fetchall()
     return {tuple(row[:6]): row[6] for row in rows}
 
 
-def true_values(seed: int) -> dict[tuple, float]:
-    rows = database(seed).execute("SELECT country_iso3, coalesce(subnational_code, ''), sex, age_group, population_group, "
-                                  "source, value FROM db.fact_observation").fetchall()
+def true_values(seed: int, withdraw: bool = False) -> dict[tuple, float]:
+    rows = database(seed, withdraw=withdraw).execute(
+        "SELECT country_iso3, coalesce(subnational_code, ''), sex, age_group, population_group, source, value "
+        "FROM db.fact_observation").fetchall()
     return {tuple(row[:6]): row[6] for row in rows}
 
 
@@ -79,11 +93,14 @@ def totals_over(cells: dict[tuple, bool]) -> list[tuple[tuple, list[tuple]]]:
     return [(total, under) for total, under in grouped.items() if total in cells]
 
 
+@pytest.mark.parametrize("withdraw", [False, True], ids=["", "withdrawn"])
 @pytest.mark.parametrize("seed", range(25))
-def test_no_hidden_figure_can_be_recovered_from_an_open_total(seed):
-    con = database(seed)
+def test_no_hidden_figure_can_be_recovered_from_an_open_total(seed, withdraw):
+    """Withdrawn: the history shows that a figure was there (withheld), so it counts as a
+    hidden figure under its totals."""
+    con = database(seed, withdraw=withdraw)
     small_cells.suppress(con, "db", K)
-    cells, values = hidden_cells(con), true_values(seed)
+    cells, values = hidden_cells(con), true_values(seed, withdraw)
     for key, value in values.items():
         below = key[1] != "" or any(part != "total" for part in key[2:5])
         if below and 1 <= value < K:
@@ -98,11 +115,12 @@ def test_no_hidden_figure_can_be_recovered_from_an_open_total(seed):
     assert all(len(flags) == 1 for flags in by_cell.values()), "a cell hidden in one source is open in another"
 
 
+@pytest.mark.parametrize("withdraw", [False, True], ids=["", "withdrawn"])
 @pytest.mark.parametrize("seed", range(8))
-def test_suppressing_group_by_group_gives_what_suppressing_all_gives(seed):
-    together = database(seed, spread=True)
+def test_suppressing_group_by_group_gives_what_suppressing_all_gives(seed, withdraw):
+    together = database(seed, spread=True, withdraw=withdraw)
     small_cells.suppress(together, "db", K)
-    apart = database(seed, spread=True)
+    apart = database(seed, spread=True, withdraw=withdraw)
     for country, (year, indicator) in itertools.product(UNITS, SPREAD):
         apart.execute("CREATE OR REPLACE TEMP TABLE _one AS SELECT ?::VARCHAR AS country_iso3, ?::INTEGER AS year, "
                       "?::VARCHAR AS indicator_code", [country, year, indicator])
