@@ -9,8 +9,10 @@ more figure beside each figure that would otherwise be the only one hidden under
 (the smallest, preferring a non-zero one), or the total itself when there is no other figure;
 units within a unit (Lima) count against their parent too, and a figure hidden in one source is
 hidden in every source that gives the same cell. Superseded vintages of sensitive figures
-that come with a breakdown are not published, and a figure no file gives any more in such a
-group counts as hidden under its totals (the history shows it was there).
+that come with a breakdown are not published, nor those of a figure no file gives any more; and
+so that the history's figures of back then cannot give an earlier small figure away, a figure
+whose earlier vintages are withheld counts under its totals like a hidden one when one of those
+vintages was small (_secondary).
 What is withheld is decided from the working database's figures (decide, which changes
 nothing there: it keeps the true figures) and applied only in the copy being published, as its
 rows are written (published_rows) or in place (suppress); everything built from the published
@@ -165,12 +167,15 @@ def _hidden_totals(con: duckdb.DuckDBPyConnection, scope: Scope | None, earlier:
 def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | None) -> None:
     """_small: every published figure of a sensitive indicator (in `scope`), primary
     suppressions marked, with its cell key (_key); none when k <= 1. With them, hidden and with
-    no rid, the figures no file gives any more in a group that comes with a breakdown: the
-    history withholds their vintages (_withheld_history) but shows that they were there, so
-    each counts as a hidden cell under its total. Else a file revised to drop only its small
-    unit (PE.CS 3) would leave the national 60 and the other unit's 57 open, and 3 deducible."""
+    no rid, the figures no file gives any more in a group that comes with a breakdown (the
+    history withholds their vintages but shows that they were there). Each row also says
+    whether its key was `revised` (the history withholds its earlier vintages; a withdrawn
+    figure counts as revised) and whether one of those earlier vintages was small
+    (`past_small`): the secondary rules use both so that the history's old figures cannot give
+    an old small cell away either (see _secondary)."""
     below_total = ("(subnational_code IS NOT NULL OR sex <> 'total' OR age_group <> 'total' "
                    "OR population_group <> 'total')")
+    key = "country_iso3, subnational, year, indicator_code, sex, age_group, population_group, source"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _small AS
         WITH published AS (
@@ -182,30 +187,52 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | 
         ),
         history AS (
             SELECT country_iso3, coalesce(subnational_code, '') AS subnational, year, indicator_code, sex, age_group,
-                   population_group, source, {below_total} AS below_total
+                   population_group, source, {below_total} AS below_total,
+                   {below_total} AND value >= 1 AND value < $k AS small, received_at, source_file, source_row,
+                   hash(country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
+                        source) AS key_hash
             FROM {database}.observation_history AS o
             WHERE indicator_code IN (SELECT unnest($sensitive::VARCHAR[])) AND {_within(scope, "o")} AND $k > 1
         ),
+        -- Keys with more than one vintage, found by counting their hashes (cheap): whether a
+        -- vintage before the latest was small. Two keys sharing a hash by chance only send
+        -- more rows to the numbering.
+        repeated AS (
+            SELECT key_hash FROM history GROUP BY key_hash HAVING count(*) > 1
+        ),
+        revised AS (
+            SELECT {key}, true AS revised, coalesce(bool_or(small) FILTER (WHERE vintage > 1), false) AS past_small
+            FROM (SELECT *, row_number() OVER (PARTITION BY {key}
+                                               ORDER BY received_at DESC, source_file DESC, source_row DESC) AS vintage
+                  FROM history SEMI JOIN repeated USING (key_hash))
+            GROUP BY ALL HAVING count(*) > 1
+        ),
+        broken_down AS (
+            SELECT DISTINCT country_iso3, year, indicator_code, source FROM history WHERE below_total
+        ),
         withdrawn AS (
-            SELECT DISTINCT NULL::BIGINT AS rid, country_iso3, subnational, year, indicator_code, sex, age_group,
-                   population_group, source, NULL::DOUBLE AS value, true AS hidden
+            SELECT NULL::BIGINT AS rid, {key}, NULL::DOUBLE AS value, true AS hidden, true AS revised,
+                   bool_or(small) AS past_small
             FROM history AS h
             WHERE NOT EXISTS (
                 SELECT 1 FROM published AS p
                 WHERE p.country_iso3 IS NOT DISTINCT FROM h.country_iso3 AND p.subnational = h.subnational
                   AND p.year = h.year AND p.indicator_code = h.indicator_code AND p.sex = h.sex
                   AND p.age_group = h.age_group AND p.population_group = h.population_group AND p.source = h.source)
-        ),
-        broken_down AS (
-            SELECT DISTINCT country_iso3, year, indicator_code, source FROM history WHERE below_total
+              AND EXISTS (
+                SELECT 1 FROM broken_down AS b
+                WHERE b.country_iso3 IS NOT DISTINCT FROM h.country_iso3 AND b.year = h.year
+                  AND b.indicator_code = h.indicator_code AND b.source = h.source)
+            GROUP BY ALL
         )
         SELECT c.*, coalesce(d.parent_code, '') AS parent
-        FROM (SELECT * FROM published
-              UNION ALL
-              SELECT * FROM withdrawn AS w WHERE EXISTS (
-                  SELECT 1 FROM broken_down AS b
-                  WHERE b.country_iso3 IS NOT DISTINCT FROM w.country_iso3 AND b.year = w.year
-                    AND b.indicator_code = w.indicator_code AND b.source = w.source)) AS c
+        FROM (SELECT p.*, coalesce(r.revised, false) AS revised, coalesce(r.past_small, false) AS past_small
+              FROM published AS p LEFT JOIN revised AS r
+                ON r.country_iso3 IS NOT DISTINCT FROM p.country_iso3 AND r.subnational = p.subnational
+               AND r.year = p.year AND r.indicator_code = p.indicator_code AND r.sex = p.sex
+               AND r.age_group = p.age_group AND r.population_group = p.population_group AND r.source = p.source
+              UNION ALL BY NAME
+              SELECT * FROM withdrawn) AS c
         LEFT JOIN {database}.dim_subnational AS d ON d.subnational_code = c.subnational
     """, {"k": k, "sensitive": sensitive_indicators()})
     _key(con)
@@ -251,21 +278,39 @@ def _key(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+# Over the figures under one total: when the total, if open, needs one more figure hidden
+# beside them. `lone_now`: exactly one figure of fact_observation is hidden under it (the total
+# minus the open figures gives it). `lone_before`: exactly one figure has earlier vintages
+# withheld in the history or is hidden now, and one of those earlier vintages was small: the
+# history's figures of back then (this total, if never revised, and the unrevised open
+# figures) would give that small vintage. A figure no file gives any more counts as hidden
+# for the second, never for the first (it is not in fact_observation). The figure hidden next
+# is an open one, the smallest, preferring one never revised (hiding a revised figure adds
+# nothing to the history's hidden figures) and a non-zero one; or the total when none is open.
+UNDER_TOTAL = """count(*) FILTER (WHERE hidden AND rid IS NOT NULL) = 1 AS lone_now,
+                 count(*) FILTER (WHERE hidden OR revised) = 1 AND bool_or(past_small) AS lone_before,
+                 count(*) FILTER (WHERE NOT hidden) AS open_cells,
+                 arg_min(rid, (revised, value = 0, value, cell)) FILTER (WHERE NOT hidden) AS next_cell"""
+# Which totals act: an open total acts on lone_now; on lone_before unless it was revised (the
+# history withholds its earlier vintages, so the figures of back then have no total).
+TOTAL_ACTS = "NOT t.hidden AND (c.lone_now OR (c.lone_before AND NOT t.revised))"
+
+
 def _secondary(con: duckdb.DuckDBPyConnection, dimension: str, total: str) -> int:
-    """Where a published total has exactly one hidden figure under it, hide one more: the
-    smallest other figure (a non-zero one first), or, when there is none, the total. Returns
-    how many figures it hid (an UPDATE counts the rows it changes; every one was open)."""
+    """Where a published total has a lone hidden figure under it (UNDER_TOTAL), hide one more:
+    the smallest other figure (an unrevised non-zero one first), or, when there is none, the
+    total. Returns how many figures it hid (an UPDATE counts the rows it changes; every one was
+    open)."""
     return con.execute(f"""
         UPDATE _small SET hidden = true WHERE rid IN (
             WITH groups AS (
-                SELECT cell - k_{dimension} AS total_cell, count(*) FILTER (WHERE NOT hidden) AS open_cells,
-                       arg_min(rid, (value = 0, value, cell)) FILTER (WHERE NOT hidden) AS next_cell
+                SELECT cell - k_{dimension} AS total_cell, {UNDER_TOTAL}
                 FROM _small WHERE {dimension} <> {sql_literal(total)}
-                GROUP BY ALL HAVING count(*) FILTER (WHERE hidden) = 1
+                GROUP BY ALL HAVING lone_now OR lone_before
             )
             SELECT CASE WHEN c.open_cells > 0 THEN c.next_cell ELSE t.rid END
             FROM groups AS c JOIN _small AS t ON t.cell - t.k_{dimension} = c.total_cell
-            WHERE t.{dimension} = {sql_literal(total)} AND NOT t.hidden
+            WHERE t.{dimension} = {sql_literal(total)} AND {TOTAL_ACTS}
         )
     """).fetchall()[0][0]
 
@@ -273,17 +318,16 @@ def _secondary(con: duckdb.DuckDBPyConnection, dimension: str, total: str) -> in
 def _secondary_within_parent(con: duckdb.DuckDBPyConnection) -> int:
     """Units within a unit (Peru's Lima Metropolitana and Lima Provincias within Lima) add up
     to their parent's figure: where the parent's published figure has exactly one hidden unit
-    under it, hide one more unit, or the parent itself."""
-    return con.execute("""
+    under it (UNDER_TOTAL), hide one more unit, or the parent itself."""
+    return con.execute(f"""
         UPDATE _small SET hidden = true WHERE rid IN (
             WITH children AS (
-                SELECT cell - k_subnational + k_parent AS parent_cell, count(*) FILTER (WHERE NOT hidden) AS open_cells,
-                       arg_min(rid, (value = 0, value, cell)) FILTER (WHERE NOT hidden) AS next_cell
-                FROM _small WHERE parent <> '' GROUP BY ALL HAVING count(*) FILTER (WHERE hidden) = 1
+                SELECT cell - k_subnational + k_parent AS parent_cell, {UNDER_TOTAL}
+                FROM _small WHERE parent <> '' GROUP BY ALL HAVING lone_now OR lone_before
             )
             SELECT CASE WHEN c.open_cells > 0 THEN c.next_cell ELSE t.rid END
             FROM children AS c JOIN _small AS t ON t.cell = c.parent_cell
-            WHERE NOT t.hidden
+            WHERE {TOTAL_ACTS}
         )
     """).fetchall()[0][0]
 
@@ -291,10 +335,12 @@ def _secondary_within_parent(con: duckdb.DuckDBPyConnection) -> int:
 def _across_sources(con: duckdb.DuckDBPyConnection) -> int:
     """A figure hidden in one source is hidden in every source that gives the same cell:
     otherwise another source's figure for it undoes the secondary suppression of the first.
-    (A key is one row, so another row with the same cell but the source is another source.)"""
+    (A key is one row, so another row with the same cell but the source is another source.)
+    A figure no file gives any more stands for nothing another source gives now: it is not
+    spread."""
     return con.execute("""
         UPDATE _small SET hidden = true
-        WHERE NOT hidden AND cell - k_source IN (SELECT cell - k_source FROM _small WHERE hidden)
+        WHERE NOT hidden AND cell - k_source IN (SELECT cell - k_source FROM _small WHERE hidden AND rid IS NOT NULL)
     """).fetchall()[0][0]
 
 
@@ -317,16 +363,18 @@ def withhold_mart(con: duckdb.DuckDBPyConnection, database: str, mart_countries:
 
 def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | None) -> None:
     """_withheld_observation_history: the vintages whose value is withheld: every vintage of a
-    hidden figure's key, every small vintage below a total, and every superseded vintage of a
-    sensitive figure that comes with a breakdown (the same country, year, indicator and source
-    has figures below the national total: an old total minus old, or unchanged, open cells would
-    give an old small cell). A figure that no file gives any more (its key is not in
-    fact_observation) in such a group is hidden in _small (_mark), so all its vintages are
-    withheld: else the last vintages of a withdrawn breakdown, open in the history once their
-    secondary suppression is gone with them, would give its small cell away. The history keeps
-    that such a figure was revised, not what it was; a national series without a breakdown keeps
-    its revisions. None when k <= 1. Set-based: one pass numbers the vintages of every key that
-    has several, joins find the three kinds."""
+    hidden figure's cell (in every source, as _across_sources hides it in every source that
+    gives it now: a source that no longer does keeps its old figure in the history), every
+    small vintage below a total, and every superseded vintage of a sensitive figure that comes
+    with a breakdown (the same country, year, indicator and source has figures below the
+    national total: an old total minus old, or unchanged, open cells would give an old small
+    cell). A figure that no file gives any more (its key is not in fact_observation) in such a
+    group is hidden in _small (_mark), so all its vintages are withheld: else the last vintages
+    of a withdrawn breakdown, open in the history once their secondary suppression is gone with
+    them, would give its small cell away. The history keeps that such a figure was revised, not
+    what it was; a national series without a breakdown keeps its revisions. None when k <= 1.
+    Set-based: one pass numbers the vintages of every key that has several, joins find the
+    three kinds."""
     if k <= 1:
         con.execute("CREATE OR REPLACE TEMP TABLE _withheld_observation_history (rid BIGINT)")
         return
@@ -363,12 +411,13 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, sco
             )
             SELECT rid FROM vintages WHERE below_total AND value >= 1 AND value < ?
             UNION ALL
-            -- Every vintage of a hidden figure's key, and of a withdrawn figure's (hidden in _small).
+            -- Every vintage of a hidden figure's cell, in every source (as _across_sources hides
+            -- it in every source giving it now), and of a withdrawn figure's key (hidden in _small).
             SELECT h.rid FROM vintages AS h JOIN _small AS s
               ON s.hidden AND s.country_iso3 IS NOT DISTINCT FROM h.country_iso3 AND s.subnational = h.subnational
              AND s.year = h.year
              AND s.indicator_code = h.indicator_code AND s.sex = h.sex AND s.age_group = h.age_group
-             AND s.population_group = h.population_group AND s.source = h.source
+             AND s.population_group = h.population_group AND (s.rid IS NOT NULL OR s.source = h.source)
             UNION ALL
             SELECT h.rid FROM vintages AS h JOIN broken_down AS d
               ON d.country_iso3 IS NOT DISTINCT FROM h.country_iso3 AND d.year = h.year

@@ -142,6 +142,48 @@ def test_a_small_unit_withdrawn_alone_still_counts_as_hidden_under_its_total(set
     assert working(settings) == {("national", 2019): 60, ("PE.PU", 2019): 57}
 
 
+def test_a_withdrawn_figure_never_stands_for_the_second_hidden_figure_of_fact_observation(settings):
+    """The withdrawn PE.AR counts as hidden in the history, but fact_observation alone must not
+    have the small PE.AM as the only hidden figure under the national 7: else 7 - 5 = 2."""
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2019,femicide_count,10,,MIMP\nPER,2019,femicide_count,2,PE.AM,MIMP\n"
+                                            "PER,2019,femicide_count,5,PE.AN,MIMP\nPER,2019,femicide_count,3,PE.AR,MIMP\n")
+    run(settings)
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2019,femicide_count,7,,MIMP\nPER,2019,femicide_count,2,PE.AM,MIMP\n"
+                                            "PER,2019,femicide_count,5,PE.AN,MIMP\n")
+    run(settings)
+    facts = published(settings, "indicator_code = 'femicide_count'")
+    assert facts[("PE.AM", 2019)][0] is None
+    assert None in (facts[("PE.AN", 2019)][0], facts[("national", 2019)][0])
+
+
+def test_a_small_figure_revised_upwards_cannot_be_read_from_the_history_s_figures_of_back_then(settings):
+    """PE.CS was 3 (withheld), then corrected to 10; the national (another file) and PE.PU
+    were never revised: the history's national 60 minus PE.PU's 57 would give the old 3."""
+    drop(settings, "mimp/nat.csv", HEADER + "PER,2019,femicide_count,60,,MIMP\n")
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2019,femicide_count,3,PE.CS,MIMP\nPER,2019,femicide_count,57,PE.PU,MIMP\n")
+    run(settings)
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2019,femicide_count,10,PE.CS,MIMP\nPER,2019,femicide_count,57,PE.PU,MIMP\n")
+    run(settings)
+    facts = published(settings, "indicator_code = 'femicide_count'")
+    assert facts[("PE.PU", 2019)][0] is None or facts[("national", 2019)][0] is None
+    history = query(settings, "SELECT coalesce(subnational_code, 'national'), value FROM observation_history ORDER BY ALL")
+    assert ("PE.CS", 3.0) not in history and (("PE.PU", 57.0) not in history or ("national", 60.0) not in history)
+
+
+def test_a_hidden_figure_is_withheld_in_the_history_of_another_source_that_no_longer_gives_it(settings):
+    """MIMP's national 8 is hidden as the total of the small PE.CS 3; CEPAL gave the same 8,
+    then revised its file without 2019: its old 8 stays in the history, where it would undo
+    MIMP's suppression."""
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2019,femicide_count,8,,MIMP\nPER,2019,femicide_count,3,PE.CS,MIMP\n")
+    drop(settings, "regional/cepal.csv", HEADER + "PER,2019,femicide_count,8,,CEPAL\nPER,2020,femicide_count,9,,CEPAL\n")
+    run(settings)
+    drop(settings, "regional/cepal.csv", HEADER + "PER,2020,femicide_count,9,,CEPAL\n")
+    run(settings)
+    assert query(settings, "SELECT value FROM fact_observation WHERE year = 2019 AND subnational_code IS NULL") == [(None,)]
+    assert query(settings, "SELECT source, value FROM observation_history WHERE year = 2019 AND subnational_code IS NULL "
+                           "ORDER BY ALL") == [("CEPAL", None), ("MIMP", None)]
+
+
 def test_a_cell_hidden_in_one_source_is_hidden_in_another_that_gives_it(settings):
     drop(settings, "mimp/a.csv", HEADER + "PER,2019,femicide_count,93,,Fuente A\nPER,2019,femicide_count,3,PE.CS,Fuente A\n"
                                           "PER,2019,femicide_count,40,PE.PU,Fuente A\nPER,2019,femicide_count,50,PE.AR,Fuente A\n")
