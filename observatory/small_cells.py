@@ -195,16 +195,17 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | 
             WHERE indicator_code IN (SELECT unnest($sensitive::VARCHAR[])) AND {_within(scope, "o")} AND $k > 1
         ),
         -- Keys with more than one vintage, found by counting their hashes (cheap): whether a
-        -- vintage before the latest was small. Two keys sharing a hash by chance only send
-        -- more rows to the numbering.
+        -- vintage before the latest was small (more small vintages than the latest's 1 or 0:
+        -- an aggregate, not a numbering of the vintages). Two keys sharing a hash by chance
+        -- only send more rows to the grouping.
         repeated AS (
             SELECT key_hash FROM history GROUP BY key_hash HAVING count(*) > 1
         ),
         revised AS (
-            SELECT {key}, true AS revised, coalesce(bool_or(small) FILTER (WHERE vintage > 1), false) AS past_small
-            FROM (SELECT *, row_number() OVER (PARTITION BY {key}
-                                               ORDER BY received_at DESC, source_file DESC, source_row DESC) AS vintage
-                  FROM history SEMI JOIN repeated USING (key_hash))
+            SELECT {key}, true AS revised,
+                   count(*) FILTER (WHERE small) > arg_max(small::INTEGER, (received_at, source_file, source_row))
+                       AS past_small
+            FROM history SEMI JOIN repeated USING (key_hash)
             GROUP BY ALL HAVING count(*) > 1
         ),
         broken_down AS (
@@ -300,12 +301,19 @@ def _secondary(con: duckdb.DuckDBPyConnection, dimension: str, total: str) -> in
     """Where a published total has a lone hidden figure under it (UNDER_TOTAL), hide one more:
     the smallest other figure (an unrevised non-zero one first), or, when there is none, the
     total. Returns how many figures it hid (an UPDATE counts the rows it changes; every one was
-    open)."""
+    open). A unit within another counts toward the country only through its parent when
+    fact_observation has the parent's figure (as fact_observation.sql adds them up; it is
+    protected against its parent by _secondary_within_parent): counted beside its parent, two
+    hidden units of Lima would pass for two hidden figures under the national total while the
+    open figure of Lima, their sum, gives them back together."""
+    under = f"{dimension} <> {sql_literal(total)}"
+    if dimension == "subnational":
+        under += " AND NOT (parent <> '' AND cell - k_subnational + k_parent IN (SELECT cell FROM _small WHERE rid IS NOT NULL))"
     return con.execute(f"""
         UPDATE _small SET hidden = true WHERE rid IN (
             WITH groups AS (
                 SELECT cell - k_{dimension} AS total_cell, {UNDER_TOTAL}
-                FROM _small WHERE {dimension} <> {sql_literal(total)}
+                FROM _small WHERE {under}
                 GROUP BY ALL HAVING lone_now OR lone_before
             )
             SELECT CASE WHEN c.open_cells > 0 THEN c.next_cell ELSE t.rid END

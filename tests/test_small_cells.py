@@ -203,6 +203,19 @@ def test_lima_s_two_units_are_suppressed_against_lima_not_only_against_peru(sett
     assert facts["PE-LMA"] is None or facts.get("PE.LR") is None  # else Lima 15 - 12 = 3
 
 
+def test_lima_s_units_count_toward_the_country_through_lima_only(settings):
+    """Lima (PE.LR, their sum, a rollup here) stands under the national total for its two
+    units: the hidden PE-LMA and PE-LIM-PROV are not two hidden figures under the national 60,
+    or 60 - 20 - 38 would give PE.AM's 2."""
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2019,femicide_count,60,,MIMP\nPER,2019,femicide_count,3,PE-LMA,MIMP\n"
+                                            "PER,2019,femicide_count,17,PE-LIM-PROV,MIMP\nPER,2019,femicide_count,2,PE.AM,MIMP\n"
+                                            "PER,2019,femicide_count,38,PE.AN,MIMP\n")
+    run(settings)
+    facts = dict(query(settings, "SELECT coalesce(subnational_code, 'national'), value FROM fact_observation WHERE year = 2019"))
+    assert facts["PE.AM"] is None and facts["PE-LMA"] is None
+    assert [facts["national"], facts["PE.LR"], facts["PE.AN"]].count(None) >= 1
+
+
 @pytest.mark.parametrize("order", [("total", "female", "male", "unknown"), ("total", "male", "unknown", "female")])
 def test_which_figure_secondary_suppression_hides_does_not_depend_on_the_order_rows_are_stored_in(order):
     """Two figures tie for the second one to hide: the choice is made on the cell's key, not

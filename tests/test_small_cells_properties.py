@@ -89,6 +89,8 @@ def totals_over(cells) -> list[tuple[tuple, list[tuple]]]:
         for position, total in ((1, ""), (2, "total"), (3, "total"), (4, "total")):
             if key[position] == total:
                 continue
+            if position == 1 and unit in PARENTS and (country, PARENTS[unit], *key[2:]) in cells:
+                continue  # a unit within another adds up to the country through its parent
             total_key = key[:position] + (total,) + key[position + 1:]
             pairs.append((total_key, key))
         if unit in PARENTS:
