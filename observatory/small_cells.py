@@ -7,8 +7,8 @@ becomes NULL and its flags say `suppressed`. So that a suppressed figure cannot 
 by subtracting the published ones from a published total, secondary suppression hides one
 more figure beside each figure that would otherwise be the only one hidden under its total
 (the smallest, preferring a non-zero one), or the total itself when there is no other figure;
-units within a unit (Lima) count against their parent too, and a figure hidden in one source is
-hidden in every source that gives the same cell. Superseded vintages of sensitive figures
+units within a unit (Lima) count against their parent, and toward the country through it; a
+figure hidden in one source is hidden in every source that gives the same cell. Superseded vintages of sensitive figures
 that come with a breakdown are not published, nor those of a figure no file gives any more; and
 so that the history's figures of back then cannot give an earlier small figure away, a figure
 whose earlier vintages are withheld counts under its totals like a hidden one when one of those
