@@ -181,7 +181,8 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | 
         WITH published AS (
             SELECT f.rowid AS rid, f.country_iso3, coalesce(f.subnational_code, '') AS subnational, f.year,
                    f.indicator_code, f.sex, f.age_group, f.population_group, f.source, f.value,
-                   {below_total} AND f.value >= 1 AND f.value < $k AS hidden
+                   {below_total} AND f.value >= 1 AND f.value < $k AS hidden,
+                   NOT list_contains(string_split(coalesce(f.flags, ''), ';'), 'rollup') AS given
             FROM {database}.fact_observation AS f
             WHERE f.indicator_code IN (SELECT unnest($sensitive::VARCHAR[])) AND {_within(scope, "f")} AND $k > 1
         ),
@@ -212,7 +213,7 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | 
             SELECT DISTINCT country_iso3, year, indicator_code, source FROM history WHERE below_total
         ),
         withdrawn AS (
-            SELECT NULL::BIGINT AS rid, {key}, NULL::DOUBLE AS value, true AS hidden, true AS revised,
+            SELECT NULL::BIGINT AS rid, {key}, NULL::DOUBLE AS value, true AS hidden, true AS given, true AS revised,
                    bool_or(small) AS past_small
             FROM history AS h
             WHERE NOT EXISTS (
@@ -292,9 +293,11 @@ UNDER_TOTAL = """count(*) FILTER (WHERE hidden AND rid IS NOT NULL) = 1 AS lone_
                  count(*) FILTER (WHERE hidden OR revised) = 1 AND bool_or(past_small) AS lone_before,
                  count(*) FILTER (WHERE NOT hidden) AS open_cells,
                  arg_min(rid, (revised, value = 0, value, cell)) FILTER (WHERE NOT hidden) AS next_cell"""
-# Which totals act: an open total acts on lone_now; on lone_before unless it was revised (the
-# history withholds its earlier vintages, so the figures of back then have no total).
-TOTAL_ACTS = "NOT t.hidden AND (c.lone_now OR (c.lone_before AND NOT t.revised))"
+# Which totals act: an open total acts on lone_now; on lone_before when a file gave it and it
+# was never revised (a sum of units made here, flagged `rollup`, is not in the history, and the
+# history withholds a revised total's earlier vintages: either way the figures of back then
+# have no total).
+TOTAL_ACTS = "NOT t.hidden AND (c.lone_now OR (c.lone_before AND t.given AND NOT t.revised))"
 
 
 def _secondary(con: duckdb.DuckDBPyConnection, dimension: str, total: str) -> int:
