@@ -214,6 +214,12 @@ def test_an_interrupt_waits_for_the_exports_and_the_report_to_end(settings, monk
 
     monkeypatch.setitem(pipeline.OUTPUTS, "research_exports", slow_export)
     monkeypatch.setitem(pipeline.OUTPUTS, "report", interrupting_report)
-    with pytest.raises(KeyboardInterrupt):
-        pipeline.outputs(settings)
+    # Python's own Ctrl+C handler, also when the tests run as a background job (a shell starts
+    # those with SIGINT ignored, and Python then keeps it ignored).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pipeline.outputs(settings)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert sorted(ended) == ["report", "research_exports"]
