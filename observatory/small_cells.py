@@ -48,6 +48,10 @@ NOTE = ("Suprimido para proteger a las víctimas: una cifra pequeña (de 1 a {to
 # The dimensions a total adds up over, and the value that marks the total in each.
 DIMENSIONS = {"subnational": "", "sex": "total", "age_group": "total", "population_group": "total"}
 DIMENSIONS_AND_SOURCE = (*DIMENSIONS, "source")
+# A figure below the national total (a unit, or a sex, age or population group), on the
+# columns of fact_observation and observation_history.
+BELOW_TOTAL = ("(subnational_code IS NOT NULL OR sex <> 'total' OR age_group <> 'total' "
+               "OR population_group <> 'total')")
 # Which rows a suppression redoes: given a relation's name (or alias), a SQL condition on its
 # rows, true for whole groups (groups_in, countries_in).
 Scope = Callable[[str], str]
@@ -173,23 +177,21 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | 
     figure counts as revised) and whether one of those earlier vintages was small
     (`past_small`): the secondary rules use both so that the history's old figures cannot give
     an old small cell away either (see _secondary)."""
-    below_total = ("(subnational_code IS NOT NULL OR sex <> 'total' OR age_group <> 'total' "
-                   "OR population_group <> 'total')")
     key = "country_iso3, subnational, year, indicator_code, sex, age_group, population_group, source"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _small AS
         WITH published AS (
             SELECT f.rowid AS rid, f.country_iso3, coalesce(f.subnational_code, '') AS subnational, f.year,
                    f.indicator_code, f.sex, f.age_group, f.population_group, f.source, f.value,
-                   {below_total} AND f.value >= 1 AND f.value < $k AS hidden,
+                   {BELOW_TOTAL} AND f.value >= 1 AND f.value < $k AS hidden,
                    NOT list_contains(string_split(coalesce(f.flags, ''), ';'), 'rollup') AS given
             FROM {database}.fact_observation AS f
             WHERE f.indicator_code IN (SELECT unnest($sensitive::VARCHAR[])) AND {_within(scope, "f")} AND $k > 1
         ),
         history AS (
             SELECT country_iso3, coalesce(subnational_code, '') AS subnational, year, indicator_code, sex, age_group,
-                   population_group, source, {below_total} AS below_total,
-                   {below_total} AND value >= 1 AND value < $k AS small, received_at, source_file, source_row,
+                   population_group, source, {BELOW_TOTAL} AS below_total,
+                   {BELOW_TOTAL} AND value >= 1 AND value < $k AS small, received_at, source_file, source_row,
                    hash(country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
                         source) AS key_hash
             FROM {database}.observation_history AS o
@@ -280,6 +282,8 @@ def _key(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+# The cell of a unit's parent (Lima, for Lima Metropolitana), from a row of _small.
+PARENT_CELL = "cell - k_subnational + k_parent"
 # Over the figures under one total: when the total, if open, needs one more figure hidden
 # beside them. `lone_now`: exactly one figure of fact_observation is hidden under it (the total
 # minus the open figures gives it). `lone_before`: exactly one figure has earlier vintages
@@ -311,7 +315,7 @@ def _secondary(con: duckdb.DuckDBPyConnection, dimension: str, total: str) -> in
     open figure of Lima, their sum, gives them back together."""
     under = f"{dimension} <> {sql_literal(total)}"
     if dimension == "subnational":
-        under += " AND NOT (parent <> '' AND cell - k_subnational + k_parent IN (SELECT cell FROM _small WHERE rid IS NOT NULL))"
+        under += f" AND NOT (parent <> '' AND {PARENT_CELL} IN (SELECT cell FROM _small WHERE rid IS NOT NULL))"
     return con.execute(f"""
         UPDATE _small SET hidden = true WHERE rid IN (
             WITH groups AS (
@@ -333,7 +337,7 @@ def _secondary_within_parent(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute(f"""
         UPDATE _small SET hidden = true WHERE rid IN (
             WITH children AS (
-                SELECT cell - k_subnational + k_parent AS parent_cell, {UNDER_TOTAL}
+                SELECT {PARENT_CELL} AS parent_cell, {UNDER_TOTAL}
                 FROM _small WHERE parent <> '' GROUP BY ALL HAVING lone_now OR lone_before
             )
             SELECT CASE WHEN c.open_cells > 0 THEN c.next_cell ELSE t.rid END
@@ -395,8 +399,7 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, sco
                 SELECT rowid AS rid, country_iso3, subnational_code, coalesce(subnational_code, '') AS subnational,
                        year, indicator_code, sex, age_group, population_group, source, value,
                        received_at, source_file, source_row,
-                       subnational_code IS NOT NULL OR sex <> 'total' OR age_group <> 'total'
-                           OR population_group <> 'total' AS below_total,
+                       {BELOW_TOTAL} AS below_total,
                        hash(country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
                             source) AS key_hash
                 FROM {database}.observation_history AS o
