@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from observatory import layouts, registry
+from observatory import layouts, registry, small_cells
 from observatory.settings import Settings
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -18,6 +18,14 @@ SQL_DIR = Path(__file__).parent / "sql"
 STATUS_ES = {
     "loaded": "cargado", "partially_loaded": "cargado en parte", "rejected": "rechazado", "duplicate": "duplicado",
 }
+
+# A revised figure's value before, when another observatory's file gave it (sensitive indicators).
+WITHHELD = "retenida / withheld"
+WITHHELD_NOTE = (
+    "«retenida»: la cifra anterior venía del archivo de otro observatorio y es de un indicador sensible "
+    "(recuentos de víctimas); no se muestra, como la publicación no muestra cifras pequeñas. / "
+    "\"withheld\": the figure before came from another observatory's file and is of a sensitive indicator "
+    "(counts of victims); it is not shown, as the publication does not show small figures.")
 
 # Why a file in the observatory's own format (raw contract v1) has rows that are not counted as read.
 SKIPPED_CONTRACT = ("filas de título sobre el encabezado, o zonas fuera de los 33 países (otro país, una región, el mundo) / "
@@ -41,12 +49,15 @@ class Problem:
 
 @dataclass
 class Change:
-    """A figure this file revised: the key, the value before and the file it came from."""
+    """A figure this file revised: the key, the value before and the file it came from. The
+    value before is withheld (None) when another observatory's file gave it for a sensitive
+    indicator: staff see their own figures, not another observatory's small counts."""
     line: int | None  # None: a figure the pipeline summed from several records
     key: str
-    previous_value: float
+    previous_value: float | None
     value: float
     previous_file: str
+    previous_withheld: bool = False
 
 
 @dataclass
@@ -112,9 +123,15 @@ class Receipt:
         if self.changes:
             lines += ["", "## Cifras revisadas / revised figures", "",
                       "| línea / line | clave / key | antes / before | ahora / now | antes en / before in |", "|---|---|---|---|---|"]
-            lines += [f"| {c.line if c.line is not None else '—'} | {_cell(c.key)} | {_number(c.previous_value)} | {_number(c.value)} | {c.previous_file} |"
+            lines += [f"| {c.line if c.line is not None else '—'} | {_cell(c.key)} | {_before(c)} | {_number(c.value)} | {c.previous_file} |"
                       for c in self.changes]
+            if any(c.previous_withheld for c in self.changes):
+                lines += ["", WITHHELD_NOTE]
         return "\n".join(lines) + "\n"
+
+
+def _before(change: Change) -> str:
+    return WITHHELD if change.previous_withheld else _number(change.previous_value)
 
 
 def _number(value: float) -> str:
@@ -136,9 +153,10 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
     changes: dict[str, list[Change]] = {}
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'observation_history' AND database_name = current_database()").fetchall()[0][0]:
         for (path, line, country, subnational, year, indicator, sex, age, group, source,
-             previous, value, previous_file) in con.execute((SQL_DIR / "revisions.sql").read_text()).fetchall():
+             previous, value, previous_file, withheld) in con.execute((SQL_DIR / "revisions.sql").read_text(),
+                                                                      [small_cells.sensitive_indicators()]).fetchall():
             key = " ".join(str(part) for part in (country, subnational, year, indicator, sex, age, group) if part is not None)
-            changes.setdefault(path, []).append(Change(line, f"{key} ({source})", previous, value, previous_file))
+            changes.setdefault(path, []).append(Change(line, f"{key} ({source})", previous, value, previous_file, withheld))
     receipts = []
     for row in con.execute(
         f"SELECT file_path, observatory, sha256, strftime(received_at, '%Y-%m-%d %H:%M:%S'), status, rows_read, rows_loaded, "

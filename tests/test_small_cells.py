@@ -1,6 +1,8 @@
 """Small cells: sensitive counts below the national total from 1 to k-1 are suppressed in every
 published output, with secondary suppression against published totals; the working database
 keeps the true figures."""
+import json
+
 import duckdb
 import pytest
 
@@ -243,3 +245,23 @@ def test_which_figure_secondary_suppression_hides_does_not_depend_on_the_order_r
     con.execute("COMMIT")
     assert con.execute("SELECT sex, value FROM pub.fact_observation ORDER BY sex").fetchall() == [
         ("female", None), ("male", 7.0), ("total", 16.0), ("unknown", None)]
+
+
+def test_a_receipt_withholds_another_observatory_s_earlier_figure_of_a_sensitive_indicator(settings):
+    """A receipt lists the figures a file revised, with the value before: another observatory's
+    small count of victims (published as withheld) must not reach this observatory's staff
+    through it. Their own earlier figure, and another observatory's rate, stay shown."""
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2019,femicide_count,3,PE.CS,MIMP\nPER,2019,femicide_rate,1.4,,MIMP\n")
+    drop(settings, "otro/own.csv", HEADER + "PER,2018,femicide_count,2,PE.CS,MIMP\n")
+    run(settings)
+    drop(settings, "otro/fix.csv", HEADER + "PER,2019,femicide_count,10,PE.CS,MIMP\nPER,2019,femicide_rate,1.5,,MIMP\n"
+                                            "PER,2018,femicide_count,4,PE.CS,MIMP\n")
+    run(settings)
+    receipt = json.loads((settings.receipts_dir / "otro" / "fix.csv.json").read_text())
+    changes = {c["line"]: (c["previous_value"], c["value"], c["previous_withheld"]) for c in receipt["changes"]}
+    assert changes == {2: (None, 10.0, True),   # mimp's 3
+                       3: (1.4, 1.5, False),    # a rate is not a count of victims
+                       4: (2.0, 4.0, False)}    # otro's own 2
+    markdown = (settings.receipts_dir / "otro" / "fix.csv.md").read_text()
+    assert "| 2 | PER PE.CS 2019 femicide_count total total total (MIMP) | retenida / withheld | 10 | mimp/dep.csv |" in markdown
+    assert "another observatory's file" in markdown
