@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 
 from fuzz.files import GeneratedFile
-from observatory import pipeline, read, reference
+from observatory import pipeline, read, reference, staging
 from observatory.settings import Settings
 
 
@@ -18,9 +18,9 @@ def reader_keeps_every_row(generated: GeneratedFile, folder: Path) -> read.ReadO
     path.write_bytes(generated.content)
     con = duckdb.connect()
     try:
-        read.create_stage_tables(con)
+        staging.create_stage_tables(con)
         outcome = read.read_file(con, path, file_id=1, first_row_id=0, temp_dir=folder)
-        staged = sum(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] for table in read.STAGE_TABLES.values())
+        staged = sum(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] for table in staging.STAGE_TABLES.values())
         problems = con.execute("SELECT count(*) FROM stage_problem").fetchall()[0][0]
     finally:
         con.close()

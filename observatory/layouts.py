@@ -38,7 +38,7 @@ NULL_WORDS = frozenset({"null", "~", ""})
 TRUE_WORDS, FALSE_WORDS = frozenset({"true", "yes", "si", "sí"}), frozenset({"false", "no"})
 PROVENANCE_KEYS = ("producer", "citation", "url", "licence")
 DATE_PARTS = ("year", "month")
-ISO_DATE = "%Y-%m-%d"  # how spreadsheet dates reach a layout (read.py renders them so)
+ISO_DATE = "%Y-%m-%d"  # how spreadsheet dates reach a layout (textfile.py renders them so)
 # Keys a layout file may have, per section: a misspelt key is an error, not a silent no-op.
 KEYS = {
     "": {"name", "description", "provenance", "kind", "recognize", "read", "missing", "rows", "fields", "melt", "flags", "aggregate", "drop"},

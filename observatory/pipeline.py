@@ -26,6 +26,7 @@ from observatory import exports as exports_step
 from observatory import publish as publish_step
 from observatory import read as read_step
 from observatory import reference
+from observatory import staging
 from observatory import validate as validate_step
 from observatory import validate_worker
 from observatory import receipts
@@ -95,7 +96,7 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         raise FileNotFoundError(f"raw folder not found / carpeta raw no encontrada: {settings.raw_dir}")
     layouts.load_all()  # a malformed layout stops the run here, naming its file
     with working_db(settings) as con:
-        read_step.create_stage_tables(con)
+        staging.create_stage_tables(con)
         received = con.execute("SELECT count(*) FROM file_receipt").fetchall()[0][0]
         rules_changed = received > 0 and state.get(con, "rules") != state.rules(settings)
         if rules_changed:
@@ -111,7 +112,7 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         reference.install(con)
         received = _received_at(con, datetime.now(timezone.utc).replace(tzinfo=None))
         progress = Progress(len(found.to_read), report=report or log.info)
-        buffer = read_step.StageBuffer(con)
+        buffer = staging.StageBuffer(con)
         for file_id, raw, outcome in _read_all(con, found.to_read, settings, buffer):
             _record_file(con, file_id, raw, received(raw), outcome, buffer)
             buffer.maybe_flush()
@@ -146,7 +147,7 @@ def _received_at(con: duckdb.DuckDBPyConnection, now: datetime) -> Callable[[Raw
 
 
 def _read_all(con: duckdb.DuckDBPyConnection, files: list[RawFile], settings: Settings,
-              buffer: read_step.StageBuffer) -> Iterator[tuple[int, RawFile, read_step.ReadOutcome]]:
+              buffer: staging.StageBuffer) -> Iterator[tuple[int, RawFile, read_step.ReadOutcome]]:
     """(file_id, file, outcome) of every file, in order. Files are read by `read_workers`
     threads, each with its own DuckDB connection (DuckDB and the decoding release the GIL);
     each file's row ids start at file_id << 32, so no file waits for another's count."""
@@ -195,11 +196,11 @@ STAGE_FILE_SCHEMA = pa.schema([
 
 
 def _record_file(con, file_id: int, raw, received_at: datetime, outcome: read_step.ReadOutcome,
-                 buffer: read_step.StageBuffer | None = None) -> None:
+                 buffer: staging.StageBuffer | None = None) -> None:
     """The file's row of stage_file, and its rejection if it was rejected (through the stage
     buffer, like its rows)."""
     if buffer is None:
-        buffer = read_step.StageBuffer(con)
+        buffer = staging.StageBuffer(con)
         _record_file(con, file_id, raw, received_at, outcome, buffer)
         buffer.flush()
         return
@@ -332,7 +333,7 @@ def check_file(path: Path, settings: Settings) -> receipts.Receipt:
             con.execute(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
             reference.install(con)
             build_step.ensure_working_tables(con)
-            read_step.create_stage_tables(con)
+            staging.create_stage_tables(con)
             outcome = read_step.read_file(con, path, 1, 0, settings.file_limits(), Path(temp), observatory=observatory)
         _record_file(con, 1, raw, datetime.now(timezone.utc).replace(tzinfo=None), outcome)
         harmonize_step.harmonize(con)

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from observatory import validate_worker
-from observatory.read import PROBLEM_SCHEMA
+from observatory.staging import PROBLEM_SCHEMA
 from observatory.settings import Settings
 from observatory.sqltext import registered, sql_identifier
 

@@ -82,14 +82,14 @@ def test_a_file_over_its_seconds_is_refused_and_the_run_goes_on(settings, monkey
 
 
 def test_an_internal_error_on_one_file_rejects_only_that_file(settings, monkeypatch):
-    real = read._stage_canonical
+    real = read.stage_canonical
 
     def broken(records, header, stager, outcome):
         if stager.file_id == 2:
             raise KeyError("a bug of ours, with a cell value: Juana Pérez")
         return real(records, header, stager, outcome)
 
-    monkeypatch.setattr(read, "_stage_canonical", broken)
+    monkeypatch.setattr(read, "stage_canonical", broken)
     drop(settings, "a/one.csv", GOOD)
     drop(settings, "b/two.csv", GOOD.replace("MIMP", "INEI"))
     drop(settings, "c/three.csv", GOOD.replace("MIMP", "CEM"))

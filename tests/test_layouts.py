@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook
 
-from observatory import layouts, read
+from observatory import layouts, read, staging
 from observatory.cli import main
 from observatory.settings import Settings
 from tests.conftest import drop, query, run
@@ -213,7 +213,7 @@ def test_a_recognized_layout_whose_columns_changed_is_rejected_with_what_is_miss
     path = tmp_path / "extracto.csv"
     path.write_text("country,iso3,year,value\nGuatemala,GTM,2014,240\n")
     con = duckdb.connect()
-    read.create_stage_tables(con)
+    staging.create_stage_tables(con)
     outcome = read.read_file(con, path, file_id=1, first_row_id=0)
     assert outcome.rejection.reason_code == "layout_mismatch"
     assert outcome.rejection.details["missing"] == "source_id" and outcome.rejection.rows_read == 1
@@ -270,12 +270,12 @@ def test_xlsx_in_a_layout_and_the_sheet_a_layout_names(tmp_path, monkeypatch):
     path = tmp_path / "serie.xlsx"
     workbook.save(path)
     con = duckdb.connect()
-    read.create_stage_tables(con)
+    staging.create_stage_tables(con)
     outcome = read.read_file(con, path, file_id=1, first_row_id=0)
     assert outcome.rejection is not None  # the cover sheet is read: no layout, no contract header
     named = layouts.Layout(**{**layouts.by_name("mexico_feminicidios_mensual").__dict__, "name": "con_hoja", "sheet": "Datos"})
     monkeypatch.setattr(layouts, "load_all", lambda folder=None: (named,))
-    read.create_stage_tables(con)
+    staging.create_stage_tables(con)
     outcome = read.read_file(con, path, file_id=1, first_row_id=0)
     assert outcome.rejection is None and outcome.layout.name == "con_hoja"
     assert con.execute("SELECT line, year, period, value FROM stage_row ORDER BY line").fetchall() == [

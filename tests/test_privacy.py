@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook
 
-from observatory import layouts, privacy, read
+from observatory import layouts, privacy, read, records, staging
 from observatory.cli import main
 from observatory.settings import PROJECT_ROOT, Settings
 from tests.conftest import HEADER, drop, query, run
@@ -55,7 +55,7 @@ def read_one(tmp_path: Path, content: str | bytes, name: str = "file.csv"):
     path = tmp_path / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     con = duckdb.connect()
-    read.create_stage_tables(con)
+    staging.create_stage_tables(con)
     outcome = read.read_file(con, path, file_id=1, first_row_id=0)
     staged = con.execute("SELECT count(*) FROM stage_row").fetchall()[0][0]
     return outcome, staged
@@ -76,7 +76,7 @@ def test_a_value_that_identifies_a_person_rejects_the_whole_file(tmp_path, label
 def test_personal_data_in_a_later_batch_or_after_a_title_row_is_found(tmp_path, monkeypatch, batch_rows):
     """Values are scanned as each batch is parsed: a title row above the header is skipped in
     whichever batch it falls, and a value in the last batch still rejects the file."""
-    monkeypatch.setattr(read, "PARSE_BATCH_ROWS", batch_rows)
+    monkeypatch.setattr(records, "PARSE_BATCH_ROWS", batch_rows)
     email = PLANTED_VALUES[next(label for label in PLANTED_VALUES if KIND[label] == "email")]
     title = f"Contacto: {email}\n\n"
     outcome, staged = read_one(tmp_path, title + CONTRACT + "PER,2015,femicide_count,95,MIMP,ok\n")
@@ -133,7 +133,7 @@ def _real_files() -> list[Path]:
 @pytest.mark.parametrize("path", _real_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_no_shipped_or_real_world_file_is_taken_for_personal_data(tmp_path, path):
     con = duckdb.connect()
-    read.create_stage_tables(con)
+    staging.create_stage_tables(con)
     outcome = read.read_file(con, path, file_id=1, first_row_id=0)
     assert outcome.rejection is None or outcome.rejection.reason_code != "personal_data", outcome.rejection.details
 

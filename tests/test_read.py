@@ -5,7 +5,7 @@ import duckdb
 import pytest
 from openpyxl import Workbook
 
-from observatory import read, textfile
+from observatory import read, records, staging, textfile
 
 
 def read_text(tmp_path: Path, content: str | bytes, name: str = "file.csv", encoding: str = "utf-8"):
@@ -16,7 +16,7 @@ def read_text(tmp_path: Path, content: str | bytes, name: str = "file.csv", enco
 
 def read_path(path: Path):
     con = duckdb.connect()
-    read.create_stage_tables(con)
+    staging.create_stage_tables(con)
     outcome = read.read_file(con, path, file_id=1, first_row_id=0)
     rows = con.execute("SELECT line, country, year, indicator, value, source, notes FROM stage_row ORDER BY line").fetchall()
     problems = con.execute("SELECT line, reason_code FROM stage_problem ORDER BY line").fetchall()
@@ -71,7 +71,7 @@ def test_blank_lines_are_skipped_and_line_numbers_are_the_files_own(tmp_path):
 def test_a_file_parsed_in_several_batches_reads_as_in_one(tmp_path, monkeypatch, batch_rows):
     """Records are cleaned and scanned a batch at a time: line numbers, blank records, cells
     with blanks around them and a quoted cell over two lines come out the same at any size."""
-    monkeypatch.setattr(read, "PARSE_BATCH_ROWS", batch_rows)
+    monkeypatch.setattr(records, "PARSE_BATCH_ROWS", batch_rows)
     body = ('\ncountry,year,indicator,value,notes\n\nPER,2015,femicide_count,95,"two\nlines"\n\n  ,  ,\n'
             ' PER\u00a0,2016,femicide_count,\t96 ,\u3000\nPER,2017,femicide_count,97,x\n')
     outcome, rows, _ = read_text(tmp_path, body)
@@ -83,7 +83,7 @@ def test_a_file_parsed_in_several_batches_reads_as_in_one(tmp_path, monkeypatch,
 
 @pytest.mark.parametrize("batch_rows", [1, 2, 100_000])
 def test_a_quote_never_closed_is_caught_in_any_batch(tmp_path, monkeypatch, batch_rows):
-    monkeypatch.setattr(read, "PARSE_BATCH_ROWS", batch_rows)
+    monkeypatch.setattr(records, "PARSE_BATCH_ROWS", batch_rows)
     body = 'country,year,indicator,value,notes\nPER,2015,femicide_count,95,x\nPER,2016,femicide_count,96,"open\nPER,2017,femicide_count,97,y\n'
     outcome, _, _ = read_text(tmp_path, body)
     assert outcome.rejection is not None and outcome.rejection.reason_code == "file_unreadable"
@@ -146,10 +146,10 @@ def test_gzip_compressed_csv(tmp_path):
 
 def test_stage_tables_have_the_columns_of_each_dataset_kind():
     con = duckdb.connect()
-    read.create_stage_tables(con)
-    for kind, table in read.STAGE_TABLES.items():
+    staging.create_stage_tables(con)
+    for kind, table in staging.STAGE_TABLES.items():
         columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
-        assert columns == read.row_schema(kind).names, kind
+        assert columns == staging.row_schema(kind).names, kind
 
 
 def test_a_policy_header_is_recognized_and_a_near_miss_names_what_is_missing(tmp_path):
@@ -189,7 +189,7 @@ def test_a_workbook_that_inflates_like_a_bomb_is_refused_before_it_is_opened(tmp
 def test_a_line_longer_than_the_parser_takes_is_a_clear_rejection(tmp_path, monkeypatch, before, batch_rows):
     """Also when the line comes after the first parsed batch (DuckDB's error then reaches
     Python through Arrow's stream)."""
-    monkeypatch.setattr(read, "PARSE_BATCH_ROWS", batch_rows)
+    monkeypatch.setattr(records, "PARSE_BATCH_ROWS", batch_rows)
     body = ("country,year,indicator,value,notes\n" + "PER,2014,femicide_count,9,ok\n" * before
             + "PER,2015,femicide_count,95," + "x" * (40 << 20) + "\n")
     outcome, rows, _ = read_text(tmp_path, body)
@@ -218,7 +218,7 @@ def test_a_workbook_over_the_byte_limit_is_refused_while_it_is_written(tmp_path)
         sheet.append(["PER", year, "femicide_count", 1, "x" * 30_000])
     workbook.save(tmp_path / "carga.xlsx")
     con = duckdb.connect()
-    read.create_stage_tables(con)
+    staging.create_stage_tables(con)
     outcome = read.read_file(con, tmp_path / "carga.xlsx", 1, 0, textfile.Limits(max_bytes=1 << 20))
     assert outcome.rejection.reason_code == "file_too_large"
     assert outcome.rejection.details["what_en"] == "size (uncompressed)"
