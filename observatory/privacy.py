@@ -10,7 +10,7 @@ records is parsed (`ValueScan`), so a file is scanned in one pass; DuckDB's RE2 
 which detector a flagged column matched.
 
 A source layout may `drop` columns it never reads (case records with names): those are not
-checked and never stored, and such a layout only loads counts (layouts.py enforces it).
+checked and never stored, and such a layout only loads counts (the layouts package enforces it).
 """
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ PUBLISHING_CODE = ("publish.py", "publication.py", "small_cells.py", "exports.py
 def rules(settings: Settings) -> str:
     """Everything a raw file is read, harmonized, validated and built with, the limits of one
     file included (raising a limit reads again the files it refused)."""
-    code = [path for path in PACKAGE_DIR.glob("*.py") if path.name not in PUBLISHING_CODE]
+    code = [path for path in sorted(PACKAGE_DIR.rglob("*.py")) if path.name not in PUBLISHING_CODE]  # layouts/ too
     return digest(
         [*code, *layouts.LAYOUTS_DIR.glob("*.yaml"), *layouts.deployment_files(), *reference.REFERENCE_DIR.glob("*.csv"),
          *(PACKAGE_DIR / "sql").glob("*.sql"), *settings.expectations_dir.glob("*.json")],

@@ -238,6 +238,10 @@ def test_code_that_only_shapes_the_publication_republishes_without_reading_again
     with (package / "read.py").open("a") as module:
         module.write("# a change to the reader\n")
     assert fingerprints()[0] != rules
+    rules = fingerprints()[0]
+    with (package / "layouts" / "binding.py").open("a") as module:
+        module.write("# a change to how a layout reads a row\n")
+    assert fingerprints()[0] != rules
 
 
 def test_published_files_removed_by_hand_are_published_again(settings):

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from openpyxl import Workbook
 
 from observatory import layouts, read, staging
+from observatory.layouts import binding
 from observatory.cli import main
 from observatory.settings import Settings
 from tests.conftest import drop, query, run
@@ -320,7 +321,7 @@ def test_a_layout_is_named_after_its_file(tmp_path):
 
 def test_two_header_rows_are_combined_across_merged_cells():
     header = [["Territorio", "", "2009", "", "2010", ""], ["HASC", "Departamento", "Feminicidio", "Tentativa", "Feminicidio", "Tentativa"]]
-    assert layouts._header_names(header)[0] == [
+    assert binding._header_names(header)[0] == [
         "territorio hasc", "territorio departamento", "2009 feminicidio", "2009 tentativa", "2010 feminicidio", "2010 tentativa"]
 
 

@@ -214,7 +214,7 @@ def test_a_malformed_deployment_layout_is_reported_and_skipped(settings):
     ("3 Foo 2019", "%d %b %Y", "month", None),
 ])
 def test_layout_dates_take_month_names_in_spanish_and_english(text, fmt, part, expected):
-    from observatory.layouts import _date_part
+    from observatory.layouts.binding import _date_part
 
     assert _date_part(text, fmt, part) == expected
 
