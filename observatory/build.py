@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from observatory import faults, reference, state
+from observatory import faults, observation_key, reference, state
 from observatory.sqltext import registered
 
 log = logging.getLogger(__name__)
@@ -25,8 +25,7 @@ MARTS = ("mart_legislation", "mart_national_plan", "mart_country_progress", "mar
 # An observation group: the rows of one source for a country, year, indicator and
 # disaggregation, national and subnational together (a national rollup sums its units).
 AFFECTED_GROUPS = """
-    SELECT DISTINCT country_iso3, year, indicator_code, sex, age_group, population_group, source
-    FROM observation WHERE source_file IN (SELECT file_path FROM applied_path)
+    SELECT DISTINCT {{ group }} FROM observation WHERE source_file IN (SELECT file_path FROM applied_path)
 """
 # Marks the lines of a curated table's SQL that keep it to the affected groups.
 GROUPS_ONLY = "-- affected groups only"
@@ -71,15 +70,15 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         every_group = not con.execute("""
             SELECT count(*) FROM (SELECT 1 FROM observation ANTI JOIN applied_path ON file_path = source_file LIMIT 1)
         """).fetchall()[0][0]
-        con.execute(f"CREATE OR REPLACE TEMP TABLE affected_group AS {AFFECTED_GROUPS}{' LIMIT 0' if every_group else ''}")
+        con.execute(observation_key.render(f"CREATE OR REPLACE TEMP TABLE affected_group AS {AFFECTED_GROUPS}{' LIMIT 0' if every_group else ''}"))
         con.execute("DELETE FROM observation WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM policy_instrument WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM quarantine WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM file_receipt WHERE file_path IN (SELECT file_path FROM applied_path)")
-        con.execute((SQL_DIR / "load_observations.sql").read_text())
+        con.execute(observation_key.sql_file(SQL_DIR / "load_observations.sql"))
         con.execute((SQL_DIR / "load_policy_instruments.sql").read_text())
         if not every_group:
-            con.execute(f"INSERT INTO affected_group {AFFECTED_GROUPS} EXCEPT SELECT * FROM affected_group")
+            con.execute(observation_key.render(f"INSERT INTO affected_group {AFFECTED_GROUPS} EXCEPT SELECT * FROM affected_group"))
         _insert_quarantine(con)
         con.execute((SQL_DIR / "file_receipts.sql").read_text())
         for name in CURATED_SQL:
@@ -106,7 +105,7 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
 
 def _group_sql(name: str, every_group: bool) -> str:
     """A curated table's SQL; computed whole, without its lines that keep to the affected groups."""
-    text = (SQL_DIR / f"{name}.sql").read_text()
+    text = observation_key.sql_file(SQL_DIR / f"{name}.sql")
     if not every_group:
         return text
     return "\n".join(line for line in text.splitlines() if not line.rstrip().endswith(GROUPS_ONLY))

@@ -25,6 +25,7 @@ from observatory import layouts
 from observatory import exports as exports_step
 from observatory import publish as publish_step
 from observatory import read as read_step
+from observatory import observation_key
 from observatory import reference
 from observatory import staging
 from observatory import validate as validate_step
@@ -39,12 +40,6 @@ if TYPE_CHECKING:  # imported where used (Jinja2 and the charts are for the repo
     from observatory import report as report_step
 
 log = logging.getLogger(__name__)
-OBSERVATION_KEY = (
-    "country_iso3", "subnational_code", "year", "indicator_code", "sex", "age_group",
-    "population_group", "source",
-)
-
-
 _ENSURED: set[tuple[Path, int]] = set()
 
 
@@ -368,7 +363,7 @@ def unbalanced_receipts(settings: Settings) -> list[tuple]:
 
 def duplicated_keys(settings: Settings) -> int:
     """Observation keys that appear more than once in fact_observation (must be none)."""
-    key = ", ".join(OBSERVATION_KEY)
+    key = observation_key.columns()
     with working_db(settings) as con:
         _require(con, "fact_observation")
         # Keys are grouped by their 64-bit hash first (three times faster than by eight

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from observatory import layouts, registry, small_cells
+from observatory import layouts, observation_key, registry, small_cells
 from observatory.settings import Settings
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -153,7 +153,7 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
     changes: dict[str, list[Change]] = {}
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'observation_history' AND database_name = current_database()").fetchall()[0][0]:
         for (path, line, country, subnational, year, indicator, sex, age, group, source,
-             previous, value, previous_file, withheld) in con.execute((SQL_DIR / "revisions.sql").read_text(),
+             previous, value, previous_file, withheld) in con.execute(observation_key.sql_file(SQL_DIR / "revisions.sql"),
                                                                       [small_cells.sensitive_indicators()]).fetchall():
             key = " ".join(str(part) for part in (country, subnational, year, indicator, sex, age, group) if part is not None)
             changes.setdefault(path, []).append(Change(line, f"{key} ({source})", previous, value, previous_file, withheld))

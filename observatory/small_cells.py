@@ -34,7 +34,7 @@ from typing import Callable
 
 import duckdb
 
-from observatory import reference
+from observatory import observation_key, reference
 from observatory.sqltext import sql_literal
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ NOTE = ("Suprimido para proteger a las víctimas: una cifra pequeña (de 1 a {to
         "(README, 'Small cells').")
 # The dimensions a total adds up over, and the value that marks the total in each.
 DIMENSIONS = {"subnational": "", "sex": "total", "age_group": "total", "population_group": "total"}
+# A cell spells the observation key's unit as coalesce(subnational_code, ''): '' is the national figure.
+CELL = {observation_key.UNIT: "subnational"}
 DIMENSIONS_AND_SOURCE = (*DIMENSIONS, "source")
 # A figure below the national total (a unit, or a sex, age or population group), on the
 # columns of fact_observation and observation_history.
@@ -177,7 +179,7 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | 
     figure counts as revised) and whether one of those earlier vintages was small
     (`past_small`): the secondary rules use both so that the history's old figures cannot give
     an old small cell away either (see _secondary)."""
-    key = "country_iso3, subnational, year, indicator_code, sex, age_group, population_group, source"
+    key = observation_key.columns(rename=CELL)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _small AS
         WITH published AS (
@@ -192,8 +194,7 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | 
             SELECT country_iso3, coalesce(subnational_code, '') AS subnational, year, indicator_code, sex, age_group,
                    population_group, source, {BELOW_TOTAL} AS below_total,
                    {BELOW_TOTAL} AND value >= 1 AND value < $k AS small, received_at, source_file, source_row,
-                   hash(country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
-                        source) AS key_hash
+                   hash({observation_key.columns()}) AS key_hash
             FROM {database}.observation_history AS o
             WHERE indicator_code IN (SELECT unnest($sensitive::VARCHAR[])) AND {_within(scope, "o")} AND $k > 1
         ),
@@ -220,9 +221,7 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | 
             FROM history AS h
             WHERE NOT EXISTS (
                 SELECT 1 FROM published AS p
-                WHERE p.country_iso3 IS NOT DISTINCT FROM h.country_iso3 AND p.subnational = h.subnational
-                  AND p.year = h.year AND p.indicator_code = h.indicator_code AND p.sex = h.sex
-                  AND p.age_group = h.age_group AND p.population_group = h.population_group AND p.source = h.source)
+                WHERE {observation_key.equal("p", "h", rename=CELL)})
               AND EXISTS (
                 SELECT 1 FROM broken_down AS b
                 WHERE b.country_iso3 IS NOT DISTINCT FROM h.country_iso3 AND b.year = h.year
@@ -232,9 +231,7 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | 
         SELECT c.*, coalesce(d.parent_code, '') AS parent
         FROM (SELECT p.*, coalesce(r.revised, false) AS revised, coalesce(r.past_small, false) AS past_small
               FROM published AS p LEFT JOIN revised AS r
-                ON r.country_iso3 IS NOT DISTINCT FROM p.country_iso3 AND r.subnational = p.subnational
-               AND r.year = p.year AND r.indicator_code = p.indicator_code AND r.sex = p.sex
-               AND r.age_group = p.age_group AND r.population_group = p.population_group AND r.source = p.source
+                ON {observation_key.equal("r", "p", rename=CELL)}
               UNION ALL BY NAME
               SELECT * FROM withdrawn) AS c
         LEFT JOIN {database}.dim_subnational AS d ON d.subnational_code = c.subnational
@@ -242,22 +239,24 @@ def _mark(con: duckdb.DuckDBPyConnection, database: str, k: int, scope: Scope | 
     _key(con)
 
 
-# The columns of a cell, in the order of its key's digits.
-KEY = ("country_iso3", "subnational", "year", "indicator_code", "sex", "age_group", "population_group", "source")
+def _cell_columns() -> tuple[str, ...]:
+    """The columns of a cell, in the order of its key's digits: the observation key, the unit
+    as coalesce(subnational_code, '')."""
+    return tuple(CELL.get(column, column) for column in observation_key.key())
 
 
 def _radix(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Per column of KEY, the weight of its digit in the cell key: the product of how many
+    """Per column of a cell (_cell_columns), the weight of its digit in the cell key: the product of how many
     values the later columns take (the subnational digit counts the parent units too)."""
     counts = {}
-    for column in KEY:
+    for column in _cell_columns():
         values = "SELECT subnational FROM _small UNION SELECT parent FROM _small" if column == "subnational" else \
             f"SELECT DISTINCT {column} FROM _small"
         con.execute(f"CREATE OR REPLACE TEMP TABLE _code_{column} AS "
                     f"SELECT v, row_number() OVER (ORDER BY v) - 1 AS code FROM ({values}) AS t(v)")
         counts[column] = max(1, con.execute(f"SELECT count(*) FROM _code_{column}").fetchall()[0][0])
     radix, weight = {}, 1
-    for column in reversed(KEY):
+    for column in reversed(_cell_columns()):
         radix[column] = weight
         weight *= counts[column]
     if weight >= 2 ** 126:
@@ -271,8 +270,8 @@ def _key(con: duckdb.DuckDBPyConnection) -> None:
     with that digit taken out, so the secondary passes group and join on one integer instead of
     eight texts. Exact, not a hash: two groups never merge."""
     radix = _radix(con)
-    joins = " ".join(f"JOIN _code_{column} AS c_{column} ON c_{column}.v IS NOT DISTINCT FROM s.{column}" for column in KEY)
-    cell = " + ".join(f"c_{column}.code::HUGEINT * {radix[column]}" for column in KEY)
+    joins = " ".join(f"JOIN _code_{column} AS c_{column} ON c_{column}.v IS NOT DISTINCT FROM s.{column}" for column in _cell_columns())
+    cell = " + ".join(f"c_{column}.code::HUGEINT * {radix[column]}" for column in _cell_columns())
     digits = ", ".join(f"c_{column}.code::HUGEINT * {radix[column]} AS k_{column}" for column in DIMENSIONS_AND_SOURCE)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _small AS
@@ -396,12 +395,10 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, sco
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _withheld_observation_history AS SELECT rid FROM (
             WITH history AS (
-                SELECT rowid AS rid, country_iso3, subnational_code, coalesce(subnational_code, '') AS subnational,
-                       year, indicator_code, sex, age_group, population_group, source, value,
-                       received_at, source_file, source_row,
+                SELECT rowid AS rid, {observation_key.columns()}, coalesce(subnational_code, '') AS subnational,
+                       value, received_at, source_file, source_row,
                        {BELOW_TOTAL} AS below_total,
-                       hash(country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
-                            source) AS key_hash
+                       hash({observation_key.columns()}) AS key_hash
                 FROM {database}.observation_history AS o
                 WHERE indicator_code IN (SELECT unnest(?::VARCHAR[])) AND {_within(scope, "o")}
             ),
@@ -415,8 +412,7 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, sco
                 SELECT *, 1 AS vintage FROM history ANTI JOIN revised USING (key_hash)
                 UNION ALL
                 SELECT *, row_number() OVER (
-                           PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
-                                        population_group, source
+                           PARTITION BY {observation_key.columns()}
                            ORDER BY received_at DESC, source_file DESC, source_row DESC) AS vintage
                 FROM history SEMI JOIN revised USING (key_hash)
             ),
@@ -428,10 +424,8 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, sco
             -- Every vintage of a hidden figure's cell, in every source (as _across_sources hides
             -- it in every source giving it now), and of a withdrawn figure's key (hidden in _small).
             SELECT h.rid FROM vintages AS h JOIN _small AS s
-              ON s.hidden AND s.country_iso3 IS NOT DISTINCT FROM h.country_iso3 AND s.subnational = h.subnational
-             AND s.year = h.year
-             AND s.indicator_code = h.indicator_code AND s.sex = h.sex AND s.age_group = h.age_group
-             AND s.population_group = h.population_group AND (s.rid IS NOT NULL OR s.source = h.source)
+              ON s.hidden AND {observation_key.equal("s", "h", tuple(c for c in _cell_columns() if c != "source"))}
+             AND (s.rid IS NOT NULL OR s.source = h.source)
             UNION ALL
             SELECT h.rid FROM vintages AS h JOIN broken_down AS d
               ON d.country_iso3 IS NOT DISTINCT FROM h.country_iso3 AND d.year = h.year

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from observatory import validate_worker
+from observatory import observation_key, validate_worker
 from observatory.staging import PROBLEM_SCHEMA
 from observatory.settings import Settings
 from observatory.sqltext import registered, sql_identifier
@@ -120,7 +120,7 @@ def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Validat
     con.execute((SQL_DIR / "non_additive_sums.sql").read_text())
     observations.rows_quarantined += _problem_count(con) - before
     before = _problem_count(con)
-    con.execute((SQL_DIR / "within_file_duplicates.sql").read_text())
+    con.execute(observation_key.sql_file(SQL_DIR / "within_file_duplicates.sql"))
     observations.duplicate_rows = _problem_count(con) - before
     observations.rows_quarantined += observations.duplicate_rows
     for summary in summaries:

@@ -12,6 +12,8 @@
 -- source's rows for a country, year, indicator and disaggregation) are computed again. When
 -- the applied files hold every observation (a first run, or every file read again), the
 -- lines marked `-- affected groups only` are left out and the table is computed whole.
+-- The observation key's columns and joins are written as tokens (`key`, `group`, `key_equal a b`
+-- between double braces) that observatory/observation_key.py spells from schema.yaml.
 CREATE TABLE IF NOT EXISTS fact_observation (
     country_iso3 VARCHAR, subnational_code VARCHAR, year INTEGER, indicator_code VARCHAR, sex VARCHAR,
     age_group VARCHAR, population_group VARCHAR, value DOUBLE, unit VARCHAR, source VARCHAR,
@@ -19,16 +21,13 @@ CREATE TABLE IF NOT EXISTS fact_observation (
 );
 DELETE FROM fact_observation AS f
 USING affected_group AS a  -- affected groups only
-WHERE f.country_iso3 = a.country_iso3 AND f.year = a.year AND f.indicator_code = a.indicator_code  -- affected groups only
-  AND f.sex = a.sex AND f.age_group = a.age_group AND f.population_group = a.population_group  -- affected groups only
-  AND f.source = a.source  -- affected groups only
+WHERE {{ group_equal f a }}  -- affected groups only
 ;
 INSERT INTO fact_observation
 WITH given AS (
-    SELECT *, hash(country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
-                   source) AS key_hash
+    SELECT *, hash({{ key }}) AS key_hash
     FROM observation
-    SEMI JOIN affected_group USING (country_iso3, year, indicator_code, sex, age_group, population_group, source)  -- affected groups only
+    SEMI JOIN affected_group USING ({{ group }})  -- affected groups only
 ),
 -- Keys given more than once, found by counting their hashes first (cheap): only their rows are
 -- ranked. Two keys sharing a hash by chance only send more rows to the ranking.
@@ -44,8 +43,7 @@ latest AS NOT MATERIALIZED (
            value, unit, source, source_file, source_row, flags, flag_note
     FROM given SEMI JOIN repeated USING (key_hash)
     QUALIFY row_number() OVER (
-        PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
-                     population_group, source
+        PARTITION BY {{ key }}
         ORDER BY received_at DESC, source_file DESC, source_row DESC
     ) = 1
 ),
@@ -75,10 +73,7 @@ parent_rollup AS (
 ),
 parents AS (
     SELECT r.* FROM parent_rollup AS r
-    ANTI JOIN latest AS n
-      ON n.subnational_code = r.subnational_code AND n.country_iso3 = r.country_iso3 AND n.year = r.year
-     AND n.indicator_code = r.indicator_code AND n.sex = r.sex AND n.age_group = r.age_group
-     AND n.population_group = r.population_group AND n.source = r.source
+    ANTI JOIN latest AS n ON {{ key_equal n r }}
 ),
 top_level AS (
     SELECT * FROM latest WHERE subnational_code NOT IN (SELECT subnational_code FROM children)
@@ -107,7 +102,7 @@ rollup AS (
 -- defer to them.
 national AS (
     SELECT n.* FROM latest AS n
-    SEMI JOIN rollup AS r USING (country_iso3, year, indicator_code, sex, age_group, population_group, source)
+    SEMI JOIN rollup AS r USING ({{ group }})
     WHERE n.subnational_code IS NULL
 )
 SELECT * FROM latest
@@ -115,7 +110,7 @@ UNION ALL
 SELECT * FROM parents
 UNION ALL
 SELECT r.* FROM rollup AS r
-ANTI JOIN national AS n USING (country_iso3, year, indicator_code, sex, age_group, population_group, source)
+ANTI JOIN national AS n USING ({{ group }})
 -- Clustered by country (what researchers and the publication filter on); no finer order: a
 -- full sort costs more than the rest of the statement at 5 million rows.
 ORDER BY country_iso3;

@@ -3,6 +3,8 @@
 -- 'aggregated'; 'partial_year' when fewer periods than the year has were summed, with the
 -- missing months in flag_note). A layout's national_total adds the country's own sum. `records`
 -- says how many staged records a row accounts for, so receipts count what was loaded.
+-- The observation key's columns and joins are written as tokens (`key`, `group`, `key_equal a b`
+-- between double braces) that observatory/observation_key.py spells from schema.yaml.
 INSERT INTO observation
 WITH valid AS (
     SELECT h.*, f.received_at, f.aggregate, f.periods_per_year, f.national_total
@@ -24,8 +26,7 @@ summed AS (
            bool_or(coalesce(flags, '') LIKE '%partial_year%') AS flagged_partial,
            string_agg(DISTINCT flag_note, ' ' ORDER BY flag_note) AS layout_note
     FROM summable
-    GROUP BY country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
-             source, file_path, received_at
+    GROUP BY {{ key }}, file_path, received_at
 ),
 -- Which periods of a year the file covers at all: judged over the whole file (a province with
 -- no case in a month is a zero, not a gap), so every figure of that year shares the verdict.

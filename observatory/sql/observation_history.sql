@@ -9,20 +9,20 @@
 -- arrived. Only
 -- the groups the applied files touch (affected_group) are looked at (every group, without the
 -- lines marked `-- affected groups only`, when the applied files hold every observation).
+-- The observation key's columns and joins are written as tokens (`key`, `group`, `key_equal a b`
+-- between double braces) that observatory/observation_key.py spells from schema.yaml.
 INSERT INTO observation_history
 WITH latest AS (
     SELECT *
     FROM observation_history
-    SEMI JOIN affected_group USING (country_iso3, year, indicator_code, sex, age_group, population_group, source)  -- affected groups only
+    SEMI JOIN affected_group USING ({{ group }})  -- affected groups only
     QUALIFY row_number() OVER (
-        PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
-                     population_group, source
+        PARTITION BY {{ key }}
         ORDER BY received_at DESC, source_file DESC, source_row DESC
     ) = 1
 ),
 candidates AS (
-    SELECT *, hash(country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
-                   source) AS key_hash
+    SELECT *, hash({{ key }}) AS key_hash
     FROM (
         SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
                source, value, unit, source_file, source_row, received_at, false AS is_new
@@ -37,10 +37,7 @@ candidates AS (
         WHERE o.source_file NOT IN (SELECT file_path FROM reread_path)
            OR EXISTS (SELECT 1 FROM fact_observation AS f
                       WHERE f.source_file IN (SELECT file_path FROM reread_path)  -- only those files' figures are looked up
-                        AND f.source_file = o.source_file AND f.country_iso3 = o.country_iso3
-                        AND f.subnational_code IS NOT DISTINCT FROM o.subnational_code AND f.year = o.year
-                        AND f.indicator_code = o.indicator_code AND f.sex = o.sex AND f.age_group = o.age_group
-                        AND f.population_group = o.population_group AND f.source = o.source)
+                        AND f.source_file = o.source_file AND {{ key_equal f o }})
     )
 ),
 -- Keys with more than one candidate, found by counting their hashes first (cheap): only their
@@ -54,8 +51,7 @@ ordered AS (
     FROM candidates
     SEMI JOIN repeated USING (key_hash)
     WINDOW vintages AS (
-        PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
-                     population_group, source
+        PARTITION BY {{ key }}
         ORDER BY is_new, received_at, source_file, source_row NULLS FIRST
     )
 )

@@ -5,10 +5,11 @@
 -- indicator (the list is the parameter) that another observatory's file gave: a receipt is for
 -- the staff of the observatory that sent the file, and must not show them another observatory's
 -- small counts of victims, which the publication itself withholds.
+-- The observation key's columns and joins are written as tokens (`key`, `group`, `key_equal a b`
+-- between double braces) that observatory/observation_key.py spells from schema.yaml.
 WITH keyed AS (
     SELECT *,
-           hash(country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
-                source) AS key_hash,
+           hash({{ key }}) AS key_hash,
            source_file IN (SELECT file_path FROM receipt_due) AS due
     FROM observation_history
 ),
@@ -35,8 +36,7 @@ FROM (
         SEMI JOIN revised USING (key_hash)
         LEFT JOIN (SELECT file_path, observatory FROM file_receipt) AS r ON r.file_path = k.source_file
         WINDOW key_history AS (
-            PARTITION BY country_iso3, subnational_code, year, indicator_code, sex, age_group,
-                         population_group, source
+            PARTITION BY {{ key }}
             ORDER BY received_at, source_file, source_row
         )
     )

@@ -4,11 +4,12 @@
 -- which is right. Files whose layout sums records (case records, months, modalities) repeat
 -- keys by design: there, records are duplicates when they also share their record_key (the
 -- columns the layout names as unique: a month given twice, a case row repeated).
+-- The observation key's columns and joins are written as tokens (`key`, `group`, `key_equal a b`
+-- between double braces) that observatory/observation_key.py spells from schema.yaml.
 INSERT INTO stage_problem
 WITH valid AS (
     SELECT h.*,
-           hash(h.file_id, h.country_iso3, h.subnational_code, h.year, h.indicator_code, h.sex, h.age_group,
-                h.population_group, h.source, h.record_key) AS key_hash
+           hash(h.file_id, {{ key h }}, h.record_key) AS key_hash
     FROM stage_harmonized AS h
     JOIN stage_file AS f USING (file_id)
     ANTI JOIN stage_problem AS p USING (row_id)
@@ -24,15 +25,13 @@ candidate AS (
     SELECT * FROM valid SEMI JOIN repeated_hash USING (key_hash)
 ),
 repeated AS (
-    SELECT file_id, country_iso3, subnational_code, year, indicator_code, sex, age_group,
-           population_group, source, record_key,
+    SELECT file_id, {{ key }}, record_key,
            count(DISTINCT value) AS values_given,
            min(row_id) AS first_row_id,
            arg_min(line, row_id) AS first_line,
            array_to_string(list_sort(list(DISTINCT line)), ', ') AS lines
     FROM candidate
-    GROUP BY file_id, country_iso3, subnational_code, year, indicator_code, sex, age_group,
-             population_group, source, record_key
+    GROUP BY file_id, {{ key }}, record_key
     HAVING count(*) > 1
 )
 SELECT v.file_id, v.row_id, v.line,
@@ -40,9 +39,6 @@ SELECT v.file_id, v.row_id, v.line,
        json_object('first_line', r.first_line, 'lines', r.lines)
 FROM candidate AS v
 JOIN repeated AS r
-  ON v.file_id = r.file_id AND v.country_iso3 = r.country_iso3
- AND v.subnational_code IS NOT DISTINCT FROM r.subnational_code
- AND v.year = r.year AND v.indicator_code = r.indicator_code AND v.sex = r.sex
- AND v.age_group = r.age_group AND v.population_group = r.population_group AND v.source = r.source
+  ON v.file_id = r.file_id AND {{ key_equal v r }}
  AND v.record_key IS NOT DISTINCT FROM r.record_key
 WHERE r.values_given > 1 OR v.row_id > r.first_row_id;
