@@ -70,7 +70,8 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         every_group = not con.execute("""
             SELECT count(*) FROM (SELECT 1 FROM observation ANTI JOIN applied_path ON file_path = source_file LIMIT 1)
         """).fetchall()[0][0]
-        con.execute(observation_key.render(f"CREATE OR REPLACE TEMP TABLE affected_group AS {AFFECTED_GROUPS}{' LIMIT 0' if every_group else ''}"))
+        groups = observation_key.render(AFFECTED_GROUPS)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE affected_group AS {groups}{' LIMIT 0' if every_group else ''}")
         con.execute("DELETE FROM observation WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM policy_instrument WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM quarantine WHERE source_file IN (SELECT file_path FROM applied_path)")
@@ -78,7 +79,7 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         con.execute(observation_key.sql_file(SQL_DIR / "load_observations.sql"))
         con.execute((SQL_DIR / "load_policy_instruments.sql").read_text())
         if not every_group:
-            con.execute(observation_key.render(f"INSERT INTO affected_group {AFFECTED_GROUPS} EXCEPT SELECT * FROM affected_group"))
+            con.execute(f"INSERT INTO affected_group {groups} EXCEPT SELECT * FROM affected_group")
         _insert_quarantine(con)
         con.execute((SQL_DIR / "file_receipts.sql").read_text())
         for name in CURATED_SQL:

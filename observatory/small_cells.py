@@ -246,8 +246,9 @@ def _cell_columns() -> tuple[str, ...]:
 
 
 def _radix(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Per column of a cell (_cell_columns), the weight of its digit in the cell key: the product of how many
-    values the later columns take (the subnational digit counts the parent units too)."""
+    """Per column of a cell (_cell_columns), the weight of its digit in the cell key: the
+    product of how many values the later columns take (the subnational digit counts the parent
+    units too)."""
     counts = {}
     for column in _cell_columns():
         values = "SELECT subnational FROM _small UNION SELECT parent FROM _small" if column == "subnational" else \
