@@ -152,11 +152,12 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
         problems.setdefault(path, []).append(Problem(line, code, es, en, column))
     changes: dict[str, list[Change]] = {}
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'observation_history' AND database_name = current_database()").fetchall()[0][0]:
-        for (path, line, country, subnational, year, indicator, sex, age, group, source,
-             previous, value, previous_file, withheld) in con.execute(observation_key.sql_file(SQL_DIR / "revisions.sql"),
-                                                                      [small_cells.sensitive_indicators()]).fetchall():
-            key = " ".join(str(part) for part in (country, subnational, year, indicator, sex, age, group) if part is not None)
-            changes.setdefault(path, []).append(Change(line, f"{key} ({source})", previous, value, previous_file, withheld))
+        names = observation_key.key()
+        for path, line, *row in con.execute(observation_key.sql_file(SQL_DIR / "revisions.sql"),
+                                            [small_cells.sensitive_indicators()]).fetchall():
+            cells, (previous, value, previous_file, withheld) = dict(zip(names, row)), row[len(names):]
+            key = " ".join(str(cells[name]) for name in names if name != "source" and cells[name] is not None)
+            changes.setdefault(path, []).append(Change(line, f"{key} ({cells['source']})", previous, value, previous_file, withheld))
     receipts = []
     for row in con.execute(
         f"SELECT file_path, observatory, sha256, strftime(received_at, '%Y-%m-%d %H:%M:%S'), status, rows_read, rows_loaded, "

@@ -265,3 +265,18 @@ def test_a_receipt_withholds_another_observatory_s_earlier_figure_of_a_sensitive
     markdown = (settings.receipts_dir / "otro" / "fix.csv.md").read_text()
     assert "| 2 | PER PE.CS 2019 femicide_count total total total (MIMP) | retenida / withheld | 10 | mimp/dep.csv |" in markdown
     assert "another observatory's file" in markdown
+
+
+def test_a_receipt_credits_a_figure_the_observatory_gave_itself_to_its_own_file(settings):
+    """otro gave mimp's 3 again (no new vintage: the history credits mimp only), then 4: the
+    value before is otro's own 3, from otro's own file; withholding it would say that mimp's
+    figure is the 3 otro sent."""
+    drop(settings, "mimp/dep.csv", HEADER + "PER,2019,femicide_count,3,PE.CS,MIMP\n")
+    run(settings)
+    drop(settings, "otro/a.csv", HEADER + "PER,2019,femicide_count,3,PE.CS,MIMP\nPER,2020,femicide_count,9,PE.CS,MIMP\n")
+    run(settings)
+    drop(settings, "otro/b.csv", HEADER + "PER,2019,femicide_count,4,PE.CS,MIMP\n")
+    run(settings)
+    receipt = json.loads((settings.receipts_dir / "otro" / "b.csv.json").read_text())
+    assert [(c["previous_value"], c["value"], c["previous_file"], c["previous_withheld"]) for c in receipt["changes"]] == [
+        (3.0, 4.0, "otro/a.csv", False)]

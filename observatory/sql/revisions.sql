@@ -4,7 +4,10 @@
 -- The value before is withheld (NULL, previous_withheld) when it is a figure of a sensitive
 -- indicator (the list is the parameter) that another observatory's file gave: a receipt is for
 -- the staff of the observatory that sent the file, and must not show them another observatory's
--- small counts of victims, which the publication itself withholds.
+-- small counts of victims, which the publication itself withholds. Unless the observatory gave
+-- that same value itself, in an earlier file (the same figure given again is no new vintage, so
+-- the history credits it to the other file only): then the value before is theirs, credited to
+-- their own file (else the withholding itself would say that the other figure equals theirs).
 -- The observation key's columns and joins are written as tokens (`key`, `group`, `key_equal a b`
 -- between double braces) that observatory/observation_key.py spells from schema.yaml.
 WITH keyed AS (
@@ -18,15 +21,11 @@ WITH keyed AS (
 -- to order). Two keys sharing a hash by chance only send more rows to the ordering.
 revised AS (
     SELECT key_hash FROM keyed GROUP BY key_hash HAVING count(*) > 1 AND bool_or(due)
-)
-SELECT source_file, source_row, country_iso3, subnational_code, year, indicator_code, sex,
-       age_group, population_group, source,
-       CASE WHEN NOT withheld THEN before END AS previous_value, value, previous_file,
-       withheld AS previous_withheld
-FROM (
+),
+changes AS (
     SELECT *,
            indicator_code IN (SELECT unnest(?::VARCHAR[]))
-           AND (sent_by IS NULL OR previous_sent_by IS DISTINCT FROM sent_by) AS withheld
+           AND (sent_by IS NULL OR previous_sent_by IS DISTINCT FROM sent_by) AS others
     FROM (
         SELECT k.*, r.observatory AS sent_by,
                lag(value) OVER key_history AS before,
@@ -41,7 +40,26 @@ FROM (
         )
     )
     WHERE previous_file IS NOT NULL AND before IS DISTINCT FROM value
+),
+-- For a value before from another observatory: the earliest file of this vintage's observatory,
+-- received before it, that gave the key that same value.
+own AS (
+    SELECT c.source_file, c.source_row, {{ key c }},
+           arg_min(o.source_file, (o.received_at, o.source_file)) AS own_file
+    FROM changes AS c
+    JOIN observation AS o
+      ON {{ key_equal o c }} AND o.value = c.before AND o.source_file <> c.source_file
+     AND (o.received_at, o.source_file) < (c.received_at, c.source_file)
+    JOIN (SELECT file_path, observatory FROM file_receipt) AS r ON r.file_path = o.source_file AND r.observatory = c.sent_by
+    WHERE c.others
+    GROUP BY ALL
 )
+SELECT c.source_file, c.source_row, {{ key c }},
+       CASE WHEN NOT c.others OR w.own_file IS NOT NULL THEN c.before END AS previous_value, c.value,
+       coalesce(w.own_file, c.previous_file) AS previous_file,
+       c.others AND w.own_file IS NULL AS previous_withheld
+FROM changes AS c
+LEFT JOIN own AS w
+  ON w.source_file = c.source_file AND w.source_row IS NOT DISTINCT FROM c.source_row AND {{ key_equal w c }}
 -- Summed figures have no row: the key orders them, so a receipt lists its changes the same way every time.
-ORDER BY source_file, source_row, country_iso3, subnational_code, year, indicator_code, sex, age_group,
-         population_group, source;
+ORDER BY c.source_file, c.source_row, {{ key c }};
