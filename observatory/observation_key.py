@@ -8,12 +8,13 @@ SQL files write `{{ key }}` (the columns, comma-separated), `{{ key o }}` (each 
 alias o), `{{ group }}` and `{{ group o }}` (the key without the subnational unit: an observation
 group, a source's figures for a country, year, indicator and disaggregation, national and units
 together), and `{{ key_equal a b }}` / `{{ group_equal a b }}` (a's columns equal to b's, NULL
-equal to NULL: a national figure's unit is NULL). Each expands on one line, so a line marked
+equal to NULL: a national figure's unit is NULL). Only the unit may be NULL: the group's columns
+are required or defaulted by validation, which is why `USING ({{ group }})` is safe; a key
+column that may be NULL must be added with that in mind. Each expands on one line, so a line marked
 `-- affected groups only` stays one line."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 
 # The key column that is NULL for a national figure; an observation group is the key without it.
@@ -21,8 +22,9 @@ UNIT = "subnational_code"
 TOKEN = re.compile(r"\{\{\s*(key|group)(_equal)?((?:\s+\w+)*)\s*\}\}")
 
 
-@lru_cache(maxsize=None)
 def key() -> tuple[str, ...]:
+    """Read from schema.yaml each time (a few milliseconds, a few times a run), so a long-lived
+    process (Dagster's code server) never builds with a key the file no longer declares."""
     from observatory.publish import public_schema  # publish imports the build: looked up when used
 
     return tuple(public_schema()["fact_observation"]["key"])

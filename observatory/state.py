@@ -16,7 +16,7 @@ from typing import Iterable
 
 import duckdb
 
-from observatory import layouts, reference, validate_worker
+from observatory import layouts, observation_key, reference, validate_worker
 from observatory.discover import discover
 from observatory.lock import WriterBusy, writer_lock
 from observatory.settings import Settings
@@ -47,6 +47,7 @@ def rules(settings: Settings) -> str:
         [*code, *layouts.LAYOUTS_DIR.glob("*.yaml"), *layouts.deployment_files(), *reference.REFERENCE_DIR.glob("*.csv"),
          *(PACKAGE_DIR / "sql").glob("*.sql"), *settings.expectations_dir.glob("*.json")],
         settings.min_year, settings.max_year, settings.file_limits(), settings.duckdb_memory_limit,
+        observation_key.key(),  # schema.yaml's key shapes the build (the rest of it only the publication)
     )
 
 

@@ -19,12 +19,13 @@ from typing import Callable
 
 from observatory import reference
 from observatory.layouts.binding import BoundLayout, Record
-from observatory.layouts.spec import (BUILTIN_DIR, Aggregate, FieldRule, FlagRule, Layout, LayoutError, LayoutMismatch,
-                                      RowFilter, parse as _parse)
+from observatory.layouts.spec import (Aggregate, FieldRule, FlagRule, Layout, LayoutError, LayoutMismatch, RowFilter,
+                                      parse as _parse)
 
 log = logging.getLogger(__name__)
 
-LAYOUTS_DIR = BUILTIN_DIR
+# The built-in layouts: the YAML files beside this package's modules.
+LAYOUTS_DIR = Path(__file__).parent
 # The deployment's own layouts, beside the built-in ones: adding a source never touches the code.
 DEPLOYMENT_DIR_ENV = "OBSERVATORY_LAYOUTS_DIR"
 DEPLOYMENT_DIR_DEFAULT = Path(__file__).resolve().parents[2] / "data" / "layouts"

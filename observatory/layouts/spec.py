@@ -14,8 +14,6 @@ from observatory import reference
 from observatory.reference import norm_key
 from observatory.textfile import HEAD_RECORDS
 
-# The built-in layouts: the YAML files beside this package's modules.
-BUILTIN_DIR = Path(__file__).parent
 # The most header rows a layout may have (textfile reads HEAD_RECORDS ahead: title rows too).
 MAX_HEADER_ROWS = min(5, HEAD_RECORDS)
 # In a layout, `null` or `~` (or nothing) as a map's value means "no value" (e.g. a national row).
@@ -157,7 +155,9 @@ class Layout:
     @property
     def file_hint(self) -> str:
         """Where staff or maintainers edit this layout (shown in messages)."""
-        if self.path.parent == BUILTIN_DIR:
+        from observatory import layouts  # the folder the package loads from (tests point it elsewhere)
+
+        if self.path.parent == layouts.LAYOUTS_DIR:
             return f"observatory/layouts/{self.path.name}"
         return str(self.path)
 

@@ -11,7 +11,7 @@ CREATE OR REPLACE TABLE stage_file (
 );
 -- stage_row (observations) and stage_policy_row (policy instruments), one row a record of a
 -- raw file (a data line; for a wide layout, one cell of it) with every field as text, are made
--- by read.create_stage_tables from observatory/reference/dataset_kinds.csv, the one place a
+-- by staging.create_stage_tables from observatory/reference/dataset_kinds.csv, the one place a
 -- dataset kind's columns are declared.
 -- One row a problem: row_id NULL for a whole-file rejection; details is JSON for the message.
 CREATE OR REPLACE TABLE stage_problem (
