@@ -8,10 +8,10 @@ SQL files write `{{ key }}` (the columns, comma-separated), `{{ key o }}` (each 
 alias o), `{{ group }}` and `{{ group o }}` (the key without the subnational unit: an observation
 group, a source's figures for a country, year, indicator and disaggregation, national and units
 together), and `{{ key_equal a b }}` / `{{ group_equal a b }}` (a's columns equal to b's, NULL
-equal to NULL: a national figure's unit is NULL). Only the unit may be NULL: the group's columns
-are required or defaulted by validation, which is why `USING ({{ group }})` is safe; a key
-column that may be NULL must be added with that in mind. Each expands on one line, so a line marked
-`-- affected groups only` stays one line."""
+equal to NULL: a national figure's unit is NULL). Only the unit may be NULL: the group's
+columns are required or defaulted by validation, which is why `USING ({{ group }})` is safe; a
+key column that may be NULL must be added with that in mind. Each token expands on one line, so
+a line marked `-- affected groups only` stays one line."""
 from __future__ import annotations
 
 import re
@@ -23,8 +23,8 @@ TOKEN = re.compile(r"\{\{\s*(key|group)(_equal)?((?:\s+\w+)*)\s*\}\}")
 
 
 def key() -> tuple[str, ...]:
-    """Read from schema.yaml each time (a few milliseconds, a few times a run), so a long-lived
-    process (Dagster's code server) never builds with a key the file no longer declares."""
+    """As public_schema() reads it (once per process, like the rest of the schema; the reading
+    rules' fingerprint includes it, so a changed key reads every file again)."""
     from observatory.publish import public_schema  # publish imports the build: looked up when used
 
     return tuple(public_schema()["fact_observation"]["key"])
