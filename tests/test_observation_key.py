@@ -33,3 +33,13 @@ def test_a_national_and_a_unit_figure_of_one_group_are_two_keys(settings):
     assert query(settings, "SELECT coalesce(subnational_code, 'national'), value FROM fact_observation ORDER BY 1") == [
         ("PE.CS", 1.5), ("national", 1.2)]
     assert query(settings, "SELECT count(*) FROM observation_history") == [(2,)]
+
+
+def test_a_changed_key_reads_every_file_again(settings, monkeypatch):
+    """The key shapes the build, not only the publication: it is part of the reading rules."""
+    from observatory import state
+
+    before = state.rules(settings)
+    declared = observation_key.key()
+    monkeypatch.setattr(observation_key, "key", lambda: (*declared, "unit"))
+    assert state.rules(settings) != before
