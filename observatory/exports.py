@@ -25,7 +25,7 @@ from typing import Iterable
 
 import duckdb
 
-from observatory import observation_key, publication, state
+from observatory import publication, state
 from observatory.discover import sha256_of
 from observatory.publish import load_yaml, public_schema
 from observatory.sqltext import sql_literal
@@ -302,8 +302,8 @@ LABELS = {
         "per_country": "un archivo por país",
         "no_file": "sin filas, sin archivo",
         "table": "Tabla", "file": "Archivo", "rows": "Filas", "key": "Clave primaria",
-        "observation_key": "clave de la observación (una fila por clave; `subnational_code` vacío en las cifras "
-                           "nacionales, por eso no es clave primaria de Frictionless)",
+        "declared_key": "una fila por clave (observatory/schema.yaml); no es clave primaria de Frictionless porque "
+                        "admite celdas vacías, como `subnational_code` en las cifras nacionales",
         "column": "Columna", "type": "Tipo", "description": "Descripción", "none": "ninguna",
         "untranslated": "(sin traducción al español)",
     },
@@ -325,8 +325,8 @@ LABELS = {
         "per_country": "one file per country",
         "no_file": "no rows, no file",
         "table": "Table", "file": "File", "rows": "Rows", "key": "Primary key",
-        "observation_key": "observation key (one row per key; `subnational_code` is empty for national figures, "
-                           "so it is not a Frictionless primary key)",
+        "declared_key": "one row per key (observatory/schema.yaml); not a Frictionless primary key because it "
+                        "may hold empty cells, as `subnational_code` in national figures",
         "column": "Column", "type": "Type", "description": "Description", "none": "none",
         "untranslated": "",
     },
@@ -350,8 +350,9 @@ def data_dictionary(tables: Iterable[Table], language: str) -> str:
     lines = [f"# {labels['title']}", "", labels["intro"], "", labels["csv"], ""]
     for table in tables:
         key = ", ".join(f"`{k}`" for k in keys.get(table.name, [])) or labels["none"]
-        if table.name == "fact_observation":  # its key is declared in schema.yaml, NULL unit and all
-            key = ", ".join(f"`{k}`" for k in observation_key.key()) + f" — {labels['observation_key']}"
+        declared = public_schema().get(table.name, {}).get("key")  # a key with NULLs (schema.yaml), not in exports.yaml
+        if declared and not keys.get(table.name):
+            key = ", ".join(f"`{k}`" for k in declared) + f" — {labels['declared_key']}"
         where = f"`{table.name}/<ISO3>.csv` ({labels['per_country']})" if split_by_country(table) else f"`{table.name}.csv`"
         if split_by_country(table) and not table.rows:
             where += f" ({labels['no_file']})"

@@ -126,8 +126,8 @@ def test_the_data_dictionary_comes_in_spanish_and_english_for_every_column(publi
     assert "Archivo: `fact_observation/<ISO3>.csv` (un archivo por país)" in spanish
     assert "File: `fact_observation/<ISO3>.csv` (one file per country)" in english
     key = "`country_iso3`, `subnational_code`, `year`, `indicator_code`, `sex`, `age_group`, `population_group`, `source`"
-    assert f"Clave primaria: {key} — clave de la observación" in spanish
-    assert f"Primary key: {key} — observation key" in english
+    assert f"Clave primaria: {key} — una fila por clave" in spanish
+    assert f"Primary key: {key} — one row per key" in english
 
 
 def test_every_table_and_column_of_the_public_schema_has_its_spanish_text():
