@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -181,17 +180,12 @@ def show_header(header: list[str]) -> str:
     return " | ".join(cells)
 
 
-@lru_cache(maxsize=None)
-def _column_aliases() -> dict[str, str]:
-    return dict(zip(reference.keyed("column_aliases")["alias_key"], reference.load("column_aliases")["column"]))
-
-
 def _map_header(header: list[str]) -> tuple[str, dict[str, int], list[str]]:
     """The file's dataset kind, canonical column -> position, and missing required columns.
 
     The kind is the one whose required columns the header holds; when none is complete, the
     one it comes closest to, so the message names what to add."""
-    aliases = _column_aliases()
+    aliases = reference.column_aliases()
     found: dict[str, int] = {}
     for index, name in enumerate(header):
         canonical = aliases.get(reference.norm_key(name))

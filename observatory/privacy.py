@@ -160,7 +160,7 @@ def _kind_of(con: duckdb.DuckDBPyConnection, relation: str, position: int, numer
 def _positions(layout: layouts.Layout | None, header: list[list[str]]) -> tuple[set[int], set[int]]:
     """(columns the layout drops, columns that hold figures or years)."""
     if layout is None:
-        aliases = dict(zip(reference.keyed("column_aliases")["alias_key"], reference.load("column_aliases")["column"]))
+        aliases = reference.column_aliases()
         cells = header[0] if header else []
         named = {i: aliases.get(reference.norm_key(cell)) for i, cell in enumerate(cells)}
         numeric = {i for i, column in named.items() if column in NUMERIC_COLUMNS}

@@ -115,6 +115,13 @@ def keyed(name: str, alias_column: str = "alias") -> pd.DataFrame:
     return frame
 
 
+@lru_cache(maxsize=None)
+def column_aliases() -> dict[str, str]:
+    """norm_key of a header cell -> the canonical column it names (column_aliases.csv). Cached:
+    every file's header is mapped with it, by the reader and by the personal-data check."""
+    return dict(zip(keyed("column_aliases")["alias_key"], load("column_aliases")["column"]))
+
+
 def missing_tokens() -> pd.DataFrame:
     """Tokens that mean "missing", lower-cased without spaces, as SQL compares them."""
     import pandas as pd
