@@ -32,6 +32,8 @@ XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 LINE_TOO_LONG = "una línea es demasiado larga / a line is too long"
 # The most records looked at to recognize a file (title rows, a layout's header rows, or its first row).
 HEAD_RECORDS = 10
+# Lines from the header on that csv.Sniffer weighs when the header alone does not decide.
+SNIFF_LINES = 200
 
 
 class FileRejected(Exception):
@@ -287,7 +289,7 @@ def sniff_delimiter(text: str) -> str:
     the sample's consistency; failing that, the most frequent candidate in the header wins.
     Title rows above the header are passed over: the header is the first line that has as
     many of a candidate as the line after it."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = _first_lines(text, HEAD_RECORDS + SNIFF_LINES)
     if not lines:
         return ","
     start = next((k for k in range(min(len(lines) - 1, HEAD_RECORDS))
@@ -298,9 +300,20 @@ def sniff_delimiter(text: str) -> str:
     if len(counts) == 1:
         return next(iter(counts))
     try:
-        return csv.Sniffer().sniff("\n".join(lines[:200]), delimiters=DELIMITERS).delimiter
+        return csv.Sniffer().sniff("\n".join(lines[:SNIFF_LINES]), delimiters=DELIMITERS).delimiter
     except csv.Error:
         return max(counts, key=counts.get) if counts else ","
+
+
+def _first_lines(text: str, count: int, prefix_chars: int = 1 << 16) -> list[str]:
+    """The first `count` non-blank lines (all of them when there are fewer), splitting only a
+    prefix of the sample when it holds enough: the sample is up to a megabyte, the sniffing
+    looks at a few hundred lines. The prefix's last line may be cut, so it is never used."""
+    if len(text) > prefix_chars:
+        lines = [line for line in text[:prefix_chars].splitlines() if line.strip()][:-1]
+        if len(lines) >= count:
+            return lines[:count]
+    return [line for line in text.splitlines() if line.strip()][:count]
 
 
 def codec(name: str) -> str:

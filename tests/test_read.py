@@ -234,3 +234,16 @@ def test_a_header_after_a_line_of_unicode_blanks_is_still_the_header(tmp_path):
     outcome, rows, _ = read_text(tmp_path, "\u3000\u3000\ncountry,year,indicator,value\nPER,2015,femicide_count,95\n")
     assert outcome.rejection is None
     assert [(r[0], r[2]) for r in rows] == [(3, "2015")]
+
+
+@pytest.mark.parametrize("text", [
+    "a;b\r\n1;2\r\n\r\n3;4\r\n" * 40,  # CRLF, so the prefix may end between \r and \n
+    "título\n\n" + "x|y|z\n" * 300,
+    "\n".join(f"{'v' * (i % 37)},{i}" for i in range(500)),  # lines of every length, blank ones too
+    "a,b\n1,2\n",  # shorter than any prefix
+])
+@pytest.mark.parametrize("prefix", [1, 7, 64, 1000])
+def test_sniffing_splits_a_prefix_into_the_same_lines_as_the_whole_sample(text, prefix):
+    whole = [line for line in text.splitlines() if line.strip()]
+    for count in (1, 5, 210):
+        assert textfile._first_lines(text, count, prefix_chars=prefix) == whole[:count]
