@@ -3,7 +3,7 @@ share one code path, and the run shows in the Dagster UI when DAGSTER_HOME is se
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -17,6 +17,9 @@ class RunOutcome:
     success: bool
     reason: str = ""
     report: str = ""
+    # (step, wall seconds) of each step that ran, in the order they ended; none when the run
+    # had nothing to do (it ended before Dagster).
+    steps: list[tuple[str, float]] = field(default_factory=list)
 
 
 def run_pipeline(settings: Settings) -> RunOutcome:
@@ -37,10 +40,11 @@ def run_pipeline(settings: Settings) -> RunOutcome:
     }
     with _instance() as instance:
         result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+        steps = _step_seconds(instance, result.run_id)
         if not result.success:
-            return RunOutcome(False, _failure_reason(result))
+            return RunOutcome(False, _failure_reason(result), steps=steps)
         staged = _metadata(result, "staged_observations")
-    return RunOutcome(True, report=_report(settings, staged))
+    return RunOutcome(True, report=_report(settings, staged), steps=steps)
 
 
 def _dagster_home() -> bool:
@@ -53,6 +57,24 @@ def _instance():
     import dagster as dg
 
     return dg.DagsterInstance.get() if _dagster_home() else dg.DagsterInstance.ephemeral()
+
+
+def _step_seconds(instance, run_id: str) -> list[tuple[str, float]]:
+    """Each step's wall seconds, from its start and end events in the run's log (kept by an
+    ephemeral instance too, until it closes)."""
+    import dagster as dg
+
+    ends = (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
+    started, steps = {}, []
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[event.step_key] = record.timestamp
+        elif event.event_type in ends and event.step_key in started:
+            steps.append((event.step_key, record.timestamp - started.pop(event.step_key)))
+    return steps
 
 
 def _failure_reason(result) -> str:

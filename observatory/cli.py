@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -33,9 +34,12 @@ def main() -> None:
 @click.option("--receipts-dir", type=click.Path(file_okay=False, path_type=Path),
               help=f"Receipts for staff (env {RECEIPTS_DIR_ENV}; default data/receipts).")
 @click.option("--revalidate", is_flag=True, help="Read and validate every raw file again, not only new ones.")
-def run(raw_dir: Path | None, curated_dir: Path | None, receipts_dir: Path | None, revalidate: bool) -> None:
+@click.option("--timings", is_flag=True, help="Print each step's seconds on stderr at the end.")
+def run(raw_dir: Path | None, curated_dir: Path | None, receipts_dir: Path | None, revalidate: bool,
+        timings: bool) -> None:
     """Read, validate, build and publish. Exit 0 when the run completed, even with quarantined
     rows; non-zero with a one-line reason when the pipeline itself failed."""
+    started = time.perf_counter()
     _quiet_logging()
     settings = Settings.resolve(raw_dir, curated_dir, receipts_dir, revalidate_all=revalidate)
     from observatory import validate_worker
@@ -45,10 +49,24 @@ def run(raw_dir: Path | None, curated_dir: Path | None, receipts_dir: Path | Non
     from assets.runner import run_pipeline
 
     outcome = run_pipeline(settings)
+    if timings:
+        click.echo(_timings(outcome.steps, time.perf_counter() - started), err=True)
     if not outcome.success:
         click.echo(f"observatory run failed: {outcome.reason}", err=True)
         sys.exit(1)
     click.echo(outcome.report)
+
+
+def _timings(steps: list[tuple[str, float]], total: float) -> str:
+    """Where a run's time went: every step, and the rest (start-up: Python, Dagster and its
+    instance; Dagster between steps; the summary)."""
+    lines = ["Tiempos / timings (s):"]
+    lines += [f"  {step:<48} {seconds:7.2f}" for step, seconds in steps]
+    if not steps:
+        lines.append("  nada que hacer, ningún paso / nothing to do, no step ran")
+    lines.append(f"  {'resto / rest (arranque / start-up, Dagster)':<48} {total - sum(s for _, s in steps):7.2f}")
+    lines.append(f"  {'total':<48} {total:7.2f}")
+    return "\n".join(lines)
 
 
 @main.command()

@@ -2,6 +2,7 @@
 import json
 
 import duckdb
+import pytest
 from click.testing import CliRunner
 
 from observatory.cli import main
@@ -102,6 +103,21 @@ def test_a_second_run_with_nothing_new_loads_nothing_twice(settings):
     assert "0 new or changed" in result.output and "1 unchanged" in result.output
     assert query(settings, "SELECT * FROM file_receipt") == before
     assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
+
+
+def test_timings_name_every_step_and_add_up_to_the_run(settings):
+    drop(settings, "mimp/2016.csv", GOOD)
+    lines = run(settings, "--timings").stderr.splitlines()
+    seconds = {line[:50].strip(): float(line[50:]) for line in lines[1:]}
+    assert lines[0] == "Tiempos / timings (s):"
+    assert {"staged_observations", "validated_observations", "curated_tables", "marts", "published_database",
+            "research_outputs", "file_receipt_receipts_balance"} <= set(seconds)
+    total = seconds.pop("total")
+    assert min(seconds.values()) >= 0 and sum(seconds.values()) == pytest.approx(total, abs=0.02)
+    # Nothing new: the run ends before Dagster, and says that no step ran.
+    again = run(settings, "--timings").stderr
+    assert "nothing to do, no step ran" in again and "staged_observations" not in again
+    assert "Tiempos" not in run(settings).stderr  # only when asked
 
 
 def test_same_content_under_another_name_is_a_duplicate_that_adds_nothing(settings):
