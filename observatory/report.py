@@ -65,7 +65,12 @@ class Data:
     instruments: list[dict]
     observations: list[dict]
     vintages: dict[tuple, int]
-    quarantine: list[dict]
+    # Per source file, its first MAX_QUARANTINE_SHOWN quarantined rows (a country page shows no
+    # more) and how many it has: a file whose every row is quarantined is never held whole.
+    quarantine_of: dict[str, list[dict]]
+    quarantined_in: dict[str, int]
+    # Per reason: code, rows, and the Spanish and English message of its first row (quality page).
+    reasons: list[dict]
     receipts: list[dict]
     indicators: dict[str, dict]
     subnational_names: dict[str, str]
@@ -81,9 +86,6 @@ class Data:
         self.instruments_of: dict[str, list[dict]] = {}
         for row in self.instruments:
             self.instruments_of.setdefault(row["country_iso3"], []).append(row)
-        self.quarantine_of: dict[str, list[dict]] = {}
-        for row in self.quarantine:
-            self.quarantine_of.setdefault(row["source_file"], []).append(row)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
@@ -126,13 +128,36 @@ def read(con: duckdb.DuckDBPyConnection, today: date | None = None, only: set[st
             SELECT country_iso3, subnational_code, year, indicator_code, source, count(*)
             FROM observation_history WHERE {TOTALS}{where} GROUP BY ALL""").fetchall():
             vintages[tuple(row[:5])] = row[5]
-    quarantine = _rows(con, "SELECT * FROM quarantine ORDER BY source_file, source_row, COLUMNS(*)")
+    quarantine_of, quarantined_in, reasons = _quarantine(con)
     receipts = _rows(con, "SELECT * FROM file_receipt ORDER BY observatory, file_path")
     indicators = {r["indicator_code"]: r for r in _rows(con, "SELECT * FROM dim_indicator")}
     subnational = {r[0]: r[1] for r in con.execute("SELECT subnational_code, name FROM dim_subnational").fetchall()}
     first, last = _years(con, today)
     return Data(countries, progress, legislation, plans, group_progress, instruments, observations, vintages,
-                quarantine, receipts, indicators, subnational, first, last)
+                quarantine_of, quarantined_in, reasons, receipts, indicators, subnational, first, last)
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, list[dict]], dict[str, int], list[dict]]:
+    """What the pages show of the quarantine, summed up in DuckDB by aggregates that keep only
+    a few rows per group (a file whose million rows are all quarantined is never sorted or held
+    whole): each file's first rows and count, and each reason's count and first message. Rows
+    in the order of source_file, source_row and then every column, so a page is the same bytes
+    whichever run renders it."""
+    columns = [f'"{row[0]}"' for row in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND table_name = 'quarantine' ORDER BY column_index").fetchall()]
+    within_file = "(" + ", ".join(column for column in columns if column != '"source_file"') + ")"
+    overall = "(source_file, " + within_file[1:]
+    quarantine_of, counts = {}, {}
+    for file, count, first in con.execute(f"""
+            SELECT source_file, count(*), arg_min(struct_pack({', '.join(columns)}), {within_file}, {MAX_QUARANTINE_SHOWN})
+            FROM quarantine GROUP BY ALL""").fetchall():
+        quarantine_of[file], counts[file] = first, count
+    reasons = _rows(con, f"""
+        SELECT reason_code AS code, count(*) AS rows, arg_min(message_es, {overall}) AS message_es,
+               arg_min(message_en, {overall}) AS message_en
+        FROM quarantine GROUP BY reason_code ORDER BY rows DESC, min({overall})""")
+    return quarantine_of, counts, reasons
 
 
 def _years(con: duckdb.DuckDBPyConnection, today: date | None) -> tuple[int, int]:
@@ -468,7 +493,7 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
     series = indicator_series(data, words, country)
     files = {o["source_file"] for o in data.observations_of.get(iso, []) if o["source_file"]}
     files |= {i["source_file"] for i in instruments if i["source_file"]}
-    quarantine = [q for f in sorted(files) for q in data.quarantine_of.get(f, [])]
+    quarantine = [q for f in sorted(files) for q in data.quarantine_of.get(f, [])][:MAX_QUARANTINE_SHOWN]
     latest = data.progress.get((iso, data.last_year), {})
     memberships = []
     for group in data.groups:
@@ -480,8 +505,8 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
                    **{f"l_{k}": v for k, v in data.legislation.get((iso, y), {}).items()},
                    **{f"n_{k}": v for k, v in data.plans.get((iso, y), {}).items()}} for y in reversed(years)]
     return {"country": country, "name": name, "scores_chart": scores, "timeline": timeline, "instruments": instruments,
-            "types": types, "series": series, "quarantine": quarantine[:MAX_QUARANTINE_SHOWN],
-            "quarantine_total": len(quarantine), "latest": latest,
+            "types": types, "series": series, "quarantine": quarantine,
+            "quarantine_total": sum(data.quarantined_in.get(f, 0) for f in files), "latest": latest,
             "legislation_latest": data.legislation.get((iso, data.last_year), {}),
             "plan_latest": data.plans.get((iso, data.last_year), {}), "memberships": memberships,
             "score_rows": score_rows, "milestone_columns": list(MILESTONES)}
@@ -614,13 +639,8 @@ def quality_context(data: Data, words: Words, today: date | None = None) -> dict
                                 [t["rows_loaded"], t["rows_quarantined"]],
                                 words.caption(t["quality_title"], t["quality_desc"], t["rows"], t["quality_source"],
                                               row_header=t["observatory"]), words.num)
-    reasons: dict[str, dict] = {}
-    for q in data.quarantine:
-        r = reasons.setdefault(q["reason_code"], {"code": q["reason_code"], "rows": 0,
-                                                  "example": q[f"message_{words.language}"]})
-        r["rows"] += 1
-    return {"observatories": list(per.values()), "chart": chart,
-            "reasons": sorted(reasons.values(), key=lambda r: -r["rows"]), "receipts": data.receipts}
+    reasons = [{"code": r["code"], "rows": r["rows"], "example": r[f"message_{words.language}"]} for r in data.reasons]
+    return {"observatories": list(per.values()), "chart": chart, "reasons": reasons, "receipts": data.receipts}
 
 
 def dictionary_context(words: Words) -> dict:

@@ -168,15 +168,23 @@ def test_a_country_page_lists_the_first_hundred_quarantined_rows_and_points_to_t
     shutil.copy(published.published_db, copy)
     with duckdb.connect(str(copy)) as con:
         path = con.execute("SELECT any_value(source_file) FROM fact_observation WHERE country_iso3 = 'PER'").fetchall()[0][0]
-        con.execute("""INSERT INTO quarantine BY NAME SELECT ? AS source_file, 1000 + i AS source_row,
-                       'value_not_numeric' AS reason_code, 'es' AS message_es, 'en' AS message_en FROM range(150) AS r(i)""",
-                    [path])
+        # Inserted out of order, each with the line in its message: the page lists them by line.
+        con.execute("""INSERT INTO quarantine BY NAME SELECT ? AS source_file, 1000 + (i * 7) % 150 AS source_row,
+                       'value_not_numeric' AS reason_code, 'línea ' || (1000 + (i * 7) % 150) AS message_es,
+                       'line ' || (1000 + (i * 7) % 150) AS message_en FROM range(150) AS r(i)""", [path])
         total = con.execute("SELECT count(*) FROM quarantine WHERE source_file IN (SELECT source_file FROM fact_observation "
                             "WHERE country_iso3 = 'PER')").fetchall()[0][0]
+        expected = [f"{file} {row if row is not None else '—'} {reason}" for file, row, reason in con.execute(
+            "SELECT source_file, source_row, reason_code FROM quarantine WHERE source_file IN (SELECT source_file "
+            "FROM fact_observation WHERE country_iso3 = 'PER') ORDER BY source_file, source_row LIMIT 100").fetchall()]
     build(copy, tmp_path / "report")
     page = (tmp_path / "report" / "country" / "PER.html").read_text(encoding="utf-8")
-    assert page.count("<td>value_not_numeric</td>") <= 100
+    shown = re.findall(r"<tr><td>([^<]*)</td><td class=\"num\">([^<]*)</td><td>([^<]*)</td>", page)
+    assert [" ".join(row) for row in shown] == expected  # the first hundred, in order
     assert text_of(page, "more-quarantine").startswith(f"Se listan las primeras 100 de {total} filas")
+    # The data quality page counts every row of the reason and quotes its first one.
+    quality = (tmp_path / "report" / "quality.html").read_text(encoding="utf-8")
+    assert "value_not_numeric 150 línea 1000" in text_of(quality, "reasons")
 
 
 def test_observatory_report_makes_the_report_when_the_exports_fail_and_says_so(published, monkeypatch):
