@@ -1,6 +1,6 @@
-"""Receipts for staff: what happened to each file, with every problem, its line and how to fix
-it in Spanish and English. Written next to the data after each publish, and printed by
-`observatory check` without writing anything."""
+"""Receipts for staff: what happened to each file, with its problems, their line and how to fix
+them in Spanish and English, and the figures it revised. Written next to the data after each
+publish, and printed by `observatory check` without writing anything."""
 from __future__ import annotations
 
 import json
@@ -14,6 +14,10 @@ from observatory import layouts, observation_key, registry, small_cells
 from observatory.settings import Settings
 
 SQL_DIR = Path(__file__).parent / "sql"
+# Problems, and revised figures, listed in one receipt (the first by line); past that, how many
+# per reason. Every one is in the tables (quarantine, observation_history): a file whose every
+# row is quarantined gets a receipt staff can read, written in bounded memory.
+ROWS_SHOWN = 1_000
 
 STATUS_ES = {
     "loaded": "cargado", "partially_loaded": "cargado en parte", "rejected": "rechazado", "duplicate": "duplicado",
@@ -76,6 +80,18 @@ class Receipt:
     institution: str = ""  # the observatory's institution (registry), or its folder
     problems: list[Problem] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    # All of them, when more than the lists hold (ROWS_SHOWN): the problems by reason code.
+    problems_total: int = 0
+    problems_by_reason: dict[str, int] = field(default_factory=dict)
+    changes_total: int = 0
+
+    def __post_init__(self) -> None:
+        """Built from its lists alone (a duplicate's receipt), the totals are the lists'."""
+        self.problems_total = max(self.problems_total, len(self.problems))
+        self.changes_total = max(self.changes_total, len(self.changes))
+        if not self.problems_by_reason:
+            for problem in self.problems:
+                self.problems_by_reason[problem.reason_code] = self.problems_by_reason.get(problem.reason_code, 0) + 1
 
     def to_json(self) -> str:
         # What asdict gives, built directly: asdict deep-copies every problem (a second per
@@ -118,6 +134,10 @@ class Receipt:
                 f"| {p.where} | `{p.reason_code}` | {_cell(p.message_es)} | {_cell(p.message_en)} |"
                 for p in self.problems
             ]
+            if self.problems_total > len(self.problems):
+                lines += ["", MORE_PROBLEMS.format(shown=len(self.problems), total=self.problems_total), "",
+                          "| motivo / reason | filas / rows |", "|---|---|"]
+                lines += [f"| `{code}` | {rows} |" for code, rows in self.problems_by_reason.items()]
         else:
             lines.append("Sin problemas. / No problems.")
         if self.changes:
@@ -125,9 +145,22 @@ class Receipt:
                       "| línea / line | clave / key | antes / before | ahora / now | antes en / before in |", "|---|---|---|---|---|"]
             lines += [f"| {c.line if c.line is not None else '—'} | {_cell(c.key)} | {_before(c)} | {_number(c.value)} | {c.previous_file} |"
                       for c in self.changes]
+            if self.changes_total > len(self.changes):
+                lines += ["", MORE_CHANGES.format(shown=len(self.changes), total=self.changes_total)]
             if any(c.previous_withheld for c in self.changes):
                 lines += ["", WITHHELD_NOTE]
         return "\n".join(lines) + "\n"
+
+
+MORE_PROBLEMS = (
+    "Se listan los primeros {shown} de {total} problemas (por línea); todos quedan en la tabla `quarantine` de la "
+    "base publicada y en `exports/quarantine.csv` una vez cargado el archivo. Por motivo: / The first {shown} of "
+    "{total} problems are listed (by line); all of them are in the `quarantine` table of the published database "
+    "and in `exports/quarantine.csv` once the file is loaded. By reason:")
+MORE_CHANGES = (
+    "Se listan las primeras {shown} de {total} cifras revisadas (por línea); todas las versiones quedan en la "
+    "tabla `observation_history`. / The first {shown} of {total} revised figures are listed (by line); every "
+    "vintage is in the `observation_history` table.")
 
 
 def _before(change: Change) -> str:
@@ -143,28 +176,42 @@ def _cell(text: str) -> str:
 
 
 def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_table: str) -> list[Receipt]:
-    """Receipts from a file_receipt-shaped table and a quarantine-shaped table."""
+    """Receipts from a file_receipt-shaped table and a quarantine-shaped table: each lists its
+    first ROWS_SHOWN problems and revised figures, and counts them all."""
+    order = "source_row NULLS FIRST, source_column, reason_code, message_es"
     problems: dict[str, list[Problem]] = {}
-    for path, line, code, es, en, column in con.execute(
-        f"SELECT source_file, source_row, reason_code, message_es, message_en, source_column FROM {quarantine_table} "
-        "ORDER BY source_file, source_row NULLS FIRST, source_column"
-    ).fetchall():
+    for path, line, code, es, en, column in con.execute(f"""
+            SELECT source_file, source_row, reason_code, message_es, message_en, source_column FROM {quarantine_table}
+            QUALIFY row_number() OVER (PARTITION BY source_file ORDER BY {order}) <= {ROWS_SHOWN}
+            ORDER BY source_file, {order}""").fetchall():
         problems.setdefault(path, []).append(Problem(line, code, es, en, column))
+    by_reason: dict[str, dict[str, int]] = {}
+    for path, code, rows in con.execute(
+            f"SELECT source_file, reason_code, count(*) FROM {quarantine_table} GROUP BY ALL ORDER BY 1, 3 DESC, 2").fetchall():
+        by_reason.setdefault(path, {})[code] = rows
     changes: dict[str, list[Change]] = {}
+    changed: dict[str, int] = {}
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'observation_history' AND database_name = current_database()").fetchall()[0][0]:
         names = observation_key.key()
-        for path, line, *row in con.execute(observation_key.sql_file(SQL_DIR / "revisions.sql"),
-                                            [small_cells.sensitive_indicators()]).fetchall():
-            cells, (previous, value, previous_file, withheld) = dict(zip(names, row)), row[len(names):]
-            key = " ".join(str(cells[name]) for name in names if name != "source" and cells[name] is not None)
-            changes.setdefault(path, []).append(Change(line, f"{key} ({cells['source']})", previous, value, previous_file, withheld))
+        result = con.execute(observation_key.sql_file(SQL_DIR / "revisions.sql"), [small_cells.sensitive_indicators()])
+        while batch := result.fetchmany(10_000):  # in the receipts' order: each file's first ones are kept
+            for path, line, *row in batch:
+                changed[path] = changed.get(path, 0) + 1
+                if changed[path] > ROWS_SHOWN:
+                    continue
+                cells, (previous, value, previous_file, withheld) = dict(zip(names, row)), row[len(names):]
+                key = " ".join(str(cells[name]) for name in names if name != "source" and cells[name] is not None)
+                changes.setdefault(path, []).append(Change(line, f"{key} ({cells['source']})", previous, value, previous_file, withheld))
     receipts = []
     for row in con.execute(
         f"SELECT file_path, observatory, sha256, strftime(received_at, '%Y-%m-%d %H:%M:%S'), status, rows_read, rows_loaded, "
         f"rows_quarantined, layout, coalesce(rows_skipped, 0), from_registry FROM {receipt_table} ORDER BY file_path"
     ).fetchall():
+        reasons = by_reason.get(row[0], {})
         receipts.append(Receipt(*row, institution=registry.institution(row[1] or ""),
-                                problems=problems.get(row[0], []), changes=changes.get(row[0], [])))
+                                problems=problems.get(row[0], []), changes=changes.get(row[0], []),
+                                problems_total=sum(reasons.values()), problems_by_reason=reasons,
+                                changes_total=changed.get(row[0], 0)))
     return receipts
 
 

@@ -93,6 +93,33 @@ def test_receipts_next_to_the_data_for_every_file(settings):
     assert "cargado en parte" in markdown and "Atlantis" in markdown and "| 3 |" in markdown
 
 
+def test_a_receipt_lists_its_first_problems_and_counts_them_all(settings, monkeypatch):
+    from observatory import receipts
+
+    monkeypatch.setattr(receipts, "ROWS_SHOWN", 3)  # 1,000 by default
+    bad = "".join(f"Atlantis,{2000 + i},femicide_count,1,MIMP\n" for i in range(4))
+    bad += "".join(f"Perú,{2000 + i},femicide_count,n/d,MIMP\n" for i in range(2))
+    path = drop(settings, "mimp/carga.csv", GOOD + bad)
+    checked = json.loads(CliRunner().invoke(main, ["check", str(path), "--json"]).output)
+    run(settings)
+    receipt = json.loads((settings.receipts_dir / "mimp" / "carga.csv.json").read_text())
+    for shown in (checked, receipt):
+        assert [(p["line"], p["reason_code"]) for p in shown["problems"]] == [(3, "unknown_country"), (4, "unknown_country"),
+                                                                              (5, "unknown_country")]
+        assert shown["problems_total"] == shown["rows_quarantined"] == 6
+        assert shown["problems_by_reason"] == {"unknown_country": 4, "missing_value": 2}
+    markdown = (settings.receipts_dir / "mimp" / "carga.csv.md").read_text()
+    assert "The first 3 of 6 problems are listed" in markdown
+    assert "| `unknown_country` | 4 |\n| `missing_value` | 2 |" in markdown
+    assert query(settings, "SELECT count(*) FROM quarantine WHERE source_file = 'mimp/carga.csv'") == [(6,)]
+    # Under the limit, every problem is listed and nothing more is said.
+    monkeypatch.setattr(receipts, "ROWS_SHOWN", 6)
+    drop(settings, "mimp/otra.csv", GOOD.replace("95", "96") + bad)
+    run(settings)
+    assert "problems are listed" not in (settings.receipts_dir / "mimp" / "otra.csv.md").read_text()
+    assert len(json.loads((settings.receipts_dir / "mimp" / "otra.csv.json").read_text())["problems"]) == 6
+
+
 def test_check_prints_the_receipt_and_writes_nothing(settings, tmp_path):
     path = drop(settings, "mimp/carga.csv", GOOD + "Perú,2016,femicide_count,n/d,MIMP\n")
     before = sorted(p for p in tmp_path.rglob("*"))

@@ -234,6 +234,21 @@ def test_the_shipped_sample_data_runs_clean(tmp_path):
     assert scores == [(25, 1, 2022)]
 
 
+def test_a_receipt_lists_its_first_revised_figures_and_counts_them_all(settings, monkeypatch):
+    from observatory import receipts
+
+    monkeypatch.setattr(receipts, "ROWS_SHOWN", 2)  # 1,000 by default
+    drop(settings, "cepal/2019.csv", HEADER + "".join(f"Guatemala,{2010 + i},femicide_count,{200 + i},CEPALSTAT\n" for i in range(5)))
+    run(settings)
+    drop(settings, "cepal/2023.csv", HEADER + "".join(f"Guatemala,{2010 + i},femicide_count,{300 + i},CEPALSTAT\n" for i in range(5)))
+    run(settings)
+    receipt = json.loads((settings.receipts_dir / "cepal" / "2023.csv.json").read_text())
+    assert [(c["line"], c["previous_value"], c["value"]) for c in receipt["changes"]] == [(2, 200.0, 300.0), (3, 201.0, 301.0)]
+    assert receipt["changes_total"] == 5
+    assert "The first 2 of 5 revised figures are listed" in (settings.receipts_dir / "cepal" / "2023.csv.md").read_text()
+    assert query(settings, "SELECT count(*) FROM observation_history") == [(10,)]
+
+
 def test_revisions_keep_every_vintage_and_the_receipt_lists_the_change(settings):
     drop(settings, "cepal/2019.csv", HEADER + "Guatemala,2013,femicide_count,282,CEPALSTAT\nGuatemala,2014,femicide_count,240,CEPALSTAT\n")
     run(settings)
