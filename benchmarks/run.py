@@ -89,8 +89,11 @@ with open(sys.argv[3], "wb") as out, open(sys.argv[4], "wb") as err:
             break
     seconds = time.perf_counter() - start
 # the largest single process's peak, or the sampled peak of the process tree if larger
-peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, tree_peak)
-print(json.dumps({"seconds": seconds, "rc": child.returncode, "killed": killed, "peak_mib": peak}))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+peak = max(usage.ru_maxrss / 1024, tree_peak)
+# CPU seconds of the command and of the processes it waited for (the validation worker)
+cpu = usage.ru_utime + usage.ru_stime
+print(json.dumps({"seconds": seconds, "rc": child.returncode, "killed": killed, "peak_mib": peak, "cpu": cpu}))
 """
 BARE = ("import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
         "con.execute(open(sys.argv[2], encoding='utf-8').read()); con.close()")
@@ -104,6 +107,18 @@ class Measured:
     peak_mib: float
     stdout: Path
     stderr: Path
+    cpu: float = 0.0  # CPU seconds, user + system, of the command and the children it reaped
+
+    @property
+    def cores(self) -> str:
+        """How many cores the command kept busy on average."""
+        return f"{self.cpu / self.seconds:.2f}" if self.seconds else "-"
+
+    def timings(self) -> list[str]:
+        """The `--timings` block an observatory run printed on stderr (empty if none)."""
+        lines = self.stderr.read_text(errors="replace").splitlines()
+        start = next((i for i, line in enumerate(lines) if line.startswith("Tiempos / timings")), None)
+        return [] if start is None else [line for line in lines[start + 1:] if line.startswith("  ")]
 
     @property
     def ok(self) -> bool:
@@ -129,6 +144,7 @@ class Row:
     rows: int | None = None  # rows the scenario loads, for rows/s
     peak_mib: float | None = None
     note: str = ""
+    measured: Measured | None = None  # for its CPU seconds
 
 
 @dataclass
@@ -168,11 +184,11 @@ class Workspace:
                                str(out), str(err), *command],
                               env=self.env(receipts), cwd=self.base, capture_output=True, text=True, check=True)
         data = json.loads(done.stdout.strip().splitlines()[-1])
-        return Measured(data["seconds"], data["rc"], data["killed"], data["peak_mib"], out, err)
+        return Measured(data["seconds"], data["rc"], data["killed"], data["peak_mib"], out, err, data["cpu"])
 
     def observatory_run(self, name: str, raw: Path | None = None, curated: Path | None = None,
                         timeout: float | None = None, memory_limit_mib: float | None = None) -> Measured:
-        return self.measure(name, [OBSERVATORY, "run", "--raw-dir", str(raw or self.raw),
+        return self.measure(name, [OBSERVATORY, "run", "--timings", "--raw-dir", str(raw or self.raw),
                                    "--curated-dir", str(curated or self.curated)], timeout,
                             memory_limit_mib=memory_limit_mib)
 
@@ -274,7 +290,7 @@ def run_size(total: int, files: int, selected: set[str], args: argparse.Namespac
                 loaded = con.execute("SELECT count(*) FROM t").fetchone()[0]
             say(f"bare DuckDB read_csv of the UTF-8 comma copies: {bare.seconds:.2f} s, {loaded:,} rows, "
                 f"{total / bare.seconds:,.0f} rows/s, peak {bare.peak_mib:,.0f} MiB")
-            table.append(Row("bare DuckDB read_csv", bare.seconds, "1.0x", total, bare.peak_mib))
+            table.append(Row("bare DuckDB read_csv", bare.seconds, "1.0x", total, bare.peak_mib, measured=bare))
         else:
             say(f"bare load {bare.failure()}\n{bare.tail()}")
             table.append(Row("bare DuckDB read_csv", None, note=bare.failure()))
@@ -287,8 +303,9 @@ def run_size(total: int, files: int, selected: set[str], args: argparse.Namespac
             ratio = f"{full.seconds / bare.seconds:.1f}x bare" if bare else ""
             say(f"full observatory run: {full.seconds:.1f} s {ratio}, {total / full.seconds:,.0f} rows/s, "
                 f"peak {full.peak_mib:,.0f} MiB {note}")
+            _print_timings(full)
             print_receipts(ws.curated, total, bad)
-            table.append(Row("full observatory run", full.seconds, ratio, total, full.peak_mib, note))
+            table.append(Row("full observatory run", full.seconds, ratio, total, full.peak_mib, note, full))
         else:
             say(f"full observatory run {full.failure()} {note}\n{full.tail()}")
             table.append(Row("full observatory run", None, note=f"{full.failure()} {note}".strip()))
@@ -302,7 +319,7 @@ def run_size(total: int, files: int, selected: set[str], args: argparse.Namespac
         noop = ws.observatory_run("noop")
         startup = ws.measure("startup", [PYTHON, "-c", "import observatory.cli"])
         after = published_hashes(ws.curated)
-        table.append(Row("start-up: import observatory.cli", startup.seconds, "", None, startup.peak_mib))
+        table.append(Row("start-up: import observatory.cli", startup.seconds, "", None, startup.peak_mib, measured=startup))
         if noop.ok:
             ratio = f"{noop.seconds / bare.seconds:.1f}x bare" if bare else ""
             same = before == after and bool(before)
@@ -312,7 +329,8 @@ def run_size(total: int, files: int, selected: set[str], args: argparse.Namespac
             say(f"    published files byte-identical: {'yes' if same else 'no'} ({len(after)} files hashed"
                 + (f"; changed: {', '.join(changed)})" if changed else ")"))
             table.append(Row("noop run (nothing new)", noop.seconds, ratio, None, noop.peak_mib,
-                             "published bytes identical" if same else f"bytes differ: {', '.join(changed) or 'no files'}"))
+                             "published bytes identical" if same else f"bytes differ: {', '.join(changed) or 'no files'}",
+                             noop))
         else:
             say(f"noop run {noop.failure()}\n{noop.tail()}")
             table.append(Row("noop run (nothing new)", None, note=noop.failure()))
@@ -327,8 +345,9 @@ def run_size(total: int, files: int, selected: set[str], args: argparse.Namespac
             extra = f"+{new.seconds - noop.seconds:.1f} s over noop" if noop else ""
             say(f"one new {NEW_FILE_ROWS:,}-row file: {new.seconds:.1f} s {extra}; peak {new.peak_mib:,.0f} MiB")
             _print_file(ws.curated, new_path.relative_to(ws.raw).as_posix())
+            _print_timings(new)
             table.append(Row(f"one new {NEW_FILE_ROWS:,}-row file", new.seconds, extra, NEW_FILE_ROWS, new.peak_mib,
-                             f"rows/s of its {NEW_FILE_ROWS:,} rows"))
+                             f"rows/s of its {NEW_FILE_ROWS:,} rows", new))
         else:
             say(f"new-file run {new.failure()}\n{new.tail()}")
             table.append(Row(f"one new {NEW_FILE_ROWS:,}-row file", None, note=new.failure()))
@@ -343,7 +362,9 @@ def run_size(total: int, files: int, selected: set[str], args: argparse.Namespac
             say(f"identical re-drop ({generated[0].rel_path} copied to {copy.relative_to(ws.raw).as_posix()}): "
                 f"{again.seconds:.1f} s {extra}; peak {again.peak_mib:,.0f} MiB")
             _print_file(ws.curated, copy.relative_to(ws.raw).as_posix())
-            table.append(Row("identical re-drop", again.seconds, extra, None, again.peak_mib, f"receipt: {_status(ws.curated, copy.relative_to(ws.raw).as_posix())}"))
+            _print_timings(again)
+            table.append(Row("identical re-drop", again.seconds, extra, None, again.peak_mib,
+                             f"receipt: {_status(ws.curated, copy.relative_to(ws.raw).as_posix())}", again))
         else:
             say(f"re-drop run {again.failure()}\n{again.tail()}")
             table.append(Row("identical re-drop", None, note=again.failure()))
@@ -359,7 +380,7 @@ def run_size(total: int, files: int, selected: set[str], args: argparse.Namespac
             say(f"naive peer (pandas + GX per file + DuckDB insert): {peer.seconds:.1f} s, peer/full {ratio}{goal}; "
                 f"{total / peer.seconds:,.0f} rows/s, peak {peer.peak_mib:,.0f} MiB; read {counts['rows_read']:,}, "
                 f"loaded {counts['rows_loaded']:,}, quarantined {counts['rows_quarantined']:,}")
-            table.append(Row("naive peer (pandas+GX)", peer.seconds, ratio, total, peer.peak_mib, goal.lstrip("; ")))
+            table.append(Row("naive peer (pandas+GX)", peer.seconds, ratio, total, peer.peak_mib, goal.lstrip("; "), peer))
         else:
             say(f"naive peer {peer.failure()}\n{peer.tail()}")
             table.append(Row("naive peer (pandas+GX)", None, note=peer.failure()))
@@ -371,6 +392,15 @@ def _counts(values) -> str:
     for value in values:
         seen[value] = seen.get(value, 0) + 1
     return ", ".join(f"{name} {count}" for name, count in seen.items())
+
+
+def _print_timings(run: Measured) -> None:
+    """Where the run's time went: its `--timings` block (each step's seconds, then the rest)."""
+    lines = run.timings()
+    if lines:
+        say(f"    where the time went (observatory run --timings; CPU {run.cpu:.1f} s, {run.cores} cores busy):")
+        for line in lines:
+            say("    " + line)
 
 
 def _status(curated: Path, rel_path: str) -> str:
@@ -457,7 +487,7 @@ def _run_one_bomb(args: argparse.Namespace, work: Path, repeated: bool) -> list[
         if not quarantine:
             say("    no quarantine row for the bomb")
     return [Row(f"bomb, {kind} ({args.bomb_mib:,} MiB inflated)", run.seconds, "", None, run.peak_mib,
-                "completed" if run.ok else run.failure())]
+                "completed" if run.ok else run.failure(), run)]
 
 
 # --- report -------------------------------------------------------------------------------
@@ -483,13 +513,15 @@ def machine() -> str:
 
 def print_table(title: str, rows: list[Row]) -> None:
     say(f"\n{title}")
-    say(f"  {'scenario':<34} | {'seconds':>8} | {'ratio':<22} | {'rows/s':>9} | {'peak MiB':>8} | note")
-    say(f"  {'-' * 34}-+-{'-' * 8}-+-{'-' * 22}-+-{'-' * 9}-+-{'-' * 8}-+-{'-' * 20}")
+    say(f"  {'scenario':<34} | {'seconds':>8} | {'ratio':<22} | {'rows/s':>9} | {'peak MiB':>8} | {'CPU s':>6} | "
+        f"{'cores':>5} | note")
+    say(f"  {'-' * 34}-+-{'-' * 8}-+-{'-' * 22}-+-{'-' * 9}-+-{'-' * 8}-+-{'-' * 6}-+-{'-' * 5}-+-{'-' * 20}")
     for row in rows:
         seconds = f"{row.seconds:8.2f}" if row.seconds is not None else f"{'-':>8}"
         rate = f"{row.rows / row.seconds:9,.0f}" if row.rows and row.seconds else f"{'-':>9}"
         peak = f"{row.peak_mib:8,.0f}" if row.peak_mib is not None else f"{'-':>8}"
-        say(f"  {row.scenario:<34} | {seconds} | {row.ratio:<22} | {rate} | {peak} | {row.note}")
+        cpu, cores = (f"{row.measured.cpu:6.1f}", f"{row.measured.cores:>5}") if row.measured else (f"{'-':>6}", f"{'-':>5}")
+        say(f"  {row.scenario:<34} | {seconds} | {row.ratio:<22} | {rate} | {peak} | {cpu} | {cores} | {row.note}")
 
 
 def _half_memory_mib() -> int:
