@@ -6,10 +6,11 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 from observatory import faults, observation_key, reference, state
 from observatory.sqltext import registered
@@ -126,43 +127,54 @@ def build_marts(con: duckdb.DuckDBPyConnection, first_year: int, last_year: int,
     return counts
 
 
+# Quarantine rows written at a time, and messages remembered: a file whose every row is
+# quarantined (up to the file limits, millions of rows) never sits whole in Python, and a file
+# whose rows all fail the same way has its messages written once.
+QUARANTINE_BATCH = 50_000
+MESSAGES_CACHED = 100_000
+QUARANTINE_SCHEMA = pa.schema([("source_file", pa.string()), ("source_row", pa.int32()), ("reason_code", pa.string()),
+                               ("message_es", pa.string()), ("message_en", pa.string()), ("source_column", pa.string())])
+
+
 def _insert_quarantine(con: duckdb.DuckDBPyConnection) -> None:
-    quarantine = quarantine_rows(con)
-    if quarantine.empty:
-        return
-    with registered(con, "_quarantine", quarantine):
-        con.execute("INSERT INTO quarantine BY NAME SELECT * FROM _quarantine")
-
-
-def quarantine_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Staged problems as quarantine rows, with messages staff can act on in Spanish and English."""
-    problems = con.execute("""
-        SELECT f.file_path, p.line, p.reason_code, p.details, r.cell
+    """Staged problems as quarantine rows, with messages staff can act on in Spanish and
+    English, QUARANTINE_BATCH at a time, in the order of file, line and staging."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _problem AS
+        SELECT row_number() OVER (ORDER BY f.file_path, p.line NULLS FIRST, p.row_id) AS n,
+               f.file_path, p.line, p.reason_code, p.details, r.cell
         FROM stage_problem AS p JOIN stage_file AS f USING (file_id)
         LEFT JOIN stage_row AS r USING (row_id)
-        ORDER BY f.file_path, p.line NULLS FIRST, p.row_id
-    """).df()
+    """)
+    messages = _message_writer()
+    done = 0
+    while batch := con.execute("SELECT file_path, line, reason_code, details, cell FROM _problem "
+                               "WHERE n > ? AND n <= ? ORDER BY n", [done, done + QUARANTINE_BATCH]).fetchall():
+        done += QUARANTINE_BATCH
+        written = [messages(code, details, path) for path, _, code, details, _ in batch]
+        rows = pa.table([[b[0] for b in batch], [b[1] for b in batch], [b[2] for b in batch],
+                         [es for es, _ in written], [en for _, en in written], [b[4] for b in batch]],
+                        schema=QUARANTINE_SCHEMA)
+        with registered(con, "_quarantine", rows):
+            con.execute("INSERT INTO quarantine BY NAME SELECT * FROM _quarantine")
+    con.execute("DROP TABLE _problem")
+
+
+def _message_writer():
+    """(reason code, details as JSON, file path) -> the Spanish and English messages, from
+    reference/reasons.csv's templates (a field the details lack is shown as '?')."""
     reasons = reference.load("reasons")
     templates = dict(zip(reasons["reason_code"], zip(reasons["message_es"], reasons["message_en"])))
-    messages = [
-        _messages(templates[code], json.loads(details), path)
-        for path, code, details in zip(problems["file_path"], problems["reason_code"], problems["details"])
-    ]
-    return pd.DataFrame({
-        "source_file": problems["file_path"],
-        "source_row": problems["line"].astype("Int32"),
-        "reason_code": problems["reason_code"],
-        "message_es": [es for es, _ in messages],
-        "message_en": [en for _, en in messages],
-        "source_column": problems["cell"],
-    })
+
+    @lru_cache(maxsize=MESSAGES_CACHED)
+    def messages(code: str, details: str, path: str) -> tuple[str, str]:
+        fields = _Blank(json.loads(details), file_name=Path(path).name)
+        es, en = templates[code]
+        return es.format_map(fields), en.format_map(fields)
+
+    return messages
 
 
 class _Blank(dict):
     def __missing__(self, key: str) -> str:
         return "?"
-
-
-def _messages(templates: tuple[str, str], details: dict, path: str) -> tuple[str, str]:
-    fields = _Blank(details, file_name=Path(path).name)
-    return templates[0].format_map(fields), templates[1].format_map(fields)

@@ -120,6 +120,21 @@ def test_timings_name_every_step_and_add_up_to_the_run(settings):
     assert "Tiempos" not in run(settings).stderr  # only when asked
 
 
+def test_quarantine_rows_are_written_a_batch_at_a_time_with_their_messages(settings, monkeypatch):
+    from observatory import build
+
+    monkeypatch.setattr(build, "QUARANTINE_BATCH", 2)  # 50,000 by default
+    bad = "Atlantis,2015,femicide_count,1,MIMP\n" * 3 + "Perú,2016,femicide_count,n/d,MIMP\nPerú,2017,femicide_count,,MIMP\n"
+    drop(settings, "mimp/2016.csv", GOOD + bad)
+    run(settings)
+    rows = query(settings, "SELECT source_row, reason_code, message_es, message_en FROM quarantine ORDER BY source_row")
+    assert [(line, code) for line, code, *_ in rows] == [(4, "unknown_country"), (5, "unknown_country"),
+                                                        (6, "unknown_country"), (7, "missing_value"), (8, "missing_value")]
+    assert all("Atlantis" in es and "Atlantis" in en for _, code, es, en in rows if code == "unknown_country")
+    assert "«n/d»" in rows[3][2] and "'n/d'" in rows[3][3] and "«»" in rows[4][2]
+    assert receipts(settings) == {"mimp/2016.csv": ("partially_loaded", 7, 2, 5)}
+
+
 def test_same_content_under_another_name_is_a_duplicate_that_adds_nothing(settings):
     drop(settings, "mimp/2016.csv", GOOD)
     run(settings)
