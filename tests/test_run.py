@@ -1,5 +1,6 @@
 """End to end through `observatory run`, as staff and analysts use it."""
 import json
+import time
 
 import duckdb
 import pytest
@@ -107,13 +108,16 @@ def test_a_second_run_with_nothing_new_loads_nothing_twice(settings):
 
 def test_timings_name_every_step_and_add_up_to_the_run(settings):
     drop(settings, "mimp/2016.csv", GOOD)
+    started = time.perf_counter()
     lines = run(settings, "--timings").stderr.splitlines()
-    seconds = {line[:50].strip(): float(line[50:]) for line in lines[1:]}
+    wall = time.perf_counter() - started
+    seconds = {name.strip(): float(value) for name, value in (line.rsplit(None, 1) for line in lines[1:])}
     assert lines[0] == "Tiempos / timings (s):"
     assert {"staged_observations", "validated_observations", "curated_tables", "marts", "published_database",
             "research_outputs", "file_receipt_receipts_balance"} <= set(seconds)
-    total = seconds.pop("total")
-    assert min(seconds.values()) >= 0 and sum(seconds.values()) == pytest.approx(total, abs=0.02)
+    total, rest = seconds.pop("total"), seconds.pop("resto / rest (arranque / start-up, Dagster)")
+    # The steps and the rest are parts of the command's own time, which the caller's clock brackets.
+    assert min(seconds.values()) > 0 and rest > 0 and sum(seconds.values()) < total <= wall
     # Nothing new: the run ends before Dagster, and says that no step ran.
     again = run(settings, "--timings").stderr
     assert "nothing to do, no step ran" in again and "staged_observations" not in again
@@ -127,7 +131,8 @@ def test_quarantine_rows_are_written_a_batch_at_a_time_with_their_messages(setti
     bad = "Atlantis,2015,femicide_count,1,MIMP\n" * 3 + "Perú,2016,femicide_count,n/d,MIMP\nPerú,2017,femicide_count,,MIMP\n"
     drop(settings, "mimp/2016.csv", GOOD + bad)
     run(settings)
-    rows = query(settings, "SELECT source_row, reason_code, message_es, message_en FROM quarantine ORDER BY source_row")
+    # Written in the order of file and line (as stored, without ORDER BY), batch after batch.
+    rows = query(settings, "SELECT source_row, reason_code, message_es, message_en FROM quarantine")
     assert [(line, code) for line, code, *_ in rows] == [(4, "unknown_country"), (5, "unknown_country"),
                                                         (6, "unknown_country"), (7, "missing_value"), (8, "missing_value")]
     assert all("Atlantis" in es and "Atlantis" in en for _, code, es, en in rows if code == "unknown_country")
