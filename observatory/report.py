@@ -153,10 +153,13 @@ def _quarantine(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, list[dict]], 
             SELECT source_file, count(*), arg_min(struct_pack({', '.join(columns)}), {within_file}, {MAX_QUARANTINE_SHOWN})
             FROM quarantine GROUP BY ALL""").fetchall():
         quarantine_of[file], counts[file] = first, count
+    # Both messages of the same, first row (arg_min passes over a NULL argument: a struct is never NULL).
     reasons = _rows(con, f"""
-        SELECT reason_code AS code, count(*) AS rows, arg_min(message_es, {overall}) AS message_es,
-               arg_min(message_en, {overall}) AS message_en
-        FROM quarantine GROUP BY reason_code ORDER BY rows DESC, min({overall})""")
+        SELECT code, rows, first.message_es, first.message_en FROM (
+            SELECT reason_code AS code, count(*) AS rows, min({overall}) AS position,
+                   arg_min(struct_pack(message_es, message_en), {overall}) AS first
+            FROM quarantine GROUP BY reason_code)
+        ORDER BY rows DESC, position""")
     return quarantine_of, counts, reasons
 
 

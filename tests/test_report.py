@@ -231,3 +231,33 @@ def test_an_interrupt_waits_for_the_exports_and_the_report_to_end(settings, monk
     finally:
         signal.signal(signal.SIGINT, previous)
     assert sorted(ended) == ["report", "research_exports"]
+
+
+def test_the_quarantine_summary_is_what_the_whole_table_would_give(monkeypatch):
+    """The report sums the quarantine up in DuckDB; the pages must show what the whole table,
+    sorted on every column, gives: ties, NULL lines (a rejected file), NULL columns and messages."""
+    import random
+
+    from observatory import report
+
+    monkeypatch.setattr(report, "MAX_QUARANTINE_SHOWN", 4)
+    generator = random.Random(7)
+    rows = [(generator.choice(["a.csv", "b.csv", "c.csv"]), generator.choice([None, 2, 3, 3, 5, 8]),
+             generator.choice(["missing_value", "unknown_country", "invalid_year"]),
+             generator.choice([None, "falta", "país"]), generator.choice([None, "missing", "country"]),
+             generator.choice([None, "", "2019"])) for _ in range(60)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE quarantine (source_file VARCHAR, source_row INTEGER, reason_code VARCHAR, "
+                "message_es VARCHAR, message_en VARCHAR, source_column VARCHAR)")
+    con.executemany("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)", rows)
+    ordered = con.execute("SELECT * FROM quarantine ORDER BY source_file, source_row, COLUMNS(*)").fetchall()
+    names = ["source_file", "source_row", "reason_code", "message_es", "message_en", "source_column"]
+    first_of, counts, reasons = report._quarantine(con)
+    for file in ("a.csv", "b.csv", "c.csv"):
+        expected = [dict(zip(names, row)) for row in ordered if row[0] == file]
+        assert first_of[file] == expected[:4] and counts[file] == len(expected)
+    expected_reasons = {}
+    for row in ordered:  # first appearance sets the message and breaks ties in the counts
+        expected_reasons.setdefault(row[2], {"code": row[2], "rows": 0, "message_es": row[3], "message_en": row[4]})
+        expected_reasons[row[2]]["rows"] += 1
+    assert reasons == sorted(expected_reasons.values(), key=lambda r: -r["rows"])
