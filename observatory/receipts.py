@@ -136,7 +136,7 @@ class Receipt:
             ]
             if self.problems_total > len(self.problems):
                 lines += ["", MORE_PROBLEMS.format(shown=len(self.problems), total=self.problems_total), "",
-                          "| motivo / reason | filas / rows |", "|---|---|"]
+                          "| motivo / reason | problemas / problems |", "|---|---|"]
                 lines += [f"| `{code}` | {rows} |" for code, rows in self.problems_by_reason.items()]
         else:
             lines.append("Sin problemas. / No problems.")
@@ -153,14 +153,17 @@ class Receipt:
 
 
 MORE_PROBLEMS = (
-    "Se listan los primeros {shown} de {total} problemas (por línea); todos quedan en la tabla `quarantine` de la "
-    "base publicada y en `exports/quarantine.csv` una vez cargado el archivo. Por motivo: / The first {shown} of "
-    "{total} problems are listed (by line); all of them are in the `quarantine` table of the published database "
-    "and in `exports/quarantine.csv` once the file is loaded. By reason:")
+    "Se listan los primeros {shown} de {total} problemas (por línea). Cuando el archivo se carga, todos quedan en "
+    "`exports/quarantine.csv` de la carpeta publicada (`data/curated/` por omisión). Cuántos hay de cada motivo:\n\n"
+    "The first {shown} of {total} problems are listed (by line). When the file is loaded, all of them are in "
+    "`exports/quarantine.csv` of the published folder (`data/curated/` by default). How many of each reason:")
 MORE_CHANGES = (
-    "Se listan las primeras {shown} de {total} cifras revisadas (por línea); todas las versiones quedan en la "
-    "tabla `observation_history`. / The first {shown} of {total} revised figures are listed (by line); every "
-    "vintage is in the `observation_history` table.")
+    "Se listan las primeras {shown} de {total} cifras revisadas (por línea). Todas las versiones quedan en "
+    "`exports/observation_history/<ISO3>.csv` de la carpeta publicada (`data/curated/` por omisión), salvo las "
+    "cifras que la publicación retiene para proteger a las víctimas.\n\n"
+    "The first {shown} of {total} revised figures are listed (by line). Every vintage is in "
+    "`exports/observation_history/<ISO3>.csv` of the published folder (`data/curated/` by default), but for the "
+    "figures the publication withholds to protect victims.")
 
 
 def _before(change: Change) -> str:
