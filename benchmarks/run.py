@@ -118,7 +118,14 @@ class Measured:
         """The `--timings` block an observatory run printed on stderr (empty if none)."""
         lines = self.stderr.read_text(errors="replace").splitlines()
         start = next((i for i, line in enumerate(lines) if line.startswith("Tiempos / timings")), None)
-        return [] if start is None else [line for line in lines[start + 1:] if line.startswith("  ")]
+        if start is None:
+            return []
+        block = []
+        for line in lines[start + 1:]:  # up to its total line
+            block.append(line)
+            if line.split()[:1] == ["total"]:
+                break
+        return block
 
     @property
     def ok(self) -> bool:

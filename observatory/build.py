@@ -127,9 +127,10 @@ def build_marts(con: duckdb.DuckDBPyConnection, first_year: int, last_year: int,
     return counts
 
 
-# Quarantine rows written at a time, and messages remembered: a file whose every row is
-# quarantined (up to the file limits, millions of rows) never sits whole in Python, and a file
-# whose rows all fail the same way has its messages written once.
+# Quarantine rows written at a time, and how many distinct messages are remembered (the most
+# recently used): a file whose every row is quarantined (up to the file limits, millions of
+# rows) never sits whole in Python, and a file whose rows all fail the same way has its
+# messages written once.
 QUARANTINE_BATCH = 50_000
 MESSAGES_CACHED = 100_000
 QUARANTINE_SCHEMA = pa.schema([("source_file", pa.string()), ("source_row", pa.int32()), ("reason_code", pa.string()),
