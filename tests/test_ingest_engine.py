@@ -6,6 +6,7 @@ import hashlib
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -431,6 +432,33 @@ def test_great_expectations_runs_in_its_worker_not_in_the_run(settings):
     assert "great_expectations imported: False" in result.stdout
     assert receipt(settings, "mimp/2016.csv") == ("partially_loaded", 3, 2, 1)
     assert query(settings, "SELECT reason_code FROM quarantine WHERE source_file = 'mimp/2016.csv'") == [("unknown_country",)]
+
+
+def _workers() -> set[int]:
+    """Process ids of every Great Expectations worker on the machine."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and b"observatory.validate_worker" in (entry / "cmdline").read_bytes():
+                found.add(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table in /proc")
+def test_the_installed_command_ends_quickly_and_stops_its_worker(settings):
+    """`observatory` as installed (cli.entry) leaves its objects to the process's exit, but its
+    exit handlers still run: the run is complete and its validation worker is not left behind."""
+    drop(settings, "mimp/2016.csv", GOOD + "Atlantis,2016,femicide_count,3,MIMP\n")
+    before = _workers()
+    script = ("import sys\nfrom observatory.cli import entry\n"
+              f"sys.argv = ['observatory', 'run', '--raw-dir', {str(settings.raw_dir)!r}, "
+              f"'--curated-dir', {str(settings.curated_dir)!r}]\nentry()\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "1 new or changed" in result.stdout and receipt(settings, "mimp/2016.csv") == ("partially_loaded", 3, 2, 1)
+    assert _workers() - before == set()
 
 
 def _suite(column: str = "x", expectation: str = "expect_column_values_to_not_be_null", name: str = "tiny"):
