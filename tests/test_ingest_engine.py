@@ -448,17 +448,25 @@ def _workers() -> set[int]:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table in /proc")
 def test_the_installed_command_ends_quickly_and_stops_its_worker(settings):
-    """`observatory` as installed (cli.entry) leaves its objects to the process's exit, but its
-    exit handlers still run: the run is complete and its validation worker is not left behind."""
+    """`observatory` as installed (cli.entry) skips Python's teardown, but what a normal exit
+    does that matters still happens: the run is complete, its output whole, its exit code kept,
+    its validation worker not left behind, and nothing is printed after it."""
     drop(settings, "mimp/2016.csv", GOOD + "Atlantis,2016,femicide_count,3,MIMP\n")
     before = _workers()
-    script = ("import sys\nfrom observatory.cli import entry\n"
-              f"sys.argv = ['observatory', 'run', '--raw-dir', {str(settings.raw_dir)!r}, "
-              f"'--curated-dir', {str(settings.curated_dir)!r}]\nentry()\n")
-    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+
+    def observatory(*arguments: str) -> subprocess.CompletedProcess:
+        script = f"import sys\nfrom observatory.cli import entry\nsys.argv = ['observatory', *{list(arguments)!r}]\nentry()\n"
+        return subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+
+    result = observatory("run", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir))
     assert result.returncode == 0, result.stderr
-    assert "1 new or changed" in result.stdout and receipt(settings, "mimp/2016.csv") == ("partially_loaded", 3, 2, 1)
+    assert "1 new or changed" in result.stdout and result.stdout.rstrip().endswith("standing for all its rows)")
+    assert receipt(settings, "mimp/2016.csv") == ("partially_loaded", 3, 2, 1)
+    assert "leaked" not in result.stderr  # DuckDB's bindings report objects a teardown left behind
+    assert not settings.working_db.with_name("working.duckdb.wal").exists()
     assert _workers() - before == set()
+    failed = observatory("run", "--raw-dir", str(settings.raw_dir / "missing"), "--curated-dir", str(settings.curated_dir))
+    assert failed.returncode == 1 and "observatory run failed" in failed.stderr
 
 
 def _suite(column: str = "x", expectation: str = "expect_column_values_to_not_be_null", name: str = "tiny"):
