@@ -101,19 +101,20 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> list[Table]:
     return tables
 
 
-def export(published_db: Path, target: Path) -> ExportSummary:
+def export(published_db: Path, target: Path, config: dict[str, str] | None = None) -> ExportSummary:
     """Write the exports into a new folder beside `target`, then point `target` at it with one
     rename: a reader sees the whole old set or the whole new one. A CSV whose fingerprint (its
     rows, hashed in DuckDB, and the code that writes it) is the one the current folder's
     manifest records is hard-linked from there instead of written again; the manifest is
-    written last, into the new folder, so a crash leaves the current exports as they were."""
+    written last, into the new folder, so a crash leaves the current exports as they were.
+    `config`: DuckDB's settings (Settings.reader_config: a memory limit, a spill folder)."""
     current = publication.current_version(target)
     recorded = publication.read_manifest(current)
     version = target.with_name(f".{target.name}-{uuid.uuid4().hex}")
     version.mkdir(parents=True)
     written: list[str] = []
     try:
-        with duckdb.connect(str(published_db), read_only=True) as con:
+        with duckdb.connect(str(published_db), read_only=True, config=config or {}) as con:
             tables = published_tables(con)
             files = csv_files(con, tables)
             manifest, stale = {}, []

@@ -264,14 +264,14 @@ def publish(settings: Settings) -> publish_step.PublishSummary | None:
 def export(settings: Settings) -> exports_step.ExportSummary:
     """CSV, data dictionary and datapackage.json, from the published database (not the working
     one): whatever the publication withholds, the exports withhold too."""
-    return exports_step.export(settings.published_db, settings.exports_dir)
+    return exports_step.export(settings.published_db, settings.exports_dir, settings.reader_config())
 
 
 def report(settings: Settings) -> "report_step.ReportSummary":
     """The offline HTML report (Spanish, and English under en/), from the published database."""
     from observatory import report as report_step
 
-    return report_step.build(settings.published_db, settings.report_dir)
+    return report_step.build(settings.published_db, settings.report_dir, config=settings.reader_config())
 
 
 OUTPUTS: dict[str, Callable[[Settings], object]] = {"research_exports": export, "report": report}

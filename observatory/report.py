@@ -279,16 +279,18 @@ def unknown_cell(words: "Words") -> Markup:
     return Markup('<span class="unknown-value">{}</span>').format(words.t["unknown"])
 
 
-def build(published_db: Path, target: Path, today: date | None = None) -> ReportSummary:
+def build(published_db: Path, target: Path, today: date | None = None,
+          config: dict[str, str] | None = None) -> ReportSummary:
     """Write the report into a new folder beside `target`, then point `target` at it with one
     rename (as the exports). A page whose fingerprint (what it reads, see `fingerprints`) is
     the one the current report's manifest records is hard-linked from the current folder
     instead of rendered again; the manifest is written last, into the new folder, so a crash
-    leaves the current report and its manifest as they were."""
+    leaves the current report and its manifest as they were. `config`: DuckDB's settings
+    (Settings.reader_config: a memory limit, a spill folder)."""
     today = today or datetime.now(timezone.utc).date()
     current = publication.current_version(target)
     recorded = publication.read_manifest(current)
-    with duckdb.connect(str(published_db), read_only=True) as con:
+    with duckdb.connect(str(published_db), read_only=True, config=config or {}) as con:
         prints = fingerprints(con, today)
         stale = {path for path, fingerprint in prints.items() if not publication.reusable(current, path, fingerprint, recorded)}
         countries = {path.split("/")[-1][:-5] for path in stale if _page_of(path).startswith("country/")}

@@ -114,6 +114,12 @@ class Settings:
         """Transcoded copies of raw files and DuckDB's spill files, removed as they are done with."""
         return self.work_dir / "tmp"
 
+    def reader_config(self) -> dict[str, str]:
+        """DuckDB settings of what reads the published database (the exports, the report, side
+        by side in one instance): the run's memory limit, and a spill folder of their own (the
+        working database's instance may be spilling into temp_dir meanwhile)."""
+        return {"memory_limit": self.duckdb_memory_limit, "temp_directory": str(self.temp_dir / "outputs")}
+
     @property
     def discovery_marker(self) -> Path:
         """Modified when the last run began listing the raw folder: what changed after it is new."""
