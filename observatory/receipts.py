@@ -205,12 +205,15 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
                 cells, (previous, value, previous_file, withheld) = dict(zip(names, row)), row[len(names):]
                 key = " ".join(str(cells[name]) for name in names if name != "source" and cells[name] is not None)
                 changes.setdefault(path, []).append(Change(line, f"{key} ({cells['source']})", previous, value, previous_file, withheld))
+    owners = _owners(con)
     receipts = []
     for row in con.execute(
         f"SELECT file_path, observatory, sha256, strftime(received_at, '%Y-%m-%d %H:%M:%S'), status, rows_read, rows_loaded, "
         f"rows_quarantined, layout, coalesce(rows_skipped, 0), from_registry FROM {receipt_table} ORDER BY file_path"
     ).fetchall():
         reasons = by_reason.get(row[0], {})
+        if row[4] == "duplicate" and row[2] in owners:  # the file that brought the content, as `check` says
+            problems[row[0]], reasons = [duplicate_problem(owners[row[2]])], {}
         receipts.append(Receipt(*row, institution=registry.institution(row[1] or ""),
                                 problems=problems.get(row[0], []), changes=changes.get(row[0], []),
                                 problems_total=sum(reasons.values()), problems_by_reason=reasons,
@@ -218,22 +221,39 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
     return receipts
 
 
+def _owners(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """sha256 -> the file that brought that content (as discover.received_contents reads it from
+    the published receipts), from the receipts of this database."""
+    owners: dict[str, str] = {}
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'file_receipt' AND database_name = current_database()").fetchall()[0][0]:
+        for sha, path in con.execute(
+                "SELECT sha256, file_path FROM file_receipt WHERE status <> 'duplicate' ORDER BY file_path").fetchall():
+            owners.setdefault(sha, path)
+    return owners
+
+
+def duplicate_problem(original: str) -> Problem:
+    """A duplicate's one problem: its content came with `original`, which the message names."""
+    from observatory import reference
+
+    reasons = reference.load("reasons").set_index("reason_code")
+    es, en = (reasons.at["duplicate_file", column].format(original=original) for column in ("message_es", "message_en"))
+    return Problem(None, "duplicate_file", es, en)
+
+
 def duplicate_receipt(raw, published_db: Path) -> Receipt | None:
     """The receipt of a file whose content another file already brought (as the published
     receipts say), as a run would record it; None when the content is new or is this file's."""
     from datetime import datetime, timezone
 
-    from observatory import reference
     from observatory.discover import received_contents
 
     owner = received_contents(published_db).get(raw.sha256)
     if owner is None or owner == raw.rel_path:
         return None
-    reasons = reference.load("reasons").set_index("reason_code")
-    es, en = (reasons.at["duplicate_file", column].format(original=owner) for column in ("message_es", "message_en"))
     return Receipt(raw.rel_path, raw.observatory, raw.sha256, f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
                    "duplicate", 0, 0, 0, institution=registry.institution(raw.observatory),
-                   problems=[Problem(None, "duplicate_file", es, en)])
+                   problems=[duplicate_problem(owner)])
 
 
 def write_due(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:

@@ -146,10 +146,16 @@ def test_quarantine_rows_are_written_a_batch_at_a_time_with_their_messages(setti
 def test_same_content_under_another_name_is_a_duplicate_that_adds_nothing(settings):
     drop(settings, "mimp/2016.csv", GOOD)
     run(settings)
-    drop(settings, "otro/copia.csv", GOOD)
+    copy = drop(settings, "otro/copia.csv", GOOD)
+    checked = json.loads(CliRunner().invoke(main, ["check", str(copy), "--json"]).output)
     run(settings)
     assert receipts(settings)["otro/copia.csv"] == ("duplicate", 0, 0, 0)
     assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
+    # The run's receipt names the file that brought the content, as `observatory check` did.
+    written = json.loads((settings.receipts_dir / "otro" / "copia.csv.json").read_text())
+    assert written["problems"] == checked["problems"] and "mimp/2016.csv" in written["problems"][0]["message_es"]
+    assert (written["problems_total"], written["problems_by_reason"]) == (1, {"duplicate_file": 1})
+    assert "`duplicate_file`" in (settings.receipts_dir / "otro" / "copia.csv.md").read_text()
 
 
 def test_two_identical_files_dropped_together_load_once(settings):
@@ -157,6 +163,8 @@ def test_two_identical_files_dropped_together_load_once(settings):
     drop(settings, "b/dos.csv", GOOD)
     run(settings)
     assert receipts(settings)["b/dos.csv"][0] == "duplicate"
+    problems = json.loads((settings.receipts_dir / "b" / "dos.csv.json").read_text())["problems"]
+    assert [p["reason_code"] for p in problems] == ["duplicate_file"] and "a/uno.csv" in problems[0]["message_en"]
     assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
 
 
