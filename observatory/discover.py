@@ -76,7 +76,13 @@ def received_contents(published_db: Path) -> dict[str, str]:
     if not published_db.exists():
         return {}
     with duckdb.connect(str(published_db), read_only=True) as con:
-        rows = con.execute("SELECT sha256, file_path FROM file_receipt WHERE status <> 'duplicate' ORDER BY file_path").fetchall()
+        return content_owners(con)
+
+
+def content_owners(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """sha256 -> the path of the file that brought that content, from the receipts (file_receipt)
+    of the database `con` opens: the published one, or the working one (a run's receipts)."""
+    rows = con.execute("SELECT sha256, file_path FROM file_receipt WHERE status <> 'duplicate' ORDER BY file_path").fetchall()
     owners: dict[str, str] = {}
     for sha, path in rows:
         owners.setdefault(sha, path)

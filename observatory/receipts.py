@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from observatory import layouts, observation_key, registry, small_cells
+from observatory.discover import content_owners, received_contents
 from observatory.settings import Settings
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -205,7 +206,7 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
                 cells, (previous, value, previous_file, withheld) = dict(zip(names, row)), row[len(names):]
                 key = " ".join(str(cells[name]) for name in names if name != "source" and cells[name] is not None)
                 changes.setdefault(path, []).append(Change(line, f"{key} ({cells['source']})", previous, value, previous_file, withheld))
-    owners = _owners(con)
+    owners = content_owners(con)  # file_receipt: the working database's, or `check`'s in memory
     receipts = []
     for row in con.execute(
         f"SELECT file_path, observatory, sha256, strftime(received_at, '%Y-%m-%d %H:%M:%S'), status, rows_read, rows_loaded, "
@@ -221,17 +222,6 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
     return receipts
 
 
-def _owners(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """sha256 -> the file that brought that content (as discover.received_contents reads it from
-    the published receipts), from the receipts of this database."""
-    owners: dict[str, str] = {}
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'file_receipt' AND database_name = current_database()").fetchall()[0][0]:
-        for sha, path in con.execute(
-                "SELECT sha256, file_path FROM file_receipt WHERE status <> 'duplicate' ORDER BY file_path").fetchall():
-            owners.setdefault(sha, path)
-    return owners
-
-
 def duplicate_problem(original: str) -> Problem:
     """A duplicate's one problem: its content came with `original`, which the message names."""
     from observatory import reference
@@ -245,8 +235,6 @@ def duplicate_receipt(raw, published_db: Path) -> Receipt | None:
     """The receipt of a file whose content another file already brought (as the published
     receipts say), as a run would record it; None when the content is new or is this file's."""
     from datetime import datetime, timezone
-
-    from observatory.discover import received_contents
 
     owner = received_contents(published_db).get(raw.sha256)
     if owner is None or owner == raw.rel_path:
