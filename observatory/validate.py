@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from observatory import observation_key, validate_worker
+from observatory import observation_key, validate_worker, verdicts
 from observatory.staging import PROBLEM_SCHEMA
 from observatory.settings import Settings
 from observatory.sqltext import registered, sql_identifier
@@ -90,9 +90,9 @@ def expectation_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -
         return [row[0] for row in con.execute(sql).fetchall()]
 
     return {
-        "country_codes": codes("SELECT country_iso3 FROM ref_country"),
-        "indicator_codes": codes("SELECT indicator_code FROM ref_indicator"),
-        "instrument_types": codes("SELECT instrument_type FROM ref_instrument_type"),
+        "country_codes": codes("SELECT country_iso3 FROM ref_country ORDER BY country_iso3"),
+        "indicator_codes": codes("SELECT indicator_code FROM ref_indicator ORDER BY indicator_code"),
+        "instrument_types": codes("SELECT instrument_type FROM ref_instrument_type ORDER BY instrument_type"),
         "min_year": settings.min_year,
         "max_year": settings.max_year,
         "min_date": pd.Timestamp(settings.min_year, 1, 1),
@@ -104,7 +104,6 @@ def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Validat
     """Quarantine problems for every failing staged row into `stage_problem`, one suite per
     dataset kind; then the within-file duplicates of observations."""
     validate_worker.configure(settings.max_file_seconds)
-    validate_worker.shared()  # started now if no run started it early
     parameters = expectation_parameters(con, settings)
     files = _file_dialects(con)
     summaries = []
@@ -148,8 +147,7 @@ def _failing_to_problems(con, table: str, suite: Suite, parameters: dict, files:
     components = row_wise_components(suite)
     if components is not None:
         try:
-            summary.rows_checked = _distinct_failing(con, table, suite, parameters, components,
-                                                     settings.validation_batch_rows)
+            summary.rows_checked = _distinct_failing(con, table, suite, parameters, components, settings)
         except validate_worker.ValidatorBroken:
             raise  # GX or a suite is broken: the run fails, no file is to blame
         except Exception as error:  # noqa: BLE001 - row by row, where a file GX fails on is set aside alone
@@ -181,21 +179,57 @@ def row_wise_components(suite: Suite) -> list[list[str]] | None:
 
 
 def _distinct_failing(con, table: str, suite: Suite, parameters: dict, components: list[list[str]],
-                      batch_rows: int) -> int:
-    """GX checks each distinct combination of a group's cells once. Its frame lays the groups
-    side by side, each group's combinations repeated end to end up to the longest group's
-    count, so one validation covers them all; an expectation reads only its group's columns,
-    so its verdict on a frame row is its verdict on that combination, and on every row that
-    has it. Returns the rows checked."""
+                      settings: Settings) -> int:
+    """GX checks each distinct combination of a group's cells once, and only once across runs:
+    a combination it judged before (same suite, parameters and versions, verdicts.py) keeps its
+    verdict, and when every combination was judged before GX is not started at all. Returns
+    the rows checked."""
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     if not rows:
         return 0
     combinations = [con.sql(f"SELECT DISTINCT {', '.join(map(sql_identifier, columns))} FROM {table}").to_arrow_table()
                     for columns in components]
+    stores = verdicts.stores(con, table, suite.name, suite.definition, parameters, components,
+                             fresh=settings.revalidate_all)
+    failing: list[dict[int, set[int]]] = [{} for _ in components]  # group -> position -> combinations
+    unjudged = []
+    for group, (store, found) in enumerate(zip(stores, combinations)):
+        failures, never = verdicts.recall(con, store, found)
+        for index, position in zip(failures.column("index").to_pylist(), failures.column("position").to_pylist()):
+            failing[group].setdefault(position, set()).add(index)
+        unjudged.append(never)
+    if any(len(indexes) for indexes in unjudged):
+        new = [found.take(indexes) for found, indexes in zip(combinations, unjudged)]
+        # A group with nothing to judge lends its first combination to the frame; its verdicts are not kept.
+        judged = _judge(suite, parameters, [part if part.num_rows else found.slice(0, 1)
+                                            for part, found in zip(new, combinations)],
+                        components, settings.validation_batch_rows)
+        for group, by_position in enumerate(judged):
+            if not new[group].num_rows:
+                continue
+            verdicts.remember(con, stores[group], new[group], pa.table({
+                "index": pa.array([index for indexes in by_position.values() for index in indexes], pa.int64()),
+                "position": pa.array([position for position, indexes in by_position.items() for _ in indexes], pa.int32()),
+            }))
+            original = unjudged[group].to_pylist()
+            for position, indexes in by_position.items():
+                failing[group].setdefault(position, set()).update(original[index] for index in indexes)
+    for group, by_position in enumerate(failing):
+        _insert_failing(con, table, combinations[group], by_position)
+    return rows
+
+
+def _judge(suite: Suite, parameters: dict, combinations: list[pa.Table], components: list[list[str]],
+           batch_rows: int) -> list[dict[int, set[int]]]:
+    """GX's verdicts on each group's combinations: group -> position -> indexes of the
+    combinations failing it. Its frame lays the groups side by side, each group's combinations
+    repeated end to end up to the longest group's count, so one validation covers them all; an
+    expectation reads only its group's columns, so its verdict on a frame row is its verdict on
+    that combination."""
     group_of = {}
     for number, columns in enumerate(components):
         group_of.update(dict.fromkeys(columns, number))
-    failing: list[dict[int, set[int]]] = [{} for _ in components]  # group -> position -> combinations
+    failing: list[dict[int, set[int]]] = [{} for _ in components]
     longest = max(found.num_rows for found in combinations)
     for start in range(0, longest, batch_rows):
         ids = pa.array(range(start, min(longest, start + batch_rows)), pa.int64())
@@ -208,9 +242,7 @@ def _distinct_failing(con, table: str, suite: Suite, parameters: dict, component
             group = group_of[_columns_named(suite.expectations[position]["kwargs"])[0]]
             size = combinations[group].num_rows
             failing[group].setdefault(position, set()).update(row % size for row in frame_rows)
-    for group, by_position in enumerate(failing):
-        _insert_failing(con, table, combinations[group], by_position)
-    return rows
+    return failing
 
 
 def _insert_failing(con, table: str, combinations: pa.Table, by_position: dict[int, set[int]]) -> None:

@@ -93,7 +93,11 @@ class Worker:
 
     def close(self) -> None:
         """End of input: the worker exits by itself. Its interpreter takes about a second to
-        tear GX down, so it is not waited for here but reaped in the background."""
+        tear GX down, so it is not waited for here but reaped in the background. A worker
+        never asked anything (every verdict was remembered, verdicts.py) is stopped at once:
+        it would otherwise finish importing GX on a core the run still needs."""
+        if not self._ready:
+            self.kill()
         if self._process.poll() is None:
             try:
                 self._process.stdin.close()

@@ -389,6 +389,64 @@ def test_checking_distinct_combinations_quarantines_what_checking_every_row_does
     assert len(published["distinct"]["quarantine"]) >= 2 * 14 + 4
 
 
+def test_cells_judged_in_an_earlier_run_keep_their_verdict_and_new_ones_go_to_great_expectations(
+        settings, tmp_path, monkeypatch):
+    """A new file whose cells GX judged before is validated without GX, and quarantined as a
+    fresh store (GX judging every cell) quarantines it; one new cell sends only that cell to GX;
+    other parameters or `--revalidate` judge everything again."""
+    from observatory import validate
+
+    real = validate.failing_rows
+    frames: list[int] = []
+    monkeypatch.setattr(validate, "failing_rows",
+                        lambda suite, frame, parameters: frames.append(len(frame)) or real(suite, frame, parameters))
+
+    def quarantine(of: Settings, path: str) -> list[tuple]:
+        return query(of, "SELECT source_row, reason_code, message_es, message_en FROM quarantine "
+                         "WHERE source_file = ? ORDER BY ALL", [path])
+
+    drop(settings, "mimp/messy.csv", MESSY)
+    run(settings)
+    assert frames
+    frames.clear()
+    again = MESSY.replace("MIMP", "INEI")  # other rows (another source), the same cells to judge
+    drop(settings, "inei/messy.csv", again)
+    run(settings)
+    assert frames == []  # GX was not asked
+    fresh = Settings.resolve(tmp_path / "raw_fresh", tmp_path / "curated_fresh")
+    drop(fresh, "inei/messy.csv", again)
+    run(fresh)
+    assert frames  # judged by GX there
+    assert quarantine(settings, "inei/messy.csv") == quarantine(fresh, "inei/messy.csv")
+    assert len(quarantine(settings, "inei/messy.csv")) == 14
+
+    frames.clear()
+    drop(settings, "cem/one.csv", HEADER + "PER,2015,femicide_count,96,CEM\nPER,2015,femicide_count,-96,CEM\n")
+    run(settings)
+    assert frames == [2]  # the two new values only, one frame row each
+    assert [row[1] for row in quarantine(settings, "cem/one.csv")] == ["value_out_of_range"]
+
+    frames.clear()
+    parameters = validate.expectation_parameters
+    monkeypatch.setattr(validate, "expectation_parameters", lambda con, s: {
+        **parameters(con, s), "country_codes": [code for code in parameters(con, s)["country_codes"] if code != "PER"]})
+    drop(settings, "dp/messy.csv", MESSY.replace("MIMP", "DP"))
+    run(settings)
+    assert frames  # other parameters: judged again, and the verdicts follow them
+    assert {row[1] for row in quarantine(settings, "dp/messy.csv")} >= {"unknown_country"}
+    assert len([row for row in quarantine(settings, "dp/messy.csv") if row[1] == "unknown_country"]) > 2
+    monkeypatch.setattr(validate, "expectation_parameters", parameters)
+
+    frames.clear()
+    run(settings, "--revalidate")
+    assert frames
+    assert quarantine(settings, "inei/messy.csv") == quarantine(fresh, "inei/messy.csv")
+    with duckdb.connect(str(settings.working_db), read_only=True) as con:
+        stores = {row[0].rsplit("_", 2)[1] for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, 'verdict_observation_')").fetchall()}
+    assert len(stores) == 1  # the stores of other parameters are gone
+
+
 def test_a_suite_with_an_expectation_that_is_not_row_wise_is_checked_row_by_row(settings, tmp_path):
     """Whether a value is unique depends on the other rows: such a suite never goes by distinct
     combinations (there, every value would look unique)."""
