@@ -20,15 +20,7 @@ def staged_observations(context: dg.AssetExecutionContext, observatory: Observat
         context.log.info(f"nothing new: {summary.unchanged} files unchanged")
     for rejected in summary.rejected:
         context.log.warning(f"file rejected: {rejected}")
-    return dg.MaterializeResult(metadata={
-        "files_seen": summary.files_seen,
-        "files_read": summary.files_read,
-        "files_rejected": summary.files_rejected,
-        "duplicates": summary.duplicates,
-        "unchanged": summary.unchanged,
-        "rows_read": summary.rows_read,
-        "rows_skipped_by_layouts": summary.rows_skipped,
-    })
+    return dg.MaterializeResult(metadata=summary.counts())
 
 
 SUITES = ("observation", "policy_instrument")

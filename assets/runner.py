@@ -1,5 +1,7 @@
-"""Run the Dagster job in this process, so `observatory run` and `dagster asset materialize`
-share one code path, and the run shows in the Dagster UI when DAGSTER_HOME is set."""
+"""Run the pipeline for `observatory run`: where a Dagster instance keeps a run history
+(DAGSTER_HOME), the Dagster job in this process, so that the run shows in the Dagster UI and
+shares its code path with `dagster asset materialize`; otherwise the same steps without Dagster
+(observatory/steps.py), which nothing would record."""
 from __future__ import annotations
 
 import os
@@ -22,11 +24,19 @@ class RunOutcome:
     steps: list[tuple[str, float]] = field(default_factory=list)
 
 
-def run_pipeline(settings: Settings) -> RunOutcome:
-    if not _dagster_home():  # runs go to no Dagster instance: one with nothing to do ends here
+def run_pipeline(settings: Settings, through_dagster: bool | None = None) -> RunOutcome:
+    """Through Dagster where a Dagster instance keeps a run history (or when asked); otherwise
+    the same steps without it (observatory/steps.py), which a run with nothing to do ends before."""
+    if not (_dagster_home() if through_dagster is None else through_dagster):
         unchanged = state.nothing_to_do(settings)
         if unchanged is not None:
             return RunOutcome(True, report=_report(settings, unchanged))
+        from observatory import steps
+
+        outcome = steps.run(settings)
+        if not outcome.success:
+            return RunOutcome(False, outcome.reason, steps=outcome.steps)
+        return RunOutcome(True, report=_report(settings, outcome.staged), steps=outcome.steps)
     from assets.definitions import JOB_NAME, defs
 
     job = defs.resolve_job_def(JOB_NAME)

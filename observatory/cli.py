@@ -1,5 +1,7 @@
 """The `observatory` command: run the pipeline, check a file before dropping it, see what is
-published. `run` goes through the Dagster assets; Dagster is imported only there."""
+published. `run` goes through the Dagster assets where a Dagster instance keeps a run history,
+and through the same steps without Dagster otherwise (assets/runner.py); Dagster is imported
+only there."""
 from __future__ import annotations
 
 import atexit

@@ -82,6 +82,12 @@ class StageSummary:
     rows_skipped: int = 0
     rejected: list[str] = field(default_factory=list)
 
+    def counts(self) -> dict[str, int]:
+        """What a run's summary and the Dagster asset's metadata show."""
+        return {"files_seen": self.files_seen, "files_read": self.files_read, "files_rejected": self.files_rejected,
+                "duplicates": self.duplicates, "unchanged": self.unchanged, "rows_read": self.rows_read,
+                "rows_skipped_by_layouts": self.rows_skipped}
+
 
 def stage(settings: Settings, report: Callable[[str], None] | None = None) -> StageSummary:
     """Read every new or changed raw file into the stage and harmonize it. When the code,
