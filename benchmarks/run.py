@@ -165,8 +165,14 @@ class SizeReport:
 class Workspace:
     """One size's folders and the environment of its child processes."""
 
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, dagster_home: bool = False):
         self.base = base
+        # With --dagster-home, runs keep a Dagster run history (as `make run` does) and so go
+        # through Dagster; otherwise they take the steps without it.
+        self.dagster_home = base / "dagster_home" if dagster_home else None
+        if self.dagster_home:
+            self.dagster_home.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ROOT / "dagster.yaml", self.dagster_home / "dagster.yaml")
         self.raw = base / "data" / "raw"
         self.bare = base / "bare_copies"
         self.curated = base / "curated"
@@ -176,9 +182,11 @@ class Workspace:
 
     def env(self, receipts: Path | None = None) -> dict[str, str]:
         env = dict(os.environ)
-        # No DAGSTER_HOME: the run uses an ephemeral Dagster instance (nothing kept).
         for name in ("DAGSTER_HOME", "OBSERVATORY_RAW_DIR", "OBSERVATORY_CURATED_DIR"):
             env.pop(name, None)
+        if self.dagster_home:
+            env["DAGSTER_HOME"] = str(self.dagster_home)
+            env["DAGSTER_DISABLE_TELEMETRY"] = "1"
         # Receipts for staff would default to the repo's data/receipts/.
         env["OBSERVATORY_RECEIPTS_DIR"] = str(receipts or self.receipts)
         env.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -269,7 +277,7 @@ def published_hashes(curated: Path) -> dict[str, str]:
 
 def run_size(total: int, files: int, selected: set[str], args: argparse.Namespace, work: Path) -> SizeReport:
     files = max(1, min(files, total))
-    ws = Workspace(work / f"rows_{total}")
+    ws = Workspace(work / f"rows_{total}", args.dagster_home)
     say(f"\n=== {total:,} rows in {files} files ({ws.base}) ===")
     start = time.perf_counter()
     generated = corpus.generate_corpus(ws.raw, total, files, bare_dir=ws.bare if "bare" in selected else None)
@@ -459,7 +467,7 @@ def run_bomb(args: argparse.Namespace, work: Path) -> list[Row]:
 
 def _run_one_bomb(args: argparse.Namespace, work: Path, repeated: bool) -> list[Row]:
     kind = "repeated row" if repeated else "varied rows"
-    ws = Workspace(work / ("bomb_repeated" if repeated else "bomb_varied"))
+    ws = Workspace(work / ("bomb_repeated" if repeated else "bomb_varied"), args.dagster_home)
     say(f"\n=== bomb ({kind}): bomb.csv.bz2 inflating to {args.bomb_mib:,} MiB beside {BOMB_GOOD_FILES} good files ({ws.base}) ===")
     good = corpus.generate_corpus(ws.raw, BOMB_GOOD_ROWS, BOMB_GOOD_FILES, bad_every=None, name="good")
     bomb = ws.raw / corpus.OBSERVATORIES[-1] / "bomb.csv.bz2"
@@ -555,6 +563,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bomb-timeout", type=float, default=600, help="seconds before the bomb run is killed (default 600)")
     parser.add_argument("--bomb-memory-mib", type=int, default=_half_memory_mib(),
                         help="resident memory (MiB) at which the bomb run is killed (default half the machine's)")
+    parser.add_argument("--dagster-home", action="store_true",
+                        help="runs keep a Dagster run history (a DAGSTER_HOME in the work folder, as `make run` "
+                             "has), so every run goes through Dagster; by default they take the steps without it")
     parser.add_argument("--profile", action="store_true",
                         help="also run the full run under cProfile and print the top 25 project functions")
     args = parser.parse_args(argv)
@@ -582,12 +593,16 @@ def main(argv: list[str] | None = None) -> None:
         cleanup = tempfile.TemporaryDirectory(prefix="observatory-bench-")
         work = Path(cleanup.name)
     say(machine())
+    if args.dagster_home:
+        say("runs through Dagster, with a run history (--dagster-home)")
     try:
         per_size = args.selected - {"bomb"}
         reports = [run_size(total, args.files, per_size, args, work) for total in args.size_list] if per_size else []
         bomb = run_bomb(args, work) if "bomb" in args.selected else []
         say("\n=== summary ===")
         say(machine())
+        if args.dagster_home:
+            say("runs through Dagster, with a run history (--dagster-home)")
         for report in reports:
             print_table(f"{report.rows:,} rows in {report.files} files ({report.raw_mib:,.1f} MiB raw)", report.table)
         if bomb:
