@@ -68,16 +68,23 @@ def _steps(settings: Settings, outcome: Outcome) -> None:
     for rejected in summary.rejected:
         log.warning("file rejected: %s", rejected)
     _timed(outcome, "validated_observations", lambda: pipeline.validate(settings))
-    if not pipeline.pending(settings).publish:
-        log.info("nothing new since the last run: curated tables, marts and publication unchanged")
+    if not _timed(outcome, "curated_tables", lambda: _build(settings)):
         return
-    _timed(outcome, "curated_tables", lambda: pipeline.build(settings))
     _check(outcome, settings, CURATED_CHECKS)
     _timed(outcome, "marts", lambda: pipeline.build_marts(settings))
     _check(outcome, settings, MART_CHECKS)
     if _timed(outcome, "published_database", lambda: pipeline.publish(settings)) is None:
         return  # what is published already is what the working database holds
     _timed(outcome, "research_outputs", lambda: _outputs(settings))
+
+
+def _build(settings: Settings) -> bool:
+    """Whether anything is to be published: as the curated_tables asset, nothing is built when not."""
+    if not pipeline.pending(settings).publish:
+        log.info("nothing new since the last run: curated tables, marts and publication unchanged")
+        return False
+    pipeline.build(settings)
+    return True
 
 
 def _check(outcome: Outcome, settings: Settings, checks: dict[str, str]) -> None:
@@ -109,6 +116,9 @@ def _timed(outcome: Outcome, name: str, step: Callable[[], Any]) -> Any:
 
 
 def _line(error: BaseException) -> str:
-    """The exception as Dagster reports a step's error: its type (with its module) and message."""
+    """The exception as the Dagster run reports a step's error (assets/runner.py): the innermost
+    cause's type (with its module) and the first line of its message."""
+    while error.__cause__ is not None:
+        error = error.__cause__
     lines = traceback.format_exception_only(type(error), error)[-1].strip().splitlines()
     return lines[0] if lines else type(error).__name__

@@ -393,7 +393,7 @@ def test_cells_judged_in_an_earlier_run_keep_their_verdict_and_new_ones_go_to_gr
         settings, tmp_path, monkeypatch):
     """A new file whose cells GX judged before is validated without GX, and quarantined as a
     fresh store (GX judging every cell) quarantines it; one new cell sends only that cell to GX;
-    other parameters or `--revalidate` judge everything again."""
+    `--revalidate` and other parameters judge everything again. The store keeps no cell."""
     from observatory import validate
 
     real = validate.failing_rows
@@ -427,24 +427,39 @@ def test_cells_judged_in_an_earlier_run_keep_their_verdict_and_new_ones_go_to_gr
     assert [row[1] for row in quarantine(settings, "cem/one.csv")] == ["value_out_of_range"]
 
     frames.clear()
+    run(settings, "--revalidate")  # every file read again, and judged again
+    assert frames and max(frames) > 2
+    assert quarantine(settings, "inei/messy.csv") == quarantine(fresh, "inei/messy.csv")
+
+    with duckdb.connect(str(settings.working_db), read_only=True) as con:
+        columns = con.execute("SELECT DISTINCT column_name FROM duckdb_columns() "
+                              "WHERE starts_with(table_name, 'verdict_observation_')").fetchall()
+        judged = con.execute("SELECT sum(estimated_size) FROM duckdb_tables() "
+                             "WHERE starts_with(table_name, 'verdict_observation_')").fetchall()[0][0]
+    assert sorted(columns) == [("combination",), ("failing",)]  # a fingerprint of the cells, never the cells
+    assert judged > 0
+
+    frames.clear()
     parameters = validate.expectation_parameters
     monkeypatch.setattr(validate, "expectation_parameters", lambda con, s: {
         **parameters(con, s), "country_codes": [code for code in parameters(con, s)["country_codes"] if code != "PER"]})
     drop(settings, "dp/messy.csv", MESSY.replace("MIMP", "DP"))
     run(settings)
     assert frames  # other parameters: judged again, and the verdicts follow them
-    assert {row[1] for row in quarantine(settings, "dp/messy.csv")} >= {"unknown_country"}
     assert len([row for row in quarantine(settings, "dp/messy.csv") if row[1] == "unknown_country"]) > 2
-    monkeypatch.setattr(validate, "expectation_parameters", parameters)
-
-    frames.clear()
-    run(settings, "--revalidate")
-    assert frames
-    assert quarantine(settings, "inei/messy.csv") == quarantine(fresh, "inei/messy.csv")
     with duckdb.connect(str(settings.working_db), read_only=True) as con:
         stores = {row[0].rsplit("_", 2)[1] for row in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, 'verdict_observation_')").fetchall()}
     assert len(stores) == 1  # the stores of other parameters are gone
+
+
+def test_a_worker_never_asked_anything_is_stopped_at_once():
+    """When every verdict was remembered, the worker started early is not left importing GX."""
+    from observatory import validate_worker
+
+    worker = validate_worker.Worker()
+    worker.close()
+    assert worker._process.poll() is not None
 
 
 def test_a_suite_with_an_expectation_that_is_not_row_wise_is_checked_row_by_row(settings, tmp_path):

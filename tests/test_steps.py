@@ -56,15 +56,44 @@ def test_both_ways_take_the_same_steps_and_publish_the_same_tables(raw):
     assert outcomes["steps"].report.splitlines()[0] == outcomes["dagster"].report.splitlines()[0]
 
 
-def test_a_broken_invariant_stops_both_ways_before_anything_is_published(raw, monkeypatch):
-    monkeypatch.setattr(pipeline, "unbalanced_receipts", lambda settings: [("mimp/messy.csv", 17, 0, 0)])
+FAILING = {"unbalanced_receipts": [("mimp/messy.csv", 17, 0, 0)], "duplicated_keys": 1, "unknown_countries": 2,
+           "missing_country_years": 3}
+
+
+@pytest.mark.parametrize("step", [*steps.CURATED_CHECKS, *steps.MART_CHECKS])
+def test_a_broken_invariant_stops_both_ways_before_anything_is_published(raw, monkeypatch, step):
+    function = {**steps.CURATED_CHECKS, **steps.MART_CHECKS}[step]
+    monkeypatch.setattr(pipeline, function, lambda settings: FAILING[function])
     for way, through_dagster in WAYS.items():
         settings = _settings(raw, way)
         outcome = run_pipeline(settings, through_dagster=through_dagster)
         assert not outcome.success
-        assert outcome.reason.startswith("file_receipt_receipts_balance: "), outcome.reason
-        assert "marts" not in [name for name, _ in outcome.steps]
+        assert outcome.reason.startswith(f"{step}: "), (way, outcome.reason)
+        assert "published_database" not in [name for name, _ in outcome.steps]
         assert not settings.published_db.exists()
+
+
+def test_run_after_run_both_ways_publish_the_same(raw):
+    """New files, a revised figure, a withdrawn file, a duplicate, then nothing new: after each
+    run both ways publish the same tables and say the same about the run."""
+    changes = [
+        lambda s: drop(s, "inei/good.csv", HEADER + "Chile,2016,femicide_count,35,INEI\nChile,2017,femicide_count,40,INEI\n"),
+        lambda s: ((s.raw_dir / "mimp/messy.csv").unlink(), drop(s, "copia/good.csv", (s.raw_dir / "inei/good.csv").read_text())),
+        lambda s: None,
+    ]
+    for way, through_dagster in WAYS.items():
+        assert run_pipeline(_settings(raw, way), through_dagster=through_dagster).success
+    for change in changes:
+        change(_settings(raw, "steps"))  # one raw folder for both
+        reports, published = {}, {}
+        for way, through_dagster in WAYS.items():
+            settings = _settings(raw, way)
+            outcome = run_pipeline(settings, through_dagster=through_dagster)
+            assert outcome.success, outcome.reason
+            reports[way], published[way] = outcome.report.splitlines()[:2], _published(settings)
+        assert published["steps"] == published["dagster"]
+        assert reports["steps"] == reports["dagster"]
+    assert any("duplicate" in row for row in published["steps"]["file_receipt"])
 
 
 def test_a_step_that_raises_fails_the_run_with_its_name_and_one_line(raw, monkeypatch):
