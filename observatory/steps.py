@@ -3,12 +3,12 @@
 `observatory run` goes through Dagster when a Dagster instance keeps a run history
 (`DAGSTER_HOME`), so that the run shows in the UI. Without one, Dagster would record the run
 in an instance held in memory and thrown away at the end, and importing Dagster, making that
-instance and running the steps through it cost 1.2-2 seconds of every run with something new.
+instance and running the steps through it cost about 1-2 seconds of every run with something new.
 So such a run takes the steps here: the same `pipeline` functions the assets call (assets/),
 in the job's order, under the same writer lock, with the same blocking checks before anything
 is published, and reported under the same step names (`--timings`, a failure's reason).
-tests/test_steps.py checks that both ways name the same steps, publish the same tables and
-fail on the same broken invariant.
+tests/test_steps.py checks that both ways name the same steps, publish the same tables run
+after run, and fail on each broken invariant with the same step's name.
 """
 from __future__ import annotations
 
