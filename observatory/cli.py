@@ -65,8 +65,9 @@ def run(raw_dir: Path | None, curated_dir: Path | None, receipts_dir: Path | Non
 
 def _timings(steps: list[tuple[str, float]], total: float, success: bool = True) -> str:
     """Where a run's time went, from the command's start (after Python's own start-up and the
-    command's import, about 0.1 s) to its summary: every step, and the rest (importing Dagster
-    and the steps, Dagster's instance, Dagster between steps, the summary)."""
+    command's import, about 0.1 s) to its summary: every step, and the rest (importing the
+    steps, and Dagster's start-up and its time between steps when the run goes through it; the
+    summary)."""
     lines = ["Tiempos / timings (s):"]
     lines += [f"  {step:<48} {seconds:7.2f}" for step, seconds in steps]
     if not steps:

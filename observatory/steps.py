@@ -66,7 +66,7 @@ def _steps(settings: Settings, outcome: Outcome) -> None:
     summary = _timed(outcome, "staged_observations", lambda: pipeline.stage(settings))
     outcome.staged = summary.counts()
     for rejected in summary.rejected:
-        log.warning("file rejected: %s", rejected)
+        log.warning("archivo rechazado / file rejected: %s", rejected)  # path and reason code, no cell
     _timed(outcome, "validated_observations", lambda: pipeline.validate(settings))
     if not _timed(outcome, "curated_tables", lambda: _build(settings)):
         return
@@ -100,7 +100,7 @@ def _check(outcome: Outcome, settings: Settings, checks: dict[str, str]) -> None
 def _outputs(settings: Settings) -> None:
     _made, failed = pipeline.outputs(settings)
     for name, error in failed.items():
-        log.error("%s failed: %s: %s", name, type(error).__name__, error)
+        log.error("%s falló / failed: %s: %s", name, type(error).__name__, error)
     if failed:
         raise next(iter(failed.values()))
 
