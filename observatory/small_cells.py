@@ -394,7 +394,7 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, sco
         con.execute("CREATE OR REPLACE TEMP TABLE _withheld_observation_history (rid BIGINT)")
         return
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _withheld_observation_history AS SELECT rid FROM (
+        CREATE OR REPLACE TEMP TABLE _withheld_observation_history AS SELECT DISTINCT rid FROM (
             WITH history AS (
                 SELECT rowid AS rid, {observation_key.columns()}, coalesce(subnational_code, '') AS subnational,
                        value, received_at, source_file, source_row,
@@ -424,11 +424,11 @@ def _withheld_history(con: duckdb.DuckDBPyConnection, database: str, k: int, sco
             UNION ALL
             -- Every vintage of a hidden figure's cell, in every source (as _across_sources hides
             -- it in every source giving it now), and of a withdrawn figure's key (hidden in _small).
-            SELECT h.rid FROM vintages AS h JOIN _small AS s
+            SELECT h.rid FROM vintages AS h SEMI JOIN _small AS s
               ON s.hidden AND {observation_key.equal("s", "h", tuple(c for c in _cell_columns() if c != "source"))}
              AND (s.rid IS NOT NULL OR s.source = h.source)
             UNION ALL
-            SELECT h.rid FROM vintages AS h JOIN broken_down AS d
+            SELECT h.rid FROM vintages AS h SEMI JOIN broken_down AS d
               ON d.country_iso3 IS NOT DISTINCT FROM h.country_iso3 AND d.year = h.year
              AND d.indicator_code = h.indicator_code
              AND d.source = h.source
