@@ -175,6 +175,22 @@ def test_a_changed_template_renders_every_page_and_changed_export_settings_write
     assert len(summary.written) == sum(name.endswith(".csv") for name in summary.files)
 
 
+def test_a_changed_observation_key_writes_the_observation_files_again_in_its_order(published, tmp_path, monkeypatch):
+    """A CSV file's rows are sorted on the table's key first (schema.yaml): another key gives
+    other bytes for the same rows, so those files are written again, not kept from before."""
+    db = _copy_db(published, tmp_path)
+    exports.export(db, tmp_path / "exports")
+    before = inodes(tmp_path / "exports")
+    schema = {table: dict(spec) for table, spec in exports.public_schema().items()}
+    schema["fact_observation"]["key"] = list(reversed(schema["fact_observation"]["key"]))
+    monkeypatch.setattr(exports, "public_schema", lambda: schema)
+    exports.export(db, tmp_path / "exports")
+    assert {path for path in rewritten(before, tmp_path / "exports") if path.endswith(".csv")} == {
+        "fact_observation/PER.csv", "fact_observation/CHL.csv"}
+    exports.export(db, tmp_path / "scratch")
+    assert tree(tmp_path / "exports") == tree(tmp_path / "scratch")
+
+
 def test_a_crash_while_rendering_leaves_the_current_report_and_its_manifest(published, tmp_path, monkeypatch):
     db = _copy_db(published, tmp_path)
     report.build(db, tmp_path / "report")
