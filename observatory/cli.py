@@ -73,7 +73,7 @@ def _timings(steps: list[tuple[str, float]], total: float, success: bool = True)
     if not steps:
         lines.append("  nada que hacer, ningún paso / nothing to do, no step ran" if success else
                      "  ningún paso terminó / no step finished")
-    lines.append(f"  {'resto / rest (arranque / start-up, Dagster)':<48} {total - sum(s for _, s in steps):7.2f}")
+    lines.append(f"  {'resto / rest (arranque / start-up)':<48} {total - sum(s for _, s in steps):7.2f}")
     lines.append(f"  {'total':<48} {total:7.2f}")
     return "\n".join(lines)
 

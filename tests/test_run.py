@@ -115,7 +115,7 @@ def test_timings_name_every_step_and_add_up_to_the_run(settings):
     assert lines[0] == "Tiempos / timings (s):"
     assert {"staged_observations", "validated_observations", "curated_tables", "marts", "published_database",
             "research_outputs", "file_receipt_receipts_balance"} <= set(seconds)
-    total, rest = seconds.pop("total"), seconds.pop("resto / rest (arranque / start-up, Dagster)")
+    total, rest = seconds.pop("total"), seconds.pop("resto / rest (arranque / start-up)")
     # The steps and the rest are parts of the command's own time, which the caller's clock
     # brackets (each figure is rounded to a hundredth).
     assert min(seconds.values()) >= 0 and rest >= 0
