@@ -18,7 +18,6 @@ the store outlives the file that brought it.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import re
@@ -28,6 +27,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from observatory import state
 from observatory.sqltext import registered, sql_identifier
 
 STORE_VERSION = 2
@@ -94,11 +94,11 @@ def _numbered(combinations: pa.Table) -> pa.Table:
 
 
 def _digest(definition: dict, parameters: dict, components: list[list[str]], types: list[tuple]) -> str:
-    code = [hashlib.sha256(path.read_bytes()).hexdigest() for path in CODE]
+    """The code's bytes, and the rest as JSON with sorted keys (a suite read again in another
+    key order is the same suite)."""
     versions = {name: _version(name) for name in LIBRARIES} | {"python": platform.python_version()}
-    text = json.dumps([STORE_VERSION, definition, parameters, components, types, code, versions],
-                      sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    text = json.dumps([STORE_VERSION, definition, parameters, components, types, versions], sort_keys=True, default=str)
+    return state.digest(CODE, text)[:16]
 
 
 def _version(library: str) -> str | None:
