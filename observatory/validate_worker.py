@@ -230,6 +230,19 @@ class _Deferred(types.ModuleType):
         return getattr(real, name)
 
 
+# What GX imports only because it is installed, for data sources our suites never use: SQLAlchemy
+# (Dagster brings it) for GX's SQL data sources. Hidden in the worker, GX takes it for absent, as
+# its optional imports allow: 0.2-0.3 s less start-up and about 20 MiB less memory.
+HIDDEN_MODULES = ("sqlalchemy",)
+
+
+def hide(names: tuple[str, ...]) -> None:
+    """Make `import name` fail in this process, as if the package were not installed (None in
+    sys.modules is Python's own way to say so); a module already imported stays."""
+    for name in names:
+        sys.modules.setdefault(name, None)
+
+
 def defer(names: tuple[str, ...]) -> None:
     for name in names:
         if name not in sys.modules and importlib.util.find_spec(name.partition(".")[0]) is not None:
@@ -246,6 +259,7 @@ def _serve() -> None:
     sys.stdout = sys.stderr
     try:
         defer(DEFERRED_MODULES)
+        hide(HIDDEN_MODULES)
         import great_expectations as gx
 
         context = gx.get_context(mode="ephemeral")
