@@ -251,6 +251,20 @@ def defer(names: tuple[str, ...]) -> None:
             sys.modules[name] = stand_in
 
 
+def _start() -> tuple[Any, Any, Any]:
+    """GX, its ephemeral context and the batch definition every batch is validated through,
+    with the modules our suites never use deferred or hidden first."""
+    defer(DEFERRED_MODULES)
+    hide(HIDDEN_MODULES)
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    batch_definition = (context.data_sources.add_pandas("staged").add_dataframe_asset("harmonized")
+                        .add_batch_definition_whole_dataframe("run"))
+    return gx, context, batch_definition
+
+
 def _serve() -> None:
     # The replies get their own descriptor; whatever GX or a C library prints goes to stderr,
     # never into the replies.
@@ -258,14 +272,7 @@ def _serve() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     try:
-        defer(DEFERRED_MODULES)
-        hide(HIDDEN_MODULES)
-        import great_expectations as gx
-
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = {"globally": False}
-        batch_definition = (context.data_sources.add_pandas("staged").add_dataframe_asset("harmonized")
-                            .add_batch_definition_whole_dataframe("run"))
+        gx, context, batch_definition = _start()
     except Exception as error:  # noqa: BLE001 - reported to the parent, which fails the run
         _reply(protocol_out, "broken", f"Great Expectations could not start: {type(error).__name__}: {error}"[:300])
         return

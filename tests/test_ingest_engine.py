@@ -647,25 +647,25 @@ def test_a_module_gx_imports_but_our_suites_never_use_is_imported_only_when_used
 
 
 def test_the_worker_starts_great_expectations_without_sqlalchemy_and_validates():
-    """SQLAlchemy is installed (Dagster needs it) but hidden in the worker: GX starts without
-    it and still validates a pandas batch with one of our suites."""
+    """SQLAlchemy is installed (Dagster needs it) but hidden in the worker: GX starts as the
+    worker starts it, without SQLAlchemy, and the worker's own validation of a batch
+    (`_failing`) finds the failing rows."""
     script = (
-        "import sys\nfrom observatory.validate_worker import DEFERRED_MODULES, HIDDEN_MODULES, defer, hide\n"
-        "defer(DEFERRED_MODULES)\nhide(HIDDEN_MODULES)\n"
-        "import great_expectations as gx, pandas as pd\n"
+        "import json, sys\nimport pandas as pd\n"
+        "from observatory import validate_worker\n"
+        "gx, context, batch_definition = validate_worker._start()\n"
         "from great_expectations.compatibility import sqlalchemy\n"
         "print(sys.modules['sqlalchemy'], type(sqlalchemy.sqlalchemy).__name__)\n"
-        "context = gx.get_context(mode='ephemeral')\n"
-        "batch = (context.data_sources.add_pandas('p').add_dataframe_asset('a').add_batch_definition_whole_dataframe('b')\n"
-        "         .get_batch(batch_parameters={'dataframe': pd.DataFrame({'x': [1.0, None]})}))\n"
         "suite = context.suites.add(gx.ExpectationSuite(name='s', expectations=[\n"
-        "    gx.expectations.ExpectColumnValuesToNotBeNull(column='x')]))\n"
-        "print(batch.validate(suite, result_format={'result_format': 'COMPLETE'}).results[0].result['unexpected_index_list'])\n"
+        "    gx.expectations.ExpectColumnValuesToNotBeNull(column='x'),\n"
+        "    gx.expectations.ExpectColumnValuesToBeInSet(column='y', value_set=['a'])]))\n"
+        "frame = pd.DataFrame({'x': [1.0, None, 2.0], 'y': ['a', 'a', 'b']}, index=[7, 8, 9])\n"
+        "print(json.dumps(validate_worker._failing(batch_definition, suite, frame, {})))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
                             env={**os.environ, "GX_ANALYTICS_ENABLED": "false"})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[:2] == ["None NotImported", "[1]"]
+    assert result.stdout.split("\n")[:2] == ["None NotImported", '{"0": [8], "1": [9]}']
 
 
 def test_a_worker_kept_between_runs_validates_with_the_suite_as_it_is_now():
