@@ -261,6 +261,7 @@ def publish(settings: Settings) -> publish_step.PublishSummary | None:
     with working_db(settings) as con:
         if not state.publish_pending(con, settings):
             return None
+        _check_unpassed(con, settings)
         summary = publish_step.publish(con, settings)
         receipts.write_due(con, settings)
         state.put(con, "published", state.published(con, settings))
@@ -347,9 +348,20 @@ def check_file(path: Path, settings: Settings) -> receipts.Receipt:
 
 
 # --- invariants, checked before anything is published ------------------------------------
+#
+# The blocking checks (Dagster's asset checks, or the steps') run each invariant after the build
+# and after the marts, and a pass is recorded with the version of the tables it was checked on.
+# Publishing then checks again whatever was not passed at the current version: a run that left
+# the checks out (the nightly marts job, which selects the marts and what follows them, or the
+# publication materialized by hand in the Dagster UI) after a build that failed one never
+# publishes what failed it. A normal run checks each invariant once.
 
 class MissingTable(RuntimeError):
     """An invariant's table does not exist: the check fails, it never passes on nothing."""
+
+
+class InvariantFailed(RuntimeError):
+    """An invariant does not hold on what would be published: nothing is published."""
 
 
 def _require(con: duckdb.DuckDBPyConnection, table: str) -> None:
@@ -357,50 +369,99 @@ def _require(con: duckdb.DuckDBPyConnection, table: str) -> None:
         raise MissingTable(f"table {table} is missing from the working database / falta la tabla {table}")
 
 
+def _unbalanced_receipts(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[tuple]:
+    _require(con, "file_receipt")
+    return con.execute("""
+        SELECT file_path, rows_read, rows_loaded, rows_quarantined FROM file_receipt
+        WHERE rows_read <> rows_loaded + rows_quarantined ORDER BY file_path
+    """).fetchall()
+
+
+def _duplicated_keys(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    key = observation_key.columns()
+    _require(con, "fact_observation")
+    # Keys are grouped by their 64-bit hash first (three times faster than by eight
+    # columns); only rows whose hash repeats are grouped exactly, so a collision is no duplicate.
+    return con.execute(f"""
+        WITH repeated AS (SELECT hash({key}) AS h FROM fact_observation GROUP BY h HAVING count(*) > 1)
+        SELECT count(*) FROM (
+            SELECT {key} FROM fact_observation WHERE hash({key}) IN (SELECT h FROM repeated)
+            GROUP BY ALL HAVING count(*) > 1)
+    """).fetchall()[0][0]
+
+
+def _unknown_countries(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    _require(con, "fact_observation")
+    return con.execute(
+        "SELECT count(*) FROM fact_observation ANTI JOIN dim_country USING (country_iso3)"
+    ).fetchall()[0][0]
+
+
+def _missing_country_years(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    _require(con, "mart_country_progress")
+    return con.execute("""
+        SELECT count(*) FROM dim_country
+        CROSS JOIN range(?, ? + 1) AS years(year)
+        ANTI JOIN mart_country_progress AS m
+          ON m.country_iso3 = dim_country.country_iso3 AND m.year = years.year
+    """, [settings.mart_first_year, settings.mart_last_year]).fetchall()[0][0]
+
+
+# Each invariant, with the pipeline_state key whose value is the version of the tables it
+# checks: `data_version` (bumped by every build) for the curated tables, `marts` (the
+# fingerprint of the last marts build, the data version and the years in it) for the marts.
+INVARIANTS: dict[str, tuple[str, Callable[[duckdb.DuckDBPyConnection, Settings], object]]] = {
+    "unbalanced_receipts": ("data_version", _unbalanced_receipts),
+    "duplicated_keys": ("data_version", _duplicated_keys),
+    "unknown_countries": ("data_version", _unknown_countries),
+    "missing_country_years": ("marts", _missing_country_years),
+}
+
+
+def _invariant(con: duckdb.DuckDBPyConnection, settings: Settings, name: str) -> object:
+    """What breaks the invariant (nothing: it holds, and the pass is recorded at the tables'
+    version)."""
+    version, find = INVARIANTS[name]
+    found = find(con, settings)
+    if not found:
+        state.put(con, f"passed:{name}", state.get(con, version) or "")
+    return found
+
+
+def _check_unpassed(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Before publishing: every invariant not yet passed at the current version is checked here."""
+    for name, (version, _find) in INVARIANTS.items():
+        if state.get(con, f"passed:{name}") == (state.get(con, version) or ""):
+            continue
+        log.info("%s: not checked on the current tables, checking before publishing", name)
+        if found := _invariant(con, settings, name):
+            shown = found if isinstance(found, int) else found[:20]
+            raise InvariantFailed(f"{name}: blocking check failed, nothing published / falló una verificación "
+                                  f"bloqueante, no se publica nada: {shown}")
+
+
 def unbalanced_receipts(settings: Settings) -> list[tuple]:
     """Files whose rows_read is not rows_loaded + rows_quarantined: rows lost or counted twice."""
     with working_db(settings) as con:
-        _require(con, "file_receipt")
-        return con.execute("""
-            SELECT file_path, rows_read, rows_loaded, rows_quarantined FROM file_receipt
-            WHERE rows_read <> rows_loaded + rows_quarantined ORDER BY file_path
-        """).fetchall()
+        return _invariant(con, settings, "unbalanced_receipts")
 
 
 def duplicated_keys(settings: Settings) -> int:
     """Observation keys that appear more than once in fact_observation (must be none)."""
-    key = observation_key.columns()
     with working_db(settings) as con:
-        _require(con, "fact_observation")
-        # Keys are grouped by their 64-bit hash first (three times faster than by eight
-        # columns); only rows whose hash repeats are grouped exactly, so a collision is no duplicate.
-        return con.execute(f"""
-            WITH repeated AS (SELECT hash({key}) AS h FROM fact_observation GROUP BY h HAVING count(*) > 1)
-            SELECT count(*) FROM (
-                SELECT {key} FROM fact_observation WHERE hash({key}) IN (SELECT h FROM repeated)
-                GROUP BY ALL HAVING count(*) > 1)
-        """).fetchall()[0][0]
+        return _invariant(con, settings, "duplicated_keys")
 
 
 def unknown_countries(settings: Settings) -> int:
     """fact_observation rows whose country is not in dim_country."""
     with working_db(settings) as con:
-        _require(con, "fact_observation")
-        return con.execute(
-            "SELECT count(*) FROM fact_observation ANTI JOIN dim_country USING (country_iso3)"
-        ).fetchall()[0][0]
+        return _invariant(con, settings, "unknown_countries")
 
 
 def missing_country_years(settings: Settings) -> int:
     """(country, year) pairs of dim_country x the mart years that mart_country_progress lacks."""
     with working_db(settings) as con:
-        _require(con, "mart_country_progress")
-        return con.execute("""
-            SELECT count(*) FROM dim_country
-            CROSS JOIN range(?, ? + 1) AS years(year)
-            ANTI JOIN mart_country_progress AS m
-              ON m.country_iso3 = dim_country.country_iso3 AND m.year = years.year
-        """, [settings.mart_first_year, settings.mart_last_year]).fetchall()[0][0]
+        return _invariant(con, settings, "missing_country_years")
 
 
 def table_summaries(settings: Settings, tables: Iterable[str], limit: int = 5) -> dict[str, tuple[int, str]]:

@@ -4,7 +4,8 @@ nothing new does nothing, and a run with something new redoes only the steps it 
 Each step compares a fingerprint of its inputs with the one stored in `pipeline_state` when it
 last ran: `rules` (the code, layouts, suites, reference data and SQL every file is read and
 checked with: when they change, every raw file is read again), `data_version` (bumped by every
-build that changed the curated tables), `marts` and `published`.
+build that changed the curated tables), `marts` and `published`. It also keeps, per invariant,
+the version of the tables its blocking check last passed on (`passed:<name>`, pipeline.py).
 """
 from __future__ import annotations
 

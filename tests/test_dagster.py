@@ -61,6 +61,43 @@ def test_a_broken_invariant_blocks_publishing(settings, monkeypatch):
     assert not settings.published_db.exists()
 
 
+def test_the_nightly_marts_job_never_publishes_tables_that_broke_an_invariant(settings):
+    """The marts job selects the marts and what follows them, not the curated tables' checks:
+    publishing checks what no check passed on the current tables, and refuses when it fails."""
+    from assets.runner import _failure_reason
+    from observatory import pipeline, state
+
+    drop(settings, "mimp/carga.csv", HEADER + "Perú,2015,femicide_count,95,MIMP\nChile,2016,femicide_count,34,INEI\n")
+    assert materialize(settings).success
+    published = query(settings, "SELECT count(*) FROM fact_observation")
+    with pipeline.working_db(settings) as con:  # a build whose tables break the observation key
+        con.execute("INSERT INTO fact_observation SELECT * FROM fact_observation WHERE year = 2015")
+        state.bump_data_version(con)
+    job = defs.resolve_job_def("marts_job")
+    refused = "blocking check failed, nothing published / falló una verificación bloqueante, no se publica nada"
+    config = {"resources": {"observatory": {"config": {
+        "raw_dir": str(settings.raw_dir), "curated_dir": str(settings.curated_dir)}}}}
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+        assert not result.success
+        assert _failure_reason(result).endswith(f"InvariantFailed: duplicated_keys: {refused}: 1")
+        assert query(settings, "SELECT count(*) FROM fact_observation") == published
+        with pipeline.working_db(settings) as con:  # a later build: keys unique, a country unknown
+            con.execute("DELETE FROM fact_observation WHERE year = 2015")
+            con.execute("INSERT INTO fact_observation SELECT * FROM fact_observation WHERE year = 2016")
+            con.execute("UPDATE fact_observation SET country_iso3 = 'ATL' WHERE year = 2016 AND rowid = "
+                        "(SELECT max(rowid) FROM fact_observation)")
+            state.bump_data_version(con)
+        result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+        assert _failure_reason(result).endswith(f"InvariantFailed: unknown_countries: {refused}: 1")
+        assert query(settings, "SELECT count(*) FROM fact_observation") == published
+        with pipeline.working_db(settings) as con:  # a later build that holds every invariant
+            con.execute("DELETE FROM fact_observation WHERE country_iso3 = 'ATL'")
+            state.bump_data_version(con)
+        assert job.execute_in_process(instance=instance, run_config=config, raise_on_error=False).success
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(published[0][0] - 1,)]
+
+
 def test_the_readme_dagster_cli_command_materializes_everything(tmp_path):
     """The README's `dagster asset materialize` line, run as written, in a throwaway instance."""
     import re
