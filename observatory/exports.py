@@ -207,18 +207,21 @@ def split_by_country(table: Table) -> bool:
 
 
 def _sort_columns(table: Table) -> list[str]:
-    """Every column, the table's declared key first (schema.yaml): the order of a file's rows.
-    Measured, not reasoned: fact_observation's files are written in nearly a third less time
-    sorted this way than in the table's column order. Part of each file's fingerprint, since a
-    change to the key changes the bytes of files whose rows do not change."""
+    """The order of a file's rows: the table's declared key (schema.yaml), else every column.
+    A key orders every row by itself: nothing is published while two rows share it (the
+    blocking check fact_observation_unique_observation_key, checked again when publishing on
+    any path that left it out: pipeline._check_unpassed), so the same rows still make the
+    same bytes, and DuckDB's sort no longer carries the other columns (the long note of a
+    suppressed figure among them): a sixth less time per file, measured. Part of each file's
+    fingerprint, since a change to the key changes the bytes of files whose rows do not change."""
     key = public_schema().get(table.name, {}).get("key", [])
     names = [c.name for c in table.columns]
-    return [*(k for k in key if k in names), *(n for n in names if n not in key)]
+    return [k for k in key if k in names] if key and set(key) <= set(names) else names
 
 
 def _select_sql(table: Table, where: str, limit: str = "") -> str:
-    """The rows of a file as text, sorted on every column (the same rows, the same bytes;
-    _sort_columns). The first column's name starts with the UTF-8 BOM, so DuckDB's header line
+    """The rows of a file as text, sorted on its key or every column (the same rows, the same
+    bytes; _sort_columns). The first column's name starts with the UTF-8 BOM, so DuckDB's header line
     puts it first in the file (DuckDB quotes no header for it; a copy of every file to put it in
     front cost seconds per million rows)."""
     cells = ", ".join(f'{_cell_sql(c)} AS "{codecs.BOM_UTF8.decode() if n == 0 else ""}{c.name}"'
@@ -264,7 +267,7 @@ def _write_all(con: duckdb.DuckDBPyConnection, files: list[CsvFile], folder: Pat
 def write_csv(con: duckdb.DuckDBPyConnection, file: CsvFile, path: Path) -> dict:
     """`;` between fields and a decimal comma, as Excel expects in a Spanish locale; UTF-8
     with a BOM so Excel reads the accents; CRLF; empty cell = NULL (unknown). DuckDB formats
-    and writes the rows (a million rows in seconds), sorted on every column so that the same
+    and writes the rows (a million rows in seconds), sorted (_sort_columns) so that the same
     rows always make the same bytes. Returns the file's size and SHA-256 (for datapackage.json)."""
     table = file.table
     path.parent.mkdir(parents=True, exist_ok=True)
