@@ -53,7 +53,7 @@ def working_db(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         identity = (settings.working_db, settings.working_db.stat().st_ino)
         # Once per file and process (a run opens it many times); a curated folder deleted and
         # made again may give the new file the old one's inode, so its tables are checked too.
-        if identity not in _ENSURED or not _has_table(con, "file_receipt"):
+        if identity not in _ENSURED or not state.has_tables(con, "file_receipt"):
             build_step.ensure_working_tables(con)
             _ENSURED.add(identity)
         yield con
@@ -365,7 +365,7 @@ class InvariantFailed(RuntimeError):
 
 
 def _require(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    if not _has_table(con, table):
+    if not state.has_tables(con, table):
         raise MissingTable(f"table {table} is missing from the working database / falta la tabla {table}")
 
 
@@ -469,16 +469,10 @@ def table_summaries(settings: Settings, tables: Iterable[str], limit: int = 5) -
     summaries = {}
     with working_db(settings) as con:
         for table in tables:
-            if not _has_table(con, table):
+            if not state.has_tables(con, table):
                 summaries[table] = (0, "")
                 continue
             count = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             frame = con.execute(f"SELECT * FROM {table} LIMIT {int(limit)}").df()
             summaries[table] = (count, frame.to_markdown(index=False) if not frame.empty else "(empty)")
     return summaries
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND table_name = ?", [table]
-    ).fetchall()[0][0])

@@ -94,11 +94,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
     return [dict(zip(names, row)) for row in result.fetchall()]
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                            "AND table_name = ?", [table]).fetchall()[0][0])
-
-
 def load(published_db: Path, today: date | None = None, only: set[str] | None = None) -> Data:
     """Read the published database; columns another step may add (e.g. *_known_share) are
     picked up when present and never required."""
@@ -123,7 +118,7 @@ def read(con: duckdb.DuckDBPyConnection, today: date | None = None, only: set[st
     observations = _rows(con, f"SELECT * FROM fact_observation WHERE {TOTALS}{where} "
                               "ORDER BY indicator_code, source, year, COLUMNS(*)")
     vintages = {}
-    if _has_table(con, "observation_history"):
+    if state.has_tables(con, "observation_history"):
         for row in con.execute(f"""
             SELECT country_iso3, subnational_code, year, indicator_code, source, count(*)
             FROM observation_history WHERE {TOTALS}{where} GROUP BY ALL""").fetchall():
@@ -400,7 +395,7 @@ def fingerprints(con: duckdb.DuckDBPyConnection, today: date) -> dict[str, str]:
 
     own = [by("mart_country_progress"), by("mart_legislation"), by("mart_national_plan"), by("policy_instrument"),
            by("fact_observation", where=TOTALS),
-           by("observation_history", where=TOTALS) if _has_table(con, "observation_history") else {},
+           by("observation_history", where=TOTALS) if state.has_tables(con, "observation_history") else {},
            by(f"""(SELECT f.country_iso3, q.* FROM quarantine AS q JOIN (
                       SELECT DISTINCT country_iso3, source_file FROM fact_observation WHERE {TOTALS}
                       UNION SELECT DISTINCT country_iso3, source_file FROM policy_instrument) AS f USING (source_file))""")]

@@ -97,7 +97,7 @@ def staged_rows(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _any_rows(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
-    if not _has_tables(con, *tables):
+    if not has_tables(con, *tables):
         return False
     counts = " + ".join(f"(SELECT count(*) FROM {table})" for table in tables)
     return bool(con.execute(f"SELECT {counts}").fetchall()[0][0])
@@ -124,7 +124,7 @@ def build_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
 
 
 def marts_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
-    return get(con, "marts") != marts(con, settings) or not _has_tables(con, "mart_country_progress")
+    return get(con, "marts") != marts(con, settings) or not has_tables(con, "mart_country_progress")
 
 
 def publish_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
@@ -135,7 +135,8 @@ def publish_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
     return get(con, "published") != published(con, settings)
 
 
-def _has_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
+def has_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
+    """Whether every one of these tables is in the connection's own database (not an attached one)."""
     return con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND table_name IN ?",
         [list(tables)],
@@ -152,7 +153,7 @@ def nothing_to_do(settings: Settings) -> dict[str, int] | None:
         return None
     try:
         with writer_lock(settings.work_dir), duckdb.connect(str(settings.working_db)) as con:
-            if not _has_tables(con, "file_receipt", "pipeline_state", "stage_file", "stage_duplicate"):
+            if not has_tables(con, "file_receipt", "pipeline_state", "stage_file", "stage_duplicate"):
                 return None
             started = time.time_ns()
             found = discover(con, settings.raw_dir)
