@@ -105,7 +105,11 @@ def _metadata(result, asset: str) -> dict:
 
 
 def _report(settings: Settings, staged: dict) -> str:
-    """What happened, for the person at the terminal: this run, then what is published."""
+    """What happened, for the person at the terminal (staff among them: each line in Spanish,
+    then in English): this run, then what is published."""
+    from observatory import layouts
+    from observatory.receipts import STATUS_ES
+
     with duckdb.connect(str(settings.published_db), read_only=True) as con:
         statuses = dict(con.execute("SELECT status, count(*) FROM file_receipt GROUP BY ALL").fetchall())
         loaded, quarantined = con.execute(
@@ -115,23 +119,32 @@ def _report(settings: Settings, staged: dict) -> str:
             "SELECT (SELECT count(*) FROM fact_observation), (SELECT count(*) FROM policy_instrument), "
             "(SELECT count(*) FROM quarantine), (SELECT count(*) FROM quarantine WHERE source_row IS NULL)"
         ).fetchone()
+    seen, read, rejected, duplicates, unchanged, rows = (staged.get(name, 0) for name in (
+        "files_seen", "files_read", "files_rejected", "duplicates", "unchanged", "rows_read"))
+    files_es = ", ".join(f"{STATUS_ES.get(status, status)}: {count}" for status, count in sorted(statuses.items()))
+    files_en = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
     lines = [
-        f"This run: {staged.get('files_seen', 0)} files seen, {staged.get('files_read', 0)} new or changed "
-        f"({staged.get('files_rejected', 0)} rejected), {staged.get('duplicates', 0)} duplicates, "
-        f"{staged.get('unchanged', 0)} unchanged; {staged.get('rows_read', 0)} rows read.",
-        "Published: " + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
-        + f" files; {loaded} rows loaded, {quarantined} rows quarantined; {facts} observations,"
+        f"Esta ejecución: {seen} archivos vistos, {read} nuevos o modificados ({rejected} rechazados), "
+        f"{duplicates} duplicados, {unchanged} sin cambios; {rows} filas leídas.",
+        f"This run: {seen} files seen, {read} new or changed ({rejected} rejected), {duplicates} duplicates, "
+        f"{unchanged} unchanged; {rows} rows read.",
+        f"Publicado: {sum(statuses.values())} archivos ({files_es}); {loaded} filas cargadas, {quarantined} filas en cuarentena; "
+        f"{facts} observaciones, {instruments} instrumentos de política.",
+        f"Published: {files_en} files; {loaded} rows loaded, {quarantined} rows quarantined; {facts} observations,"
         f" {instruments} policy instruments.",
-        f"Database: {settings.published_db}",
-        f"Parquet:  {settings.parquet_dir}",
-        f"Exports:  {settings.exports_dir} (CSV for Excel, data dictionary, datapackage.json)",
-        f"Report:   {settings.report_dir / 'index.html'}",
+        f"Base de datos / Database: {settings.published_db}",
+        f"Parquet: {settings.parquet_dir}",
+        f"Exportaciones / Exports: {settings.exports_dir} (CSV para Excel, diccionario de datos, datapackage.json "
+        "/ CSV for Excel, data dictionary, datapackage.json)",
+        f"Informe / Report: {settings.report_dir / 'index.html'}",
     ]
     if quarantined:
         # A rejected file's rows are all counted as quarantined but it has one quarantine row.
-        lines.append(f"Quarantined rows and how to fix them: SELECT * FROM quarantine; ({quarantine_rows} rows there: "
-                     f"one per quarantined row, and one per rejected file ({rejected_files}) standing for all its rows)")
-    from observatory import layouts
-
+        lines += [
+            f"Filas en cuarentena y cómo corregirlas: SELECT * FROM quarantine; ({quarantine_rows} filas allí: una por "
+            f"fila en cuarentena y una por archivo rechazado ({rejected_files}), que representa todas sus filas)",
+            f"Quarantined rows and how to fix them: SELECT * FROM quarantine; ({quarantine_rows} rows there: one per "
+            f"quarantined row, and one per rejected file ({rejected_files}) standing for all its rows)",
+        ]
     lines += [f"Layout skipped / formato de fuente omitido: {error}" for error in layouts.layout_errors()]
     return "\n".join(lines)
