@@ -12,6 +12,7 @@ from observatory.settings import Settings
 
 
 def status_report(settings: Settings) -> str:
+    """Staff read it: each line in Spanish and English."""
     lines: list[str] = []
     published: dict[str, str] = {}
     if settings.published_db.exists():
@@ -28,19 +29,23 @@ def status_report(settings: Settings) -> str:
                 FROM file_receipt GROUP BY observatory ORDER BY observatory
             """).fetchall()
         lines += [
-            f"Published: {settings.published_db} (last run {published_at:%Y-%m-%d %H:%M} UTC)",
+            f"Publicado / Published: {settings.published_db} (última ejecución / last run {published_at:%Y-%m-%d %H:%M} UTC)",
+            f"  {len(published)} archivos, {facts} observaciones, {policies} instrumentos de política, "
+            f"{quarantined} filas de cuarentena",
             f"  {len(published)} files, {facts} observations, {policies} policy instruments, {quarantined} quarantine rows",
             "",
-            f"{'observatory':<24} {'files':>5} {'loaded':>8} {'quarant.':>8} {'rejected':>8}  last received (UTC)  institution",
+            f"{'observatorio':<24} {'archiv.':>7} {'cargadas':>8} {'cuarent.':>8} {'rechaz.':>8}  última recepción (UTC)  institución",
+            f"{'observatory':<24} {'files':>7} {'loaded':>8} {'quarant.':>8} {'rejected':>8}  last received (UTC)     institution",
         ]
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         for observatory, files, loaded, quarantined_rows, rejected, last in per_observatory:
-            age = f"{(now - last).days} days ago" if last else "—"
+            age = f"hace {(now - last).days} días / {(now - last).days} days ago" if last else "—"
             found = registry.entry(observatory or "")
-            lines.append(f"{observatory or '(no folder)':<24} {files:>5} {loaded:>8} {quarantined_rows:>8} {rejected:>8}  "
+            lines.append(f"{observatory or '(sin carpeta / no folder)':<24} {files:>7} {loaded:>8} {quarantined_rows:>8} {rejected:>8}  "
                          f"{last:%Y-%m-%d %H:%M} ({age})" + (f"  {found.institution}" if found else ""))
     else:
-        lines.append(f"Nothing published yet in {settings.curated_dir}: run `observatory run`.")
+        lines.append(f"Aún no hay nada publicado en {settings.curated_dir}: ejecute `observatory run`. / "
+                     f"Nothing published yet in {settings.curated_dir}: run `observatory run`.")
     present = list_raw_files(settings.raw_dir) if settings.raw_dir.is_dir() else []
     owners = received_contents(settings.published_db)
     # A copy of content already received adds nothing: a duplicate, never "waiting" (as in a run).
@@ -49,13 +54,15 @@ def status_report(settings: Settings) -> str:
     waiting = [f for f in present if published.get(f.rel_path) != f.sha256 and f.sha256 not in owners]
     lines.append("")
     if copies:
-        lines.append(f"Copies of content already received (duplicates, add nothing): {len(copies)}")
+        lines.append(f"Copias de contenido ya recibido (duplicados, no agregan nada) / "
+                     f"Copies of content already received (duplicates, add nothing): {len(copies)}")
         lines += [f"  {f.rel_path} = {owner}" for f, owner in copies]
     if waiting:
-        lines.append(f"Waiting in {settings.raw_dir} (new or changed, not yet loaded): {len(waiting)}")
+        lines.append(f"En espera en / Waiting in {settings.raw_dir} (nuevos o modificados, aún no cargados / "
+                     f"new or changed, not yet loaded): {len(waiting)}")
         lines += [f"  {f.rel_path}" for f in waiting]
     else:
-        lines.append(f"Nothing waiting in {settings.raw_dir}.")
+        lines.append(f"Nada en espera en {settings.raw_dir}. / Nothing waiting in {settings.raw_dir}.")
     errors = layouts.layout_errors()
     if errors:
         lines += ["", f"Formatos de fuente omitidos por errores / layouts skipped for errors ({layouts.deployment_dir()}):"]

@@ -138,11 +138,12 @@ def test_status_shows_what_is_published_and_what_waits(settings):
     drop(settings, "mimp/a.csv", GOOD)
     args = ["status", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)]
     output = CliRunner().invoke(main, args).output
-    assert "Nothing published yet" in output and "mimp/a.csv" in output
+    assert "Nothing published yet" in output and "Aún no hay nada publicado" in output and "mimp/a.csv" in output
     run(settings)
     drop(settings, "cepal/b.csv", GOOD.replace("95", "96"))
     output = CliRunner().invoke(main, args).output
-    assert "1 files, 1 observations" in output
+    assert "1 files, 1 observations" in output and "1 archivos, 1 observaciones" in output  # staff read it in Spanish
+    assert "En espera en / Waiting in" in output
     assert "mimp " in output and "Waiting" in output and "cepal/b.csv" in output and "  mimp/a.csv" not in output
 
 
