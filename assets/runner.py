@@ -121,16 +121,18 @@ def _report(settings: Settings, staged: dict) -> str:
         ).fetchone()
     seen, read, rejected, duplicates, unchanged, rows = (staged.get(name, 0) for name in (
         "files_seen", "files_read", "files_rejected", "duplicates", "unchanged", "rows_read"))
-    files_es = ", ".join(f"{STATUS_ES.get(status, status)}: {count}" for status, count in sorted(statuses.items()))
-    files_en = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+    by_status = sorted(statuses.items())
+    files = sum(statuses.values())
+    files_es = f" ({', '.join(f'{STATUS_ES.get(status, status)}: {count}' for status, count in by_status)})" if files else ""
+    files_en = f" ({', '.join(f'{status}: {count}' for status, count in by_status)})" if files else ""
     lines = [
-        f"Esta ejecución: {seen} archivos vistos, {read} nuevos o modificados ({rejected} rechazados), "
-        f"{duplicates} duplicados, {unchanged} sin cambios; {rows} filas leídas.",
+        f"Esta ejecución — archivos vistos: {seen}, nuevos o modificados: {read} (rechazados: {rejected}), "
+        f"duplicados: {duplicates}, sin cambios: {unchanged}; filas leídas: {rows}.",
         f"This run: {seen} files seen, {read} new or changed ({rejected} rejected), {duplicates} duplicates, "
         f"{unchanged} unchanged; {rows} rows read.",
-        f"Publicado: {sum(statuses.values())} archivos ({files_es}); {loaded} filas cargadas, {quarantined} filas en cuarentena; "
-        f"{facts} observaciones, {instruments} instrumentos de política.",
-        f"Published: {files_en} files; {loaded} rows loaded, {quarantined} rows quarantined; {facts} observations,"
+        f"Publicado — archivos: {files}{files_es}; filas cargadas: {loaded}, filas en cuarentena: {quarantined}; "
+        f"observaciones: {facts}, instrumentos de política: {instruments}.",
+        f"Published: {files} files{files_en}; {loaded} rows loaded, {quarantined} rows quarantined; {facts} observations,"
         f" {instruments} policy instruments.",
         f"Base de datos / Database: {settings.published_db}",
         f"Parquet: {settings.parquet_dir}",
@@ -141,8 +143,8 @@ def _report(settings: Settings, staged: dict) -> str:
     if quarantined:
         # A rejected file's rows are all counted as quarantined but it has one quarantine row.
         lines += [
-            f"Filas en cuarentena y cómo corregirlas: SELECT * FROM quarantine; ({quarantine_rows} filas allí: una por "
-            f"fila en cuarentena y una por archivo rechazado ({rejected_files}), que representa todas sus filas)",
+            f"Filas en cuarentena y cómo corregirlas: SELECT * FROM quarantine; (filas en la tabla: {quarantine_rows}; "
+            f"una por fila en cuarentena y una por archivo rechazado ({rejected_files}), que representa todas sus filas)",
             f"Quarantined rows and how to fix them: SELECT * FROM quarantine; ({quarantine_rows} rows there: one per "
             f"quarantined row, and one per rejected file ({rejected_files}) standing for all its rows)",
         ]

@@ -250,8 +250,15 @@ def build_marts(settings: Settings) -> dict[str, int] | None:
         if not state.marts_pending(con, settings):
             return None
         reference.install(con)
-        counts = build_step.build_marts(con, settings.mart_first_year, settings.mart_last_year, settings.as_of)
-        state.put(con, "marts", state.marts(con, settings))
+        # One transaction with their fingerprint: marts rebuilt half-way never pass for current.
+        con.execute("BEGIN TRANSACTION")
+        try:
+            counts = build_step.build_marts(con, settings.mart_first_year, settings.mart_last_year, settings.as_of)
+            state.put(con, "marts", state.marts(con, settings))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         return counts
 
 
@@ -354,7 +361,8 @@ def check_file(path: Path, settings: Settings) -> receipts.Receipt:
 # Publishing then checks again whatever was not passed at the current version: a run that left
 # the checks out (the nightly marts job, which selects the marts and what follows them, or the
 # publication materialized by hand in the Dagster UI) after a build that failed one never
-# publishes what failed it. A normal run checks each invariant once.
+# publishes what failed it, nor marts that were not built from the current tables. A normal run
+# checks each invariant once.
 
 class MissingTable(RuntimeError):
     """An invariant's table does not exist: the check fails, it never passes on nothing."""
@@ -407,37 +415,58 @@ def _missing_country_years(con: duckdb.DuckDBPyConnection, settings: Settings) -
     """, [settings.mart_first_year, settings.mart_last_year]).fetchall()[0][0]
 
 
-# Each invariant, with the pipeline_state key whose value is the version of the tables it
-# checks: `data_version` (bumped by every build) for the curated tables, `marts` (the
-# fingerprint of the last marts build, the data version and the years in it) for the marts.
-INVARIANTS: dict[str, tuple[str, Callable[[duckdb.DuckDBPyConnection, Settings], object]]] = {
-    "unbalanced_receipts": ("data_version", _unbalanced_receipts),
-    "duplicated_keys": ("data_version", _duplicated_keys),
-    "unknown_countries": ("data_version", _unknown_countries),
-    "missing_country_years": ("marts", _missing_country_years),
+def _tables_version(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """The curated tables' version (bumped by every build) and the observation key they are
+    checked on (schema.yaml's: a new key makes the old pass worthless)."""
+    return f"{state.get(con, 'data_version')}:{observation_key.key()}"
+
+
+def _marts_version(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """The fingerprint of the last marts build (the data version and the years in it)."""
+    return state.get(con, "marts") or ""
+
+
+# Each invariant: the version of the tables it checks, and what breaks it.
+INVARIANTS: dict[str, tuple[Callable[[duckdb.DuckDBPyConnection, Settings], str],
+                            Callable[[duckdb.DuckDBPyConnection, Settings], object]]] = {
+    "unbalanced_receipts": (_tables_version, _unbalanced_receipts),
+    "duplicated_keys": (_tables_version, _duplicated_keys),
+    "unknown_countries": (_tables_version, _unknown_countries),
+    "missing_country_years": (_marts_version, _missing_country_years),
 }
 
 
 def _invariant(con: duckdb.DuckDBPyConnection, settings: Settings, name: str) -> object:
-    """What breaks the invariant (nothing: it holds, and the pass is recorded at the tables'
-    version)."""
+    """What breaks the invariant (nothing: it holds, and the pass is recorded at the version
+    the tables had when it was checked)."""
     version, find = INVARIANTS[name]
+    checked = version(con, settings)
     found = find(con, settings)
     if not found:
-        state.put(con, f"passed:{name}", state.get(con, version) or "")
+        state.put(con, f"passed:{name}", checked)
     return found
 
 
+def check_failed(name: str, found: object) -> str:
+    """A failed blocking check's one-line reason, with what broke it (20 rows at most)."""
+    shown = found if isinstance(found, int) else found[:20]
+    return (f"{name}: blocking check failed, nothing published / falló una verificación bloqueante, "
+            f"no se publica nada: {shown}")
+
+
 def _check_unpassed(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Before publishing: every invariant not yet passed at the current version is checked here."""
+    """Before publishing: the marts are those of the current tables, and every invariant not
+    yet passed on the current tables is checked here."""
+    if state.marts_pending(con, settings):
+        raise InvariantFailed("marts: not built from the current tables, nothing published: materialize the "
+                              "marts first / los marts no se construyeron con las tablas actuales, no se publica "
+                              "nada: materialice primero los marts")
     for name, (version, _find) in INVARIANTS.items():
-        if state.get(con, f"passed:{name}") == (state.get(con, version) or ""):
+        if state.get(con, f"passed:{name}") == version(con, settings):
             continue
         log.info("%s: not checked on the current tables, checking before publishing", name)
         if found := _invariant(con, settings, name):
-            shown = found if isinstance(found, int) else found[:20]
-            raise InvariantFailed(f"{name}: blocking check failed, nothing published / falló una verificación "
-                                  f"bloqueante, no se publica nada: {shown}")
+            raise InvariantFailed(check_failed(name, found))
 
 
 def unbalanced_receipts(settings: Settings) -> list[tuple]:

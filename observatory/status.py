@@ -29,19 +29,20 @@ def status_report(settings: Settings) -> str:
                 FROM file_receipt GROUP BY observatory ORDER BY observatory
             """).fetchall()
         lines += [
-            f"Publicado / Published: {settings.published_db} (última ejecución / last run {published_at:%Y-%m-%d %H:%M} UTC)",
-            f"  {len(published)} archivos, {facts} observaciones, {policies} instrumentos de política, "
-            f"{quarantined} filas de cuarentena",
+            f"Publicado / Published: {settings.published_db} "
+            f"(última publicación / last published {published_at:%Y-%m-%d %H:%M} UTC)",
+            f"  archivos: {len(published)}, observaciones: {facts}, instrumentos de política: {policies}, "
+            f"filas de la tabla quarantine: {quarantined}",
             f"  {len(published)} files, {facts} observations, {policies} policy instruments, {quarantined} quarantine rows",
             "",
-            f"{'observatorio':<24} {'archiv.':>7} {'cargadas':>8} {'cuarent.':>8} {'rechaz.':>8}  última recepción (UTC)  institución",
-            f"{'observatory':<24} {'files':>7} {'loaded':>8} {'quarant.':>8} {'rejected':>8}  last received (UTC)     institution",
+            f"{'observatorio':<26} {'arch.':>5} {'cargadas':>8} {'cuarent.':>8} {'rechaz.':>8}  última recepción (UTC)  institución",
+            f"{'observatory':<26} {'files':>5} {'loaded':>8} {'quarant.':>8} {'rejected':>8}  last received (UTC)     institution",
         ]
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         for observatory, files, loaded, quarantined_rows, rejected, last in per_observatory:
-            age = f"hace {(now - last).days} días / {(now - last).days} days ago" if last else "—"
+            age = _age((now - last).days) if last else "—"
             found = registry.entry(observatory or "")
-            lines.append(f"{observatory or '(sin carpeta / no folder)':<24} {files:>7} {loaded:>8} {quarantined_rows:>8} {rejected:>8}  "
+            lines.append(f"{observatory or '(sin carpeta / no folder)':<26} {files:>5} {loaded:>8} {quarantined_rows:>8} {rejected:>8}  "
                          f"{last:%Y-%m-%d %H:%M} ({age})" + (f"  {found.institution}" if found else ""))
     else:
         lines.append(f"Aún no hay nada publicado en {settings.curated_dir}: ejecute `observatory run`. / "
@@ -68,3 +69,9 @@ def status_report(settings: Settings) -> str:
         lines += ["", f"Formatos de fuente omitidos por errores / layouts skipped for errors ({layouts.deployment_dir()}):"]
         lines += [f"  {error}" for error in errors]
     return "\n".join(lines)
+
+
+def _age(days: int) -> str:
+    if days == 0:
+        return "hoy / today"
+    return "hace 1 día / 1 day ago" if days == 1 else f"hace {days} días / {days} days ago"

@@ -92,9 +92,7 @@ def _check(outcome: Outcome, settings: Settings, checks: dict[str, str]) -> None
     failed = [(name, found) for name, function in checks.items()
               if (found := _timed(outcome, name, lambda: getattr(pipeline, function)(settings)))]
     if failed:
-        name, found = failed[0]
-        shown = found if isinstance(found, int) else found[:20]
-        raise StepFailed(f"{name}: blocking check failed / falló una verificación bloqueante: {shown}")
+        raise StepFailed(pipeline.check_failed(*failed[0]))
 
 
 def _outputs(settings: Settings) -> None:

@@ -98,6 +98,38 @@ def test_the_nightly_marts_job_never_publishes_tables_that_broke_an_invariant(se
     assert query(settings, "SELECT count(*) FROM fact_observation") == [(published[0][0] - 1,)]
 
 
+def test_the_publication_materialized_alone_checks_the_marts_it_publishes(settings):
+    """`published_database` alone (a click in the UI): marts not built from the current tables
+    are refused, and marts that failed their check are checked again and refused."""
+    from observatory import pipeline, state
+
+    drop(settings, "mimp/carga.csv", HEADER + "Perú,2015,femicide_count,95,MIMP\n")
+    assert materialize(settings).success
+    published = settings.published_db.read_bytes()
+    with pipeline.working_db(settings) as con:  # a build, whose marts were not rebuilt
+        state.bump_data_version(con)
+    (settings.report_dir / "index.html").unlink()  # so that a publication is due
+    resource = ObservatoryResource(raw_dir=str(settings.raw_dir), curated_dir=str(settings.curated_dir))
+
+    def publish_alone():
+        from assets.runner import _failure_reason
+
+        with dg.instance_for_test() as instance:
+            result = dg.materialize([*defs.assets, *defs.asset_checks], instance=instance, selection=["published_database"],
+                                    resources={"observatory": resource}, raise_on_error=False)
+            return result.success, _failure_reason(result)
+
+    success, reason = publish_alone()
+    assert not success and "InvariantFailed: marts: not built from the current tables" in reason
+    with pipeline.working_db(settings) as con:  # marts rebuilt, but one country's year went missing
+        con.execute("DELETE FROM mart_country_progress WHERE country_iso3 = 'PER' AND year = 2015")
+        state.put(con, "marts", state.marts(con, settings))
+    success, reason = publish_alone()
+    assert not success and reason.endswith("InvariantFailed: missing_country_years: blocking check failed, "
+                                           "nothing published / falló una verificación bloqueante, no se publica nada: 1")
+    assert settings.published_db.read_bytes() == published
+
+
 def test_the_readme_dagster_cli_command_materializes_everything(tmp_path):
     """The README's `dagster asset materialize` line, run as written, in a throwaway instance."""
     import re

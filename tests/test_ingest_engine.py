@@ -274,6 +274,29 @@ def test_the_observation_key_check_finds_a_key_given_twice_national_or_not(setti
     assert pipeline.duplicated_keys(settings) == 2
 
 
+def test_marts_rebuilt_half_way_are_not_taken_for_current(settings, monkeypatch):
+    """The marts and their fingerprint are one transaction: a rebuild that fails leaves the
+    marts as they were, and still due."""
+    from observatory import build, state
+
+    drop(settings, "mimp/2016.csv", GOOD)
+    run(settings)
+    with pipeline.working_db(settings) as con:
+        before = con.execute("SELECT count(*) FROM mart_country_progress").fetchall()
+        state.bump_data_version(con)  # a build: the marts are due
+
+    def half_way(con, *args):
+        con.execute("CREATE OR REPLACE TABLE mart_country_progress AS SELECT * FROM mart_country_progress LIMIT 0")
+        raise RuntimeError("a mart's SQL failed")
+
+    monkeypatch.setattr(build, "build_marts", half_way)
+    with pytest.raises(RuntimeError):
+        pipeline.build_marts(settings)
+    with pipeline.working_db(settings) as con:
+        assert con.execute("SELECT count(*) FROM mart_country_progress").fetchall() == before
+        assert state.marts_pending(con, settings)
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True

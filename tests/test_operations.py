@@ -142,7 +142,7 @@ def test_status_shows_what_is_published_and_what_waits(settings):
     run(settings)
     drop(settings, "cepal/b.csv", GOOD.replace("95", "96"))
     output = CliRunner().invoke(main, args).output
-    assert "1 files, 1 observations" in output and "1 archivos, 1 observaciones" in output  # staff read it in Spanish
+    assert "1 files, 1 observations" in output and "archivos: 1, observaciones: 1" in output  # staff read it in Spanish
     assert "En espera en / Waiting in" in output
     assert "mimp " in output and "Waiting" in output and "cepal/b.csv" in output and "  mimp/a.csv" not in output
 

@@ -60,6 +60,10 @@ FAILING = {"unbalanced_receipts": [("mimp/messy.csv", 17, 0, 0)], "duplicated_ke
            "missing_country_years": 3}
 
 
+def test_every_blocking_check_is_an_invariant_publishing_checks_again():
+    assert sorted({**steps.CURATED_CHECKS, **steps.MART_CHECKS}.values()) == sorted(pipeline.INVARIANTS)
+
+
 @pytest.mark.parametrize("way", WAYS)
 def test_each_invariant_is_checked_once_when_the_checks_ran(raw, monkeypatch, way):
     """Publishing checks again only what the blocking checks did not pass on the current tables."""
