@@ -5,7 +5,8 @@ Each step compares a fingerprint of its inputs with the one stored in `pipeline_
 last ran: `rules` (the code, layouts, suites, reference data and SQL every file is read and
 checked with: when they change, every raw file is read again), `data_version` (bumped by every
 build that changed the curated tables), `marts` and `published`. It also keeps, per invariant,
-the version of the tables its blocking check last passed on (`passed:<name>`, pipeline.py).
+the version of the tables its blocking check last passed on (`passed:<name>`, pipeline.py), and
+the data version the marts were last built from (`marts_built_on`).
 """
 from __future__ import annotations
 
@@ -124,7 +125,15 @@ def build_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
 
 
 def marts_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
-    return get(con, "marts") != marts(con, settings) or not has_tables(con, "mart_country_progress")
+    return (get(con, "marts") != marts(con, settings) or not marts_built_on_current_tables(con)
+            or not has_tables(con, "mart_country_progress"))
+
+
+def marts_built_on_current_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the marts were last built from the curated tables as they are (`marts_built_on`,
+    the data version their build read). Unlike the marts' fingerprint, this does not move with
+    the day a run crosses midnight on."""
+    return get(con, "marts_built_on") == (get(con, "data_version") or "")
 
 
 def publish_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
