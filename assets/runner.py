@@ -104,11 +104,15 @@ def _metadata(result, asset: str) -> dict:
     return {}
 
 
+# A receipt's status, as a count of files is labelled in Spanish.
+STATUSES_ES = {"loaded": "cargados", "partially_loaded": "cargados en parte", "rejected": "rechazados",
+               "duplicate": "duplicados"}
+
+
 def _report(settings: Settings, staged: dict) -> str:
     """What happened, for the person at the terminal (staff among them: each line in Spanish,
     then in English): this run, then what is published."""
     from observatory import layouts
-    from observatory.receipts import STATUS_ES
 
     with duckdb.connect(str(settings.published_db), read_only=True) as con:
         statuses = dict(con.execute("SELECT status, count(*) FROM file_receipt GROUP BY ALL").fetchall())
@@ -123,7 +127,7 @@ def _report(settings: Settings, staged: dict) -> str:
         "files_seen", "files_read", "files_rejected", "duplicates", "unchanged", "rows_read"))
     by_status = sorted(statuses.items())
     files = sum(statuses.values())
-    files_es = f" ({', '.join(f'{STATUS_ES.get(status, status)}: {count}' for status, count in by_status)})" if files else ""
+    files_es = f" ({', '.join(f'{STATUSES_ES.get(status, status)}: {count}' for status, count in by_status)})" if files else ""
     files_en = f" ({', '.join(f'{status}: {count}' for status, count in by_status)})" if files else ""
     lines = [
         f"Esta ejecución — archivos vistos: {seen}, nuevos o modificados: {read} (rechazados: {rejected}), "
@@ -143,8 +147,8 @@ def _report(settings: Settings, staged: dict) -> str:
     if quarantined:
         # A rejected file's rows are all counted as quarantined but it has one quarantine row.
         lines += [
-            f"Filas en cuarentena y cómo corregirlas: SELECT * FROM quarantine; (filas en la tabla: {quarantine_rows}; "
-            f"una por fila en cuarentena y una por archivo rechazado ({rejected_files}), que representa todas sus filas)",
+            f"Filas en cuarentena y cómo corregirlas: SELECT * FROM quarantine; ({quarantine_rows} filas en la tabla: una "
+            f"por cada fila en cuarentena y una por cada archivo rechazado ({rejected_files}), que representa todas sus filas)",
             f"Quarantined rows and how to fix them: SELECT * FROM quarantine; ({quarantine_rows} rows there: one per "
             f"quarantined row, and one per rejected file ({rejected_files}) standing for all its rows)",
         ]

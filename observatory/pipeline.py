@@ -3,6 +3,7 @@ build, publish; and the invariants checked between them. The Dagster assets call
 `observatory run` runs those assets, so there is one code path."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import tempfile
@@ -258,7 +259,8 @@ def build_marts(settings: Settings) -> dict[str, int] | None:
             state.put(con, "marts_built_on", state.get(con, "data_version") or "")
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.TransactionException):  # a failed COMMIT has ended it already
+                con.execute("ROLLBACK")
             raise
         return counts
 

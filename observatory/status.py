@@ -55,7 +55,7 @@ def status_report(settings: Settings) -> str:
     waiting = [f for f in present if published.get(f.rel_path) != f.sha256 and f.sha256 not in owners]
     lines.append("")
     if copies:
-        lines.append(f"Copias de contenido ya recibido (duplicados, no agregan nada) / "
+        lines.append(f"Copias de contenido ya recibido (duplicados, no aportan nada) / "
                      f"Copies of content already received (duplicates, add nothing): {len(copies)}")
         lines += [f"  {f.rel_path} = {owner}" for f, owner in copies]
     if waiting:

@@ -24,7 +24,7 @@ def test_run_loads_a_file_and_prints_a_summary(settings):
     assert "1 files seen" in result.output and "2 rows loaded" in result.output
     # Each line of the summary in Spanish first, for the staff who read it, then in English.
     assert "Esta ejecución — archivos vistos: 1, nuevos o modificados: 1 (rechazados: 0)" in result.output
-    assert "Publicado — archivos: 1 (cargado: 1); filas cargadas: 2, filas en cuarentena: 0" in result.output
+    assert "Publicado — archivos: 1 (cargados: 1); filas cargadas: 2, filas en cuarentena: 0" in result.output
     assert "Published: 1 files (loaded: 1); 2 rows loaded, 0 rows quarantined" in result.output
     assert str(settings.published_db) in result.output
     assert query(settings, "SELECT country_iso3, year, indicator_code, value, source, source_file, source_row FROM fact_observation ORDER BY year") == [
