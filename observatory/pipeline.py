@@ -256,7 +256,7 @@ def build_marts(settings: Settings) -> dict[str, int] | None:
         try:
             counts = build_step.build_marts(con, settings.mart_first_year, settings.mart_last_year, settings.as_of)
             state.put(con, "marts", state.marts(con, settings))
-            state.put(con, "marts_built_on", state.get(con, "data_version") or "")
+            state.put(con, "marts_built_from", state.marts(con, settings, day=False))
             con.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(duckdb.TransactionException):  # a failed COMMIT has ended it already
@@ -460,10 +460,11 @@ def check_failed(name: str, found: object) -> str:
 def _check_unpassed(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Before publishing: the marts are those of the current tables, and every invariant not
     yet passed on the current tables is checked here."""
-    if not state.marts_built_on_current_tables(con):
-        raise InvariantFailed("marts: not built from the current tables, nothing published: materialize the "
-                              "marts first / los marts no se construyeron con las tablas actuales, no se publica "
-                              "nada: materialice primero los marts")
+    if not state.marts_current(con, settings):
+        raise InvariantFailed("marts: not built from the current tables, SQL, reference data or years, nothing "
+                              "published: materialize the marts first / los marts no se construyeron con las tablas, "
+                              "el SQL, los datos de referencia o los años actuales, no se publica nada: materialice "
+                              "primero los marts")
     for name, (version, _find) in INVARIANTS.items():
         if state.get(con, f"passed:{name}") == version(con, settings):
             continue

@@ -6,7 +6,7 @@ last ran: `rules` (the code, layouts, suites, reference data and SQL every file 
 checked with: when they change, every raw file is read again), `data_version` (bumped by every
 build that changed the curated tables), `marts` and `published`. It also keeps, per invariant,
 the version of the tables its blocking check last passed on (`passed:<name>`, pipeline.py), and
-the data version the marts were last built from (`marts_built_on`).
+what the marts were last built from, the day aside (`marts_built_from`).
 """
 from __future__ import annotations
 
@@ -53,13 +53,14 @@ def rules(settings: Settings) -> str:
     )
 
 
-def marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+def marts(con: duckdb.DuckDBPyConnection, settings: Settings, day: bool = True) -> str:
     """The marts are a function of the curated tables, their SQL, the reference data and the years;
-    of the as_of day only while a provisional year is shown (complete years do not move with it)."""
+    of the as_of day only while a provisional year is shown (complete years do not move with it).
+    Without the day: what the marts are built from, which a run crossing midnight does not change."""
     return digest(
         [*(PACKAGE_DIR / "marts").glob("*.sql"), *reference.REFERENCE_DIR.glob("*.csv"), PACKAGE_DIR / "sql" / "macros.sql"],
         get(con, "data_version"), settings.mart_first_year, settings.mart_last_year,
-        settings.as_of if settings.mart_has_provisional_year else None,
+        settings.as_of if day and settings.mart_has_provisional_year else None,
     )
 
 
@@ -125,15 +126,14 @@ def build_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
 
 
 def marts_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
-    return (get(con, "marts") != marts(con, settings) or not marts_built_on_current_tables(con)
+    return (get(con, "marts") != marts(con, settings) or not marts_current(con, settings)
             or not has_tables(con, "mart_country_progress"))
 
 
-def marts_built_on_current_tables(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the marts were last built from the curated tables as they are (`marts_built_on`,
-    the data version their build read). Unlike the marts' fingerprint, this does not move with
-    the day a run crosses midnight on."""
-    return get(con, "marts_built_on") == (get(con, "data_version") or "")
+def marts_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Whether the marts were last built from the curated tables, SQL, reference data and years
+    as they are now (`marts_built_from`), whatever the day."""
+    return get(con, "marts_built_from") == marts(con, settings, day=False)
 
 
 def publish_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:

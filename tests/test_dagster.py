@@ -124,11 +124,28 @@ def test_the_publication_materialized_alone_checks_the_marts_it_publishes(settin
     with pipeline.working_db(settings) as con:  # marts rebuilt, but one country's year went missing
         con.execute("DELETE FROM mart_country_progress WHERE country_iso3 = 'PER' AND year = 2015")
         state.put(con, "marts", state.marts(con, settings))
-        state.put(con, "marts_built_on", state.get(con, "data_version"))
+        state.put(con, "marts_built_from", state.marts(con, settings, day=False))
     success, reason = publish_alone()
     assert not success and reason.endswith("InvariantFailed: missing_country_years: blocking check failed, "
                                            "nothing published / falló una verificación bloqueante, no se publica nada: 1")
     assert settings.published_db.read_bytes() == published
+
+
+def test_the_publication_materialized_alone_the_next_day_publishes(settings, monkeypatch):
+    """What the marts were built from leaves the day aside: with a provisional year shown, their
+    fingerprint moves at midnight, but a publication due the next day is not refused for it."""
+    monkeypatch.setenv("OBSERVATORY_MART_LAST_YEAR", "2026")
+    monkeypatch.setenv("OBSERVATORY_AS_OF", "2026-06-01")
+    drop(settings, "mimp/carga.csv", HEADER + "Perú,2015,femicide_count,95,MIMP\n")
+    assert materialize(settings).success
+    monkeypatch.setenv("OBSERVATORY_AS_OF", "2026-06-02")
+    (settings.report_dir / "index.html").unlink()  # so that a publication is due
+    resource = ObservatoryResource(raw_dir=str(settings.raw_dir), curated_dir=str(settings.curated_dir))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([*defs.assets, *defs.asset_checks], instance=instance, selection=["published_database"],
+                                resources={"observatory": resource}, raise_on_error=False)
+    assert result.success
+    assert "published_database" in {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
 
 
 def test_the_readme_dagster_cli_command_materializes_everything(tmp_path):

@@ -12,7 +12,7 @@ ALTER TABLE file_receipt ADD COLUMN IF NOT EXISTS from_registry VARCHAR;
 -- What the working database and the published files were last made from (observatory/state.py):
 -- rules, data_version, marts, published. A run with nothing new compares and stops there.
 -- passed:<invariant>: the version of the tables each blocking check last passed on (pipeline.py);
--- marts_built_on: the data version the marts were last built from.
+-- marts_built_from: what the marts were last built from, the day aside (state.py).
 CREATE TABLE IF NOT EXISTS pipeline_state (key VARCHAR, value VARCHAR);
 -- One row a loaded observation: fact_observation is derived from it (later-received file wins).
 CREATE TABLE IF NOT EXISTS observation (
