@@ -104,7 +104,7 @@ def _metadata(result, asset: str) -> dict:
     return {}
 
 
-# A receipt's status, as a count of files is labelled in Spanish.
+# Receipt statuses in Spanish, as labels of a count of files (plural: "cargados: 11").
 STATUSES_ES = {"loaded": "cargados", "partially_loaded": "cargados en parte", "rejected": "rechazados",
                "duplicate": "duplicados"}
 
