@@ -22,10 +22,10 @@ def test_dagster_definitions_validate():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def materialize(settings):
+def materialize(settings, selection: list[str] | None = None):
     resource = ObservatoryResource(raw_dir=str(settings.raw_dir), curated_dir=str(settings.curated_dir))
     with dg.instance_for_test() as instance:
-        return dg.materialize([*defs.assets, *defs.asset_checks], instance=instance,
+        return dg.materialize([*defs.assets, *defs.asset_checks], instance=instance, selection=selection,
                               resources={"observatory": resource}, raise_on_error=False)
 
 
@@ -109,15 +109,12 @@ def test_the_publication_materialized_alone_checks_the_marts_it_publishes(settin
     with pipeline.working_db(settings) as con:  # a build, whose marts were not rebuilt
         state.bump_data_version(con)
     (settings.report_dir / "index.html").unlink()  # so that a publication is due
-    resource = ObservatoryResource(raw_dir=str(settings.raw_dir), curated_dir=str(settings.curated_dir))
 
     def publish_alone():
         from assets.runner import _failure_reason
 
-        with dg.instance_for_test() as instance:
-            result = dg.materialize([*defs.assets, *defs.asset_checks], instance=instance, selection=["published_database"],
-                                    resources={"observatory": resource}, raise_on_error=False)
-            return result.success, _failure_reason(result)
+        result = materialize(settings, selection=["published_database"])
+        return result.success, _failure_reason(result)
 
     success, reason = publish_alone()
     assert not success and "InvariantFailed: marts: not built from the current tables" in reason
@@ -140,10 +137,7 @@ def test_the_publication_materialized_alone_the_next_day_publishes(settings, mon
     assert materialize(settings).success
     monkeypatch.setenv("OBSERVATORY_AS_OF", "2026-06-02")
     (settings.report_dir / "index.html").unlink()  # so that a publication is due
-    resource = ObservatoryResource(raw_dir=str(settings.raw_dir), curated_dir=str(settings.curated_dir))
-    with dg.instance_for_test() as instance:
-        result = dg.materialize([*defs.assets, *defs.asset_checks], instance=instance, selection=["published_database"],
-                                resources={"observatory": resource}, raise_on_error=False)
+    result = materialize(settings, selection=["published_database"])
     assert result.success
     assert "published_database" in {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
 
