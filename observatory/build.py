@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from observatory import faults, observation_key, reference, state
+from observatory import faults, observation_key, privacy, reference, state
 from observatory.sqltext import registered
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,7 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         state.put(con, "rules", rules)
         state.bump_data_version(con)
         con.execute("INSERT INTO receipt_due SELECT file_path FROM applied_path EXCEPT SELECT file_path FROM receipt_due")
-        for table in ("stage_file", "stage_row", "stage_policy_row", "stage_problem", "stage_duplicate"):
-            con.execute(f"DELETE FROM {table}")
+        _empty_stage(con)
         faults.point("build_before_commit")
         con.execute("COMMIT")
     except BaseException:
@@ -103,6 +102,18 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         raise
     log.info("built: %s", summary)
     return summary
+
+
+def _empty_stage(con: duckdb.DuckDBPyConnection) -> None:
+    """The stage, the harmonized rows and the maps of raw cells to codes hold every cell as
+    typed, the quarantined ones too (a name typed by mistake): applied, they are kept no longer."""
+    maps = [name for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' "
+        "AND table_name LIKE 'map\\_%' ESCAPE '\\'").fetchall()]
+    for table in ("stage_file", "stage_row", "stage_policy_row", "stage_problem", "stage_duplicate",
+                  "stage_harmonized", "stage_policy_harmonized", *maps):
+        if state.has_tables(con, table):
+            con.execute(f"DELETE FROM {table}")
 
 
 def _group_sql(name: str, every_group: bool) -> str:
@@ -163,17 +174,32 @@ def _insert_quarantine(con: duckdb.DuckDBPyConnection) -> None:
 
 def _message_writer():
     """(reason code, details as JSON, file path) -> the Spanish and English messages, from
-    reference/reasons.csv's templates (a field the details lack is shown as '?')."""
+    reference/reasons.csv's templates (a field the details lack is shown as '?'). The messages
+    are published, so the cell at fault is quoted only when it cannot name a person
+    (`privacy.quotable`, near the terms of the reason's `quote_near`); otherwise the message
+    says the cell is not quoted, and staff find it by its file, row and column."""
     reasons = reference.load("reasons")
     templates = dict(zip(reasons["reason_code"], zip(reasons["message_es"], reasons["message_en"])))
+    near_terms = dict(zip(reasons["reason_code"], reasons["quote_near"]))
 
     @lru_cache(maxsize=MESSAGES_CACHED)
     def messages(code: str, details: str, path: str) -> tuple[str, str]:
         fields = _Blank(json.loads(details), file_name=Path(path).name)
         es, en = templates[code]
+        if "{raw}" in es and not privacy.quotable(str(fields.get("raw", "")), _near(near_terms[code], fields)):
+            fields["raw"] = privacy.NOT_QUOTED
+            return es.format_map(fields) + privacy.NOT_QUOTED_NOTE_ES, en.format_map(fields) + privacy.NOT_QUOTED_NOTE_EN
         return es.format_map(fields), en.format_map(fields)
 
     return messages
+
+
+def _near(vocabulary: str, fields: dict) -> tuple[str, ...]:
+    """The terms a quarantined cell may be a near miss of: the names or codes its message
+    suggests, the values its column expects, or a vocabulary of the reference data."""
+    if vocabulary in ("suggestions", "expected"):
+        return tuple(term.strip() for term in str(fields.get(vocabulary, "")).split(",") if term.strip())
+    return privacy.vocabulary(vocabulary) if vocabulary else ()
 
 
 class _Blank(dict):

@@ -14,6 +14,7 @@ checked and never stored, and such a layout only loads counts (the layouts packa
 """
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from dataclasses import dataclass
@@ -195,3 +196,67 @@ def _rejection(con: duckdb.DuckDBPyConnection, relation: str, header_rows: int, 
                         rows_skipped=titles, column=label, kind=kind,
                         kind_es=kind_es, kind_en=kind_en)
 
+
+
+# A quarantined cell longer than this is never quoted: a mistyped country, unit or figure is short.
+MAX_QUOTED = 40
+# How close (difflib's ratio of the two normalized texts) a cell must be to a term it could be a
+# misspelling of to be quoted: 'Hondras' is 0.93 from Honduras, 'Ana García' under 0.5 from any country.
+NEAR_MISS = 0.8
+# What a message shows, and adds, in place of a cell it does not quote.
+NOT_QUOTED = "…"
+NOT_QUOTED_NOTE_ES = (" (No se cita la celda: tiene texto que no es un dato conocido y podría identificar a una "
+                      "persona. Véala en el archivo, en la fila indicada.)")
+NOT_QUOTED_NOTE_EN = (" (The cell is not quoted: it holds text that is not a known term and could identify a "
+                      "person. See it in the file, on the row given.)")
+
+
+def quotable(cell: str, near: tuple[str, ...] = ()) -> bool:
+    """Whether a published message (quarantine, report, receipts) may quote a quarantined cell.
+    A cell typed by mistake can hold a name, and no detector tells a name from other words, so
+    a cell with words is quoted only when it is a term the reference data know ('n/d', a unit)
+    or a near miss of one the message is about (`near`: the names it suggests, the values the
+    column expects): 'Hondras' is quoted, 'caso de Ana G.' is not. A cell without two letters
+    in a row ('2O14', '12,5%') is quoted unless it looks like a phone or an ID number."""
+    text = cell.strip()
+    if not text:
+        return True
+    if len(text) > MAX_QUOTED or value_kind(text) is not None:
+        return False
+    words = re.search(r"[^\W\d_]{2}", text)  # two letters in a row: the start of a name
+    if not words and (any(ch.isdigit() for ch in text) or not any(ch.isalpha() for ch in text)):
+        return True
+    key = reference.norm_key(text)
+    return key in _known_terms() or bool(difflib.get_close_matches(key, _keys(near), n=1, cutoff=NEAR_MISS))
+
+
+@lru_cache(maxsize=1024)
+def _keys(terms: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(key for key in map(reference.norm_key, terms) if key)
+
+
+def vocabulary(name: str) -> tuple[str, ...]:
+    """The terms a cell may be a near miss of, for reasons.csv's `quote_near`: a dimension of
+    value_aliases.csv (sex, status …), `unit` or `month`."""
+    return _vocabularies()[name]
+
+
+@lru_cache(maxsize=None)
+def _vocabularies() -> dict[str, tuple[str, ...]]:
+    values = reference.load("value_aliases")
+    terms = {dimension: tuple(group["alias"]) + tuple(group["code"]) for dimension, group in values.groupby("dimension")}
+    terms["unit"] = tuple(reference.load("unit_aliases")["alias"]) + tuple(reference.load("units")["unit"])
+    terms["month"] = tuple(reference.load("months")["name"])
+    return terms
+
+
+@lru_cache(maxsize=None)
+def _known_terms() -> frozenset[str]:
+    """Every spelling the reference data accept for a value or a place: such a cell names no one."""
+    terms = [term for group in _vocabularies().values() for term in group]
+    terms += list(reference.load("missing_tokens")["token"])
+    terms += list(reference.country_aliases()["alias_key"]) + list(reference.indicator_aliases()["alias_key"])
+    terms += list(reference.load("instrument_types")["instrument_type"])
+    terms += list(reference.keyed("instrument_type_aliases")["alias_key"])
+    terms += list(reference.subnational_aliases()["alias_key"])  # a place of another country
+    return frozenset(key for key in map(reference.norm_key, terms) if key)

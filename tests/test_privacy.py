@@ -351,3 +351,66 @@ def test_a_contact_line_in_a_title_row_is_skipped_not_taken_for_a_person(setting
          + "Perú,2016,femicide_count,95,observatorio@mimp.gob.pe\n")
     run(settings)
     assert query(settings, "SELECT reason_code FROM quarantine WHERE source_file = 'otro/abajo.csv'") == [("personal_data",)]
+
+
+# --- a name typed by mistake in a cell is never quoted -----------------------------------------
+
+NAME = "Rosa Plantada Quispe"
+
+
+@pytest.mark.parametrize("cell, near, quoted", [
+    ("2O14", (), True), ("12,5 %", (), True), ("—", (), True), ("", (), True), ("n/d", (), True),
+    ("por 100 mil", (), False),                          # words, no known term
+    ("número", (), True), ("Cusco", (), True),           # a unit, a place
+    ("Argentna", ("Argentina",), True), ("Ana Argent", ("Argentina",), False),
+    ("A.G.", (), False), ("Juana", (), False),           # initials, a first name
+    ("987 654 321", (), False), ("+51 955 111 222", (), False),  # shaped like a phone
+    ("1" * 41, (), False),                               # too long to be a mistyped figure
+])
+def test_which_cells_a_message_may_quote(cell, near, quoted):
+    assert privacy.quotable(cell, near) is quoted
+
+
+def test_a_name_typed_in_a_cell_is_quarantined_unquoted_and_kept_nowhere(settings, caplog):
+    """No detector tells a name from other words, so a quarantined cell with words is quoted only
+    when it is a known term or a near miss of one (privacy.quotable): the messages of the
+    quarantine, the receipts, the report and the exports name its row, not its text. Typos are
+    still quoted, so staff see what to fix."""
+    caplog.set_level(logging.DEBUG)
+    drop(settings, "mimp/errores.csv", "country,year,indicator,value,unit,sex,source\n"
+         "Perú,2015,femicide_count,95,count,total,MIMP\n"
+         f"{NAME},2015,femicide_count,1,count,total,MIMP\n"        # unknown_country
+         f"Perú,2016,femicide_count,caso de {NAME},count,total,MIMP\n"  # value_not_numeric
+         f"Perú,2017,femicide_count,2,{NAME},total,MIMP\n"         # unit_mismatch
+         f"Perú,2018,femicide_count,3,count,{NAME},MIMP\n"         # unknown_sex
+         "Hondras,2015,femicide_count,4,count,total,MIMP\n"         # a typo of a country: quoted
+         "Perú,2O14,femicide_count,5,count,total,MIMP\n"            # a stray letter in a year: quoted
+         "Perú,2019,femicide_count,12.5%,count,total,MIMP\n"        # no words: quoted
+         "Perú,2020,femicide_count,6,count,mujeers,MIMP\n")         # near a sex's spelling: quoted
+    drop(settings, "registro/leyes.csv", "country,instrument_type,title,adopted_on,status,source\n"
+         "PER,comprehensive_vaw_law,Ley 30364,2015-11-23,in_force,El Peruano\n"
+         f"PER,comprehensive_vaw_law,Ley 30365,2015-11-23,{NAME},El Peruano\n")  # unknown_status
+    result = CliRunner().invoke(main, ["run", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)],
+                                env={"OBSERVATORY_RECEIPTS_DIR": str(settings.receipts_dir)})
+    assert result.exit_code == 0, result.output
+    rows = dict(((line, file), (code, es, en)) for file, line, code, es, en in query(
+        settings, "SELECT source_file, source_row, reason_code, message_es, message_en FROM quarantine"))
+    named = {(3, "mimp/errores.csv"): "unknown_country", (4, "mimp/errores.csv"): "value_not_numeric",
+             (5, "mimp/errores.csv"): "unit_mismatch", (6, "mimp/errores.csv"): "unknown_sex",
+             (3, "registro/leyes.csv"): "unknown_status"}
+    for key, code in named.items():
+        assert rows[key][0] == code, rows[key]
+        assert "«…»" in rows[key][1] and "No se cita la celda" in rows[key][1], rows[key]
+        assert "'…'" in rows[key][2] and "The cell is not quoted" in rows[key][2], rows[key]
+    quoted = {7: "Hondras", 8: "2O14", 9: "12.5%", 10: "mujeers"}
+    for line, cell in quoted.items():
+        _, es, en = rows[(line, "mimp/errores.csv")]
+        assert f"«{cell}»" in es and f"'{cell}'" in en and "not quoted" not in en, (es, en)
+    checked = CliRunner().invoke(main, ["check", str(settings.raw_dir / "mimp" / "errores.csv"),
+                                        "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
+    assert checked.exit_code == 1 and "«…»" in checked.output and "«Hondras»" in checked.output, checked.output
+    for part in (NAME, "Plantada"):
+        assert part not in result.output + checked.output and part not in caplog.text
+        assert not _found_in_databases(settings, part), part  # the working database's stage and maps too
+        assert not _found_in_files(settings.curated_dir, part, skip=settings.raw_dir), part
+        assert not _found_in_files(settings.receipts_dir, part, skip=settings.raw_dir), part

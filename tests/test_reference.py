@@ -1,7 +1,7 @@
 import pycountry
 import pytest
 
-from observatory import reference
+from observatory import privacy, reference
 from observatory.reference import norm_key
 
 
@@ -66,6 +66,10 @@ def test_every_reason_has_both_languages():
     assert reasons["reason_code"].is_unique
     assert (reasons["message_es"] != "").all() and (reasons["message_en"] != "").all()
     assert set(reasons["level"]) == {"file", "row"}
+    # what a quarantined cell may be a near miss of to be quoted (privacy.quotable)
+    for code, near in zip(reasons["reason_code"], reasons["quote_near"]):
+        assert near in ("", "suggestions", "expected") or privacy.vocabulary(near), code
+        assert not near or "{raw}" in reasons.set_index("reason_code").at[code, "message_es"], code
 
 
 def test_subnational_units_cover_the_33_countries_with_checked_iso_codes():
