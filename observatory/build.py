@@ -175,9 +175,9 @@ def _insert_quarantine(con: duckdb.DuckDBPyConnection) -> None:
 def _message_writer():
     """(reason code, details as JSON, file path) -> the Spanish and English messages, from
     reference/reasons.csv's templates (a field the details lack is shown as '?'). The messages
-    are published, so the cell at fault is quoted only when it cannot name a person
+    are published, so the cell at fault is quoted only when it is unlikely to name a person
     (`privacy.quotable`, near the terms of the reason's `quote_near`); otherwise the message
-    says the cell is not quoted, and staff find it by its file, row and column."""
+    says the cell is not quoted, and staff find it by its file, line and column."""
     reasons = reference.load("reasons")
     templates = dict(zip(reasons["reason_code"], zip(reasons["message_es"], reasons["message_en"])))
     near_terms = dict(zip(reasons["reason_code"], reasons["quote_near"]))
@@ -186,7 +186,7 @@ def _message_writer():
     def messages(code: str, details: str, path: str) -> tuple[str, str]:
         fields = _Blank(json.loads(details), file_name=Path(path).name)
         es, en = templates[code]
-        if "{raw}" in es and not privacy.quotable(str(fields.get("raw", "")), _near(near_terms[code], fields)):
+        if "{raw}" in es + en and not privacy.quotable(str(fields.get("raw", "")), _near(near_terms[code], fields)):
             fields["raw"] = privacy.NOT_QUOTED
             return es.format_map(fields) + privacy.NOT_QUOTED_NOTE_ES, en.format_map(fields) + privacy.NOT_QUOTED_NOTE_EN
         return es.format_map(fields), en.format_map(fields)
@@ -194,12 +194,16 @@ def _message_writer():
     return messages
 
 
-def _near(vocabulary: str, fields: dict) -> tuple[str, ...]:
+def _near(vocabularies: str, fields: dict) -> tuple[str, ...]:
     """The terms a quarantined cell may be a near miss of: the names or codes its message
-    suggests, the values its column expects, or a vocabulary of the reference data."""
-    if vocabulary in ("suggestions", "expected"):
-        return tuple(term.strip() for term in str(fields.get(vocabulary, "")).split(",") if term.strip())
-    return privacy.vocabulary(vocabulary) if vocabulary else ()
+    suggests, the values its column expects, and vocabularies of the reference data."""
+    terms: list[str] = []
+    for name in vocabularies.split():
+        if name in ("suggestions", "expected"):
+            terms += [term.strip() for term in str(fields.get(name, "")).split(",") if term.strip()]
+        else:
+            terms += privacy.vocabulary(name)
+    return tuple(terms)
 
 
 class _Blank(dict):

@@ -200,44 +200,58 @@ def _rejection(con: duckdb.DuckDBPyConnection, relation: str, header_rows: int, 
 
 # A quarantined cell longer than this is never quoted: a mistyped country, unit or figure is short.
 MAX_QUOTED = 40
-# How close (difflib's ratio of the two normalized texts) a cell must be to a term it could be a
-# misspelling of to be quoted: 'Hondras' is 0.93 from Honduras, 'Ana García' under 0.5 from any country.
+# How close (difflib's ratio of the two normalized texts, with as many words) a cell must be to
+# a term it could be a misspelling of to be quoted: 'Hondras' is 0.93 from Honduras; 'Ana García'
+# is under 0.5 from every country, and 'Ana Argentina' has a word more than Argentina.
 NEAR_MISS = 0.8
 # What a message shows, and adds, in place of a cell it does not quote.
 NOT_QUOTED = "…"
-NOT_QUOTED_NOTE_ES = (" (No se cita la celda: tiene texto que no es un dato conocido y podría identificar a una "
-                      "persona. Véala en el archivo, en la fila indicada.)")
-NOT_QUOTED_NOTE_EN = (" (The cell is not quoted: it holds text that is not a known term and could identify a "
-                      "person. See it in the file, on the row given.)")
+NOT_QUOTED_NOTE_ES = (" (No se cita el contenido de la celda, porque podría identificar a una persona: "
+                      "búsquelo en su archivo, en la línea indicada.)")
+NOT_QUOTED_NOTE_EN = (" (The cell's content is not quoted, as it could identify a person: find it in your "
+                      "file, on the line given.)")
 
 
 def quotable(cell: str, near: tuple[str, ...] = ()) -> bool:
-    """Whether a published message (quarantine, report, receipts) may quote a quarantined cell.
-    A cell typed by mistake can hold a name, and no detector tells a name from other words, so
-    a cell with words is quoted only when it is a term the reference data know ('n/d', a unit)
-    or a near miss of one the message is about (`near`: the names it suggests, the values the
-    column expects): 'Hondras' is quoted, 'caso de Ana G.' is not. A cell without two letters
-    in a row ('2O14', '12,5%') is quoted unless it looks like a phone or an ID number."""
+    """Whether a published message (quarantine, report, receipts, `observatory check`) may quote
+    a quarantined cell. A cell typed by mistake can hold a name, and no detector tells a name
+    from other words, so a cell with words is quoted only when it is one of the terms the
+    message is about (`near`: the names it suggests, the values the column expects, the
+    spellings of its vocabulary) or a misspelling of one with as many words: 'Hondras' is
+    quoted, 'caso de Ana G.' is not. A cell with one letter at most ('2O14', '12,5%') is quoted
+    unless it looks like a phone or an ID number; initials with a date are not."""
     text = cell.strip()
     if not text:
         return True
     if len(text) > MAX_QUOTED or value_kind(text) is not None:
         return False
-    words = re.search(r"[^\W\d_]{2}", text)  # two letters in a row: the start of a name
-    if not words and (any(ch.isdigit() for ch in text) or not any(ch.isalpha() for ch in text)):
+    if sum(ch.isalpha() for ch in text) <= 1:
         return True
     key = reference.norm_key(text)
-    return key in _known_terms() or bool(difflib.get_close_matches(key, _keys(near), n=1, cutoff=NEAR_MISS))
+    words = len(key.split())
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(key)  # difflib caches what it learns of the second text
+    for term, term_words in _keys(near):
+        if term == key:
+            return True
+        if term_words == words:
+            matcher.set_seq1(term)
+            if matcher.real_quick_ratio() >= NEAR_MISS and matcher.quick_ratio() >= NEAR_MISS and matcher.ratio() >= NEAR_MISS:
+                return True
+    return False
 
 
 @lru_cache(maxsize=1024)
-def _keys(terms: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(key for key in map(reference.norm_key, terms) if key)
+def _keys(terms: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """Each term normalized as cells are, with its number of words."""
+    keys = dict.fromkeys(key for key in map(reference.norm_key, terms) if key)
+    return tuple((key, len(key.split())) for key in keys)
 
 
 def vocabulary(name: str) -> tuple[str, ...]:
     """The terms a cell may be a near miss of, for reasons.csv's `quote_near`: a dimension of
-    value_aliases.csv (sex, status …), `unit` or `month`."""
+    value_aliases.csv (sex, status …), `unit`, `month`, `missing`, `country`, `indicator` or
+    `instrument_type`, each the spellings the reference data accept for it."""
     return _vocabularies()[name]
 
 
@@ -247,16 +261,9 @@ def _vocabularies() -> dict[str, tuple[str, ...]]:
     terms = {dimension: tuple(group["alias"]) + tuple(group["code"]) for dimension, group in values.groupby("dimension")}
     terms["unit"] = tuple(reference.load("unit_aliases")["alias"]) + tuple(reference.load("units")["unit"])
     terms["month"] = tuple(reference.load("months")["name"])
+    terms["missing"] = tuple(reference.load("missing_tokens")["token"])
+    terms["country"] = tuple(reference.country_aliases()["alias"])
+    terms["indicator"] = tuple(reference.indicator_aliases()["alias"])
+    instrument_types = reference.keyed("instrument_type_aliases")
+    terms["instrument_type"] = tuple(instrument_types["alias"]) + tuple(reference.load("instrument_types")["instrument_type"])
     return terms
-
-
-@lru_cache(maxsize=None)
-def _known_terms() -> frozenset[str]:
-    """Every spelling the reference data accept for a value or a place: such a cell names no one."""
-    terms = [term for group in _vocabularies().values() for term in group]
-    terms += list(reference.load("missing_tokens")["token"])
-    terms += list(reference.country_aliases()["alias_key"]) + list(reference.indicator_aliases()["alias_key"])
-    terms += list(reference.load("instrument_types")["instrument_type"])
-    terms += list(reference.keyed("instrument_type_aliases")["alias_key"])
-    terms += list(reference.subnational_aliases()["alias_key"])  # a place of another country
-    return frozenset(key for key in map(reference.norm_key, terms) if key)

@@ -186,14 +186,14 @@ def test_subnational_units_by_code_or_name_and_rollups_flagged_when_incomplete(s
          "PER,2020,femicide_count,4,Arequipa\n"        # name
          "PER,2020,femicide_count,5,08\n"              # ubigeo: Cusco
          "PER,2020,femicide_rate,1.5,Cusco\n"          # a rate: never rolled up
-         "PER,2020,femicide_count,1,Atlántida\n")      # not a department of Peru
+         "PER,2020,femicide_count,1,Ayacuchoo\n")      # a misspelt department
     run(settings)
     assert query(settings, "SELECT subnational_code, value FROM fact_observation WHERE indicator_code = 'femicide_count' AND subnational_code IS NOT NULL ORDER BY 1") == [
         ("PE.AM", None), ("PE.AR", None), ("PE.CS", 5.0)]  # 3 and 4 are small cells, suppressed when published
     assert query(settings, "SELECT value, flags, flag_note FROM fact_observation WHERE subnational_code IS NULL") == [
         (12.0, "rollup;incomplete_rollup", "Sum of 3 of 25 subnational units.")]
     (message,) = query(settings, "SELECT message_es || ' | ' || message_en FROM quarantine WHERE reason_code = 'unknown_subnational'")[0]
-    assert "Atlántida" in message
+    assert "«Ayacuchoo»" in message and "Ayacucho" in message.replace("Ayacuchoo", "")  # quoted, and its suggestion
 
 
 def test_a_file_no_layout_recognizes_names_its_header_the_nearest_layout_and_how_to_add_one(settings):

@@ -90,7 +90,7 @@ def test_receipts_next_to_the_data_for_every_file(settings):
     assert (receipt["status"], receipt["rows_read"], receipt["rows_loaded"], receipt["rows_quarantined"]) == ("partially_loaded", 2, 1, 1)
     assert receipt["problems"][0]["line"] == 3 and receipt["problems"][0]["reason_code"] == "unknown_country"
     markdown = (settings.receipts_dir / "mimp" / "carga.csv.md").read_text()
-    assert "cargado en parte" in markdown and "| 3 |" in markdown and "No se cita la celda" in markdown
+    assert "cargado en parte" in markdown and "| 3 |" in markdown and "No se cita el contenido de la celda" in markdown
     assert "Atlantis" not in markdown  # no known place, nor near one: it could be a name
 
 

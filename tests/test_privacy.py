@@ -358,16 +358,19 @@ def test_a_contact_line_in_a_title_row_is_skipped_not_taken_for_a_person(setting
 NAME = "Rosa Plantada Quispe"
 
 
-@pytest.mark.parametrize("cell, near, quoted", [
-    ("2O14", (), True), ("12,5 %", (), True), ("—", (), True), ("", (), True), ("n/d", (), True),
-    ("por 100 mil", (), False),                          # words, no known term
-    ("número", (), True), ("Cusco", (), True),           # a unit, a place
-    ("Argentna", ("Argentina",), True), ("Ana Argent", ("Argentina",), False),
-    ("A.G.", (), False), ("Juana", (), False),           # initials, a first name
-    ("987 654 321", (), False), ("+51 955 111 222", (), False),  # shaped like a phone
-    ("1" * 41, (), False),                               # too long to be a mistyped figure
+@pytest.mark.parametrize("cell, vocabulary, suggested, quoted", [
+    ("2O14", "", (), True), ("12,5 %", "", (), True), ("—", "", (), True), ("", "", (), True), ("A 1", "", (), True),
+    ("n/d", "missing", (), True), ("número", "unit", (), True), ("mujeers", "sex", (), True), ("Juli", "month", (), True),
+    ("Argentna", "country", (), True), ("Hondras", "", ("Honduras",), True),
+    ("por 100 mil", "", (), False), ("Juana", "", (), False),       # words, no term to be near
+    ("Julio", "sex", (), False), ("Cusco", "unit", (), False),      # a known term of another vocabulary
+    ("Ana Argentina", "country", ("Argentina",), False),            # a word more than the term
+    ("A.G.", "", (), False), ("J.P. 15/03/2019", "", (), False),    # initials, with a date
+    ("987 654 321", "", (), False), ("+51 955 111 222", "", (), False),  # shaped like a phone
+    ("1" * 41, "", (), False),                                      # too long to be a mistyped figure
 ])
-def test_which_cells_a_message_may_quote(cell, near, quoted):
+def test_which_cells_a_message_may_quote(cell, vocabulary, suggested, quoted):
+    near = (privacy.vocabulary(vocabulary) if vocabulary else ()) + suggested
     assert privacy.quotable(cell, near) is quoted
 
 
@@ -386,7 +389,9 @@ def test_a_name_typed_in_a_cell_is_quarantined_unquoted_and_kept_nowhere(setting
          "Hondras,2015,femicide_count,4,count,total,MIMP\n"         # a typo of a country: quoted
          "Perú,2O14,femicide_count,5,count,total,MIMP\n"            # a stray letter in a year: quoted
          "Perú,2019,femicide_count,12.5%,count,total,MIMP\n"        # no words: quoted
-         "Perú,2020,femicide_count,6,count,mujeers,MIMP\n")         # near a sex's spelling: quoted
+         "Perú,2020,femicide_count,6,count,mujeers,MIMP\n"          # near a sex's spelling: quoted
+         "Ana Argentina,2015,femicide_count,7,count,total,MIMP\n"   # a name and a country
+         "Perú,2021,femicide_count,8,count,Francisco Morazán,MIMP\n")  # a person's name, a place's too
     drop(settings, "registro/leyes.csv", "country,instrument_type,title,adopted_on,status,source\n"
          "PER,comprehensive_vaw_law,Ley 30364,2015-11-23,in_force,El Peruano\n"
          f"PER,comprehensive_vaw_law,Ley 30365,2015-11-23,{NAME},El Peruano\n")  # unknown_status
@@ -397,11 +402,12 @@ def test_a_name_typed_in_a_cell_is_quarantined_unquoted_and_kept_nowhere(setting
         settings, "SELECT source_file, source_row, reason_code, message_es, message_en FROM quarantine"))
     named = {(3, "mimp/errores.csv"): "unknown_country", (4, "mimp/errores.csv"): "value_not_numeric",
              (5, "mimp/errores.csv"): "unit_mismatch", (6, "mimp/errores.csv"): "unknown_sex",
+             (11, "mimp/errores.csv"): "unknown_country", (12, "mimp/errores.csv"): "unknown_sex",
              (3, "registro/leyes.csv"): "unknown_status"}
     for key, code in named.items():
         assert rows[key][0] == code, rows[key]
-        assert "«…»" in rows[key][1] and "No se cita la celda" in rows[key][1], rows[key]
-        assert "'…'" in rows[key][2] and "The cell is not quoted" in rows[key][2], rows[key]
+        assert "«…»" in rows[key][1] and "No se cita el contenido de la celda" in rows[key][1], rows[key]
+        assert "'…'" in rows[key][2] and "The cell's content is not quoted" in rows[key][2], rows[key]
     quoted = {7: "Hondras", 8: "2O14", 9: "12.5%", 10: "mujeers"}
     for line, cell in quoted.items():
         _, es, en = rows[(line, "mimp/errores.csv")]
