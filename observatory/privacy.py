@@ -212,6 +212,7 @@ NOT_QUOTED_NOTE_EN = (" (The cell's content is not quoted, as it could identify 
                       "file, on the line given.)")
 
 
+@lru_cache(maxsize=65_536)  # a file repeats its mistakes: one verdict per distinct cell
 def quotable(cell: str, near: tuple[str, ...] = ()) -> bool:
     """Whether a published message (quarantine, report, receipts, `observatory check`) may quote
     a quarantined cell. A cell typed by mistake can hold a name, and no detector tells a name
@@ -263,7 +264,9 @@ def _vocabularies() -> dict[str, tuple[str, ...]]:
     terms["month"] = tuple(reference.load("months")["name"])
     terms["missing"] = tuple(reference.load("missing_tokens")["token"])
     terms["country"] = tuple(reference.country_aliases()["alias"])
-    terms["indicator"] = tuple(reference.indicator_aliases()["alias"])
+    names = tuple(reference.indicator_aliases()["alias"])
+    # and the words of the indicators' names: 'femicidios' for femicide_count is a common slip
+    terms["indicator"] = names + tuple(dict.fromkeys(w for name in names for w in reference.norm_key(name).split() if len(w) > 3))
     instrument_types = reference.keyed("instrument_type_aliases")
     terms["instrument_type"] = tuple(instrument_types["alias"]) + tuple(reference.load("instrument_types")["instrument_type"])
     return terms

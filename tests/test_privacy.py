@@ -361,7 +361,7 @@ NAME = "Rosa Plantada Quispe"
 @pytest.mark.parametrize("cell, vocabulary, suggested, quoted", [
     ("2O14", "", (), True), ("12,5 %", "", (), True), ("—", "", (), True), ("", "", (), True), ("A 1", "", (), True),
     ("n/d", "missing", (), True), ("número", "unit", (), True), ("mujeers", "sex", (), True), ("Juli", "month", (), True),
-    ("Argentna", "country", (), True), ("Hondras", "", ("Honduras",), True),
+    ("Argentna", "country", (), True), ("Hondras", "", ("Honduras",), True), ("femicidios", "indicator", (), True),
     ("por 100 mil", "", (), False), ("Juana", "", (), False),       # words, no term to be near
     ("Julio", "sex", (), False), ("Cusco", "unit", (), False),      # a known term of another vocabulary
     ("Ana Argentina", "country", ("Argentina",), False),            # a word more than the term
