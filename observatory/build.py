@@ -144,6 +144,8 @@ def build_marts(con: duckdb.DuckDBPyConnection, first_year: int, last_year: int,
 # messages written once.
 QUARANTINE_BATCH = 50_000
 MESSAGES_CACHED = 100_000
+# The names of reasons.csv's `quote_near` that are fields of the message, not vocabularies.
+LISTED = ("suggestions", "expected")
 QUARANTINE_SCHEMA = pa.schema([("source_file", pa.string()), ("source_row", pa.int32()), ("reason_code", pa.string()),
                                ("message_es", pa.string()), ("message_en", pa.string()), ("source_column", pa.string())])
 
@@ -186,7 +188,7 @@ def _message_writer():
     def messages(code: str, details: str, path: str) -> tuple[str, str]:
         fields = _Blank(json.loads(details), file_name=Path(path).name)
         es, en = templates[code]
-        if "{raw}" in es + en and not privacy.quotable(str(fields.get("raw", "")), _near(near_terms[code], fields)):
+        if "{raw}" in es + en and not privacy.quotable(str(fields.get("raw", "")), *_near(near_terms[code], fields)):
             fields["raw"] = privacy.NOT_QUOTED
             return es.format_map(fields) + privacy.NOT_QUOTED_NOTE_ES, en.format_map(fields) + privacy.NOT_QUOTED_NOTE_EN
         return es.format_map(fields), en.format_map(fields)
@@ -194,16 +196,12 @@ def _message_writer():
     return messages
 
 
-def _near(vocabularies: str, fields: dict) -> tuple[str, ...]:
-    """The terms a quarantined cell may be a near miss of: the names or codes its message
-    suggests, the values its column expects, and vocabularies of the reference data."""
-    terms: list[str] = []
-    for name in vocabularies.split():
-        if name in ("suggestions", "expected"):
-            terms += [term.strip() for term in str(fields.get(name, "")).split(",") if term.strip()]
-        else:
-            terms += privacy.vocabulary(name)
-    return tuple(terms)
+def _near(quote_near: str, fields: dict) -> tuple[str, tuple[str, ...]]:
+    """What a quarantined cell may be a term of: the vocabularies `quote_near` names, and the
+    terms the message lists (the names or codes it suggests, the values the column expects)."""
+    names = quote_near.split()
+    listed = [term.strip() for name in names if name in LISTED for term in str(fields.get(name, "")).split(",")]
+    return " ".join(name for name in names if name not in LISTED), tuple(term for term in listed if term)
 
 
 class _Blank(dict):

@@ -200,10 +200,13 @@ def _rejection(con: duckdb.DuckDBPyConnection, relation: str, header_rows: int, 
 
 # A quarantined cell longer than this is never quoted: a mistyped country, unit or figure is short.
 MAX_QUOTED = 40
-# How close (difflib's ratio of the two normalized texts, with as many words) a cell must be to
-# a term it could be a misspelling of to be quoted: 'Hondras' is 0.93 from Honduras; 'Ana García'
-# is under 0.5 from every country, and 'Ana Argentina' has a word more than Argentina.
+# How close (difflib's ratio) each word of a cell must be to the same word of a term to be taken
+# for its misspelling: 'hondras' is 0.93 from 'honduras'. Words shorter than SHORT_WORD letters
+# must match exactly: 'Paz' is not a misspelt PAN, nor 'Ana Lucía' a misspelt Santa Lucía.
 NEAR_MISS = 0.8
+SHORT_WORD = 5
+# Digits in a row that make a cell an ID or a phone number to the quoting rule, detectors or not.
+LONG_NUMBER = re.compile(r"\d{7}")
 # What a message shows, and adds, in place of a cell it does not quote.
 NOT_QUOTED = "…"
 NOT_QUOTED_NOTE_ES = (" (No se cita el contenido de la celda, porque podría identificar a una persona: "
@@ -213,46 +216,61 @@ NOT_QUOTED_NOTE_EN = (" (The cell's content is not quoted, as it could identify 
 
 
 @lru_cache(maxsize=65_536)  # a file repeats its mistakes: one verdict per distinct cell
-def quotable(cell: str, near: tuple[str, ...] = ()) -> bool:
+def quotable(cell: str, vocabularies: str = "", listed: tuple[str, ...] = ()) -> bool:
     """Whether a published message (quarantine, report, receipts, `observatory check`) may quote
     a quarantined cell. A cell typed by mistake can hold a name, and no detector tells a name
-    from other words, so a cell with words is quoted only when it is one of the terms the
-    message is about (`near`: the names it suggests, the values the column expects, the
-    spellings of its vocabulary) or a misspelling of one with as many words: 'Hondras' is
-    quoted, 'caso de Ana G.' is not. A cell with one letter at most ('2O14', '12,5%') is quoted
-    unless it looks like a phone or an ID number; initials with a date are not."""
+    from other words, so a cell with words is quoted only when it is a term of what the message
+    is about, or a misspelling of one, word by word: `listed`, the names the message suggests
+    or the values the column expects, and the `vocabularies` of reasons.csv's `quote_near`
+    (names of `vocabulary`). 'Hondras' is quoted; 'caso de Ana G.', 'Ana Lucía' and 'Paz' are
+    not. A cell with one letter at most ('2O14', '12,5%') is quoted unless it looks like a
+    phone or an ID number (the detectors, or seven digits in a row)."""
     text = cell.strip()
     if not text:
         return True
-    if len(text) > MAX_QUOTED or value_kind(text) is not None:
+    if len(text) > MAX_QUOTED or LONG_NUMBER.search(text) or value_kind(text) is not None:
         return False
     if sum(ch.isalpha() for ch in text) <= 1:
         return True
-    key = reference.norm_key(text)
-    words = len(key.split())
-    matcher = difflib.SequenceMatcher()
-    matcher.set_seq2(key)  # difflib caches what it learns of the second text
-    for term, term_words in _keys(near):
-        if term == key:
-            return True
-        if term_words == words:
-            matcher.set_seq1(term)
-            if matcher.real_quick_ratio() >= NEAR_MISS and matcher.quick_ratio() >= NEAR_MISS and matcher.ratio() >= NEAR_MISS:
-                return True
-    return False
+    words = reference.norm_key(text).split()
+    matchers = [difflib.SequenceMatcher(b=word) for word in words]  # difflib indexes the second text once
+    terms = [_keys(listed)] + [_vocabulary_keys(name) for name in vocabularies.split()]
+    return any(_misspelt(words, matchers, term) for keys in terms for term in keys.get(len(words), ()))
+
+
+def _misspelt(words: list[str], matchers: list[difflib.SequenceMatcher], term: tuple[str, ...]) -> bool:
+    """Whether each word is the term's word, or a near miss of it when both are long enough."""
+    for word, matcher, expected in zip(words, matchers, term):
+        if word == expected:
+            continue
+        if min(len(word), len(expected)) < SHORT_WORD:
+            return False
+        matcher.set_seq1(expected)
+        if matcher.real_quick_ratio() < NEAR_MISS or matcher.quick_ratio() < NEAR_MISS or matcher.ratio() < NEAR_MISS:
+            return False
+    return True
 
 
 @lru_cache(maxsize=1024)
-def _keys(terms: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
-    """Each term normalized as cells are, with its number of words."""
-    keys = dict.fromkeys(key for key in map(reference.norm_key, terms) if key)
-    return tuple((key, len(key.split())) for key in keys)
+def _keys(terms: tuple[str, ...]) -> dict[int, tuple[tuple[str, ...], ...]]:
+    """The terms normalized as cells are, split into words, by their number of words."""
+    by_words: dict[int, dict[tuple[str, ...], None]] = {}
+    for term in terms:
+        words = tuple(reference.norm_key(term).split())
+        if words:
+            by_words.setdefault(len(words), {})[words] = None
+    return {count: tuple(keys) for count, keys in by_words.items()}
+
+
+@lru_cache(maxsize=None)
+def _vocabulary_keys(name: str) -> dict[int, tuple[tuple[str, ...], ...]]:
+    return _keys(vocabulary(name))
 
 
 def vocabulary(name: str) -> tuple[str, ...]:
-    """The terms a cell may be a near miss of, for reasons.csv's `quote_near`: a dimension of
-    value_aliases.csv (sex, status …), `unit`, `month`, `missing`, `country`, `indicator` or
-    `instrument_type`, each the spellings the reference data accept for it."""
+    """The terms of a vocabulary of reasons.csv's `quote_near`: a dimension of value_aliases.csv
+    (sex, status …), `unit`, `month`, `missing`, `country`, `indicator` or `instrument_type`,
+    each the codes, names and aliases the reference data give it."""
     return _vocabularies()[name]
 
 
@@ -260,13 +278,16 @@ def vocabulary(name: str) -> tuple[str, ...]:
 def _vocabularies() -> dict[str, tuple[str, ...]]:
     values = reference.load("value_aliases")
     terms = {dimension: tuple(group["alias"]) + tuple(group["code"]) for dimension, group in values.groupby("dimension")}
-    terms["unit"] = tuple(reference.load("unit_aliases")["alias"]) + tuple(reference.load("units")["unit"])
-    terms["month"] = tuple(reference.load("months")["name"])
-    terms["missing"] = tuple(reference.load("missing_tokens")["token"])
-    terms["country"] = tuple(reference.country_aliases()["alias"])
-    names = tuple(reference.indicator_aliases()["alias"])
-    # and the words of the indicators' names: 'femicidios' for femicide_count is a common slip
-    terms["indicator"] = names + tuple(dict.fromkeys(w for name in names for w in reference.norm_key(name).split() if len(w) > 3))
-    instrument_types = reference.keyed("instrument_type_aliases")
-    terms["instrument_type"] = tuple(instrument_types["alias"]) + tuple(reference.load("instrument_types")["instrument_type"])
-    return terms
+    own = {
+        "unit": tuple(reference.load("unit_aliases")["alias"]) + tuple(reference.load("units")["unit"]),
+        "month": tuple(reference.load("months")["name"]),
+        "missing": tuple(reference.load("missing_tokens")["token"]),
+        "country": tuple(reference.country_aliases()["alias"]),
+        "indicator": tuple(reference.indicator_aliases()["alias"]),
+        "instrument_type": tuple(reference.keyed("instrument_type_aliases")["alias"])
+        + tuple(reference.load("instrument_types")["instrument_type"]),
+    }
+    clash = set(terms) & set(own)
+    if clash:
+        raise ValueError(f"value_aliases.csv: dimension {sorted(clash)} is also a vocabulary of quote_near: rename it")
+    return terms | own

@@ -358,20 +358,24 @@ def test_a_contact_line_in_a_title_row_is_skipped_not_taken_for_a_person(setting
 NAME = "Rosa Plantada Quispe"
 
 
-@pytest.mark.parametrize("cell, vocabulary, suggested, quoted", [
+@pytest.mark.parametrize("cell, vocabularies, listed, quoted", [
     ("2O14", "", (), True), ("12,5 %", "", (), True), ("—", "", (), True), ("", "", (), True), ("A 1", "", (), True),
-    ("n/d", "missing", (), True), ("número", "unit", (), True), ("mujeers", "sex", (), True), ("Juli", "month", (), True),
-    ("Argentna", "country", (), True), ("Hondras", "", ("Honduras",), True), ("femicidios", "indicator", (), True),
+    ("n/d", "missing", (), True), ("número", "unit", (), True), ("mujeers", "sex", (), True), ("Setiembe", "month", (), True),
+    ("Argentna", "country", (), True), ("Rep Dominicana", "country", (), True), ("Hondras", "", ("Honduras",), True),
+    ("Ayacuchoo", "", ("Ayacucho", "Apurímac"), True),
     ("por 100 mil", "", (), False), ("Juana", "", (), False),       # words, no term to be near
-    ("Julio", "sex", (), False), ("Cusco", "unit", (), False),      # a known term of another vocabulary
+    ("Julio", "sex", (), False), ("Cusco", "unit", (), False),      # a term of another vocabulary
     ("Ana Argentina", "country", ("Argentina",), False),            # a word more than the term
+    ("Ana Lucía", "country", ("Santa Lucía",), False), ("Juan Vicente", "", ("San Vicente",), False),
+    ("Francisco Morales", "", ("Francisco Morazán",), False), ("Costa Rita", "country", (), False),
+    ("Paz", "country", (), False), ("Noé", "yes_no", (), False),    # short words: exact or nothing
     ("A.G.", "", (), False), ("J.P. 15/03/2019", "", (), False),    # initials, with a date
     ("987 654 321", "", (), False), ("+51 955 111 222", "", (), False),  # shaped like a phone
+    ("45678912", "", (), False), ("955111222", "", (), False),      # an ID or a phone, bare
     ("1" * 41, "", (), False),                                      # too long to be a mistyped figure
 ])
-def test_which_cells_a_message_may_quote(cell, vocabulary, suggested, quoted):
-    near = (privacy.vocabulary(vocabulary) if vocabulary else ()) + suggested
-    assert privacy.quotable(cell, near) is quoted
+def test_which_cells_a_message_may_quote(cell, vocabularies, listed, quoted):
+    assert privacy.quotable(cell, vocabularies, listed) is quoted
 
 
 def test_a_name_typed_in_a_cell_is_quarantined_unquoted_and_kept_nowhere(settings, caplog):
@@ -392,6 +396,8 @@ def test_a_name_typed_in_a_cell_is_quarantined_unquoted_and_kept_nowhere(setting
          "Perú,2020,femicide_count,6,count,mujeers,MIMP\n"          # near a sex's spelling: quoted
          "Ana Argentina,2015,femicide_count,7,count,total,MIMP\n"   # a name and a country
          "Perú,2021,femicide_count,8,count,Francisco Morazán,MIMP\n")  # a person's name, a place's too
+    drop(settings, "mimp/regiones.csv", "país,año,indicador,valor,departamento\n"
+         f"PER,2020,femicide_count,3,{NAME}\n")                    # unknown_subnational
     drop(settings, "registro/leyes.csv", "country,instrument_type,title,adopted_on,status,source\n"
          "PER,comprehensive_vaw_law,Ley 30364,2015-11-23,in_force,El Peruano\n"
          f"PER,comprehensive_vaw_law,Ley 30365,2015-11-23,{NAME},El Peruano\n")  # unknown_status
@@ -403,7 +409,7 @@ def test_a_name_typed_in_a_cell_is_quarantined_unquoted_and_kept_nowhere(setting
     named = {(3, "mimp/errores.csv"): "unknown_country", (4, "mimp/errores.csv"): "value_not_numeric",
              (5, "mimp/errores.csv"): "unit_mismatch", (6, "mimp/errores.csv"): "unknown_sex",
              (11, "mimp/errores.csv"): "unknown_country", (12, "mimp/errores.csv"): "unknown_sex",
-             (3, "registro/leyes.csv"): "unknown_status"}
+             (3, "registro/leyes.csv"): "unknown_status", (2, "mimp/regiones.csv"): "unknown_subnational"}
     for key, code in named.items():
         assert rows[key][0] == code, rows[key]
         assert "«…»" in rows[key][1] and "No se cita el contenido de la celda" in rows[key][1], rows[key]

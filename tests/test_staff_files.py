@@ -113,7 +113,7 @@ def test_monthly_records_are_summed_into_the_year_with_the_missing_months(settin
     assert "2015-08" in note and "2015-12" in note and "2015-07" not in note
     assert query(settings, "SELECT source_row, reason_code FROM quarantine") == [(9, "invalid_month")]
     message = query(settings, "SELECT message_es FROM quarantine")[0][0]
-    assert "«juli»" in message and "«mes»" in message
+    assert "«…»" in message and "«mes»" in message  # 'juli': under five letters, quoted only if exact (a name?)
 
 
 def test_a_month_given_twice_is_not_summed_twice(settings):
