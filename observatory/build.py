@@ -188,12 +188,22 @@ def _message_writer():
     def messages(code: str, details: str, path: str) -> tuple[str, str]:
         fields = _Blank(json.loads(details), file_name=Path(path).name)
         es, en = templates[code]
-        if "{raw}" in es + en and not privacy.quotable(str(fields.get("raw", "")), *_near(near_terms[code], fields)):
-            fields["raw"] = privacy.NOT_QUOTED
-            return es.format_map(fields) + privacy.NOT_QUOTED_NOTE_ES, en.format_map(fields) + privacy.NOT_QUOTED_NOTE_EN
-        return es.format_map(fields), en.format_map(fields)
+        if not _hide_unquotable(fields, es + en, near_terms[code]):
+            return es.format_map(fields), en.format_map(fields)
+        return es.format_map(fields) + privacy.NOT_QUOTED_NOTE_ES, en.format_map(fields) + privacy.NOT_QUOTED_NOTE_EN
 
     return messages
+
+
+def _hide_unquotable(fields: dict, templates: str, quote_near: str) -> bool:
+    """Replace the file's cells the templates would quote and must not (`privacy.quotable` for
+    the cell at fault; seven digits in a row for the figure read); whether any was."""
+    hidden = False
+    if "{raw}" in templates and not privacy.quotable(str(fields.get("raw", "")), *_near(quote_near, fields)):
+        fields["raw"], hidden = privacy.NOT_QUOTED, True
+    if "{value}" in templates and privacy.LONG_NUMBER.search(str(fields.get("value", ""))):
+        fields["value"], hidden = privacy.NOT_QUOTED, True
+    return hidden
 
 
 def _near(quote_near: str, fields: dict) -> tuple[str, tuple[str, ...]]:

@@ -395,7 +395,8 @@ def test_a_name_typed_in_a_cell_is_quarantined_unquoted_and_kept_nowhere(setting
          "Perú,2019,femicide_count,12.5%,count,total,MIMP\n"        # no words: quoted
          "Perú,2020,femicide_count,6,count,mujeers,MIMP\n"          # near a sex's spelling: quoted
          "Ana Argentina,2015,femicide_count,7,count,total,MIMP\n"   # a name and a country
-         "Perú,2021,femicide_count,8,count,Francisco Morazán,MIMP\n")  # a person's name, a place's too
+         "Perú,2021,femicide_count,8,count,Francisco Morazán,MIMP\n"  # a person's name, a place's too
+         "Perú,2022,femicide_rate,45678912,per_100k_women,total,MIMP\n")  # an ID as a rate: out of range
     drop(settings, "mimp/regiones.csv", "país,año,indicador,valor,departamento\n"
          f"PER,2020,femicide_count,3,{NAME}\n")                    # unknown_subnational
     drop(settings, "registro/leyes.csv", "country,instrument_type,title,adopted_on,status,source\n"
@@ -409,11 +410,13 @@ def test_a_name_typed_in_a_cell_is_quarantined_unquoted_and_kept_nowhere(setting
     named = {(3, "mimp/errores.csv"): "unknown_country", (4, "mimp/errores.csv"): "value_not_numeric",
              (5, "mimp/errores.csv"): "unit_mismatch", (6, "mimp/errores.csv"): "unknown_sex",
              (11, "mimp/errores.csv"): "unknown_country", (12, "mimp/errores.csv"): "unknown_sex",
+             (13, "mimp/errores.csv"): "value_out_of_range",
              (3, "registro/leyes.csv"): "unknown_status", (2, "mimp/regiones.csv"): "unknown_subnational"}
     for key, code in named.items():
         assert rows[key][0] == code, rows[key]
-        assert "«…»" in rows[key][1] and "No se cita el contenido de la celda" in rows[key][1], rows[key]
-        assert "'…'" in rows[key][2] and "The cell's content is not quoted" in rows[key][2], rows[key]
+        shown = ("valor …", "value …") if code == "value_out_of_range" else ("«…»", "'…'")
+        assert shown[0] in rows[key][1] and "No se cita el contenido de la celda" in rows[key][1], rows[key]
+        assert shown[1] in rows[key][2] and "The cell's content is not quoted" in rows[key][2], rows[key]
     quoted = {7: "Hondras", 8: "2O14", 9: "12.5%", 10: "mujeers"}
     for line, cell in quoted.items():
         _, es, en = rows[(line, "mimp/errores.csv")]
@@ -421,7 +424,7 @@ def test_a_name_typed_in_a_cell_is_quarantined_unquoted_and_kept_nowhere(setting
     checked = CliRunner().invoke(main, ["check", str(settings.raw_dir / "mimp" / "errores.csv"),
                                         "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
     assert checked.exit_code == 1 and "«…»" in checked.output and "«Hondras»" in checked.output, checked.output
-    for part in (NAME, "Plantada"):
+    for part in (NAME, "Plantada", "45678912"):
         assert part not in result.output + checked.output and part not in caplog.text
         assert not _found_in_databases(settings, part), part  # the working database's stage and maps too
         assert not _found_in_files(settings.curated_dir, part, skip=settings.raw_dir), part
