@@ -197,7 +197,6 @@ def _rejection(con: duckdb.DuckDBPyConnection, relation: str, header_rows: int, 
                         kind_es=kind_es, kind_en=kind_en)
 
 
-
 # A quarantined cell longer than this is never quoted: a mistyped country, unit or figure is short.
 MAX_QUOTED = 40
 # How close (difflib's ratio) each word of a cell must be to the same word of a term to be taken

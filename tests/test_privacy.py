@@ -380,9 +380,9 @@ def test_which_cells_a_message_may_quote(cell, vocabularies, listed, quoted):
 
 def test_a_name_typed_in_a_cell_is_quarantined_unquoted_and_kept_nowhere(settings, caplog):
     """No detector tells a name from other words, so a quarantined cell with words is quoted only
-    when it is a known term or a near miss of one (privacy.quotable): the messages of the
-    quarantine, the receipts, the report and the exports name its row, not its text. Typos are
-    still quoted, so staff see what to fix."""
+    when it is a term of its message's subject, exact or misspelt (privacy.quotable): the
+    messages of the quarantine, the receipts, the report and the exports give its line, not its
+    text. Typos are still quoted, so staff see what to fix."""
     caplog.set_level(logging.DEBUG)
     drop(settings, "mimp/errores.csv", "country,year,indicator,value,unit,sex,source\n"
          "Perú,2015,femicide_count,95,count,total,MIMP\n"
