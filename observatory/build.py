@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from observatory import faults, observation_key, privacy, reference, state
+from observatory import faults, observation_key, privacy, reference, staging, state
 from observatory.sqltext import registered
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         state.put(con, "rules", rules)
         state.bump_data_version(con)
         con.execute("INSERT INTO receipt_due SELECT file_path FROM applied_path EXCEPT SELECT file_path FROM receipt_due")
-        _empty_stage(con)
+        staging.empty(con)
         faults.point("build_before_commit")
         con.execute("COMMIT")
     except BaseException:
@@ -102,18 +102,6 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         raise
     log.info("built: %s", summary)
     return summary
-
-
-def _empty_stage(con: duckdb.DuckDBPyConnection) -> None:
-    """The stage, the harmonized rows and the maps of raw cells to codes hold every cell as
-    typed, the quarantined ones too (a name typed by mistake): applied, they are kept no longer."""
-    maps = [name for (name,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' "
-        "AND table_name LIKE 'map\\_%' ESCAPE '\\'").fetchall()]
-    for table in ("stage_file", "stage_row", "stage_policy_row", "stage_problem", "stage_duplicate",
-                  "stage_harmonized", "stage_policy_harmonized", *maps):
-        if state.has_tables(con, table):
-            con.execute(f"DELETE FROM {table}")
 
 
 def _group_sql(name: str, every_group: bool) -> str:

@@ -19,6 +19,8 @@ from observatory.sqltext import registered
 
 SQL_DIR = Path(__file__).parent / "sql"
 STAGE_TABLES = {"observation": "stage_row", "policy_instrument": "stage_policy_row"}
+# Dataset kind (= suite name in expectations/) -> what harmonize.py makes of its stage table.
+HARMONIZED_TABLES = {"observation": "stage_harmonized", "policy_instrument": "stage_policy_harmonized"}
 DUCKDB_TYPES = {pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.string(): "VARCHAR"}
 # Rows a layout stages at a time before they go to the buffer.
 BATCH_ROWS = 100_000
@@ -39,6 +41,17 @@ def create_stage_tables(con: duckdb.DuckDBPyConnection) -> None:
     for kind, table in STAGE_TABLES.items():
         columns = ", ".join(f"{field.name} {DUCKDB_TYPES[field.type]}" for field in row_schema(kind))
         con.execute(f"CREATE OR REPLACE TABLE {table} ({columns})")
+
+
+def empty(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty the stage once the build has applied it. The staged and harmonized rows and
+    harmonize.py's maps of raw cells to codes (`map_*`) hold every cell as typed, the
+    quarantined ones too (a name typed by mistake): applied, they are kept no longer."""
+    named = ["stage_file", "stage_problem", "stage_duplicate", *STAGE_TABLES.values(), *HARMONIZED_TABLES.values()]
+    for (table,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' "
+        "AND (table_name IN ? OR table_name LIKE 'map\\_%' ESCAPE '\\')", [named]).fetchall():
+        con.execute(f"DELETE FROM {table}")
 
 
 PROBLEM_SCHEMA = pa.schema([("file_id", pa.int32()), ("row_id", pa.int64()), ("line", pa.int32()),

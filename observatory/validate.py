@@ -19,15 +19,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from observatory import observation_key, validate_worker, verdicts
-from observatory.staging import PROBLEM_SCHEMA
+from observatory.staging import HARMONIZED_TABLES, PROBLEM_SCHEMA
 from observatory.settings import Settings
 from observatory.sqltext import registered, sql_identifier
 
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 FIRST_LINES = 5
-# Dataset kind (= suite name in expectations/) -> its harmonized stage table.
-HARMONIZED_TABLES = {"observation": "stage_harmonized", "policy_instrument": "stage_policy_harmonized"}
 # Expectation types whose verdict on a row depends on nothing but that row's cells in the
 # columns they name. For a suite made only of these (and without a row_condition), GX checks
 # each distinct combination of those cells once instead of every row (_distinct_failing); any
