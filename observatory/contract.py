@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from observatory import layouts, months, reference, registry, staff_forms
+from observatory import layouts, months, privacy, reference, registry, staff_forms
 from observatory.records import Records
 from observatory.sqltext import sql_literal
 from observatory.staging import STAGE_TABLES, Stager, row_schema
@@ -171,13 +171,24 @@ DATA_LIKE = re.compile(r"[\d\s.,/:+-]+")
 def show_header(header: list[str]) -> str:
     """The header as found, for messages. A first row with figures or dates in it is data, not
     a header (a file without one): its cells are not quoted, since a case record's cells
-    could help identify a person."""
+    could help identify a person. Nor is a cell that names no column the observatory knows:
+    a file without a header whose first record has no figure or date would show it."""
     cells = [cell.strip() for cell in header]
     if any(cell and DATA_LIKE.fullmatch(cell) for cell in cells):
         return (f"sin encabezado: la primera fila ya parece de datos ({len(cells)} columnas); la primera fila debe "
                 f"llevar los nombres de las columnas / no header: the first row already looks like data "
                 f"({len(cells)} columns); the first row must hold the column names")
-    return " | ".join(cells)
+    shown = [cell if privacy.quotable_column(cell) else privacy.NOT_QUOTED for cell in cells]
+    if privacy.NOT_QUOTED not in shown:
+        return " | ".join(shown)
+    return " | ".join(shown) + HIDDEN_COLUMNS
+
+
+# Said once after a header whose unknown column names are not quoted (in both languages, as the
+# header goes into both messages).
+HIDDEN_COLUMNS = (" (…: columnas que el observatorio no conoce, no citadas por si la primera fila fuera el registro "
+                  "de una persona / columns the observatory does not know, not quoted in case the first row is "
+                  "a person's record)")
 
 
 def _map_header(header: list[str]) -> tuple[str, dict[str, int], list[str]]:

@@ -178,11 +178,13 @@ def _positions(layout: layouts.Layout | None, header: list[list[str]]) -> tuple[
 
 def _labels(header: list[list[str]], width: int) -> list[str]:
     """Each column as messages name it: its header, unless that header itself looks like
-    personal data or data (then only its position)."""
+    personal data or data, or is not a column name the observatory knows (a file without a
+    header row gives a record there): then only its position."""
     labels = []
     for position in range(width):
         name = " ".join(row[position].strip() for row in header if position < len(row) and row[position].strip())
-        safe = name and len(name) <= MAX_LABEL and value_kind(name) is None and not re.fullmatch(r"[\d\s.,/:+-]+", name)
+        safe = (name and len(name) <= MAX_LABEL and value_kind(name) is None
+                and not re.fullmatch(r"[\d\s.,/:+-]+", name) and quotable_column(name))
         labels.append(f"{name} (#{position + 1})" if safe else f"#{position + 1}")
     return labels
 
@@ -266,20 +268,45 @@ def _vocabulary_keys(name: str) -> dict[int, tuple[tuple[str, ...], ...]]:
     return _keys(vocabulary(name))
 
 
+def quotable_column(name: str) -> bool:
+    """Whether a message may quote a cell of what a file gives as its header. A file without a
+    header row gives a record instead, so a header cell is quoted only when it names a column
+    the observatory knows (raw contract v1's names and aliases, a layout's columns, a
+    misspelling of one), a kind of personal data ('Nombre', 'DNI'), or a year (`2019 (casos)`),
+    or holds one letter at most."""
+    year = staff_forms.YEAR_COLUMN.fullmatch(" ".join(name.split()))
+    if year:
+        return not year["unit"] or quotable(year["unit"].strip(), "unit")
+    return column_kind(name) is not None or quotable(name, "column", layout_columns())
+
+
+def layout_columns() -> tuple[str, ...]:
+    """Every column name the source layouts read, recognize or drop (not cached: the layouts
+    of a deployment change between runs)."""
+    names: dict[str, None] = {}
+    for layout in layouts.load_all():
+        columns = [*layout.header_signature, *layout.drop, *(rule.column for rule in layout.filters),
+                   *(rule.column for rule in layout.fields.values())]
+        names.update((column, None) for column in columns if isinstance(column, str))
+    return tuple(names)
+
+
 def vocabulary(name: str) -> tuple[str, ...]:
     """The terms of a vocabulary of reasons.csv's `quote_near`: a dimension of value_aliases.csv
-    (sex, status …), `unit`, `month`, `missing`, `country`, `indicator` or `instrument_type`,
-    each the codes, names and aliases the reference data give it."""
+    (sex, status …), `unit`, `month`, `missing`, `country`, `indicator`, `instrument_type` or
+    `column` (raw contract v1's columns), each the codes, names and aliases the reference data
+    give it."""
     return _vocabularies()[name]
 
 
 @lru_cache(maxsize=None)
 def _vocabularies() -> dict[str, tuple[str, ...]]:
-    values = reference.load("value_aliases")
+    values, columns = reference.load("value_aliases"), reference.load("column_aliases")
     terms = {dimension: tuple(group["alias"]) + tuple(group["code"]) for dimension, group in values.groupby("dimension")}
     own = {
         "unit": tuple(reference.load("unit_aliases")["alias"]) + tuple(reference.load("units")["unit"]),
         "month": tuple(reference.load("months")["name"]),
+        "column": tuple(columns["alias"]) + tuple(columns["column"]),
         "missing": tuple(reference.load("missing_tokens")["token"]),
         "country": tuple(reference.country_aliases()["alias"]),
         "indicator": tuple(reference.indicator_aliases()["alias"]),

@@ -429,3 +429,25 @@ def test_a_name_typed_in_a_cell_is_quarantined_unquoted_and_kept_nowhere(setting
         assert not _found_in_databases(settings, part), part  # the working database's stage and maps too
         assert not _found_in_files(settings.curated_dir, part, skip=settings.raw_dir), part
         assert not _found_in_files(settings.receipts_dir, part, skip=settings.raw_dir), part
+
+
+def test_a_file_without_a_header_row_shows_only_the_column_names_the_observatory_knows(settings):
+    """A rejected file's message shows the header it found, so staff see what was read. In a
+    file without a header row, that "header" is the first record: a cell is shown only when it
+    names a column the observatory knows (contract.show_header, privacy.quotable_column)."""
+    drop(settings, "casos/sin_encabezado.csv", f"{NAME},Lima,denuncia\nOtra Persona,Cusco,denuncia\n")
+    drop(settings, "casos/contactos.csv", f"Lima,denuncia,{NAME}\nCusco,denuncia,rosa.q@example.org\n")
+    drop(settings, "mimp/incompleto.csv", "pais,anio,indicadr,Responsable\nPER,2015,femicide_count,ninguna\n")
+    run(settings)
+    rows = {file: (code, es, en) for file, code, es, en in query(
+        settings, "SELECT source_file, reason_code, message_es, message_en FROM quarantine")}
+    code, es, en = rows["casos/sin_encabezado.csv"]
+    assert code == "unknown_layout" and "Encabezado detectado: … | … | … (…: columnas que el observatorio no conoce" in es
+    assert "Header found: … | … | … (…: " in en and "columns the observatory does not know" in en
+    code, es, en = rows["casos/contactos.csv"]
+    assert code == "personal_data" and "columna #3" in es and "column #3" in en, (es, en)
+    code, es, en = rows["mimp/incompleto.csv"]
+    assert code == "missing_required_column" and "pais | anio | indicadr | … (…: " in es, es  # a misspelt name is shown
+    for part in (NAME, "Plantada", "Otra Persona", "Responsable"):
+        assert not any(part in text for row in rows.values() for text in row), part
+        assert not _found_in_files(settings.receipts_dir, part, skip=settings.raw_dir), part
