@@ -33,8 +33,11 @@ log = logging.getLogger(__name__)
 # Canonical columns of raw contract v1 that hold figures and years: a number there is a figure,
 # so the patterns that only make sense in text (a grouped number, a dotted ID) skip them.
 NUMERIC_COLUMNS = frozenset({"value", "year"})
-# A column label quoted in the message is cut to this length.
+# A column label longer than this is not quoted (the message gives its position alone).
 MAX_LABEL = 60
+# A column named for personal data is named in the message when its name has this many words at
+# most ('Nombre de la víctima'): a longer one could hold a person's name after the word.
+PERSONAL_COLUMN_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -178,13 +181,16 @@ def _positions(layout: layouts.Layout | None, header: list[list[str]]) -> tuple[
 
 def _labels(header: list[list[str]], width: int) -> list[str]:
     """Each column as messages name it: its header, unless that header itself looks like
-    personal data or data, or is not a column name the observatory knows (a file without a
-    header row gives a record there): then only its position."""
+    personal data or data, or is neither a column name the observatory knows nor, beside one,
+    a short name of a kind of personal data ('Nombre de la víctima', 'DNI'): then only its
+    position. A file without a header row gives a record there, whose cells are not quoted."""
     labels = []
+    headed = any(sum(ch.isalpha() for ch in cell) > 1 and quotable_column(cell) for row in header for cell in row)
     for position in range(width):
         name = " ".join(row[position].strip() for row in header if position < len(row) and row[position].strip())
-        safe = (name and len(name) <= MAX_LABEL and value_kind(name) is None
-                and not re.fullmatch(r"[\d\s.,/:+-]+", name) and quotable_column(name))
+        safe = (name and len(name) <= MAX_LABEL and value_kind(name) is None and not LONG_NUMBER.search(name)
+                and not re.fullmatch(r"[\d\s.,/:+-]+", name)
+                and (quotable_column(name) or (headed and column_kind(name) and len(name.split()) <= PERSONAL_COLUMN_WORDS)))
         labels.append(f"{name} (#{position + 1})" if safe else f"#{position + 1}")
     return labels
 
@@ -272,12 +278,11 @@ def quotable_column(name: str) -> bool:
     """Whether a message may quote a cell of what a file gives as its header. A file without a
     header row gives a record instead, so a header cell is quoted only when it names a column
     the observatory knows (raw contract v1's names and aliases, a layout's columns, a
-    misspelling of one), a kind of personal data ('Nombre', 'DNI'), or a year (`2019 (casos)`),
-    or holds one letter at most."""
+    misspelling of one) or a year (`2019 (casos)`), or holds one letter at most."""
     year = staff_forms.YEAR_COLUMN.fullmatch(" ".join(name.split()))
     if year:
         return not year["unit"] or quotable(year["unit"].strip(), "unit")
-    return column_kind(name) is not None or quotable(name, "column", layout_columns())
+    return quotable(name, "column", layout_columns())
 
 
 def layout_columns() -> tuple[str, ...]:

@@ -437,6 +437,7 @@ def test_a_file_without_a_header_row_shows_only_the_column_names_the_observatory
     names a column the observatory knows (contract.show_header, privacy.quotable_column)."""
     drop(settings, "casos/sin_encabezado.csv", f"{NAME},Lima,denuncia\nOtra Persona,Cusco,denuncia\n")
     drop(settings, "casos/contactos.csv", f"Lima,denuncia,{NAME}\nCusco,denuncia,rosa.q@example.org\n")
+    drop(settings, "casos/nombres.csv", f"Lima,denuncia,DNI {NAME}\nCusco,denuncia,DNI Otra Persona\n")
     drop(settings, "mimp/incompleto.csv", "pais,anio,indicadr,Responsable\nPER,2015,femicide_count,ninguna\n")
     run(settings)
     rows = {file: (code, es, en) for file, code, es, en in query(
@@ -444,8 +445,9 @@ def test_a_file_without_a_header_row_shows_only_the_column_names_the_observatory
     code, es, en = rows["casos/sin_encabezado.csv"]
     assert code == "unknown_layout" and "Encabezado detectado: … | … | … (…: columnas que el observatorio no conoce" in es
     assert "Header found: … | … | … (…: " in en and "columns the observatory does not know" in en
-    code, es, en = rows["casos/contactos.csv"]
-    assert code == "personal_data" and "columna #3" in es and "column #3" in en, (es, en)
+    for file in ("casos/contactos.csv", "casos/nombres.csv"):  # a value, a column's "name": by position
+        code, es, en = rows[file]
+        assert code == "personal_data" and "columna #3" in es and "column #3" in en, (es, en)
     code, es, en = rows["mimp/incompleto.csv"]
     assert code == "missing_required_column" and "pais | anio | indicadr | … (…: " in es, es  # a misspelt name is shown
     for part in (NAME, "Plantada", "Otra Persona", "Responsable"):
