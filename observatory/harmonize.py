@@ -36,7 +36,7 @@ def harmonize(con: duckdb.DuckDBPyConnection) -> None:
     _mapping(con, "instrument_type", _instrument_type_resolver(), ["stage_policy_row"])
     _mapping(con, "status", _value_resolver("status"), ["stage_policy_row"])
     flags = ["has_budget", "has_monitoring", "prevention", "attention", "sanction", "reparation"]
-    _mapping(con, flags, _value_resolver("yes_no"), ["stage_policy_row"], name="yes_no")
+    _mapping(con, flags, _yes_no_resolver(), ["stage_policy_row"], name="yes_no")
     con.execute((SQL_DIR / "harmonize_rows.sql").read_text())
     scope.skip_out_of_scope(con)  # another country, a territory, a region: skipped, not errors
     con.execute((SQL_DIR / "harmonize_policy_rows.sql").read_text())
@@ -139,6 +139,15 @@ def _code_resolver(by_key: dict[str, str], codes: list[str]) -> Callable[[str], 
 def _value_resolver(dimension: str) -> Callable[[str], tuple[str | None, str]]:
     values = reference.keyed("value_aliases")
     return _table_resolver(values[values["dimension"] == dimension], "code")
+
+
+def _yes_no_resolver() -> Callable[[str], tuple[str | None, str]]:
+    """A yes/no cell that says the fact is not known ('no consta', 'desconocido', or a missing
+    value's token such as 's/d') maps to 'unknown': published as unknown (NULL), never as no,
+    and not quarantined as an unreadable answer."""
+    resolve = _value_resolver("yes_no")
+    missing = {norm_key(token) for token in reference.load("missing_tokens")["token"]}
+    return lambda raw: ("unknown", "") if norm_key(raw) in missing else resolve(raw)
 
 
 def _table_resolver(frame: pd.DataFrame, target: str) -> Callable[[str], tuple[str | None, str]]:

@@ -237,6 +237,14 @@ def test_a_not_known_row_makes_the_component_unknown_and_the_score_is_over_the_k
     assert legislation(settings, "PER", 2021)[4] is True
 
 
+def test_a_yes_no_cell_that_says_it_is_not_known_is_unknown_not_no_nor_an_error(settings):
+    register(settings, "PER,national_plan_vaw,Plan,,,2016,2021,,no consta,s/d,desconocido,sí,,,El Peruano")
+    assert query(settings, "SELECT count(*) FROM quarantine") == [(0,)]
+    assert query(settings, "SELECT has_budget, has_monitoring, prevention, attention FROM policy_instrument") == [
+        (None, None, None, True)]
+    assert plan(settings, "PER", 2018)[:5] == (True, True, None, None, 1)  # unknown, never a no
+
+
 def test_a_state_party_without_a_sourced_date_is_unknown_never_false(settings):
     register(settings, "BRA,belem_do_para_ratification,Convención de Belém do Pará,OEA A-61,1995-11-27,,,in_force,,,,,,,OEA")
     rows = {row[0]: row[1:] for row in query(settings, """

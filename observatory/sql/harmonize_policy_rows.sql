@@ -1,6 +1,7 @@
 -- A row of stage_policy_harmonized is one staged line of a policy-instrument file with its
 -- harmonized fields beside their raw text: country and instrument type codes, dates as ISO
--- text keeping their precision, status and yes/no flags as codes (NULL when unmatched).
+-- text keeping their precision, status and yes/no flags as codes (NULL when unmatched, or when
+-- the cell says the fact is not known: 'no consta', 's/d').
 CREATE OR REPLACE TABLE stage_policy_harmonized AS
 WITH staged AS (
     SELECT r.*, f.file_path, f.observatory
@@ -19,12 +20,21 @@ parsed AS (
         s.in_force_from AS in_force_from_raw, iso_partial_date(s.in_force_from) AS in_force_from,
         s.in_force_to AS in_force_to_raw, iso_partial_date(s.in_force_to) AS in_force_to,
         s.status AS status_raw, ms.code AS status,
-        s.has_budget AS has_budget_raw, CAST(m_budget.code AS BOOLEAN) AS has_budget,
-        s.has_monitoring AS has_monitoring_raw, CAST(m_monitoring.code AS BOOLEAN) AS has_monitoring,
-        s.prevention AS prevention_raw, CAST(m_prevention.code AS BOOLEAN) AS prevention,
-        s.attention AS attention_raw, CAST(m_attention.code AS BOOLEAN) AS attention,
-        s.sanction AS sanction_raw, CAST(m_sanction.code AS BOOLEAN) AS sanction,
-        s.reparation AS reparation_raw, CAST(m_reparation.code AS BOOLEAN) AS reparation
+        s.has_budget AS has_budget_raw, CAST(nullif(m_budget.code, 'unknown') AS BOOLEAN) AS has_budget,
+        s.has_monitoring AS has_monitoring_raw, CAST(nullif(m_monitoring.code, 'unknown') AS BOOLEAN) AS has_monitoring,
+        s.prevention AS prevention_raw, CAST(nullif(m_prevention.code, 'unknown') AS BOOLEAN) AS prevention,
+        s.attention AS attention_raw, CAST(nullif(m_attention.code, 'unknown') AS BOOLEAN) AS attention,
+        s.sanction AS sanction_raw, CAST(nullif(m_sanction.code, 'unknown') AS BOOLEAN) AS sanction,
+        s.reparation AS reparation_raw, CAST(nullif(m_reparation.code, 'unknown') AS BOOLEAN) AS reparation,
+        -- a yes/no cell that reads as neither yes, no nor not known ('no consta', 's/d': NULL)
+        coalesce(
+            CASE WHEN s.has_budget IS NOT NULL AND m_budget.code IS NULL THEN s.has_budget END,
+            CASE WHEN s.has_monitoring IS NOT NULL AND m_monitoring.code IS NULL THEN s.has_monitoring END,
+            CASE WHEN s.prevention IS NOT NULL AND m_prevention.code IS NULL THEN s.prevention END,
+            CASE WHEN s.attention IS NOT NULL AND m_attention.code IS NULL THEN s.attention END,
+            CASE WHEN s.sanction IS NOT NULL AND m_sanction.code IS NULL THEN s.sanction END,
+            CASE WHEN s.reparation IS NOT NULL AND m_reparation.code IS NULL THEN s.reparation END
+        ) AS invalid_flag
     FROM staged AS s
     LEFT JOIN map_country AS mc ON mc.raw = s.country
     LEFT JOIN map_instrument_type AS mt ON mt.raw = s.instrument_type
@@ -44,14 +54,6 @@ SELECT
     period_start(coalesce(in_force_from, adopted_on)) AS start_date,
     period_end(in_force_to) AS end_date,
     (status_raw IS NULL OR status IS NOT NULL) AS status_valid,
-    NOT (coalesce(status, '') IN ('repealed', 'expired') AND in_force_to IS NULL) AS end_date_given,
-    coalesce(
-        CASE WHEN has_budget_raw IS NOT NULL AND has_budget IS NULL THEN has_budget_raw END,
-        CASE WHEN has_monitoring_raw IS NOT NULL AND has_monitoring IS NULL THEN has_monitoring_raw END,
-        CASE WHEN prevention_raw IS NOT NULL AND prevention IS NULL THEN prevention_raw END,
-        CASE WHEN attention_raw IS NOT NULL AND attention IS NULL THEN attention_raw END,
-        CASE WHEN sanction_raw IS NOT NULL AND sanction IS NULL THEN sanction_raw END,
-        CASE WHEN reparation_raw IS NOT NULL AND reparation IS NULL THEN reparation_raw END
-    ) AS invalid_flag
+    NOT (coalesce(status, '') IN ('repealed', 'expired') AND in_force_to IS NULL) AS end_date_given
 FROM parsed AS p
 ORDER BY p.row_id;
