@@ -124,8 +124,9 @@ def test_plans_count_only_in_their_period_and_score_by_hand(settings):
     # other is unknown; 2 areas yes of 2 known -> 100 x 4.5 / 4.5
     assert plan(settings, "PER", 2021) == (True, True, True, True, 2, 100.0)
     assert query(settings, "SELECT areas_known, national_plan_known_share FROM mart_national_plan WHERE country_iso3 = 'PER' AND year = 2016") == [(3, 0.95)]
-    # 2022: only the equality plan, its flags not stated: unknown, not no -> 1 yes of 2 known = 50
-    assert plan(settings, "PER", 2022) == (True, False, None, None, 0, 50.0)
+    # 2022: only the equality plan, its flags not stated: unknown, not no -> 1 yes of 2 known = 50;
+    # none of its areas is stated, so how many it covers is unknown too, not 0
+    assert plan(settings, "PER", 2022) == (True, False, None, None, None, 50.0)
     assert query(settings, "SELECT areas_known, national_plan_known_share FROM mart_national_plan WHERE country_iso3 = 'PER' AND year = 2022") == [(0, 0.4)]
 
 
@@ -243,6 +244,9 @@ def test_a_yes_no_cell_that_says_it_is_not_known_is_unknown_not_no_nor_an_error(
     assert query(settings, "SELECT has_budget, has_monitoring, prevention, attention FROM policy_instrument") == [
         (None, None, None, True)]
     assert plan(settings, "PER", 2018)[:5] == (True, True, None, None, 1)  # unknown, never a no
+    # Nor is a status the register does not state written as in force.
+    assert query(settings, "SELECT plans FROM mart_national_plan WHERE country_iso3 = 'PER' AND year = 2018") == [
+        ("national_plan_vaw Plan (status not stated, source unclassified)",)]
 
 
 def test_a_state_party_without_a_sourced_date_is_unknown_never_false(settings):

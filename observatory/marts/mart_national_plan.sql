@@ -22,7 +22,7 @@ plans AS (
 in_force AS (
     SELECT c.country_iso3, y.year, y.as_of, p.instrument_type, coalesce(p.status = 'not_known', false) AS not_known,
            p.has_budget, p.has_monitoring, p.prevention, p.attention, p.sanction, p.reparation,
-           p.instrument_type || ' ' || coalesce(p.identifier, p.title) || ' (' || coalesce(p.status, 'in force')
+           p.instrument_type || ' ' || coalesce(p.identifier, p.title) || ' (' || coalesce(p.status, 'status not stated')
              || ', source ' || coalesce(p.source_tier, 'unclassified') || ')' AS described
     FROM dim_country AS c
     CROSS JOIN years AS y
@@ -69,8 +69,10 @@ flags AS (
 status AS (
     SELECT country_iso3, year, as_of, provisional, plans, plan_in_force, plan_specific_to_vaw, plan_has_budget,
            plan_has_monitoring,
-           CAST(coalesce(prevention, false) AS INTEGER) + CAST(coalesce(attention, false) AS INTEGER)
-             + CAST(coalesce(sanction, false) AS INTEGER) + CAST(coalesce(reparation, false) AS INTEGER) AS areas_covered,
+           -- NULL (unknown) when no area is known: 0 would say "covers none"
+           CASE WHEN coalesce(prevention, attention, sanction, reparation) IS NOT NULL THEN
+             CAST(coalesce(prevention, false) AS INTEGER) + CAST(coalesce(attention, false) AS INTEGER)
+             + CAST(coalesce(sanction, false) AS INTEGER) + CAST(coalesce(reparation, false) AS INTEGER) END AS areas_covered,
            CAST(prevention IS NOT NULL AS INTEGER) + CAST(attention IS NOT NULL AS INTEGER)
              + CAST(sanction IS NOT NULL AS INTEGER) + CAST(reparation IS NOT NULL AS INTEGER) AS areas_known,
            prevention, attention, sanction, reparation
