@@ -27,18 +27,23 @@ class YearColumn:
     position: int
     year: str
     unit: str | None
-    label: str  # the header cell as the file writes it (the quarantine's column)
+    label: str  # the header cell as the file writes it (the quarantine's column), or its year and position
 
 
 def year_columns(header: list[str], taken: set[int]) -> list[YearColumn]:
-    """The header's year columns (not already a contract column), in the file's order."""
+    """The header's year columns (not already a contract column), in the file's order. A
+    column's label is published (`quarantine.source_column`, messages): the parentheses may hold
+    any text, so a label whose unit is not one the observatory knows is the year and position."""
+    from observatory import privacy  # privacy reads year columns too
+
     found = []
     for position, cell in enumerate(header):
         text = " ".join(cell.split())
         match = YEAR_COLUMN.fullmatch(text) if position not in taken else None
         if match:
             unit = (match["unit"] or "").strip() or None
-            found.append(YearColumn(position, match["year"], unit, text))
+            label = text if privacy.quotable_column(text) else f"{match['year']} (#{position + 1})"
+            found.append(YearColumn(position, match["year"], unit, label))
     return found
 
 

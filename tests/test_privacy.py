@@ -439,9 +439,17 @@ def test_a_file_without_a_header_row_shows_only_the_column_names_the_observatory
     drop(settings, "casos/contactos.csv", f"Lima,denuncia,{NAME}\nCusco,denuncia,rosa.q@example.org\n")
     drop(settings, "casos/nombres.csv", f"Lima,denuncia,DNI {NAME}\nCusco,denuncia,DNI Otra Persona\n")
     drop(settings, "mimp/incompleto.csv", "pais,anio,indicadr,Responsable\nPER,2015,femicide_count,ninguna\n")
+    # A wide table's year column may say anything in parentheses: the column is named by year and position.
+    drop(settings, "mimp/ancha.csv", f"país,indicador,fuente,2018 (casos),2019 ({NAME})\nPerú,femicide_count,MIMP,95,96\n")
+    drop(settings, "mimp/ancha_sin_indicador.csv", f"país,unidad,2018,2019 ({NAME})\nPerú,count,95,96\n")
     run(settings)
     rows = {file: (code, es, en) for file, code, es, en in query(
         settings, "SELECT source_file, reason_code, message_es, message_en FROM quarantine")}
+    assert query(settings, "SELECT source_column, reason_code FROM quarantine WHERE source_file = 'mimp/ancha.csv'") == [
+        ("2019 (#5)", "unit_mismatch")]
+    assert query(settings, "SELECT count(*) FROM fact_observation WHERE source_file = 'mimp/ancha.csv'") == [(1,)]
+    code, es, en = rows["mimp/ancha_sin_indicador.csv"]
+    assert code == "wide_table_incomplete" and "2018, 2019 (#4)" in es and "2018, 2019 (#4)" in en, (es, en)
     code, es, en = rows["casos/sin_encabezado.csv"]
     assert code == "unknown_layout" and "Encabezado detectado: … | … | … (…: columnas que el observatorio no conoce" in es
     assert "Header found: … | … | … (…: " in en and "columns the observatory does not know" in en
@@ -452,4 +460,6 @@ def test_a_file_without_a_header_row_shows_only_the_column_names_the_observatory
     assert code == "missing_required_column" and "pais | anio | indicadr | … (…: " in es, es  # a misspelt name is shown
     for part in (NAME, "Plantada", "Otra Persona", "Responsable"):
         assert not any(part in text for row in rows.values() for text in row), part
+        assert not _found_in_databases(settings, part), part
+        assert not _found_in_files(settings.curated_dir, part, skip=settings.raw_dir), part
         assert not _found_in_files(settings.receipts_dir, part, skip=settings.raw_dir), part
