@@ -185,11 +185,11 @@ def _message_writer():
 
 def _hide_unquotable(fields: dict, templates: str, quote_near: str) -> bool:
     """Replace the file's cells the templates would quote and must not (`privacy.quotable` for
-    the cell at fault; seven digits in a row for the figure read); whether any was."""
+    the cell at fault; `privacy.id_like` for the figure read); whether any was."""
     hidden = False
     if "{raw}" in templates and not privacy.quotable(str(fields.get("raw", "")), *_near(quote_near, fields)):
         fields["raw"], hidden = privacy.NOT_QUOTED, True
-    if "{value}" in templates and privacy.LONG_NUMBER.search(str(fields.get("value", ""))):
+    if "{value}" in templates and privacy.id_like(str(fields.get("value", ""))):
         fields["value"], hidden = privacy.NOT_QUOTED, True
     return hidden
 

@@ -188,7 +188,7 @@ def _labels(header: list[list[str]], width: int) -> list[str]:
     headed = any(sum(ch.isalpha() for ch in cell) > 1 and quotable_column(cell) for row in header for cell in row)
     for position in range(width):
         name = " ".join(row[position].strip() for row in header if position < len(row) and row[position].strip())
-        safe = (name and len(name) <= MAX_LABEL and value_kind(name) is None and not LONG_NUMBER.search(name)
+        safe = (name and len(name) <= MAX_LABEL and value_kind(name) is None and not id_like(name)
                 and not re.fullmatch(r"[\d\s.,/:+-]+", name)
                 and (quotable_column(name) or (headed and column_kind(name) and len(name.split()) <= PERSONAL_COLUMN_WORDS)))
         labels.append(f"{name} (#{position + 1})" if safe else f"#{position + 1}")
@@ -214,6 +214,10 @@ NEAR_MISS = 0.8
 SHORT_WORD = 5
 # Digits in a row that make a cell an ID or a phone number to the quoting rule, detectors or not.
 LONG_NUMBER = re.compile(r"\d{7}")
+# Digits in all that make a cell an ID or a phone number to the quoting rule, unless it is shaped
+# like a date: '8888-8888', '8-123-456' (Panama), '001-010190-0001A' (Nicaragua).
+MANY_DIGITS = 6
+DATE_SHAPED = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 # What a message shows, and adds, in place of a cell it does not quote.
 NOT_QUOTED = "…"
 NOT_QUOTED_NOTE_ES = (" (No se cita el contenido de la celda, porque podría identificar a una persona: "
@@ -231,11 +235,11 @@ def quotable(cell: str, vocabularies: str = "", listed: tuple[str, ...] = ()) ->
     or the values the column expects, and the `vocabularies` of reasons.csv's `quote_near`
     (names of `vocabulary`). 'Hondras' is quoted; 'caso de Ana G.', 'Ana Lucía' and 'Paz' are
     not. A cell with one letter at most ('2O14', '12,5%') is quoted unless it looks like a
-    phone or an ID number (the detectors, or seven digits in a row)."""
+    phone or an ID number (the detectors, or `id_like`)."""
     text = cell.strip()
     if not text:
         return True
-    if len(text) > MAX_QUOTED or LONG_NUMBER.search(text) or value_kind(text) is not None:
+    if len(text) > MAX_QUOTED or id_like(text) or value_kind(text) is not None:
         return False
     if sum(ch.isalpha() for ch in text) <= 1:
         return True
@@ -243,6 +247,13 @@ def quotable(cell: str, vocabularies: str = "", listed: tuple[str, ...] = ()) ->
     matchers = [difflib.SequenceMatcher(b=word) for word in words]  # difflib indexes the second text once
     terms = [_keys(listed)] + [_vocabulary_keys(name) for name in vocabularies.split()]
     return any(_misspelt(words, matchers, term) for keys in terms for term in keys.get(len(words), ()))
+
+
+def id_like(text: str) -> bool:
+    """Whether a cell could be an ID or a phone number whatever the detectors say: seven digits
+    in a row, or six digits or more that do not make a date."""
+    return bool(LONG_NUMBER.search(text)) or (
+        sum(ch.isdigit() for ch in text) >= MANY_DIGITS and not DATE_SHAPED.fullmatch(text.strip()))
 
 
 def _misspelt(words: list[str], matchers: list[difflib.SequenceMatcher], term: tuple[str, ...]) -> bool:

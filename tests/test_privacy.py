@@ -372,6 +372,10 @@ NAME = "Rosa Plantada Quispe"
     ("A.G.", "", (), False), ("J.P. 15/03/2019", "", (), False),    # initials, with a date
     ("987 654 321", "", (), False), ("+51 955 111 222", "", (), False),  # shaped like a phone
     ("45678912", "", (), False), ("955111222", "", (), False),      # an ID or a phone, bare
+    ("8888-8888", "", (), False), ("8-123-456", "", (), False),     # a local phone, Panama's cédula
+    ("001-010190-0001A", "", (), False),                            # Nicaragua's cédula
+    ("15/03/2019", "", (), True), ("2015-13-45", "", (), True),     # shaped like a date: quoted
+    ("1.234,5", "", (), True),                                      # a figure of five digits
     ("1" * 41, "", (), False),                                      # too long to be a mistyped figure
 ])
 def test_which_cells_a_message_may_quote(cell, vocabularies, listed, quoted):
