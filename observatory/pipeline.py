@@ -36,6 +36,7 @@ from observatory import state
 from observatory.progress import Progress
 from observatory.discover import RawFile, discover, sha256_of
 from observatory.settings import Settings
+from observatory.textfile import remove_leftover_copies
 
 if TYPE_CHECKING:  # imported where used (Jinja2 and the charts are for the report step only)
     from observatory import report as report_step
@@ -98,6 +99,8 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         raise FileNotFoundError(f"raw folder not found / carpeta raw no encontrada: {settings.raw_dir}")
     layouts.load_all()  # a malformed layout stops the run here, naming its file
     with working_db(settings) as con:
+        if removed := remove_leftover_copies(settings.temp_dir):
+            log.info("removed %d transcoded copies of raw files left by an interrupted run", removed)
         staging.create_stage_tables(con)
         received = con.execute("SELECT count(*) FROM file_receipt").fetchall()[0][0]
         rules_changed = received > 0 and state.get(con, "rules") != state.rules(settings)

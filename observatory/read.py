@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from observatory import layouts, privacy, staff_forms
+from observatory import faults, layouts, privacy, staff_forms
 from observatory.contract import contract_header, show_delimiter, show_header, stage_canonical
 from observatory.records import Records
 from observatory.staging import StageBuffer, Stager
@@ -91,6 +91,7 @@ def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Lim
         text: TextFile | None = None
         try:
             text = prepare(path, limits, deadline, temp_dir, encoding)
+            faults.point("read_with_a_copy")
             outcome.encoding = text.encoding
             outcome.delimiter = "xlsx" if text.encoding == "xlsx" else text.delimiter
             outcome.decimal_mark = "," if outcome.delimiter == ";" else "."

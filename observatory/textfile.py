@@ -14,6 +14,7 @@ import codecs
 import csv
 import gzip
 import io
+import re
 import time
 import uuid
 import zipfile
@@ -109,6 +110,21 @@ class TextFile:
 
 
 # --- text files -------------------------------------------------------------------------
+
+# A transcoded copy's name (`prepare`, `_prepare_xlsx`).
+COPY_NAME = re.compile(r"[0-9a-f]{32}\.csv")
+
+
+def remove_leftover_copies(temp_dir: Path) -> int:
+    """Remove the transcoded copies a killed run left behind: each holds a raw file's every
+    cell, the columns a layout drops included. Called under the writer lock, before reading."""
+    removed = 0
+    for leftover in temp_dir.glob("*.csv") if temp_dir.is_dir() else ():
+        if COPY_NAME.fullmatch(leftover.name):
+            leftover.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
 
 def prepare(path: Path, limits: Limits, deadline: Deadline, temp_dir: Path, encoding: str | None = None) -> TextFile:
     """The file as UTF-8 text DuckDB can parse, its dialect and first records."""

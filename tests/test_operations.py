@@ -201,6 +201,21 @@ def test_killed_at_any_point_a_run_leaves_the_published_data_whole(settings, fai
     assert hidden == current and [name.split("-")[0] for name in current] == [".exports", ".parquet", ".report"]
 
 
+def test_the_copy_of_a_raw_file_a_killed_run_left_is_removed_by_the_next_run(settings):
+    """A Windows-1252 file is read from a UTF-8 copy; a run killed meanwhile leaves the copy,
+    with every cell of the file, which the next run removes before it reads anything."""
+    drop(settings, "mimp/a.csv", HEADER + "Perú,2016,femicide_count,124,Ministerio de la Mujer\n", encoding="cp1252")
+    killed = subprocess.run(
+        [OBSERVATORY, "run", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OBSERVATORY_FAILPOINT": "read_with_a_copy"},
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    copies = list(settings.temp_dir.glob("*.csv"))
+    assert len(copies) == 1 and "Ministerio de la Mujer" in copies[0].read_text(), copies
+    run(settings)
+    assert not copies[0].exists() and query(settings, "SELECT count(*) FROM fact_observation") == [(1,)]
+
+
 def test_the_suite_guard_sees_a_file_written_into_the_working_tree():
     """The session guard (conftest) compares this state before and after the suite."""
     from tests.conftest import _tree_state
