@@ -84,9 +84,10 @@ def curated_tables(context: dg.AssetExecutionContext, observatory: ObservatoryRe
     if summary is not None:
         context.log.info(f"applied {summary.files_applied} files: {summary.rows_loaded} rows loaded, "
                          f"{summary.rows_quarantined} quarantined, {summary.duplicates} duplicates")
-    for name, (count, preview) in pipeline.table_summaries(settings, CURATED_TABLES).items():
+    for name, (count, columns) in pipeline.table_summaries(settings, CURATED_TABLES).items():
         yield dg.MaterializeResult(asset_key=name, metadata={
-            "dagster/row_count": count, "preview": dg.MetadataValue.md(preview),
+            "dagster/row_count": count,
+            "dagster/column_schema": dg.TableSchema([dg.TableColumn(column, kind) for column, kind in columns]),
         })
 
 

@@ -21,9 +21,10 @@ def marts(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
         return
     if pipeline.build_marts(settings) is None:
         context.log.info("marts unchanged (same curated tables, SQL, reference data and years)")
-    for name, (count, preview) in pipeline.table_summaries(settings, MARTS).items():
+    for name, (count, columns) in pipeline.table_summaries(settings, MARTS).items():
         yield dg.MaterializeResult(asset_key=name, metadata={
-            "dagster/row_count": count, "preview": dg.MetadataValue.md(preview),
+            "dagster/row_count": count,
+            "dagster/column_schema": dg.TableSchema([dg.TableColumn(column, kind) for column, kind in columns]),
         })
 
 

@@ -46,6 +46,15 @@ def test_materialize_every_asset_with_checks(settings):
     assert any(key.startswith("unknown_country") and value["first lines"] == ["mimp/carga.csv:3"]
                for key, value in failed.items())
     assert query(settings, "SELECT count(*) FROM fact_observation") == [(1,)]
+    # Dagster keeps metadata for good: the tables' counts and columns, never their rows (the
+    # working tables hold figures the publication withholds, and staff's file names).
+    tables = {event.asset_key.to_user_string(): event.materialization.metadata
+              for event in result.get_asset_materialization_events()
+              if event.asset_key.to_user_string() in public_schema()}
+    assert tables["fact_observation"]["dagster/row_count"].value == 1
+    assert "value" in {column.name for column in tables["fact_observation"]["dagster/column_schema"].value.columns}
+    assert all(set(metadata) == {"dagster/row_count", "dagster/column_schema"} for metadata in tables.values())
+    assert "carga.csv" not in repr(tables) and "MIMP" not in repr(tables)
 
 
 def test_a_broken_invariant_blocks_publishing(settings, monkeypatch):
