@@ -39,6 +39,13 @@ ROW_WISE = frozenset({
     "expect_column_pair_values_to_be_equal",
 })
 
+# Expectation types whose verdict depends only on whether the cell is empty: a column checked by
+# these alone is handed to GX, and remembered, as empty or not (`_cell`), never as the text a
+# file gave (a raw country or title as typed can hold a name typed by mistake).
+NULL_CHECKS = frozenset({"expect_column_values_to_not_be_null", "expect_column_values_to_be_null"})
+# Figures a file gives: a failing one that could be an ID or a phone is not remembered.
+FILE_FIGURES = frozenset({"value"})
+
 
 @dataclass
 class ExpectationOutcome:
@@ -185,7 +192,9 @@ def _distinct_failing(con, table: str, suite: Suite, parameters: dict, component
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     if not rows:
         return 0
-    combinations = [con.sql(f"SELECT DISTINCT {', '.join(map(sql_identifier, columns))} FROM {table}").to_arrow_table()
+    emptiness = null_checked_only(suite)
+    combinations = [con.sql(f"SELECT DISTINCT {', '.join(_cell(name, emptiness) + ' AS ' + sql_identifier(name) for name in columns)} "
+                            f"FROM {table}").to_arrow_table()
                     for columns in components]
     stores = verdicts.stores(con, table, suite.name, suite.definition, parameters, components,
                              fresh=settings.revalidate_all)
@@ -208,13 +217,29 @@ def _distinct_failing(con, table: str, suite: Suite, parameters: dict, component
             verdicts.remember(con, stores[group], new[group], pa.table({
                 "index": pa.array([index for indexes in by_position.values() for index in indexes], pa.int64()),
                 "position": pa.array([position for position, indexes in by_position.items() for _ in indexes], pa.int32()),
-            }))
+            }), private=[name for name in components[group] if name in FILE_FIGURES])
             original = unjudged[group].to_pylist()
             for position, indexes in by_position.items():
                 failing[group].setdefault(position, set()).update(original[index] for index in indexes)
     for group, by_position in enumerate(failing):
-        _insert_failing(con, table, combinations[group], by_position)
+        _insert_failing(con, table, combinations[group], by_position, emptiness)
     return rows
+
+
+def null_checked_only(suite: Suite) -> set[str]:
+    """The columns whose every expectation only asks whether a cell is empty."""
+    checks: dict[str, set[str]] = {}
+    for expectation in suite.expectations:
+        for name in _columns_named(expectation["kwargs"]):
+            checks.setdefault(name, set()).add(expectation["type"])
+    return {name for name, types in checks.items() if types <= NULL_CHECKS}
+
+
+def _cell(name: str, emptiness: set[str], prefix: str = "") -> str:
+    """A column as GX and the verdict store see it: true or NULL (empty) for a column checked
+    only for emptiness, the cell itself otherwise."""
+    column = prefix + sql_identifier(name)
+    return f"({column} IS NOT NULL OR NULL)" if name in emptiness else column
 
 
 def _judge(suite: Suite, parameters: dict, combinations: list[pa.Table], components: list[list[str]],
@@ -243,14 +268,15 @@ def _judge(suite: Suite, parameters: dict, combinations: list[pa.Table], compone
     return failing
 
 
-def _insert_failing(con, table: str, combinations: pa.Table, by_position: dict[int, set[int]]) -> None:
+def _insert_failing(con, table: str, combinations: pa.Table, by_position: dict[int, set[int]],
+                    emptiness: set[str]) -> None:
     """Every row of `table` whose cells are a failing combination, as (position, row id)."""
     pairs = [(position, index) for position, indexes in by_position.items() for index in sorted(indexes)]
     if not pairs:
         return
     failed = combinations.take(pa.array([index for _, index in pairs], pa.int64())).append_column(
         "_position", pa.array([position for position, _ in pairs], pa.int32()))
-    same = " AND ".join(f"t.{sql_identifier(name)} IS NOT DISTINCT FROM f.{sql_identifier(name)}"
+    same = " AND ".join(f"{_cell(name, emptiness, 't.')} IS NOT DISTINCT FROM f.{sql_identifier(name)}"
                         for name in combinations.column_names)
     with registered(con, "_failed_combinations", failed):
         con.execute(f"INSERT INTO _failing SELECT f._position, t.row_id FROM {table} AS t "

@@ -14,7 +14,10 @@ database, `verdict_<suite>_<digest>_<group>`: `combination`, the MD5 of the comb
 (as DuckDB writes them in JSON: every value in full, NULL as null), and `failing`, the positions
 in the suite of the expectations it fails (empty when it passes them all). The cells themselves
 are never kept: a raw cell (a country as typed) could hold what a person typed by mistake, and
-the store outlives the file that brought it.
+the store outlives the file that brought it. Nor is a text cell's MD5 (a list of names hashed the
+same way would find it): a column checked only for emptiness (a country or a title as typed) is
+judged and remembered as empty or not (validate.null_checked_only), and a failing figure that
+could be an ID or a phone number is not remembered (`remember`).
 """
 from __future__ import annotations
 
@@ -26,8 +29,9 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from observatory import state
+from observatory import privacy, state
 from observatory.sqltext import registered, sql_identifier
 
 STORE_VERSION = 2
@@ -71,9 +75,19 @@ def recall(con: duckdb.DuckDBPyConnection, store: str, combinations: pa.Table) -
     return failures, unjudged
 
 
-def remember(con: duckdb.DuckDBPyConnection, store: str, combinations: pa.Table, failures: pa.Table) -> None:
-    """Keep GX's verdicts on `combinations`: `failures` holds (index, position) of each failure."""
-    with registered(con, "_judged", _numbered(combinations)), registered(con, "_failures", failures):
+def remember(con: duckdb.DuckDBPyConnection, store: str, combinations: pa.Table, failures: pa.Table,
+             private: list[str] | tuple[str, ...] = ()) -> None:
+    """Keep GX's verdicts on `combinations`: `failures` holds (index, position) of each failure.
+    A failing combination whose `private` cells (figures a file gave) could be an ID or a phone
+    number is not kept: an MD5 of such a number is found again by hashing the numbers of its
+    shape, and a combination not kept goes to GX again when it comes again."""
+    judged = _numbered(combinations)
+    failing = pc.unique(failures.column("index")) if failures.num_rows and private else pa.array([], pa.int64())
+    dropped = [index for index, row in zip(failing.to_pylist(), combinations.select(list(private)).take(failing).to_pylist())
+               if any(cell is not None and privacy.id_like(str(cell)) for cell in row.values())]
+    if dropped:
+        judged = judged.filter(pc.invert(pc.is_in(judged.column("_index"), pa.array(dropped, pa.int64()))))
+    with registered(con, "_judged", judged), registered(con, "_failures", failures):
         con.execute(f"""
             INSERT INTO {sql_identifier(store)}
             SELECT {_fingerprint(combinations.column_names, "c.")}, coalesce(f.failing, []::INTEGER[]) FROM _judged AS c

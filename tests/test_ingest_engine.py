@@ -413,7 +413,7 @@ def test_checking_distinct_combinations_quarantines_what_checking_every_row_does
 
 
 def test_cells_judged_in_an_earlier_run_keep_their_verdict_and_new_ones_go_to_great_expectations(
-        settings, tmp_path, monkeypatch):
+        settings, tmp_path, monkeypatch, caplog):
     """A new file whose cells GX judged before is validated without GX, and quarantined as a
     fresh store (GX judging every cell) quarantines it; one new cell sends only that cell to GX;
     `--revalidate` and other parameters judge everything again. The store keeps no cell."""
@@ -448,6 +448,10 @@ def test_cells_judged_in_an_earlier_run_keep_their_verdict_and_new_ones_go_to_gr
     run(settings)
     assert frames == [2]  # the two new values only, one frame row each
     assert [row[1] for row in quarantine(settings, "cem/one.csv")] == ["value_out_of_range"]
+    frames.clear()
+    drop(settings, "cem/two.csv", HEADER + "PER,2015,femicide_count,97,CEM\n")  # a new value, passing
+    run(settings)
+    assert frames == [1] and "validating row by row" not in caplog.text
 
     frames.clear()
     run(settings, "--revalidate")  # every file read again, and judged again
@@ -474,6 +478,7 @@ def test_cells_judged_in_an_earlier_run_keep_their_verdict_and_new_ones_go_to_gr
         stores = {row[0].rsplit("_", 2)[1] for row in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, 'verdict_observation_')").fetchall()}
     assert len(stores) == 1  # the stores of other parameters are gone
+    assert "validating row by row" not in caplog.text  # every run went by combinations
 
 
 def test_a_worker_never_asked_anything_is_stopped_at_once():

@@ -284,6 +284,12 @@ def _found_in_databases(settings: Settings, secret: str) -> list[str]:
                 hits = con.execute(f'SELECT count(*) FROM "{table}" WHERE contains("{column}", ?)', [secret]).fetchall()[0][0]
                 if hits:
                     found.append(f"{database.name}:{table}.{column}")
+            # The verdict stores keep fingerprints of cells (verdicts.py): not of this text in a column of its own.
+            for (store,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, 'verdict_')").fetchall():
+                hits = con.execute(f"SELECT count(*) FROM \"{store}\" WHERE combination = md5_number(to_json({{'c0': ?::VARCHAR}}))",
+                                   [secret]).fetchall()[0][0]
+                if hits:
+                    found.append(f"{database.name}:{store} (a fingerprint)")
     for parquet in settings.curated_dir.rglob("*.parquet"):
         with duckdb.connect() as con:
             rows = con.execute("SELECT * FROM read_parquet(?)", [str(parquet)]).fetchall()
@@ -433,6 +439,14 @@ def test_a_name_typed_in_a_cell_is_quarantined_unquoted_and_kept_nowhere(setting
         assert not _found_in_databases(settings, part), part  # the working database's stage and maps too
         assert not _found_in_files(settings.curated_dir, part, skip=settings.raw_dir), part
         assert not _found_in_files(settings.receipts_dir, part, skip=settings.raw_dir), part
+    with duckdb.connect(str(settings.working_db), read_only=True) as con:  # nor the ID typed as a rate, hashed
+        found = [store for (store,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, 'verdict_')").fetchall()
+            if con.execute(f"""SELECT count(*) FROM "{store}" AS v, dim_indicator AS i
+                               WHERE i.indicator_code = 'femicide_rate' AND v.combination = md5_number(to_json(
+                                 {{'c0': i.range_max, 'c1': i.range_min, 'c2': 45678912::DOUBLE}}))""").fetchall()[0][0]]
+    assert found == []
+    assert "validating row by row" not in caplog.text  # judged by combinations, as a run does
 
 
 def test_a_file_without_a_header_row_shows_only_the_column_names_the_observatory_knows(settings):
