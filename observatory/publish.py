@@ -102,14 +102,15 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> PublishSummar
 def _attach(con: duckdb.DuckDBPyConnection, settings: Settings, staging: Path,
             delta: publication.Delta | None) -> publication.Delta | None:
     """Attach the database being made as `pub`: a copy of the published one when a delta
-    applies to it, else a new file. Returns the delta, None when the copy is not used."""
+    applies to it and removes no staff text, else a new file. Returns the delta, None when the
+    copy is not used."""
     # The working database stays in DuckDB 2's format; only the published copy is written in
     # the older one, so researchers' 1.x clients open it (a copy keeps the format it has).
     attach = f"ATTACH {sql_literal(staging)} AS pub (STORAGE_VERSION {sql_literal(settings.published_storage_version)})"
     if delta is not None:
         shutil.copyfile(settings.published_db, staging)
         con.execute(attach)
-        if not publication.too_sparse(con, "pub"):
+        if not publication.too_sparse(con, "pub") and not publication.withdraws_text(con, delta, public_schema()):
             return delta
         con.execute("DETACH pub")
         staging.unlink()

@@ -223,6 +223,28 @@ def test_a_copy_with_too_many_free_blocks_is_made_again(settings, tmp_path, monk
     assert not list(settings.curated_dir.glob(".*.tmp*"))
 
 
+def test_a_publication_that_withdraws_staff_text_is_made_fresh_not_copied(settings, tmp_path):
+    """A copy of the published database keeps a deleted row's bytes in its free blocks: when a
+    correction removes a row of policy_instrument or quarantine (a title that named a person),
+    the publication is made from a new file, and the text is gone from the file's bytes."""
+    policy = ("country,instrument_type,title,adopted_on,status,source\n"
+              "PER,comprehensive_vaw_law,{title},2015-11-23,in_force,El Peruano\n")
+    drop(settings, "mimp/per.csv", PER_2019)
+    drop(settings, "registro/leyes.csv", policy.format(title="Ley 30364 caso Rosa Plantada Quispe"))
+    run(settings)
+    dim_country = inode(settings, "dim_country")
+    drop(settings, "ovd/arg.csv", ARG)  # adds rows, withdraws none: a copy, as before
+    run(settings)
+    assert inode(settings, "dim_country") == dim_country
+    assert b"Plantada" in settings.published_db.read_bytes()
+    drop(settings, "registro/leyes.csv", policy.format(title="Ley 30364"))
+    run(settings)
+    assert inode(settings, "dim_country") != dim_country  # made fresh
+    assert query(settings, "SELECT title FROM policy_instrument") == [("Ley 30364",)]
+    assert b"Plantada" not in settings.published_db.read_bytes()
+    assert_same_as_from_scratch(settings, tmp_path, "withdrawn")
+
+
 def test_the_working_database_keeps_what_the_publication_was_made_from(settings):
     """The record the next publication compares with: fingerprints per group (a country's
     indicator in one year) of the observations, per country of the mart, per table of the
