@@ -179,7 +179,8 @@ def group_list(countries: list[dict], group_codes: set[str]) -> list[dict]:
     published dim_country's flags), in the order readers expect; `group_codes`: those of
     mart_group_progress."""
     names = {r["group_code"]: r for r in _reference("groups.csv")}
-    names.update({r["subregion"]: r for r in _reference("subregions.csv")})
+    subregions = {r["subregion"]: r for r in _reference("subregions.csv")}
+    names.update(subregions)
     codes = ["LAC", "caribbean", "central_america", "south_america", "MIRPS", "SPOTLIGHT", "ESP_COP", "BELEM_DO_PARA"]
     codes += sorted(group_codes - set(codes))
     groups = []
@@ -191,8 +192,10 @@ def group_list(countries: list[dict], group_codes: set[str]) -> list[dict]:
         else:
             members = [c["country_iso3"] for c in countries if c.get("subregion") == code]
         name = names.get(code, {})
+        # The mart's rank of a member within the group, where the mart ranks it (_rank_in).
+        rank_column = "rank_region" if code == "LAC" else "rank_subregion" if code in subregions else None
         groups.append({"code": code, "name_es": name.get("name_es", code), "name_en": name.get("name_en", code),
-                       "members": members})
+                       "members": members, "rank_column": rank_column})
     return groups
 
 
@@ -256,7 +259,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["linkify"] = linkify
-    env.globals.update(v=value_cell, share=share_cell)
+    env.globals.update(v=value_cell, share=share_cell, rank=rank_cell)
     return env
 
 
@@ -268,6 +271,14 @@ def value_cell(value: Any, words: "Words", digits: int = 1) -> Markup:
 
 def share_cell(value: float | None, words: "Words") -> Markup:
     return unknown_cell(words) if value is None else escape(words.share(value))
+
+
+def rank_cell(rank: tuple[int, int] | None, words: "Words") -> Markup:
+    """A rank in a group (rank/members ranked); a country the mart does not rank (too few of its
+    components known) is "not ranked", never unknown nor last."""
+    if rank is None:
+        return Markup('<span class="unknown-value">{}</span>').format(words.t["not_ranked"])
+    return escape(f"{rank[0]}/{rank[1]}")
 
 
 def unknown_cell(words: "Words") -> Markup:
@@ -378,8 +389,9 @@ def fingerprints(con: duckdb.DuckDBPyConnection, today: date) -> dict[str, str]:
     - a country page: its rows of the marts, policy_instrument, fact_observation and
       observation_history (national and subnational totals), the quarantined rows of the files
       its figures come from, and what it shows of others: the countries (names, groups), the
-      indicators and units, every country's last progress score (its rank in each group) and
-      the groups' last figures; and today's year (the instruments' timeline ends there);
+      indicators and units, every country's last progress score and ranks (its rank in each
+      group, among the countries the mart ranks) and the groups' last figures; and today's
+      year (the instruments' timeline ends there);
     - a group page: its mart_group_progress rows and its members' last-year rows;
     - the overview: the country marts; data quality: file_receipt, quarantine and today's date
       (it says how many days ago files came); the dictionary: the code alone."""
@@ -403,7 +415,8 @@ def fingerprints(con: duckdb.DuckDBPyConnection, today: date) -> dict[str, str]:
     at_last = [by("mart_country_progress", where=last_year), by("mart_legislation", where=last_year),
                by("mart_national_plan", where=last_year)]
     others = (_hash(con, "dim_indicator"), _hash(con, "dim_subnational"),
-              _hash(con, "(SELECT country_iso3, progress_score FROM mart_country_progress WHERE " + last_year + ")"),
+              _hash(con, "(SELECT country_iso3, progress_score, rank_region, rank_subregion FROM mart_country_progress "
+                         "WHERE " + last_year + ")"),
               _hash(con, f"(SELECT * FROM mart_group_progress WHERE {last_year})"), today.year)
     pages: dict[str, tuple] = {
         "index.html": (_hash(con, "mart_country_progress"), _hash(con, "mart_legislation"),
@@ -500,7 +513,7 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
         if iso in group["members"]:
             g = data.group_progress.get((group["code"], data.last_year), {})
             memberships.append({"group": group, "mean": g.get("mean_progress_score"), "median": g.get("median_progress_score"),
-                                "rank": _rank_in(data, group["members"], iso, data.last_year)})
+                                "rank": _rank_in(data, group, iso, data.last_year)})
     score_rows = [{"year": y, **{f"p_{k}": v for k, v in data.progress.get((iso, y), {}).items()},
                    **{f"l_{k}": v for k, v in data.legislation.get((iso, y), {}).items()},
                    **{f"n_{k}": v for k, v in data.plans.get((iso, y), {}).items()}} for y in reversed(years)]
@@ -512,13 +525,21 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
             "score_rows": score_rows, "milestone_columns": list(MILESTONES)}
 
 
-def _rank_in(data: Data, members: list[str], iso: str, year: int) -> str:
-    score = data.progress.get((iso, year), {}).get("progress_score")
-    if score is None:
-        return "—"
-    scores = [data.progress.get((m, year), {}).get("progress_score") for m in members]
-    rank = 1 + sum(1 for s in scores if s is not None and s > score)
-    return f"{rank}/{len(members)}"
+def _rank_in(data: Data, group: dict, iso: str, year: int) -> tuple[int, int] | None:
+    """A country's rank in a group that year and how many members are ranked, or None when it
+    is not ranked. The mart ranks a country-year only when enough of its components are known
+    (rank_min_known_share: rank_region is NULL below it): the region's and a subregion's ranks
+    are the mart's; in another group, its ranked members are ranked among themselves, as the
+    mart does (1 = highest, ties share a rank)."""
+    progress = [data.progress.get((m, year), {}) for m in group["members"]]
+    own = data.progress.get((iso, year), {})
+    column = group.get("rank_column")
+    if column:
+        return (own[column], sum(1 for p in progress if p.get(column) is not None)) if own.get(column) is not None else None
+    if own.get("rank_region") is None:
+        return None
+    ranked = [p["progress_score"] for p in progress if p.get("rank_region") is not None]
+    return 1 + sum(1 for s in ranked if s > own["progress_score"]), len(ranked)
 
 
 def indicator_series(data: Data, words: Words, country: dict) -> list[dict]:

@@ -20,6 +20,25 @@ REGISTER = (POLICY_HEADER
             + "Chile,comprehensive_vaw_law,Ley 21675,21675,2024-06-14,,,in_force,,https://www.bcn.cl/leychile/navegar?idNorma=1204220\n")
 
 
+# What an audit of the pages found: a country whose score stands on too few known components
+# (Haiti: the register does not know four of its laws), a plan whose response areas are partly
+# or not at all stated, a register row whose status is not known, and a small cell withheld
+# with the national total above it (Argentina 2024).
+AUDIT_HEADER = ("country,instrument_type,title,identifier,adopted_on,in_force_from,in_force_to,status,has_budget,"
+                "has_monitoring,prevention,attention,sanction,reparation,source\n")
+AUDIT_REGISTER = (AUDIT_HEADER
+                  + "Perú,comprehensive_vaw_law,Ley 30364,30364,2015-11-23,,,in_force,,,,,,,https://www.gob.pe/ley-30364\n"
+                  + "Perú,belem_do_para_ratification,Convención de Belém do Pará,OEA A-61,1996-04-02,,,in_force,,,,,,,OEA\n"
+                  + "Perú,national_plan_vaw,Plan Nacional 2016-2021,DS 008-2016-MIMP,,2016,2021,expired,sí,,,,,,El Peruano\n"
+                  + "Chile,national_plan_vaw,Plan Nacional 2022-2030,,,2022,2030,in_force,,,sí,no,,,MinMujer\n"
+                  + "".join(f"Haití,{kind},Loi {kind},,2010,,,not_known,,,,,,,Registre\n" for kind in (
+                      "comprehensive_vaw_law", "domestic_violence_law", "femicide_offence", "political_violence_law"))
+                  + "Haití,national_plan_vaw,Plan national 2017-2027,,2017-01-24,2017,2027,in_force,,,,,,,Nations Unies\n"
+                  + "Nicaragua,domestic_violence_law,Código Penal (Ley 641),Ley 641,,2008-07-09,,not_known,,,,,,,F. Bautista\n")
+SMALL_CELL = ("country,subnational,year,indicator,value,source\nARG,,2023,femicide_count,250,OFM\n"
+              "ARG,,2024,femicide_count,10,OFM\nARG,AR.BA,2024,femicide_count,3,OFM\n")
+
+
 class Text(HTMLParser):
     """The text of one element, by id (what a reader sees)."""
 
@@ -55,6 +74,59 @@ def published(settings):
          + "Perú,2016,femicide_count,,MIMP\n")
     run(settings)
     return settings
+
+
+@pytest.fixture
+def audited(settings):
+    drop(settings, "registro/leyes.csv", AUDIT_REGISTER)
+    drop(settings, "ofm/argentina.csv", SMALL_CELL)
+    run(settings)
+    return settings
+
+
+def last_complete_year(settings) -> int:
+    return query(settings, "SELECT max(year) FROM mart_country_progress WHERE NOT provisional")[0][0]
+
+
+def page_of(settings, path: str) -> str:
+    return (settings.report_dir / path).read_text(encoding="utf-8")
+
+
+def cells(html: str) -> list[str]:
+    """The text of each cell of an HTML fragment, tags left out."""
+    return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)]
+
+
+def group_ranks(page: str) -> dict[str, str]:
+    """Group code -> the rank the country page's groups table shows."""
+    return {code: cells(rank)[0] for code, rank in re.findall(
+        r'<tr><td><a href="\.\./group/([^.]+)\.html">[^<]*</a></td>(<td[^>]*>.*?</td>)', page, re.S)}
+
+
+def test_a_country_the_mart_does_not_rank_has_no_rank_in_its_groups(audited):
+    """The mart ranks a country-year only when enough of its components are known: Haiti, its
+    four laws not known, has a score over the rest (its plan) but no rank anywhere; the others
+    are ranked among the ranked members alone."""
+    year = last_complete_year(audited)
+    share, rank_region = query(audited, "SELECT progress_known_share, rank_region FROM mart_country_progress "
+                                        "WHERE country_iso3 = 'HTI' AND year = ?", [year])[0]
+    assert share < 0.5 and rank_region is None
+    for prefix, not_ranked in (("", "sin clasificar"), ("en/", "not ranked")):
+        ranks = group_ranks(page_of(audited, f"{prefix}country/HTI.html"))
+        assert {"LAC", "caribbean", "BELEM_DO_PARA"} <= set(ranks) and set(ranks.values()) == {not_ranked}
+    subregions = {"caribbean", "central_america", "south_america"}
+    ranks = group_ranks(page_of(audited, "country/PER.html"))
+    assert {"LAC", "south_america"} <= set(ranks)
+    for code, shown in ranks.items():
+        members = "true" if code == "LAC" else f"subregion = '{code}'" if code in subregions else code.lower()
+        rank, ranked = query(audited, f"""
+            SELECT rank, ranked FROM (
+                SELECT country_iso3, rank() OVER (ORDER BY progress_score DESC) AS rank, count(*) OVER () AS ranked
+                FROM mart_country_progress JOIN dim_country USING (country_iso3)
+                WHERE year = ? AND rank_region IS NOT NULL AND {members})
+            WHERE country_iso3 = 'PER'""", [year])[0]
+        assert shown == f"{rank}/{ranked}", code
+    assert ranks["LAC"].endswith("/32")  # Haiti is not counted among the ranked
 
 
 def test_a_country_page_shows_the_marts_figures(published):
