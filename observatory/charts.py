@@ -156,28 +156,41 @@ def milestones(rows: Sequence[tuple[str, str, str | None]], kinds: Sequence[tupl
     return figure("".join(parts), caption, table, legend)
 
 
-def bars(items: Sequence[tuple[str, float | None, str | None]], caption: Caption,
-         fmt: Callable[[float | None], str], high: float = 100) -> Markup:
-    """Horizontal bars: (label, value, link)."""
+def bars(items: Sequence[tuple], caption: Caption, fmt: Callable[[float | None], str], high: float = 100) -> Markup:
+    """Horizontal bars: (label, value, link) or (label, value, link, note). A bar with a note
+    (a country the mart does not rank) is drawn as a dashed outline, the note beside its value
+    and in the data table, and explained under the chart (caption.labels["noted_bars"])."""
     left, top, row_h, span = 230, 10, 16, 320
-    width, height = left + span + 60, top + row_h * len(items) + 10
+    noted = any(len(item) > 3 and item[3] for item in items)
+    width, height = left + span + (160 if noted else 60), top + row_h * len(items) + 10
     head, tail = _svg_open(width, height, caption)
     parts = [head]
-    for i, (label, value, link) in enumerate(items):
+    for i, (label, value, link, *rest) in enumerate(items):
+        note = rest[0] if rest else None
         y = top + i * row_h
+        shown = fmt(value) + (f" ({note})" if note else "")
         text = f'<text x="{left - 6}" y="{y + 12}" class="label" text-anchor="end">{escape(label)}</text>'
         parts.append(f'<a href="{escape(link)}">{text}</a>' if link else text)
         if value is None:
-            parts.append(f'<rect x="{left}" y="{y + 2}" width="{span}" height="{row_h - 4}" fill="url(#unknown-hatch)"/>')
+            parts.append(f'<rect x="{left}" y="{y + 2}" width="{span}" height="{row_h - 4}" fill="url(#unknown-hatch)">'
+                         f'<title>{escape(label)}: {escape(shown)}</title></rect>')
         else:
             w = max(span * value / high, 1) if high else 1
-            parts.append(f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{row_h - 4}" fill="{SERIES_COLOURS[0]}">'
-                         f'<title>{escape(label)}: {escape(fmt(value))}</title></rect>')
-        parts.append(f'<text x="{left + span + 6}" y="{y + 12}" class="label">{escape(fmt(value))}</text>')
+            paint = (f'fill="#fff" stroke="{SERIES_COLOURS[0]}" stroke-width="1.5" stroke-dasharray="4 2"' if note
+                     else f'fill="{SERIES_COLOURS[0]}"')
+            parts.append(f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{row_h - 4}" {paint}>'
+                         f'<title>{escape(label)}: {escape(shown)}</title></rect>')
+        parts.append(f'<text x="{left + span + 6}" y="{y + 12}" class="label">{escape(shown)}</text>')
     parts.append(tail)
     table = data_table([caption.labels.get("row_header", ""), caption.labels.get("value_header", "")],
-                       [[label, fmt(value)] for label, value, _ in items])
-    return figure("".join(parts), caption, table)
+                       [[label, fmt(value) + (f" ({rest[0]})" if rest and rest[0] else "")]
+                        for label, value, _, *rest in items])
+    legend = ""
+    if noted:
+        legend = (f'<p class="legend"><svg width="20" height="12" aria-hidden="true"><rect x="1" y="1" width="18" height="10" '
+                  f'fill="#fff" stroke="{SERIES_COLOURS[0]}" stroke-width="1.5" stroke-dasharray="4 2"/></svg> '
+                  f'{escape(caption.labels.get("noted_bars", ""))}</p>')
+    return figure("".join(parts), caption, table, legend)
 
 
 def stacked_bars(items: Sequence[tuple[str, Sequence[float]]], parts_labels: Sequence[str], caption: Caption,

@@ -273,12 +273,13 @@ def share_cell(value: float | None, words: "Words") -> Markup:
     return unknown_cell(words) if value is None else escape(words.share(value))
 
 
-def rank_cell(rank: tuple[int, int] | None, words: "Words") -> Markup:
-    """A rank in a group (rank/members ranked); a country the mart does not rank (too few of its
-    components known) is "not ranked", never unknown nor last."""
+def rank_cell(rank: int | tuple[int, int] | None, words: "Words") -> Markup:
+    """A rank (rank_region), or a rank in a group (rank/members ranked); a NULL rank is a
+    country the mart does not rank (too few of its components known): "not ranked", never
+    unknown nor last."""
     if rank is None:
-        return Markup('<span class="unknown-value">{}</span>').format(words.t["not_ranked"])
-    return escape(f"{rank[0]}/{rank[1]}")
+        return Markup('<span class="not-ranked">{}</span>').format(words.t["not_ranked"])
+    return escape(f"{rank[0]}/{rank[1]}" if isinstance(rank, tuple) else words.num(rank))
 
 
 def unknown_cell(words: "Words") -> Markup:
@@ -392,7 +393,8 @@ def fingerprints(con: duckdb.DuckDBPyConnection, today: date) -> dict[str, str]:
       indicators and units, every country's last progress score and ranks (its rank in each
       group, among the countries the mart ranks) and the groups' last figures; and today's
       year (the instruments' timeline ends there);
-    - a group page: its mart_group_progress rows and its members' last-year rows;
+    - a group page: its mart_group_progress rows, its members' last-year rows and how many
+      countries the mart ranks that year (their ranks are out of it);
     - the overview: the country marts; data quality: file_receipt, quarantine and today's date
       (it says how many days ago files came); the dictionary: the code alone."""
     code = code_digest()
@@ -427,9 +429,10 @@ def fingerprints(con: duckdb.DuckDBPyConnection, today: date) -> dict[str, str]:
     for iso in countries:
         pages[f"country/{iso}.html"] = (*(part.get(iso) for part in own), *others)
     groups = by("mart_group_progress", key="group_code")
+    ranked = con.execute(f"SELECT count(rank_region) FROM mart_country_progress WHERE {last_year}").fetchall()[0][0]
     for group in group_list(_country_rows(con), group_codes):
         pages[f"group/{group['code']}.html"] = (groups.get(group["code"]), [
-            (iso, *(part.get(iso) for part in at_last)) for iso in group["members"]])
+            (iso, *(part.get(iso) for part in at_last)) for iso in group["members"]], ranked)
     return {(page if language == "es" else f"en/{page}"): state.digest([], code, language, page, frame, parts)
             for language in LANGUAGES for page, parts in pages.items()}
 
@@ -459,14 +462,34 @@ def overview_context(data: Data, words: Words) -> dict:
         "mart_legislation; policy_instrument", row_header=t["country"]))
     ranking = ranking_rows(data, data.last_year)
     bars = charts.bars([(words.name(r["country"]), r["progress"].get("progress_score"),
-                         f"country/{r['country']['country_iso3']}.html") for r in ranking],
+                         f"country/{r['country']['country_iso3']}.html", _not_ranked(r, words)) for r in ranking],
                        words.caption(t["ranking_title"].format(year=data.last_year),
                                      t["ranking_desc"].format(year=data.last_year), t["score_units"], t["marts_source"],
-                                     row_header=t["country"], value_header=t["progress_score"]), words.num)
+                                     row_header=t["country"], value_header=t["progress_score"],
+                                     noted_bars=_not_ranked_legend(words)), words.num)
     known_share = sorted({k for r in ranking for k in r["progress"] if k.endswith("_known_share")}
                          | {k for r in ranking for k in r["legislation"] if k.endswith("_known_share")})
     return {"heatmap": heat, "timeline": timeline, "ranking_chart": bars, "ranking": ranking,
             "known_share_columns": known_share, "milestone_columns": list(MILESTONES)}
+
+
+def _not_ranked(row: dict, words: Words) -> str | None:
+    """The note on the bar of a country the mart does not rank that year (rank_region NULL: too
+    few of its components known); ranked countries come first, highest first, and it after them."""
+    return words.t["not_ranked"] if row["progress"].get("rank_region") is None else None
+
+
+def _not_ranked_legend(words: Words) -> str:
+    """What a dashed bar means, with the mart's threshold (reference/score_rules.csv)."""
+    rules = {r["rule"]: r["value"] for r in _reference("score_rules.csv")}
+    threshold = rules.get("rank_min_known_share")
+    share = words.share(float(threshold)) if threshold else words.t["unknown"]
+    return words.t["not_ranked_legend"].format(share=share)
+
+
+def ranked_count(data: Data, year: int, column: str = "rank_region") -> int:
+    """How many countries the mart ranks that year."""
+    return sum(1 for (_, y), p in data.progress.items() if y == year and p.get(column) is not None)
 
 
 def ranking_rows(data: Data, year: int) -> list[dict]:
@@ -522,7 +545,8 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
             "quarantine_total": sum(data.quarantined_in.get(f, 0) for f in files), "latest": latest,
             "legislation_latest": data.legislation.get((iso, data.last_year), {}),
             "plan_latest": data.plans.get((iso, data.last_year), {}), "memberships": memberships,
-            "score_rows": score_rows, "milestone_columns": list(MILESTONES)}
+            "score_rows": score_rows, "milestone_columns": list(MILESTONES),
+            "ranked_in_region": ranked_count(data, data.last_year)}
 
 
 def _rank_in(data: Data, group: dict, iso: str, year: int) -> tuple[int, int] | None:
@@ -632,12 +656,13 @@ def group_context(data: Data, words: Words, group: dict) -> dict:
                       t["score_units"], "mart_group_progress", x_header=t["year"]), words.num, 0, 100)
     members = [r for r in ranking_rows(data, data.last_year) if r["country"]["country_iso3"] in group["members"]]
     bars = charts.bars([(words.name(r["country"]), r["progress"].get("progress_score"),
-                         f"../country/{r['country']['country_iso3']}.html") for r in members],
+                         f"../country/{r['country']['country_iso3']}.html", _not_ranked(r, words)) for r in members],
                        words.caption(t["group_members_title"].format(group=name, year=data.last_year), "",
                                      t["score_units"], t["marts_source"], row_header=t["country"],
-                                     value_header=t["progress_score"]), words.num)
+                                     value_header=t["progress_score"], noted_bars=_not_ranked_legend(words)), words.num)
     rows = [data.group_progress.get((code, y), {"year": y}) for y in reversed(years)]
-    return {"group": group, "name": name, "trend": trend, "members_chart": bars, "members": members, "rows": rows}
+    return {"group": group, "name": name, "trend": trend, "members_chart": bars, "members": members, "rows": rows,
+            "ranked_in_region": ranked_count(data, data.last_year)}
 
 
 def quality_context(data: Data, words: Words, today: date | None = None) -> dict:

@@ -129,6 +129,27 @@ def test_a_country_the_mart_does_not_rank_has_no_rank_in_its_groups(audited):
     assert ranks["LAC"].endswith("/32")  # Haiti is not counted among the ranked
 
 
+def test_a_country_the_mart_does_not_rank_is_shown_as_not_ranked_never_unknown(audited):
+    """Haiti's score (100, over its plan alone) is shown, but it is "sin clasificar / not
+    ranked" wherever a rank is, and its bar, after the ranked ones, is marked and explained."""
+    year = last_complete_year(audited)
+    ranked = query(audited, "SELECT count(rank_region) FROM mart_country_progress WHERE year = ?", [year])[0][0]
+    for prefix, not_ranked in (("", "sin clasificar"), ("en/", "not ranked")):
+        country = page_of(audited, f"{prefix}country/HTI.html")
+        assert text_of(country, "rank-region") == not_ranked
+        assert (f"(de {ranked} clasificados)" if not prefix else f"(of {ranked} ranked)") in country
+        overview = page_of(audited, f"{prefix}index.html")
+        haiti = re.search(r'<tr><td class="num">((?:(?!<tr>).)*?)</td>\s*<td><a href="country/HTI.html">', overview, re.S)
+        assert cells(f"<td>{haiti.group(1)}</td>") == [not_ranked]
+        group = page_of(audited, f"{prefix}group/caribbean.html")
+        haiti = re.search(r'<a href="\.\./country/HTI.html">[^<]*</a></td><td class="num">(.*?)</td>', group, re.S)
+        assert cells(f"<td>{haiti.group(1)}</td>") == [not_ranked]
+        for page in (overview, group):  # the bar: a dashed outline, its note, and what it means
+            assert re.search(rf'<rect [^>]*stroke-dasharray="4 2"><title>Hait[ií]: 100 \({not_ranked}\)</title>', page)
+            legend = re.search(r'<p class="legend"><svg [^>]*><rect [^>]*stroke-dasharray[^>]*/></svg> ([^<]*)</p>', page)
+            assert not_ranked in legend.group(1).lower() and ("0,50" if not prefix else "0.50") in legend.group(1)
+
+
 def test_a_country_page_shows_the_marts_figures(published):
     year = query(published, "SELECT max(year) FROM mart_country_progress WHERE NOT provisional")[0][0]  # the last complete year
     score, legislation, plan, rank = query(published, """
