@@ -1,11 +1,12 @@
 """Charts of the report as inline SVG written here: no script, no font or file fetched, so the
 pages work offline and in any browser. Every chart is a <figure> with a title, its units and
 source, an SVG whose <title>/<desc> screen readers announce, and its data as a table (the text
-alternative). Every text is escaped; a NULL is drawn as unknown (hatched), never as 0."""
+alternative). Every text is escaped; a NULL is drawn as unknown (hatched), never as 0, and a
+figure withheld as a small cell as withheld (cross-hatched), never as unknown."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 from markupsafe import Markup, escape
 
@@ -46,14 +47,22 @@ def colour(value: float | None, low: float, high: float) -> str | None:
     return RAMP[round(share * (len(RAMP) - 1))]
 
 
-def _svg_open(width: float, height: float, caption: Caption) -> tuple[str, str]:
+# A figure withheld as a small cell (flag `suppressed`, NULL value): cross-hatched, unlike an
+# unknown one (hatched one way), so that neither is read as the other.
+WITHHELD_PATTERN = ('<pattern id="withheld-cross" width="6" height="6" patternUnits="userSpaceOnUse">'
+                    '<rect width="6" height="6" fill="#fff"/>'
+                    '<path d="M0,0 L6,6 M6,0 L0,6" stroke="#b2182b" stroke-width="1.2"/></pattern>')
+
+
+def _svg_open(width: float, height: float, caption: Caption, withheld: bool = False) -> tuple[str, str]:
     title_id, desc_id = _id("t"), _id("d")
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width:.0f} {height:.0f}" '
             f'width="{width:.0f}" height="{height:.0f}" aria-labelledby="{title_id} {desc_id}">'
             f'<title id="{title_id}">{escape(caption.title)}</title><desc id="{desc_id}">{escape(caption.description)}</desc>'
             '<defs><pattern id="unknown-hatch" width="4" height="4" patternUnits="userSpaceOnUse" '
             'patternTransform="rotate(45)"><rect width="4" height="4" fill="#eee"/>'
-            '<line x1="0" y1="0" x2="0" y2="4" stroke="#999" stroke-width="1.5"/></pattern></defs>')
+            '<line x1="0" y1="0" x2="0" y2="4" stroke="#999" stroke-width="1.5"/></pattern>'
+            f'{WITHHELD_PATTERN if withheld else ""}</defs>')
     return head, "</svg>"
 
 
@@ -74,20 +83,29 @@ def data_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def ramp_legend(low: float, high: float, fmt: Callable[[float | None], str], unknown: str) -> str:
+def ramp_legend(low: float, high: float, fmt: Callable[[float | None], str], unknown: str,
+                withheld: str | None = None) -> str:
     steps = "".join(
         f'<span class="swatch" style="background:{c}"></span>' for c in RAMP)
     return (f'<p class="legend">{escape(fmt(low))} {steps} {escape(fmt(high))} '
-            f'<span class="swatch unknown"></span> {escape(unknown)}</p>')
+            f'<span class="swatch unknown"></span> {escape(unknown)}'
+            + (f' <span class="swatch withheld"></span> {escape(withheld)}' if withheld else "") + '</p>')
 
 
 def heatmap(rows: Sequence[tuple[str, str, str | None]], columns: Sequence[int],
             values: dict[tuple[str, int], float | None], caption: Caption,
-            fmt: Callable[[float | None], str], low: float = 0, high: float = 100) -> Markup:
-    """rows: (key, label, link or None); one cell per row and column."""
+            fmt: Callable[[float | None], str], low: float = 0, high: float = 100,
+            withheld: Collection[tuple[str, int]] = ()) -> Markup:
+    """rows: (key, label, link or None); one cell per row and column. withheld: the cells whose
+    figure is withheld (a small cell), drawn and named as such, never as unknown."""
     cell, left, top = 14, 230, 44
     width, height = left + cell * len(columns) + 10, top + cell * len(rows) + 10
-    head, tail = _svg_open(width, height, caption)
+    held = caption.labels.get("withheld", "")
+
+    def shown(key: str, year: int) -> str:
+        return held if (key, year) in withheld else fmt(values.get((key, year)))
+
+    head, tail = _svg_open(width, height, caption, bool(withheld))
     parts = [head]
     for j, year in enumerate(columns):
         if year % 5 == 0 or (j == len(columns) - 1 and year % 5 > 1):
@@ -100,13 +118,14 @@ def heatmap(rows: Sequence[tuple[str, str, str | None]], columns: Sequence[int],
         parts.append(f'<a href="{escape(link)}">{text}</a>' if link else text)
         for j, year in enumerate(columns):
             value = values.get((key, year))
-            fill = colour(value, low, high) or "url(#unknown-hatch)"
+            fill = "url(#withheld-cross)" if (key, year) in withheld else colour(value, low, high) or "url(#unknown-hatch)"
             parts.append(f'<rect x="{left + j * cell}" y="{y}" width="{cell - 1}" height="{cell - 1}" fill="{fill}">'
-                         f'<title>{escape(label)} {year}: {escape(fmt(value))}</title></rect>')
+                         f'<title>{escape(label)} {year}: {escape(shown(key, year))}</title></rect>')
     parts.append(tail)
     table = data_table([caption.labels.get("row_header", ""), *map(str, columns)],
-                       [[label, *(fmt(values.get((key, y))) for y in columns)] for key, label, _ in rows])
-    return figure("".join(parts), caption, table, ramp_legend(low, high, fmt, caption.labels["unknown"]))
+                       [[label, *(shown(key, y) for y in columns)] for key, label, _ in rows])
+    return figure("".join(parts), caption, table,
+                  ramp_legend(low, high, fmt, caption.labels["unknown"], held if withheld else None))
 
 
 def _marker(kind: str, x: float, y: float, fill: str) -> str:
@@ -217,8 +236,11 @@ def stacked_bars(items: Sequence[tuple[str, Sequence[float]]], parts_labels: Seq
 
 
 def lines(series: Sequence[tuple[str, Sequence[tuple[int, float | None]]]], caption: Caption,
-          fmt: Callable[[float | None], str], low: float | None = 0, high: float | None = None) -> Markup:
-    """Line chart over years; a NULL breaks the line (unknown is not drawn as 0)."""
+          fmt: Callable[[float | None], str], low: float | None = 0, high: float | None = None,
+          withheld: Collection[tuple[str, int]] = ()) -> Markup:
+    """Line chart over years; a NULL breaks the line (unknown is not drawn as 0). withheld:
+    (series, year) whose figure is withheld (a small cell): not drawn either, and named as
+    withheld under the chart and in its table, never as unknown."""
     points = [(x, y) for _, pts in series for x, y in pts]
     xs = [x for x, _ in points] or [0]
     ys = [y for _, y in points if y is not None] or [0]
@@ -267,10 +289,16 @@ def lines(series: Sequence[tuple[str, Sequence[tuple[int, float | None]]]], capt
     legend = '<p class="legend">' + " ".join(
         f'<svg width="14" height="14" aria-hidden="true">{_marker(MARKERS[k % len(MARKERS)], 7, 7, SERIES_COLOURS[k % len(SERIES_COLOURS)])}</svg> {escape(name)}'
         for k, (name, _) in enumerate(series)) + "</p>"
+    held = caption.labels.get("withheld", "")
+    if withheld:
+        legend += (f'<p class="legend"><span class="swatch withheld"></span> '
+                   f'{escape(caption.labels.get("withheld_not_drawn", held))}: '
+                   f'{escape("; ".join(f"{name} {year}" for name, year in sorted(withheld, key=lambda k: (k[1], k[0]))))}</p>')
     years = sorted({x for _, pts in series for x, _ in pts})
-    lookup = [dict(pts) for _, pts in series]
+    lookup = [(name, dict(pts)) for name, pts in series]
     table = data_table([caption.labels.get("x_header", ""), *(name for name, _ in series)],
-                       [[year, *(fmt(d.get(year)) if year in d else "—" for d in lookup)] for year in years])
+                       [[year, *((held if (name, year) in withheld else fmt(d.get(year))) if year in d else "—"
+                                 for name, d in lookup)] for year in years])
     return figure("".join(out), caption, table, legend)
 
 

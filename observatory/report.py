@@ -27,6 +27,7 @@ from observatory import charts, exports, publication, state
 from observatory.charts import Caption
 from observatory.publish import load_yaml
 from observatory.reference import REFERENCE_DIR
+from observatory.small_cells import FLAG as WITHHELD_FLAG
 from observatory.sqltext import sql_literal
 
 log = logging.getLogger(__name__)
@@ -280,6 +281,11 @@ def rank_cell(rank: int | tuple[int, int] | None, words: "Words") -> Markup:
     if rank is None:
         return Markup('<span class="not-ranked">{}</span>').format(words.t["not_ranked"])
     return escape(f"{rank[0]}/{rank[1]}" if isinstance(rank, tuple) else words.num(rank))
+
+
+def withheld_cell(words: "Words") -> Markup:
+    """A figure withheld as a small cell (its value NULL, flag `suppressed`): withheld, never unknown nor 0."""
+    return Markup('<span class="withheld-value">{}</span>').format(words.t["withheld"])
 
 
 def unknown_cell(words: "Words") -> Markup:
@@ -585,7 +591,7 @@ def indicator_series(data: Data, words: Words, country: dict) -> list[dict]:
             chart = charts.lines([(s, [(o["year"], o["value"]) for o in national if o["source"] == s]) for s in sources],
                                  words.caption(t["series_title"].format(indicator=label, country=name), t["series_desc"],
                                                indicator.get("unit") or "", "; ".join(sources), x_header=t["year"]),
-                                 words.num, 0, None)
+                                 words.num, 0, None, {(o["source"], o["year"]) for o in national if withheld(o)})
         rows = [{**o, "vintages": data.vintages.get((iso, None, o["year"], code, o["source"]), 1),
                  "flag_names": [t["flag_names"].get(f, f) for f in (o["flags"] or "").split(";") if f]} for o in national]
         maps = []
@@ -598,11 +604,18 @@ def indicator_series(data: Data, words: Words, country: dict) -> list[dict]:
             maps.append(charts.heatmap([(u, data.subnational_names.get(u, u), None) for u in units], years, values,
                                        words.caption(t["subnational_title"].format(indicator=label, country=name, source=source),
                                                      t["subnational_desc"], indicator.get("unit") or "", source,
-                                                     row_header=t["subnational"]), words.num, 0, high or 1))
+                                                     row_header=t["subnational"]), words.num, 0, high or 1,
+                                       {(o["subnational_code"], o["year"]) for o in these if withheld(o)}))
         out.append({"code": code, "label": label, "unit": indicator.get("unit"), "chart": chart, "rows": rows,
                     "table_rows": series_rows(rows, words), "maps": maps,
                     "hidden_sources": hidden_sources, "shown_sources": MAX_SOURCES_SHOWN})
     return out
+
+
+def withheld(observation: dict) -> bool:
+    """A figure withheld as a small cell (small_cells.py): its value NULL, its flags say so.
+    Shown as withheld, never as unknown nor 0."""
+    return observation["value"] is None and WITHHELD_FLAG in (observation["flags"] or "").split(";")
 
 
 def series_rows(rows: list[dict], words: Words) -> Markup:
@@ -610,16 +623,17 @@ def series_rows(rows: list[dict], words: Words) -> Markup:
     cell cost most of a country page's time), each distinct text escaped once; the same HTML
     and escaping as the templates'."""
     t, out = words.t, []
-    unknown = unknown_cell(words)
+    unknown, held = unknown_cell(words), withheld_cell(words)
     values: dict[Any, str] = {}
     texts: dict[Any, str] = {}
     links: dict[Any, str] = {}
     flags: dict[tuple, str] = {}
     revised = f" ({escape(t['revised'])})"
     for o in rows:
-        value = o["value"]
+        value = WITHHELD_FLAG if withheld(o) else o["value"]
         if value not in values:
-            values[value] = f'data-value="{escape(value)}">{unknown if value is None else escape(words.num(value, 2))}'
+            values[value] = (f'data-value="">{held}' if value == WITHHELD_FLAG else
+                             f'data-value="{escape(value)}">{unknown if value is None else escape(words.num(value, 2))}')
         if o["source"] not in links:
             links[o["source"]] = linkify(o["source"])
         if o["unit"] not in texts:

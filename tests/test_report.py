@@ -150,6 +150,32 @@ def test_a_country_the_mart_does_not_rank_is_shown_as_not_ranked_never_unknown(a
             assert not_ranked in legend.group(1).lower() and ("0,50" if not prefix else "0.50") in legend.group(1)
 
 
+def test_a_withheld_figure_is_shown_as_withheld_never_unknown(audited):
+    """Argentina 2024: Buenos Aires' 3 is a small cell and the national 10 is withheld with it
+    (else 10 - nothing = 3): both NULL, flagged suppressed. The page says withheld in the
+    series table, its flag, the charts' tables and tooltips, and draws the withheld cell with
+    its own pattern and legend entry, not the hatching of an unknown one."""
+    assert sorted(query(audited, "SELECT coalesce(subnational_code, ''), value, flags FROM fact_observation "
+                                 "WHERE country_iso3 = 'ARG' AND year = 2024")) == [("", None, "suppressed"),
+                                                                                    ("AR.BA", None, "suppressed")]
+    for prefix, held, unknown, flag in (("", "retenida", "desconocido", "retenida (celda pequeña)"),
+                                        ("en/", "withheld", "unknown", "withheld (small cell)")):
+        page = page_of(audited, f"{prefix}country/ARG.html")
+        table = re.search(r'<table class="data" id="series-femicide_count">(.*?)</table>', page, re.S).group(1)
+        row = cells(re.search(r"<tr><td>2024</td>.*?</tr>", table, re.S).group(0))
+        assert row[1] == held and row[4].startswith(flag) and "suppressed" not in row[4]
+        assert cells(re.search(r"<tr><td>2023</td>.*?</tr>", table, re.S).group(0))[1] == "250"
+        # the national line chart's table, and the subnational heat map: cell, tooltip, table, legend
+        section = page[page.index('id="indicator-femicide_count"'):]
+        line_table, map_table = re.findall(r"<details><summary>[^<]*</summary>(<table.*?</table>)</details>", section, re.S)[:2]
+        assert re.search(r"<tr><td>2024</td><td>([^<]*)</td></tr>", line_table).group(1) == held
+        assert "OFM 2024" in re.search(r'<p class="legend"><span class="swatch withheld"></span>([^<]*)</p>', page).group(1)
+        assert cells(re.search(r"<tr><td>Buenos Aires</td>.*?</tr>", map_table, re.S).group(0)) == ["Buenos Aires", held]
+        cell = re.search(r'<rect [^>]*fill="([^"]*)"><title>Buenos Aires 2024: ([^<]*)</title>', page)
+        assert cell.groups() == ("url(#withheld-cross)", held) and '<pattern id="withheld-cross"' in page
+        assert f'<span class="swatch withheld"></span> {held}</p>' in page
+
+
 def test_a_country_page_shows_the_marts_figures(published):
     year = query(published, "SELECT max(year) FROM mart_country_progress WHERE NOT provisional")[0][0]  # the last complete year
     score, legislation, plan, rank = query(published, """
