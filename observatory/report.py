@@ -36,6 +36,9 @@ LANGUAGES = ("es", "en")
 MILESTONES = ("has_domestic_violence_law", "has_femicide_offence", "has_comprehensive_law",
               "has_political_violence_law", "has_belem_do_para")
 PLAN_TYPES = ("national_plan_vaw", "national_plan_equality")
+# The column of mart_group_progress, when the mart has it, counting the countries with a progress
+# score: those its mean and median are over.
+SCORED_COLUMN = "countries_with_progress_score"
 GROUP_FLAGS = {"BELEM_DO_PARA": "belem_do_para", "MIRPS": "mirps", "SPOTLIGHT": "spotlight", "ESP_COP": "esp_cop"}
 URL = re.compile(r"https?://[^\s|<>\"']+")
 # Sources drawn per indicator on a country page; the exports hold every figure.
@@ -675,7 +678,10 @@ def group_context(data: Data, words: Words, group: dict) -> dict:
                                      t["score_units"], t["marts_source"], row_header=t["country"],
                                      value_header=t["progress_score"], noted_bars=_not_ranked_legend(words)), words.num)
     rows = [data.group_progress.get((code, y), {"year": y}) for y in reversed(years)]
+    # How many countries the mean and median are over, where the mart says it.
+    scored = SCORED_COLUMN if any(SCORED_COLUMN in r for r in rows) else None
     return {"group": group, "name": name, "trend": trend, "members_chart": bars, "members": members, "rows": rows,
+            "scored": scored,
             "ranked_in_region": ranked_count(data, data.last_year)}
 
 
