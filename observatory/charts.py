@@ -128,21 +128,35 @@ def heatmap(rows: Sequence[tuple[str, str, str | None]], columns: Sequence[int],
                   ramp_legend(low, high, fmt, caption.labels["unknown"], held if withheld else None))
 
 
-def _marker(kind: str, x: float, y: float, fill: str) -> str:
+def _marker(kind: str, x: float, y: float, fill: str, hollow: bool = False) -> str:
+    """A marker; hollow: its outline alone (a date the data does not know, or a status not known)."""
+    paint = f'fill="#fff" stroke="{fill}" stroke-width="1.5"' if hollow else f'fill="{fill}"'
     if kind == "square":
-        return f'<rect x="{x - 4}" y="{y - 4}" width="8" height="8" fill="{fill}"/>'
+        return f'<rect x="{x - 4}" y="{y - 4}" width="8" height="8" {paint}/>'
     if kind == "diamond":
-        return f'<polygon points="{x},{y - 5} {x + 5},{y} {x},{y + 5} {x - 5},{y}" fill="{fill}"/>'
+        return f'<polygon points="{x},{y - 5} {x + 5},{y} {x},{y + 5} {x - 5},{y}" {paint}/>'
     if kind == "triangle":
-        return f'<polygon points="{x},{y - 5} {x + 5},{y + 4} {x - 5},{y + 4}" fill="{fill}"/>'
+        return f'<polygon points="{x},{y - 5} {x + 5},{y + 4} {x - 5},{y + 4}" {paint}/>'
     if kind == "star":
-        return f'<polygon points="{x},{y - 6} {x + 2},{y - 2} {x + 6},{y - 2} {x + 3},{y + 1} {x + 4},{y + 6} {x},{y + 3} {x - 4},{y + 6} {x - 3},{y + 1} {x - 6},{y - 2} {x - 2},{y - 2}" fill="{fill}"/>'
-    return f'<circle cx="{x}" cy="{y}" r="4.5" fill="{fill}"/>'
+        return f'<polygon points="{x},{y - 6} {x + 2},{y - 2} {x + 6},{y - 2} {x + 3},{y + 1} {x + 4},{y + 6} {x},{y + 3} {x - 4},{y + 6} {x - 3},{y + 1} {x - 6},{y - 2} {x - 2},{y - 2}" {paint}/>'
+    return f'<circle cx="{x}" cy="{y}" r="4.5" {paint}/>'
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """When a milestone was first in force, as the data knows it."""
+    year: int | None  # the first year it is known in force; None: in no year drawn
+    undated: bool = False  # in force by `year`, but when it started is not known (an earlier year is unknown)
+    unknown: bool = False  # never known in force, and unknown in some year: not "never"
 
 
 def milestones(rows: Sequence[tuple[str, str, str | None]], kinds: Sequence[tuple[str, str]],
-               events: dict[tuple[str, str], int | None], first: int, last: int, caption: Caption) -> Markup:
-    """One row per country; a marker per milestone at the first year it was in force."""
+               events: dict[tuple[str, str], Milestone], first: int, last: int, caption: Caption) -> Markup:
+    """One row per country; a marker per milestone at the first year it was in force, hollow
+    when it was in force by then but since when is not known (e.g. a State party whose date of
+    ratification the register does not give). The table tells a milestone never in force
+    from one whose first year is unknown."""
+    labels = caption.labels
     left, top, row_h, per_year = 230, 30, 16, 18
     width, height = left + per_year * (last - first + 1) + 20, top + row_h * len(rows) + 20
     head, tail = _svg_open(width, height, caption)
@@ -152,26 +166,39 @@ def milestones(rows: Sequence[tuple[str, str, str | None]], kinds: Sequence[tupl
         if year % 5 == 0 or (year == last and year % 5 > 1):
             parts.append(f'<line x1="{x}" y1="{top - 4}" x2="{x}" y2="{height - 18}" class="grid"/>'
                          f'<text x="{x}" y="{top - 10}" class="tick" text-anchor="middle">{year}</text>')
+
+    def when(event: Milestone | None) -> str:
+        if event is None or event.year is None or event.year > last:
+            return labels["unknown"] if event is not None and event.unknown else labels["not_in_force"]
+        return labels["by_year"].format(year=event.year) if event.undated else str(event.year)
+
+    undated = False
     for i, (key, label, link) in enumerate(rows):
         y = top + i * row_h + row_h / 2
         text = f'<text x="{left - 6}" y="{y + 4}" class="label" text-anchor="end">{escape(label)}</text>'
         parts.append(f'<a href="{escape(link)}">{text}</a>' if link else text)
         seen: dict[int, int] = {}
         for k, (kind, kind_label) in enumerate(kinds):
-            year = events.get((key, kind))
-            if year is None or year > last:
+            event = events.get((key, kind))
+            if event is None or event.year is None or event.year > last:
                 continue
+            year = event.year
+            undated = undated or event.undated
             offset = seen.get(year, 0)
             seen[year] = offset + 1
             x = left + (max(year, first) - first) * per_year + per_year / 2 + (offset - 1) * 5 * (1 if offset else 0)
-            parts.append(f'<g><title>{escape(label)}: {escape(kind_label)} {year}</title>'
-                         f'{_marker(MARKERS[k % len(MARKERS)], x, y, SERIES_COLOURS[k % len(SERIES_COLOURS)])}</g>')
+            title = f"{kind_label}: {when(event)}" if event.undated else f"{kind_label} {year}"
+            parts.append(f'<g><title>{escape(label)}: {escape(title)}</title>'
+                         f'{_marker(MARKERS[k % len(MARKERS)], x, y, SERIES_COLOURS[k % len(SERIES_COLOURS)], event.undated)}</g>')
     parts.append(tail)
     legend = '<p class="legend">' + " ".join(
         f'<svg width="14" height="14" aria-hidden="true">{_marker(MARKERS[k % len(MARKERS)], 7, 7, SERIES_COLOURS[k % len(SERIES_COLOURS)])}</svg> {escape(kind_label)}'
         for k, (_, kind_label) in enumerate(kinds)) + "</p>"
-    table = data_table([caption.labels.get("row_header", ""), *(label for _, label in kinds)],
-                       [[label, *(events.get((key, kind)) or "—" for kind, _ in kinds)] for key, label, _ in rows])
+    if undated:
+        legend += (f'<p class="legend"><svg width="14" height="14" aria-hidden="true">{_marker("circle", 7, 7, "#555", True)}</svg> '
+                   f'{escape(labels.get("undated_legend", ""))}</p>')
+    table = data_table([labels.get("row_header", ""), *(label for _, label in kinds)],
+                       [[label, *(when(events.get((key, kind))) for kind, _ in kinds)] for key, label, _ in rows])
     return figure("".join(parts), caption, table, legend)
 
 

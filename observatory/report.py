@@ -462,10 +462,7 @@ def overview_context(data: Data, words: Words) -> dict:
         t["heatmap_title"].format(first=years[0], last=years[-1]), t["heatmap_desc"], t["score_units"],
         t["marts_source"], row_header=t["country"]), words.num)
     kinds = [(m, t["milestones"][m]) for m in MILESTONES]
-    events = {}
-    for iso, *_ in rows:
-        for kind in MILESTONES:
-            events[(iso, kind)] = next((y for y in years if data.legislation.get((iso, y), {}).get(kind) is True), None)
+    events = {(iso, kind): milestone(data, iso, kind, years) for iso, *_ in rows for kind in MILESTONES}
     timeline = charts.milestones(rows, kinds, events, years[0], years[-1], words.caption(
         t["milestones_title"].format(first=years[0], last=years[-1]), t["milestones_desc"], t["milestone_first_year"],
         "mart_legislation; policy_instrument", row_header=t["country"]))
@@ -480,6 +477,22 @@ def overview_context(data: Data, words: Words) -> dict:
                          | {k for r in ranking for k in r["legislation"] if k.endswith("_known_share")})
     return {"heatmap": heat, "timeline": timeline, "ranking_chart": bars, "ranking": ranking,
             "known_share_columns": known_share, "milestone_columns": list(MILESTONES)}
+
+
+def milestone(data: Data, iso: str, kind: str, years: list[int]) -> charts.Milestone:
+    """The first year a milestone was in force, as mart_legislation knows it. Dated only when
+    every year before it is known: a State party to Belém do Pará that the register gives no
+    date for (belem_do_para_basis group_membership) is unknown until the year by which every
+    party had joined and true from then, so that year says "by then", never the date it
+    ratified. Never in force and unknown are told apart."""
+    values = [(y, data.legislation.get((iso, y), {})) for y in years]
+    first = next((y for y, row in values if row.get(kind) is True), None)
+    if first is None:
+        return charts.Milestone(None, unknown=any(row.get(kind) is None for _, row in values))
+    undated = any(row.get(kind) is None for y, row in values if y < first)
+    if kind == "has_belem_do_para":
+        undated = undated or data.legislation[(iso, first)].get("belem_do_para_basis") == "group_membership"
+    return charts.Milestone(first, undated=undated)
 
 
 def _not_ranked(row: dict, words: Words) -> str | None:

@@ -203,6 +203,37 @@ def test_a_group_page_shows_for_how_many_countries_a_count_is_unknown(audited, t
     assert row[6:] == [fmt(expected[1] - 2), fmt(expected[6]), fmt(expected[7])]
 
 
+def milestone_cells(overview: str, iso: str) -> list[str]:
+    """A country's row of the milestones chart's table: its first year of each milestone."""
+    section = overview[overview.index('<h2 id="milestones">'):overview.index('<h2 id="ranking">')]
+    table = re.search(r"<details><summary>[^<]*</summary>(<table.*?</table>)</details>", section, re.S).group(1)
+    name = re.search(rf'<a href="country/{iso}.html"><text [^>]*>([^<]*)</text>', section).group(1)
+    return cells(re.search(rf"<tr><td>{re.escape(name)}</td>.*?</tr>", table, re.S).group(0))[1:]
+
+
+def test_the_milestones_never_date_a_ratification_the_register_does_not_date(audited):
+    """Bolivia is a State party to Belém do Pará whose ratification the register does not date:
+    the mart says unknown until the year every party had joined and true from then (basis
+    group_membership). The timeline says "by then, date unknown" with a hollow marker, never
+    a ratification that year; Peru's, dated in the register, keeps its year. A milestone
+    never in force and one whose first year is unknown (Haiti's laws) are told apart."""
+    by = query(audited, "SELECT min(year) FROM mart_legislation WHERE country_iso3 = 'BOL' AND has_belem_do_para "
+                        "AND belem_do_para_basis = 'group_membership'")[0][0]
+    peru = query(audited, "SELECT min(year) FROM mart_legislation WHERE country_iso3 = 'PER' AND has_belem_do_para")[0][0]
+    assert by is not None and peru == 1996
+    for prefix, undated, never, unknown in (("", f"a más tardar en {by} (fecha desconocida)", "no vigente", "desconocido"),
+                                            ("en/", f"by {by} (date unknown)", "not in force", "unknown")):
+        overview = page_of(audited, f"{prefix}index.html")
+        # domestic violence, femicide, comprehensive and political violence laws, Belém do Pará
+        assert milestone_cells(overview, "BOL") == [never, never, never, never, undated]
+        assert milestone_cells(overview, "PER") == [never, never, "2015", never, "1996"]
+        assert milestone_cells(overview, "HTI") == [unknown, unknown, unknown, unknown, undated]
+        bolivia = re.search(r"<g><title>Bolivia[^<]*: ([^<]*)</title>(<[^>]*>)</g>", overview)
+        assert bolivia.group(1).endswith(undated) and 'fill="#fff"' in bolivia.group(2)  # a hollow marker
+        assert not re.search(rf"<title>[^<]*Bel[ée]m do Par[áa][^<]* {by}</title>", overview)
+        assert re.search(r"<title>Per[uú]: [^<]*Bel[ée]m do Par[áa][^<]* 1996</title>", overview)
+
+
 def test_a_country_page_shows_the_marts_figures(published):
     year = query(published, "SELECT max(year) FROM mart_country_progress WHERE NOT provisional")[0][0]  # the last complete year
     score, legislation, plan, rank = query(published, """
