@@ -331,7 +331,10 @@ def lines(series: Sequence[tuple[str, Sequence[tuple[int, float | None]]]], capt
 
 def instrument_lanes(lanes: Sequence[tuple[str, str]], items: Sequence[dict], first: int, last: int,
                      caption: Caption) -> Markup:
-    """items: {lane, label, start, end (or None: open), point (bool)}; one lane per instrument type."""
+    """items: {lane, label, start, end (or None: open), point (bool), unknown (bool, optional)};
+    one lane per instrument type. An unknown item (a register row whose status is not known:
+    the register does not know what it provides from that date) is drawn as an outline, never
+    as a law or plan in force, and explained under the chart (caption.labels["unknown_items"])."""
     left, top, lane_h, per_year = 340, 24, 22, 16
     width, height = left + per_year * (last - first + 1) + 20, top + lane_h * len(lanes) + 24
     head, tail = _svg_open(width, height, caption)
@@ -351,16 +354,23 @@ def instrument_lanes(lanes: Sequence[tuple[str, str]], items: Sequence[dict], fi
         start = min(max(item["start"], first), last)
         colour_ = SERIES_COLOURS[k % len(SERIES_COLOURS)]
         tip = f'<title>{escape(item["label"])}</title>'
+        unknown = item.get("unknown", False)
         if item["point"]:
             x = left + (start - first) * per_year + per_year / 2
-            out.append(f'<g>{tip}{_marker("circle", x, y, colour_)}</g>')
+            out.append(f'<g>{tip}{_marker("circle", x, y, colour_, unknown)}</g>')
         else:
             end = min(item["end"] if item["end"] is not None else last, last)
             x = left + (start - first) * per_year
             w = max((end - start + 1) * per_year, 4)
-            out.append(f'<rect x="{x}" y="{y - 5}" width="{w}" height="10" rx="3" fill="{colour_}" opacity="0.75">{tip}</rect>')
+            paint = (f'fill="#fff" stroke="{colour_}" stroke-width="1.5" stroke-dasharray="4 2"' if unknown
+                     else f'fill="{colour_}" opacity="0.75"')
+            out.append(f'<rect x="{x}" y="{y - 5}" width="{w}" height="10" rx="3" {paint}>{tip}</rect>')
     out.append(tail)
+    legend = ""
+    if any(item.get("unknown") for item in items):
+        legend = (f'<p class="legend"><svg width="14" height="14" aria-hidden="true">{_marker("circle", 7, 7, "#555", True)}</svg> '
+                  f'{escape(caption.labels.get("unknown_items", ""))}</p>')
     table = data_table([caption.labels.get("lane_header", ""), caption.labels.get("item_header", ""), "→", "←"],
                        [[dict(lanes)[i["lane"]], i["label"], i["start"], i["end"] if i["end"] is not None else ("·" if i["point"] else "…")]
                         for i in items])
-    return figure("".join(out), caption, table)
+    return figure("".join(out), caption, table, legend)

@@ -542,12 +542,16 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
         if start is None:
             continue
         is_plan = i["instrument_type"] in PLAN_TYPES
-        items.append({"lane": i["instrument_type"], "label": f"{i['title']} ({i['identifier'] or start})",
-                      "start": start, "end": _year(i["in_force_to"]) if is_plan else None, "point": not is_plan})
+        # A row whose status is not known says the register does not know what the instrument
+        # provides from that date (the mart's component is unknown): not drawn as a law in force.
+        unknown = i["status"] == "not_known"
+        label = f"{i['title']} ({i['identifier'] or start})" + (f" — {t['statuses']['not_known']}" if unknown else "")
+        items.append({"lane": i["instrument_type"], "label": label, "start": start,
+                      "end": _year(i["in_force_to"]) if is_plan else None, "point": not is_plan, "unknown": unknown})
     first = min([data.first_year, *(it["start"] for it in items)]) if items else data.first_year
     timeline = charts.instrument_lanes(lanes, items, first, max(data.last_year + 1, (today or date.today()).year), words.caption(
         t["instruments_title"].format(country=name), t["instruments_desc"], t["year"], "policy_instrument",
-        lane_header=t["instrument_type"], item_header=t["title"])) if items else None
+        lane_header=t["instrument_type"], item_header=t["title"], unknown_items=t["not_known_items"])) if items else None
     series = indicator_series(data, words, country)
     files = {o["source_file"] for o in data.observations_of.get(iso, []) if o["source_file"]}
     files |= {i["source_file"] for i in instruments if i["source_file"]}

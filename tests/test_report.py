@@ -234,6 +234,20 @@ def test_the_milestones_never_date_a_ratification_the_register_does_not_date(aud
         assert re.search(r"<title>Per[uú]: [^<]*Bel[ée]m do Par[áa][^<]* 1996</title>", overview)
 
 
+def test_a_register_row_whose_status_is_not_known_is_not_drawn_as_a_law(audited):
+    """Nicaragua's Ley 641 row says the register does not know whether the new penal code keeps
+    an intrafamily-violence offence: a status named in both languages, a hollow marker
+    explained under the timeline, never the filled dot of a law in force."""
+    for prefix, status in (("", "no consta"), ("en/", "not known")):
+        page = page_of(audited, f"{prefix}country/NIC.html")
+        row = cells(re.search(r"<tr><td>[^<]*</td><td>Código Penal \(Ley 641\)</td>.*?</tr>", page, re.S).group(0))
+        assert row[5] == status
+        dot = re.search(r"<g><title>Código Penal \(Ley 641\) \(Ley 641\) — ([^<]*)</title>(<circle [^>]*>)</g>", page)
+        assert dot.group(1) == status and 'fill="#fff" stroke=' in dot.group(2)
+        legend = re.search(r'<p class="legend"><svg [^>]*><circle [^>]*fill="#fff"[^>]*/></svg> ([^<]*)</p>', page)
+        assert status in legend.group(1).replace("«", "'").replace("»", "'").lower()
+
+
 def test_a_country_page_shows_the_marts_figures(published):
     year = query(published, "SELECT max(year) FROM mart_country_progress WHERE NOT provisional")[0][0]  # the last complete year
     score, legislation, plan, rank = query(published, """
