@@ -263,7 +263,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["linkify"] = linkify
-    env.globals.update(v=value_cell, share=share_cell, rank=rank_cell)
+    env.globals.update(v=value_cell, share=share_cell, rank=rank_cell, areas=areas_cell)
     return env
 
 
@@ -284,6 +284,16 @@ def rank_cell(rank: int | tuple[int, int] | None, words: "Words") -> Markup:
     if rank is None:
         return Markup('<span class="not-ranked">{}</span>').format(words.t["not_ranked"])
     return escape(f"{rank[0]}/{rank[1]}" if isinstance(rank, tuple) else words.num(rank))
+
+
+def areas_cell(covered: int | None, known: int | None, words: "Words") -> Markup:
+    """A plan's response areas covered, out of those known ("2 de 3 conocidas"): with none of
+    the four known, how many are covered is unknown, never 0."""
+    if covered is None or known == 0:
+        return unknown_cell(words)
+    if known is None:  # a mart without areas_known
+        return escape(words.num(covered))
+    return escape(words.t["areas_of_known"].format(covered=words.num(covered), known=words.num(known)))
 
 
 def withheld_cell(words: "Words") -> Markup:

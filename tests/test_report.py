@@ -248,6 +248,23 @@ def test_a_register_row_whose_status_is_not_known_is_not_drawn_as_a_law(audited)
         assert status in legend.group(1).replace("«", "'").replace("»", "'").lower()
 
 
+def components_row(page: str, year: int) -> list[str]:
+    table = page[page.index('id="components"'):]
+    return cells(re.search(rf"<tr><td>{year}</td>.*?</tr>", table, re.S).group(0))
+
+
+def test_the_areas_a_plan_covers_are_shown_out_of_those_known(audited):
+    """Chile's plan says prevention yes and attention no, the other two areas blank: 1 of 2
+    known. Peru's plan states no area: how many it covers is unknown, never 0."""
+    year = last_complete_year(audited)
+    assert query(audited, "SELECT areas_covered, areas_known FROM mart_national_plan "
+                          "WHERE country_iso3 = 'CHL' AND year = ?", [year]) == [(1, 2)]
+    assert query(audited, "SELECT areas_known FROM mart_national_plan WHERE country_iso3 = 'PER' AND year = 2016") == [(0,)]
+    for prefix, chile, unknown in (("", "1 de 2 conocidas", "desconocido"), ("en/", "1 of 2 known", "unknown")):
+        assert components_row(page_of(audited, f"{prefix}country/CHL.html"), year)[-1] == chile
+        assert components_row(page_of(audited, f"{prefix}country/PER.html"), 2016)[-1] == unknown
+
+
 def test_a_country_page_shows_the_marts_figures(published):
     year = query(published, "SELECT max(year) FROM mart_country_progress WHERE NOT provisional")[0][0]  # the last complete year
     score, legislation, plan, rank = query(published, """
