@@ -265,6 +265,24 @@ def test_the_areas_a_plan_covers_are_shown_out_of_those_known(audited):
         assert components_row(page_of(audited, f"{prefix}country/PER.html"), 2016)[-1] == unknown
 
 
+def test_a_country_no_longer_ranked_renders_again_the_pages_that_rank_among_it(published, tmp_path):
+    """A country's rank in its groups is out of the countries ranked: when another one stops
+    being ranked (its score unchanged), its fellow members' pages and every group page (their
+    header says how many are ranked) are rendered again, as a fresh build makes them."""
+    copy = tmp_path / "ranks.duckdb"
+    shutil.copy(published.published_db, copy)
+    build(copy, tmp_path / "report")
+    year = last_complete_year(published)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("UPDATE mart_country_progress SET rank_region = NULL, rank_subregion = NULL "
+                    "WHERE country_iso3 = 'CHL' AND year = ?", [year])
+    rendered = set(build(copy, tmp_path / "report").rendered)
+    assert {"country/PER.html", "en/country/PER.html", "group/MIRPS.html", "en/group/caribbean.html"} <= rendered
+    build(copy, tmp_path / "fresh")
+    for page in ("country/PER.html", "group/MIRPS.html"):
+        assert (tmp_path / "report" / page).read_bytes() == (tmp_path / "fresh" / page).read_bytes()
+
+
 def test_a_country_page_shows_the_marts_figures(published):
     year = query(published, "SELECT max(year) FROM mart_country_progress WHERE NOT provisional")[0][0]  # the last complete year
     score, legislation, plan, rank = query(published, """
