@@ -4,7 +4,8 @@ style or image fetched; charts are inline SVG from charts.py).
 
 Pages: the regional overview, one page per country, one per group, data quality and the data
 dictionary. Text from raw files (titles, sources, messages) goes through Jinja2's autoescape;
-a NULL is shown as unknown, never as 0 or "no".
+a NULL is shown as unknown, never as 0 or "no" — or, where the data says why it is NULL, as
+withheld (a small cell, flag suppressed) or not ranked (a rank the mart does not give).
 """
 from __future__ import annotations
 
