@@ -197,8 +197,13 @@ def test_the_shipped_register_loads_whole_covers_the_33_countries_and_cites_a_so
     statuses = query(settings, "SELECT file_path, status, rows_read, rows_quarantined FROM file_receipt ORDER BY 1")
     assert all(status == "loaded" and quarantined == 0 for _, status, _, quarantined in statuses), statuses
     assert query(settings, "SELECT count(DISTINCT country_iso3) FROM policy_instrument") == [(33,)]
-    # Every row names where it comes from: a URL and a citation.
-    assert query(settings, "SELECT count(*) FROM policy_instrument WHERE source NOT LIKE 'http%' OR source NOT LIKE '% | %'") == [(0,)]
+    # Every row names where it comes from: a URL and a citation. A not_known row states what the
+    # register does not know, so it may cite instead the project's own note where that gap is
+    # documented (data/SOURCES.md), never a page that does not show it.
+    assert query(settings, """SELECT count(*) FROM policy_instrument
+                              WHERE (source NOT LIKE 'http%' OR source NOT LIKE '% | %')
+                                AND NOT (status = 'not_known' AND source LIKE 'data/SOURCES.md, %'
+                                         AND source LIKE '% | register note: %')""") == [(0,)]
     # Anchors a reader can check in the sources: Argentina's comprehensive law of 11 March 2009,
     # Brazil's deposit of its Belém do Pará ratification on 27 November 1995.
     assert query(settings, "SELECT adopted_on FROM policy_instrument WHERE identifier = 'Ley 26.485'") == [("2009-03-11",)]
@@ -309,15 +314,20 @@ def test_the_shipped_register_has_no_proxy_and_every_source_classified(settings)
     proxies = list(rules.loc[rules["kind"] == "proxy", "host_pattern"])
     hosts = [row[0] for row in query(settings, "SELECT source FROM policy_instrument")]
     assert not [h for h in hosts if any(p in h.split(" | ")[0] for p in proxies)]
-    assert query(settings, "SELECT count(*) FROM policy_instrument WHERE source_tier IS NULL") == [(0,)]
+    # Every source that cites a page is classified. The rows without a tier are the not_known rows
+    # that cite only the project's own note on a gap (data/SOURCES.md): they cite no page to rank, so
+    # the tier shares below are of the rows that do (the register's 186 sourced rows).
+    assert query(settings, "SELECT count(*) FROM policy_instrument WHERE source_tier IS NULL AND source LIKE 'http%'") == [(0,)]
+    assert query(settings, "SELECT DISTINCT status FROM policy_instrument WHERE source_tier IS NULL") == [("not_known",)]
     # The shares data/SOURCES.md reports are the ones the rules give.
     shares = dict(query(settings, """
-        SELECT source_tier, round(100.0 * count(*) / sum(count(*)) OVER (), 1) FROM policy_instrument GROUP BY ALL"""))
+        SELECT source_tier, round(100.0 * count(*) / sum(count(*)) OVER (), 1) FROM policy_instrument
+        WHERE source_tier IS NOT NULL GROUP BY ALL"""))
     text = (PROJECT_ROOT / "data" / "SOURCES.md").read_text()
     for tier, share in shares.items():
         assert f"{tier}: {share}%" in text, (tier, share)
     # ... and so are the targets' figures, and the targets (issue 10) hold.
-    counts = dict(query(settings, "SELECT source_tier, count(*) FROM policy_instrument GROUP BY ALL"))
+    counts = dict(query(settings, "SELECT source_tier, count(*) FROM policy_instrument WHERE source_tier IS NOT NULL GROUP BY ALL"))
     trusted = round(100.0 * (counts["official"] + counts["intergovernmental"]) / sum(counts.values()), 1)
     assert f"{trusted}% official or intergovernmental" in text
     assert f"{shares['weak']}% weak ({counts['weak']} rows" in text
