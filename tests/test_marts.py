@@ -251,9 +251,11 @@ def test_the_gaps_the_project_documents_are_unknown_in_the_shipped_register_not_
     assert plan(settings, "BRB", latest)[:2] == (False, False)
     # Each not_known row that cites no page cites the section of data/SOURCES.md where its gap is
     # documented, and says why in a register note.
-    headings = [line for line in (PROJECT_ROOT / "data" / "SOURCES.md").read_text().splitlines() if line.startswith("### ")]
+    text = (PROJECT_ROOT / "data" / "SOURCES.md").read_text()
+    headings = [line for line in text.splitlines() if line.startswith("### ")]
     notes = query(settings, "SELECT country_iso3, source FROM policy_instrument WHERE status = 'not_known' AND source NOT LIKE 'http%'")
     assert len(notes) >= 26
+    assert f" {len(notes)} `not_known` rows for the gaps this file documents" in text.replace("\n", " ")
     for country, source in notes:
         section = source.removeprefix("data/SOURCES.md, '").split("'")[0]
         assert any(h.startswith(f"### {section}") for h in headings), (country, section)
