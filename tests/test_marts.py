@@ -174,6 +174,9 @@ def test_group_aggregates_equal_a_hand_computation(settings):
     assert groups["LAC"] == (33, 2, 1, round((20 + mex + 30 * 10) / 33, 1), 10.0)
     assert groups["central_america"] == (8, 2, 1, round((20 + mex + 6 * 10) / 8, 1), 10.0)
     assert groups["SPOTLIGHT"][0] == 12 and groups["ESP_COP"][0] == 15 and groups["BELEM_DO_PARA"][0] == 32
+    # Every country has a known component (Belém do Pará, or Cuba's known no): all 33 are averaged.
+    assert query(settings, "SELECT countries_with_progress_score FROM mart_group_progress "
+                           "WHERE year = 2015 AND group_code = 'LAC'") == [(33,)]
     assert set(groups) == {"LAC", "caribbean", "central_america", "south_america", "MIRPS", "SPOTLIGHT", "ESP_COP", "BELEM_DO_PARA"}
 
 

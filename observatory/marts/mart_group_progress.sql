@@ -1,7 +1,7 @@
 -- A row of mart_group_progress is one group of countries in one year: how many of its countries
 -- had a comprehensive law and a national plan in force on the day the year is judged on (31
 -- December; as_of for a provisional year), for how many of them that is unknown, and the mean and
--- median progress score of its countries (over the countries with a score). Groups: LAC (all 33), each M49 subregion, and the groups of
+-- median progress score of its countries (over the countries with a score, and how many they are). Groups: LAC (all 33), each M49 subregion, and the groups of
 -- reference/country_groups.csv (MIRPS, SPOTLIGHT, ESP_COP, BELEM_DO_PARA: current members).
 CREATE OR REPLACE TABLE mart_group_progress AS
 WITH membership AS (
@@ -18,7 +18,8 @@ SELECT m.group_code, p.year,
        CAST(count(*) FILTER (WHERE n.plan_in_force) AS INTEGER) AS countries_with_plan_in_force,
        CAST(count(*) FILTER (WHERE n.plan_in_force IS NULL) AS INTEGER) AS countries_plan_in_force_unknown,
        round(avg(p.progress_score), 1) AS mean_progress_score,
-       round(median(p.progress_score), 1) AS median_progress_score
+       round(median(p.progress_score), 1) AS median_progress_score,
+       CAST(count(p.progress_score) AS INTEGER) AS countries_with_progress_score
 FROM membership AS m
 JOIN mart_country_progress AS p USING (country_iso3)
 JOIN mart_legislation AS l USING (country_iso3, year)
