@@ -307,8 +307,10 @@ LABELS = {
             "`observatory/schema.yaml` y de los comentarios de la base publicada."),
         "csv": (
             "Los CSV usan `;` como separador y la coma decimal (Excel en español los abre con doble clic), "
-            "UTF-8 con BOM y fin de línea CRLF. Una celda vacía es un valor desconocido o no declarado "
-            "(NULL), nunca cero ni «no». Verdadero/falso se escriben `true`/`false`; fechas y horas en UTC "
+            "UTF-8 con BOM y fin de línea CRLF. Una celda vacía es NULL, nunca cero ni «no»: un valor "
+            "desconocido o no declarado, salvo donde la descripción de la columna dice otra cosa (una cifra "
+            "retenida por ser una celda pequeña, un país sin clasificar, una cifra nacional sin unidad "
+            "subnacional). Verdadero/falso se escriben `true`/`false`; fechas y horas en UTC "
             "como `AAAA-MM-DD hh:mm:ss` (al segundo). Un texto que empieza por `=`, `+`, `-` o `@` lleva "
             "un apóstrofo delante para que Excel no lo ejecute como fórmula. Ningún archivo pasa de "
             "1.048.575 filas de datos, las que caben en una hoja de Excel: si pasa, sigue en "
@@ -330,8 +332,10 @@ LABELS = {
             "`observatory/schema.yaml` and the comments of the published database."),
         "csv": (
             "The CSV files use `;` between fields and a decimal comma (Excel in a Spanish locale opens "
-            "them with a double click), UTF-8 with a BOM and CRLF line endings. An empty cell is an "
-            "unknown or unstated value (NULL), never zero or \"no\". True/false are written `true`/`false`; "
+            "them with a double click), UTF-8 with a BOM and CRLF line endings. An empty cell is NULL, "
+            "never zero or \"no\": an unknown or unstated value, except where the column's description says "
+            "otherwise (a figure withheld as a small cell, a country not ranked, a national figure's "
+            "subnational unit). True/false are written `true`/`false`; "
             "timestamps in UTC as `YYYY-MM-DD hh:mm:ss` (to the second). Text starting with `=`, `+`, `-` "
             "or `@` has an apostrophe in front so that Excel never runs it as a formula. No file holds "
             "more than 1,048,575 rows of data, what an Excel sheet holds: past that, it goes on in "

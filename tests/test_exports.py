@@ -122,7 +122,7 @@ def test_the_data_dictionary_comes_in_spanish_and_english_for_every_column(publi
             assert f"| `{column}` |" in spanish and f"| `{column}` |" in english
             assert description.replace("|", "\\|") in english
     assert "NULL para cifras nacionales" in spanish
-    assert "Una celda vacía es un valor desconocido" in spanish
+    assert "Una celda vacía es NULL, nunca cero ni «no»" in spanish and "An empty cell is NULL, never zero" in english
     assert "Archivo: `fact_observation/<ISO3>.csv` (un archivo por país)" in spanish
     assert "File: `fact_observation/<ISO3>.csv` (one file per country)" in english
     key = "`country_iso3`, `subnational_code`, `year`, `indicator_code`, `sex`, `age_group`, `population_group`, `source`"
