@@ -24,7 +24,7 @@ def status_report(settings: Settings) -> str:
                 "(SELECT count(*) FROM quarantine)"
             ).fetchone()
             per_observatory = con.execute("""
-                SELECT observatory, count(*) AS files, sum(rows_loaded), sum(rows_quarantined),
+                SELECT observatory, count(*) AS files, coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0),
                        count(*) FILTER (WHERE status = 'rejected'), max(received_at)
                 FROM file_receipt GROUP BY observatory ORDER BY observatory
             """).fetchall()
@@ -43,7 +43,7 @@ def status_report(settings: Settings) -> str:
             age = _age((now - last).days) if last else "—"
             found = registry.entry(observatory or "")
             lines.append(f"{observatory or '(sin carpeta / no folder)':<26} {files:>5} {loaded:>8} {quarantined_rows:>8} {rejected:>8}  "
-                         f"{last:%Y-%m-%d %H:%M} ({age})" + (f"  {found.institution}" if found else ""))
+                         + (f"{last:%Y-%m-%d %H:%M} ({age})" if last else "—") + (f"  {found.institution}" if found else ""))
     else:
         lines.append(f"Aún no hay nada publicado en {settings.curated_dir}: ejecute `observatory run`. / "
                      f"Nothing published yet in {settings.curated_dir}: run `observatory run`.")
