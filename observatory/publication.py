@@ -46,9 +46,11 @@ FILES_KEY = "publication_files"
 # the share settles near 0.3 (the file about 1.3x a fresh one), so this bounds the file at 2x
 # without rebuilding every few runs.
 MAX_FREE_SHARE = 0.5
-# Tables replaced whole that hold text staff typed (policy titles and sources, quarantine
-# messages): a publication that removes a row of theirs is made fresh (withdraws_text).
-TEXT_TABLES = ("quarantine", "policy_instrument")
+# Free text staff typed that loads as typed (the marts quote titles and identifiers too): a
+# publication that removes one of these texts is made fresh (withdraws_text). Quarantine
+# messages quote no cell that could name a person (privacy.quotable), so a corrected file,
+# the common case, still publishes a delta.
+TEXT_COLUMNS = {"policy_instrument": ("title", "identifier", "source")}
 # Beside the files of a versioned output folder (exports, report): what each was made from.
 MANIFEST = ".manifest.json"
 
@@ -147,15 +149,15 @@ def delta(con: duckdb.DuckDBPyConnection, settings: Settings, schema: dict, made
     return Delta(groups, mart, sorted({table for table, _ in changed if table not in COUNTRY_TABLES}))
 
 
-def withdraws_text(con: duckdb.DuckDBPyConnection, delta: Delta, schema: dict) -> bool:
-    """Whether the delta removes a row of a table staff's text goes into (`TEXT_TABLES`): a
-    copy would keep the removed row's bytes in its free blocks, readable in the file researchers
-    download (a title corrected because it named a person), so the publication is made fresh."""
-    for table in TEXT_TABLES:
+def withdraws_text(con: duckdb.DuckDBPyConnection, delta: Delta) -> bool:
+    """Whether the delta removes a text staff typed (`TEXT_COLUMNS`) from what is published: a
+    copy would keep its bytes in its free blocks, readable in the file researchers download (a
+    title corrected because it named a person), so the publication is made fresh."""
+    for table, columns in TEXT_COLUMNS.items():
         if table in delta.tables:
-            columns = ", ".join(schema[table]["columns"])
-            if con.execute(f"SELECT EXISTS (SELECT {columns} FROM pub.{table} EXCEPT ALL "
-                           f"SELECT {columns} FROM main.{table})").fetchall()[0][0]:
+            texts = f"unnest([{', '.join(columns)}])"
+            if con.execute(f"SELECT EXISTS (SELECT {texts} FROM pub.{table} EXCEPT "
+                           f"SELECT {texts} FROM main.{table})").fetchall()[0][0]:
                 return True
     return False
 

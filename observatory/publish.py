@@ -110,7 +110,7 @@ def _attach(con: duckdb.DuckDBPyConnection, settings: Settings, staging: Path,
     if delta is not None:
         shutil.copyfile(settings.published_db, staging)
         con.execute(attach)
-        if not publication.too_sparse(con, "pub") and not publication.withdraws_text(con, delta, public_schema()):
+        if not publication.too_sparse(con, "pub") and not publication.withdraws_text(con, delta):
             return delta
         con.execute("DETACH pub")
         staging.unlink()

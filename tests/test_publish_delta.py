@@ -225,17 +225,22 @@ def test_a_copy_with_too_many_free_blocks_is_made_again(settings, tmp_path, monk
 
 def test_a_publication_that_withdraws_staff_text_is_made_fresh_not_copied(settings, tmp_path):
     """A copy of the published database keeps a deleted row's bytes in its free blocks: when a
-    correction removes a row of policy_instrument or quarantine (a title that named a person),
-    the publication is made from a new file, and the text is gone from the file's bytes."""
+    correction removes a policy instrument's title, identifier or source (a title that named a
+    person), the publication is made from a new file, and the text is gone from the file's
+    bytes. Other corrections (a bad row removed) still publish a copy."""
     policy = ("country,instrument_type,title,adopted_on,status,source\n"
               "PER,comprehensive_vaw_law,{title},2015-11-23,in_force,El Peruano\n")
     drop(settings, "mimp/per.csv", PER_2019)
+    drop(settings, "mimp/bra.csv", HEADER + "BRA,2019,femicide_count,1300,,Ministério\nAtlantis,2019,femicide_count,1,,X\n")
     drop(settings, "registro/leyes.csv", policy.format(title="Ley 30364 caso Rosa Plantada Quispe"))
     run(settings)
     dim_country = inode(settings, "dim_country")
     drop(settings, "ovd/arg.csv", ARG)  # adds rows, withdraws none: a copy, as before
     run(settings)
     assert inode(settings, "dim_country") == dim_country
+    drop(settings, "mimp/bra.csv", HEADER + "BRA,2019,femicide_count,1300,,Ministério\n")  # a bad row removed: a copy
+    run(settings)
+    assert inode(settings, "dim_country") == dim_country and query(settings, "SELECT count(*) FROM quarantine") == [(0,)]
     assert b"Plantada" in settings.published_db.read_bytes()
     drop(settings, "registro/leyes.csv", policy.format(title="Ley 30364"))
     run(settings)
