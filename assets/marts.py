@@ -1,7 +1,7 @@
 """Marts: each country's progress on legislation and national plans, year by year."""
 import dagster as dg
 
-from assets.ingest import CURATED_TABLES, WRITER_POOL
+from assets.ingest import CURATED_TABLES, WRITER_POOL, table_results
 from assets.resources import ObservatoryResource
 from observatory import pipeline
 from observatory.build import MARTS
@@ -21,11 +21,7 @@ def marts(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
         return
     if pipeline.build_marts(settings) is None:
         context.log.info("marts unchanged (same curated tables, SQL, reference data and years)")
-    for name, (count, columns) in pipeline.table_summaries(settings, MARTS).items():
-        yield dg.MaterializeResult(asset_key=name, metadata={
-            "dagster/row_count": count,
-            "dagster/column_schema": dg.TableSchema([dg.TableColumn(column, kind) for column, kind in columns]),
-        })
+    yield from table_results(settings, MARTS)
 
 
 @dg.asset_check(asset="mart_country_progress", blocking=True,

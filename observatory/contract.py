@@ -178,7 +178,7 @@ def show_header(header: list[str]) -> str:
         return (f"sin encabezado: la primera fila ya parece de datos ({len(cells)} columnas); la primera fila debe "
                 f"llevar los nombres de las columnas / no header: the first row already looks like data "
                 f"({len(cells)} columns); the first row must hold the column names")
-    shown = [cell if privacy.quotable_column(cell) else privacy.NOT_QUOTED for cell in cells]
+    shown = [cell if quoted else privacy.NOT_QUOTED for cell, quoted in zip(cells, privacy.header_cells_quotable(cells))]
     if privacy.NOT_QUOTED not in shown:
         return " | ".join(shown)
     return " | ".join(shown) + HIDDEN_COLUMNS

@@ -136,21 +136,20 @@ def check(con: duckdb.DuckDBPyConnection, relation: str, width: int, head: list[
     header_rows = layout.header_rows if layout else 1
     header = head[:header_rows]
     dropped, numeric = _positions(layout, header)
-    labels = _labels(header, width)
     for position in range(width):
         if position in dropped:
             continue
         for row in header:
             kind = column_kind(row[position]) if position < len(row) else None
             if kind:
-                raise _rejection(con, relation, header_rows, titles, kind, labels[position], position)
+                raise _rejection(con, relation, header_rows, titles, kind, _labels(header, width)[position], position)
     for position in range(width):
         if position in dropped:
             continue
         if position in scan.hits["any"] or (position in scan.hits["text"] and position not in numeric):
             scanned = f"SELECT * FROM ({relation}) QUALIFY row_number() OVER (ORDER BY rec) > {int(titles)}"
             kind = _kind_of(con, scanned, position, numeric=position in numeric)
-            raise _rejection(con, relation, header_rows, titles, kind, labels[position], position)
+            raise _rejection(con, relation, header_rows, titles, kind, _labels(header, width)[position], position)
 
 
 def _kind_of(con: duckdb.DuckDBPyConnection, relation: str, position: int, numeric: bool) -> str:
@@ -181,16 +180,19 @@ def _positions(layout: layouts.Layout | None, header: list[list[str]]) -> tuple[
 
 def _labels(header: list[list[str]], width: int) -> list[str]:
     """Each column as messages name it: its header, unless that header itself looks like
-    personal data or data, or is neither a column name the observatory knows nor, beside one,
-    a short name of a kind of personal data ('Nombre de la víctima', 'DNI'): then only its
-    position. A file without a header row gives a record there, whose cells are not quoted."""
+    personal data or data, or is neither a column name the observatory knows (`quotable_column`)
+    nor, beside one named exactly, a short name of a kind of personal data ('Nombre de la
+    víctima', 'DNI'): then only its position. A file without a header row gives a record there,
+    whose cells are not quoted."""
     labels = []
-    headed = any(sum(ch.isalpha() for ch in cell) > 1 and quotable_column(cell) for row in header for cell in row)
+    known = known_columns()
+    exact = sum(reference.norm_key(cell) in known for row in header for cell in row)
     for position in range(width):
         name = " ".join(row[position].strip() for row in header if position < len(row) and row[position].strip())
         safe = (name and len(name) <= MAX_LABEL and value_kind(name) is None and not id_like(name)
                 and not re.fullmatch(r"[\d\s.,/:+-]+", name)
-                and (quotable_column(name) or (headed and column_kind(name) and len(name.split()) <= PERSONAL_COLUMN_WORDS)))
+                and (quotable_column(name, known, misspelt=exact >= 2)
+                     or (exact and column_kind(name) and len(name.split()) <= PERSONAL_COLUMN_WORDS)))
         labels.append(f"{name} (#{position + 1})" if safe else f"#{position + 1}")
     return labels
 
@@ -214,10 +216,12 @@ NEAR_MISS = 0.8
 SHORT_WORD = 5
 # Digits in a row that make a cell an ID or a phone number to the quoting rule, detectors or not.
 LONG_NUMBER = re.compile(r"\d{7}")
-# Digits in all that make a cell an ID or a phone number to the quoting rule, unless it is shaped
-# like a date: '8888-8888', '8-123-456' (Panama), '001-010190-0001A' (Nicaragua).
+# Digits in all that make a cell an ID or a phone number to the quoting rule, unless it is a
+# date or a span of years: '8888-8888', '8-73-1234' (Panama), '001-010190-0001A' (Nicaragua).
 MANY_DIGITS = 6
-DATE_SHAPED = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+ISO_DATE = re.compile(r"(?P<y>(?:19|20)\d\d)[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:[ T]\d{1,2}:\d\d(?::\d\d)?)?")
+DAY_FIRST = re.compile(r"(?P<d>\d{1,2})[-/.](?P<m>\d{1,2})[-/.](?P<y>(?:19|20)\d\d)(?: \d{1,2}:\d\d(?::\d\d)?)?")
+YEAR_SPAN = re.compile(r"(?:19|20)\d\d\s*[-/]\s*(?:19|20)?\d\d")
 # What a message shows, and adds, in place of a cell it does not quote.
 NOT_QUOTED = "…"
 NOT_QUOTED_NOTE_ES = (" (No se cita el contenido de la celda, porque podría identificar a una persona: "
@@ -251,9 +255,20 @@ def quotable(cell: str, vocabularies: str = "", listed: tuple[str, ...] = ()) ->
 
 def id_like(text: str) -> bool:
     """Whether a cell could be an ID or a phone number whatever the detectors say: seven digits
-    in a row, or six digits or more that do not make a date."""
+    in a row, or six digits or more that are not a date (month 1-12, day 1-31, a year of 19xx or
+    20xx; a time after it) or a span of years ('2018-2019')."""
     return bool(LONG_NUMBER.search(text)) or (
-        sum(ch.isdigit() for ch in text) >= MANY_DIGITS and not DATE_SHAPED.fullmatch(text.strip()))
+        sum(ch.isdigit() for ch in text) >= MANY_DIGITS and not _date_or_years(text.strip()))
+
+
+def _date_or_years(text: str) -> bool:
+    if YEAR_SPAN.fullmatch(text):
+        return True
+    for pattern in (ISO_DATE, DAY_FIRST):
+        if found := pattern.fullmatch(text):
+            day, month = int(found["d"]), int(found["m"])
+            return 1 <= day <= 31 and 1 <= month <= 12 or (pattern is DAY_FIRST and 1 <= month <= 31 and 1 <= day <= 12)
+    return False
 
 
 def _misspelt(words: list[str], matchers: list[difflib.SequenceMatcher], term: tuple[str, ...]) -> bool:
@@ -285,26 +300,37 @@ def _vocabulary_keys(name: str) -> dict[int, tuple[tuple[str, ...], ...]]:
     return _keys(vocabulary(name))
 
 
-def quotable_column(name: str) -> bool:
+def quotable_column(name: str, known: tuple[str, ...] = (), misspelt: bool = False) -> bool:
     """Whether a message may quote a cell of what a file gives as its header. A file without a
-    header row gives a record instead, so a header cell is quoted only when it names a column
-    the observatory knows (raw contract v1's names and aliases, a layout's columns, a
-    misspelling of one) or a year (`2019 (casos)`), or holds one letter at most."""
+    header row gives a record instead, and names are near misses of column names ('Regina' of
+    'región', 'Fuentes' of 'fuente'), so a header cell is quoted when it is a column name the
+    observatory knows (`known`, from `known_columns`), a misspelling of one only when the row
+    holds two known names exactly (`misspelt`: the row is a header), a year (`2019 (casos)`),
+    or one letter at most."""
     year = staff_forms.YEAR_COLUMN.fullmatch(" ".join(name.split()))
     if year:
         return not year["unit"] or quotable(year["unit"].strip(), "unit")
-    return quotable(name, "column", layout_columns())
+    known = known or known_columns()
+    return reference.norm_key(name) in known or quotable(name) or (misspelt and quotable(name, "", known))
 
 
-def layout_columns() -> tuple[str, ...]:
-    """Every column name the source layouts read, recognize or drop (not cached: the layouts
-    of a deployment change between runs)."""
-    names: dict[str, None] = {}
+def known_columns() -> tuple[str, ...]:
+    """Every column name the observatory knows, normalized: raw contract v1's names and aliases
+    and those the source layouts read, recognize or drop (not cached: the layouts of a
+    deployment change between runs)."""
+    names = dict.fromkeys(reference.norm_key(column) for column in vocabulary("column"))
     for layout in layouts.load_all():
         columns = [*layout.header_signature, *layout.drop, *(rule.column for rule in layout.filters),
                    *(rule.column for rule in layout.fields.values())]
-        names.update((column, None) for column in columns if isinstance(column, str))
-    return tuple(names)
+        names.update(dict.fromkeys(reference.norm_key(column) for column in columns if isinstance(column, str)))
+    return tuple(name for name in names if name)
+
+
+def header_cells_quotable(cells: list[str]) -> list[bool]:
+    """For each cell of a header row, whether a message may quote it (`quotable_column`)."""
+    known = known_columns()
+    exact = sum(reference.norm_key(cell) in known for cell in cells)
+    return [quotable_column(cell, known, misspelt=exact >= 2) for cell in cells]
 
 
 def vocabulary(name: str) -> tuple[str, ...]:

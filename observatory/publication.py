@@ -155,9 +155,9 @@ def withdraws_text(con: duckdb.DuckDBPyConnection, delta: Delta) -> bool:
     title corrected because it named a person), so the publication is made fresh."""
     for table, columns in TEXT_COLUMNS.items():
         if table in delta.tables:
-            texts = f"unnest([{', '.join(columns)}])"
-            if con.execute(f"SELECT EXISTS (SELECT {texts} FROM pub.{table} EXCEPT "
-                           f"SELECT {texts} FROM main.{table})").fetchall()[0][0]:
+            texts = f"SELECT unnest([{', '.join(columns)}]) AS text FROM {{}}.{table}"
+            if con.execute(f"SELECT EXISTS (SELECT text FROM ({texts.format('pub')}) WHERE text IS NOT NULL "
+                           f"EXCEPT SELECT text FROM ({texts.format('main')}))").fetchall()[0][0]:
                 return True
     return False
 

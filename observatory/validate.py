@@ -156,6 +156,7 @@ def _failing_to_problems(con, table: str, suite: Suite, parameters: dict, files:
         except validate_worker.ValidatorBroken:
             raise  # GX or a suite is broken: the run fails, no file is to blame
         except Exception as error:  # noqa: BLE001 - row by row, where a file GX fails on is set aside alone
+            # The type only: an exception's text can quote a cell.
             log.warning("validation failed on the distinct values (%s): validating row by row", type(error).__name__)
             con.execute("DELETE FROM _failing")
             components = None

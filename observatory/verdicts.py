@@ -36,8 +36,9 @@ from observatory.sqltext import registered, sql_identifier
 
 STORE_VERSION = 2
 # What GX's verdict on a frame could depend on besides the suite, its parameters and the cells:
-# the code that builds the frame and reads GX's answer, and these libraries.
-CODE = tuple(Path(__file__).parent / name for name in ("validate.py", "validate_worker.py", "verdicts.py"))
+# the code that builds the frame and reads GX's answer (and privacy.py, which says which failing
+# figures are not kept), and these libraries.
+CODE = tuple(Path(__file__).parent / name for name in ("validate.py", "validate_worker.py", "verdicts.py", "privacy.py"))
 LIBRARIES = ("great_expectations", "pandas", "numpy", "pyarrow", "duckdb")
 
 
@@ -84,7 +85,7 @@ def remember(con: duckdb.DuckDBPyConnection, store: str, combinations: pa.Table,
     judged = _numbered(combinations)
     failing = pc.unique(failures.column("index")) if failures.num_rows and private else pa.array([], pa.int64())
     dropped = [index for index, row in zip(failing.to_pylist(), combinations.select(list(private)).take(failing).to_pylist())
-               if any(cell is not None and privacy.id_like(str(cell)) for cell in row.values())]
+               if any(cell is not None and privacy.id_like(_figure(cell)) for cell in row.values())]
     if dropped:
         judged = judged.filter(pc.invert(pc.is_in(judged.column("_index"), pa.array(dropped, pa.int64()))))
     with registered(con, "_judged", judged), registered(con, "_failures", failures):
@@ -93,6 +94,11 @@ def remember(con: duckdb.DuckDBPyConnection, store: str, combinations: pa.Table,
             SELECT {_fingerprint(combinations.column_names, "c.")}, coalesce(f.failing, []::INTEGER[]) FROM _judged AS c
             LEFT JOIN (SELECT index, list(position ORDER BY position) AS failing FROM _failures GROUP BY index) AS f
               ON f.index = c._index""")
+
+
+def _figure(cell: object) -> str:
+    """A figure as a message writes it (95, not 95.0): its digits are what make it look like an ID."""
+    return str(int(cell)) if isinstance(cell, float) and cell.is_integer() else str(cell)
 
 
 def _fingerprint(columns: list[str], prefix: str = "") -> str:

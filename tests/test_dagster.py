@@ -47,7 +47,7 @@ def test_materialize_every_asset_with_checks(settings):
                for key, value in failed.items())
     assert query(settings, "SELECT count(*) FROM fact_observation") == [(1,)]
     # Dagster keeps metadata for good: the tables' counts and columns, never their rows (the
-    # working tables hold figures the publication withholds, and staff's file names).
+    # working tables hold figures the publication withholds; a row would show its source file).
     tables = {event.asset_key.to_user_string(): event.materialization.metadata
               for event in result.get_asset_materialization_events()
               if event.asset_key.to_user_string() in public_schema()}

@@ -188,7 +188,7 @@ def test_a_group_page_shows_for_how_many_countries_a_count_is_unknown(audited):
                                  FROM mart_group_progress WHERE group_code = 'caribbean' AND year = ?""", [year])[0]
     assert expected[3] == 1  # Haiti
     trend = page_of(audited, "group/caribbean.html").split('id="trend"')[1]
-    assert "Ley integral: desconocido" in trend and "Plan vigente: desconocido" in trend and "Con puntaje" in trend
+    assert "Ley integral: se desconoce" in trend and "Plan vigente: se desconoce" in trend and "Con puntaje" in trend
     assert cells(re.search(rf"<tr><td>{year}</td>.*?</tr>", trend, re.S).group(0)) == [fmt(v) for v in expected]
     assert "Comprehensive law: unknown" in page_of(audited, "en/group/caribbean.html")
 
