@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -43,6 +44,9 @@ if TYPE_CHECKING:  # imported where used (Jinja2 and the charts are for the repo
 
 log = logging.getLogger(__name__)
 _ENSURED: set[tuple[Path, int]] = set()
+# `observatory check`'s temporary folders, and when one left behind counts as stale.
+CHECK_PREFIX = "observatory-check-"
+STALE_CHECK_SECONDS = 3600
 
 
 @contextmanager
@@ -342,9 +346,10 @@ def check_file(path: Path, settings: Settings) -> receipts.Receipt:
     duplicate = receipts.duplicate_receipt(raw, settings.published_db)
     if duplicate is not None:  # what a run would record: the content was already received
         return duplicate
+    _remove_stale_check_folders(settings)
     con = duckdb.connect()
     try:
-        with tempfile.TemporaryDirectory(prefix="observatory-check-") as temp:
+        with tempfile.TemporaryDirectory(prefix=CHECK_PREFIX) as temp:
             con.execute(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
             reference.install(con)
             build_step.ensure_working_tables(con)
@@ -376,6 +381,18 @@ class MissingTable(RuntimeError):
 
 class InvariantFailed(RuntimeError):
     """An invariant does not hold on what would be published: nothing is published."""
+
+
+def _remove_stale_check_folders(settings: Settings) -> None:
+    """A killed `observatory check` leaves its folder, with the UTF-8 copy of the file it checked
+    (every cell): a later check removes such folders once older than any check could take."""
+    cutoff = time.time() - max(STALE_CHECK_SECONDS, 2 * settings.max_file_seconds)
+    for folder in Path(tempfile.gettempdir()).glob(f"{CHECK_PREFIX}*"):
+        try:
+            if folder.is_dir() and not folder.is_symlink() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # another user's, or gone meanwhile
+            continue
 
 
 def _require(con: duckdb.DuckDBPyConnection, table: str) -> None:

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -133,6 +134,24 @@ def test_check_prints_the_receipt_and_writes_nothing(settings, tmp_path):
     bad = drop(settings, "mimp/bad.csv", "a,b\n1,2\n")
     result = CliRunner().invoke(main, ["check", str(bad), "--json"])
     assert result.exit_code == 2 and json.loads(result.output)["problems"][0]["reason_code"] == "unknown_layout"
+
+
+def test_check_removes_the_folders_a_killed_check_left(settings, tmp_path, monkeypatch):
+    """A check killed while it read leaves its folder (a copy of the file, every cell): a later
+    check removes it once stale, and leaves a recent one (another check may be using it)."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    stale, recent = tmp_path / "tmp" / "observatory-check-old", tmp_path / "tmp" / "observatory-check-new"
+    for folder in (stale, recent):
+        folder.mkdir()
+        (folder / "0123456789abcdef0123456789abcdef.csv").write_text("Perú,2015,femicide_count,95,Rosa\n")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    path = drop(settings, "mimp/carga.csv", GOOD)
+    assert CliRunner().invoke(main, ["check", str(path)]).exit_code == 0
+    assert not stale.exists() and recent.exists()
+    assert sorted(p.name for p in (tmp_path / "tmp").iterdir()) == ["observatory-check-new"]  # its own is gone too
 
 
 def test_status_shows_what_is_published_and_what_waits(settings):
