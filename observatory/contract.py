@@ -6,7 +6,6 @@ A header that is neither the contract nor a known layout gets a message saying w
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -165,7 +164,6 @@ def _unrecognized(header: list[str], kind: str, missing: list[str], rows_read: i
     return FileRejected("unknown_layout", rows_read=rows_read, **details)
 
 
-DATA_LIKE = re.compile(r"[\d\s.,/:+-]+")
 
 
 def show_header(header: list[str]) -> str:
@@ -174,7 +172,7 @@ def show_header(header: list[str]) -> str:
     could help identify a person. Nor is a cell that names no column the observatory knows:
     a file without a header whose first record has no figure or date would show it."""
     cells = [cell.strip() for cell in header]
-    if any(cell and DATA_LIKE.fullmatch(cell) for cell in cells):
+    if any(cell and privacy.DATA_LIKE.fullmatch(cell) for cell in cells):
         return (f"sin encabezado: la primera fila ya parece de datos ({len(cells)} columnas); la primera fila debe "
                 f"llevar los nombres de las columnas / no header: the first row already looks like data "
                 f"({len(cells)} columns); the first row must hold the column names")

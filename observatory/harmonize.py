@@ -21,6 +21,8 @@ AGE_MINIMUM = re.compile(r"^(\d{1,3}) ?(?:\+|y mas|o mas|and over|or more|years 
 # SDMX codes: Y15T49 is 15 to 49 years, Y_GE15 is 15 years and over.
 SDMX_AGE_RANGE = re.compile(r"^y(\d{1,3})t(\d{1,3})$")
 SDMX_AGE_MINIMUM = re.compile(r"^y ge ?(\d{1,3})$")
+# What a missing-value token is compared without (harmonize_rows.sql's value_compact).
+COMPACT = re.compile(r"[\s\u00a0\u202f]")
 
 
 def harmonize(con: duckdb.DuckDBPyConnection) -> None:
@@ -143,11 +145,11 @@ def _value_resolver(dimension: str) -> Callable[[str], tuple[str | None, str]]:
 
 def _yes_no_resolver() -> Callable[[str], tuple[str | None, str]]:
     """A yes/no cell that says the fact is not known ('no consta', 'desconocido', or a missing
-    value's token such as 's/d') maps to 'unknown': published as unknown (NULL), never as no,
-    and not quarantined as an unreadable answer."""
+    value's token such as 's/d', compared as the value column compares them) maps to 'unknown':
+    published as unknown (NULL), never as no, and not quarantined as an unreadable answer."""
     resolve = _value_resolver("yes_no")
-    missing = {norm_key(token) for token in reference.load("missing_tokens")["token"]}
-    return lambda raw: ("unknown", "") if norm_key(raw) in missing else resolve(raw)
+    missing = set(reference.missing_tokens()["compact"])
+    return lambda raw: ("unknown", "") if COMPACT.sub("", raw).lower() in missing else resolve(raw)
 
 
 def _table_resolver(frame: pd.DataFrame, target: str) -> Callable[[str], tuple[str | None, str]]:

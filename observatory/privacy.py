@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 # Canonical columns of raw contract v1 that hold figures and years: a number there is a figure,
 # so the patterns that only make sense in text (a grouped number, a dotted ID) skip them.
 NUMERIC_COLUMNS = frozenset({"value", "year"})
+# A header cell of figures, dates and separators only: data, not a column name (a file without a header).
+DATA_LIKE = re.compile(r"[\d\s.,/:+-]+")
 # A column label longer than this is not quoted (the message gives its position alone).
 MAX_LABEL = 60
 # A column named for personal data is named in the message when its name has this many words at
@@ -190,7 +192,7 @@ def _labels(header: list[list[str]], width: int) -> list[str]:
     for position in range(width):
         name = " ".join(row[position].strip() for row in header if position < len(row) and row[position].strip())
         safe = (name and len(name) <= MAX_LABEL and value_kind(name) is None and not id_like(name)
-                and not re.fullmatch(r"[\d\s.,/:+-]+", name)
+                and not DATA_LIKE.fullmatch(name)
                 and (quotable_column(name, known, misspelt=exact >= 2)
                      or (exact and column_kind(name) and len(name.split()) <= PERSONAL_COLUMN_WORDS)))
         labels.append(f"{name} (#{position + 1})" if safe else f"#{position + 1}")
