@@ -24,6 +24,7 @@ from observatory import build as build_step
 from observatory import faults
 from observatory import harmonize as harmonize_step
 from observatory import layouts
+from observatory import leftovers
 from observatory import exports as exports_step
 from observatory import publish as publish_step
 from observatory import read as read_step
@@ -37,7 +38,6 @@ from observatory import state
 from observatory.progress import Progress
 from observatory.discover import RawFile, discover, sha256_of
 from observatory.settings import Settings
-from observatory.textfile import remove_leftover_copies
 
 if TYPE_CHECKING:  # imported where used (Jinja2 and the charts are for the report step only)
     from observatory import report as report_step
@@ -103,8 +103,8 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         raise FileNotFoundError(f"raw folder not found / carpeta raw no encontrada: {settings.raw_dir}")
     layouts.load_all()  # a malformed layout stops the run here, naming its file
     with working_db(settings) as con:
-        if removed := remove_leftover_copies(settings.temp_dir):
-            log.info("removed %d transcoded copies of raw files left by an interrupted run", removed)
+        if removed := leftovers.remove(settings.temp_dir):
+            log.info("removed %d transcoded copies and spill files left by an interrupted run", removed)
         staging.create_stage_tables(con)
         received = con.execute("SELECT count(*) FROM file_receipt").fetchall()[0][0]
         rules_changed = received > 0 and state.get(con, "rules") != state.rules(settings)
@@ -299,6 +299,7 @@ def report(settings: Settings) -> "report_step.ReportSummary":
 
 
 OUTPUTS: dict[str, Callable[[Settings], object]] = {"research_exports": export, "report": report}
+assert tuple(OUTPUTS) == state.OUTPUTS
 
 
 def outputs(settings: Settings, names: Iterable[str] = OUTPUTS) -> tuple[dict[str, object], dict[str, BaseException]]:
@@ -308,6 +309,7 @@ def outputs(settings: Settings, names: Iterable[str] = OUTPUTS) -> tuple[dict[st
     what was made and what failed: one failing never stops the other. Both threads are waited
     for even on an interrupt, so the caller's writer lock is never released while one writes."""
     wanted = set(names)
+    faults.point("outputs_before_making")
     if unknown := wanted - set(OUTPUTS):
         raise ValueError(f"unknown outputs: {sorted(unknown)}")
     interrupted: BaseException | None = None
@@ -325,6 +327,9 @@ def outputs(settings: Settings, names: Iterable[str] = OUTPUTS) -> tuple[dict[st
         raise interrupted
     made = {name: future.result() for name, future in futures.items() if future.exception() is None}
     failed = {name: future.exception() for name, future in futures.items() if future.exception() is not None}
+    if settings.working_db.is_file():  # `observatory report` may run where only the publication is
+        with working_db(settings) as con:
+            state.outputs_made(con, made)
     return made, failed
 
 
@@ -347,22 +352,23 @@ def check_file(path: Path, settings: Settings) -> receipts.Receipt:
     if duplicate is not None:  # what a run would record: the content was already received
         return duplicate
     _remove_stale_check_folders(settings)
-    con = duckdb.connect()
-    try:
-        with tempfile.TemporaryDirectory(prefix=CHECK_PREFIX) as temp:
-            con.execute(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
+    with tempfile.TemporaryDirectory(prefix=CHECK_PREFIX) as temp:
+        # DuckDB spills an in-memory database into ./.tmp of wherever the command runs: here, into
+        # the folder removed with the check, or by a later check if this one is killed.
+        con = duckdb.connect(config={"memory_limit": settings.duckdb_memory_limit, "temp_directory": temp})
+        try:
             reference.install(con)
             build_step.ensure_working_tables(con)
             staging.create_stage_tables(con)
             outcome = read_step.read_file(con, path, 1, 0, settings.file_limits(), Path(temp), observatory=observatory)
-        _record_file(con, 1, raw, datetime.now(timezone.utc).replace(tzinfo=None), outcome)
-        harmonize_step.harmonize(con)
-        validate_step.validate(con, settings)
-        layouts.install(con)
-        build_step.build(con, "")
-        return receipts.from_tables(con, "file_receipt", "quarantine")[0]
-    finally:
-        con.close()
+            _record_file(con, 1, raw, datetime.now(timezone.utc).replace(tzinfo=None), outcome)
+            harmonize_step.harmonize(con)
+            validate_step.validate(con, settings)
+            layouts.install(con)
+            build_step.build(con, "")
+            return receipts.from_tables(con, "file_receipt", "quarantine")[0]
+        finally:
+            con.close()
 
 
 # --- invariants, checked before anything is published ------------------------------------

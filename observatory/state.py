@@ -18,7 +18,7 @@ from typing import Iterable
 
 import duckdb
 
-from observatory import layouts, observation_key, reference, validate_worker
+from observatory import layouts, leftovers, observation_key, reference, validate_worker
 from observatory.discover import discover
 from observatory.lock import WriterBusy, writer_lock
 from observatory.settings import Settings
@@ -141,7 +141,24 @@ def publish_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
         return True
     if not settings.exports_dir.resolve().is_dir() or not (settings.report_dir / "index.html").is_file():
         return True  # made after each publication
-    return get(con, "published") != published(con, settings)
+    return get(con, "published") != published(con, settings) or bool(outputs_behind(con))
+
+
+# What pipeline.outputs makes from each publication. Until both are made from the current one
+# (a run killed or failed after publishing, or a publication materialized alone in Dagster),
+# publishing is pending again: the next run publishes (a copy: nothing changed) and makes them.
+OUTPUTS = ("research_exports", "report")
+
+
+def outputs_behind(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The outputs not made from what is published now."""
+    current = get(con, "published")
+    return [name for name in OUTPUTS if get(con, f"made_from:{name}") != current]
+
+
+def outputs_made(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> None:
+    for name in names:
+        put(con, f"made_from:{name}", get(con, "published") or "")
 
 
 def has_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
@@ -169,6 +186,7 @@ def nothing_to_do(settings: Settings) -> dict[str, int] | None:
             if found.to_read or found.duplicates or pending(con, settings).publish:
                 return None
             validate_worker.mark_discovered(settings.discovery_marker, started)
+            leftovers.remove(settings.temp_dir)  # a run killed while making the exports or the report
             return {"files_seen": found.seen, "unchanged": len(found.unchanged)}
     except WriterBusy:
         return None

@@ -111,19 +111,8 @@ class TextFile:
 
 # --- text files -------------------------------------------------------------------------
 
-# A transcoded copy's name (`prepare`, `_prepare_xlsx`).
+# A transcoded copy's name (`prepare`, `_prepare_xlsx`); leftovers.remove knows a killed run's by it.
 COPY_NAME = re.compile(r"[0-9a-f]{32}\.csv")
-
-
-def remove_leftover_copies(temp_dir: Path) -> int:
-    """Remove the transcoded copies a killed run left behind: each holds a raw file's every
-    cell, the columns a layout drops included. Called under the writer lock, before reading."""
-    removed = 0
-    for leftover in temp_dir.glob("*.csv") if temp_dir.is_dir() else ():
-        if COPY_NAME.fullmatch(leftover.name):
-            leftover.unlink(missing_ok=True)
-            removed += 1
-    return removed
 
 
 def prepare(path: Path, limits: Limits, deadline: Deadline, temp_dir: Path, encoding: str | None = None) -> TextFile:

@@ -235,6 +235,74 @@ def test_the_copy_of_a_raw_file_a_killed_run_left_is_removed_by_the_next_run(set
     assert not copies[0].exists() and query(settings, "SELECT count(*) FROM fact_observation") == [(1,)]
 
 
+# A DuckDB process that spills a table of raw-looking cells into a folder and holds it there.
+SPILLING = """
+import sys, duckdb
+con = duckdb.connect(config={"memory_limit": "16MB", "temp_directory": sys.argv[1], "threads": 1})
+con.execute("CREATE TABLE x AS SELECT 'María Pérez ' || i AS name FROM range(1000000) r(i)")
+con.execute("CREATE TABLE y AS SELECT name FROM x ORDER BY name DESC")
+print("spilled", flush=True)
+sys.stdin.read()
+"""
+
+
+def spilling(folder: Path) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-c", SPILLING, str(folder)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "spilled"
+    return process
+
+
+def spill_files(settings, pid: int) -> list[Path]:
+    return [p for p in settings.temp_dir.rglob(f"duckdb_temp_{pid}_*")]
+
+
+def test_spill_files_a_killed_run_left_are_removed_by_the_next_run(settings):
+    """DuckDB removes a killed process's spill files only when another spills into the same
+    folder; until then they hold pages of the tables. The next run removes them, whether it has
+    something new or nothing to do, and leaves a live process's alone."""
+    drop(settings, "mimp/a.csv", GOOD)
+    run(settings)
+    alive = spilling(settings.temp_dir)
+    try:
+        for folder, new_file in ((settings.temp_dir / "outputs", None), (settings.temp_dir, "mimp/b.csv")):
+            killed = spilling(folder)  # as the exports and the report spill, or the working database
+            killed.kill()
+            killed.wait()
+            assert spill_files(settings, killed.pid)
+            if new_file:
+                drop(settings, new_file, HEADER + "Perú,2016,femicide_count,124,MIMP\n")
+            ran = run(settings)
+            assert ("nuevos o modificados: 1" in ran.output) == bool(new_file)
+            assert spill_files(settings, killed.pid) == []
+            assert spill_files(settings, alive.pid)
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_exports_and_report_a_killed_run_did_not_make_are_made_by_the_next_run(settings):
+    """Killed after publishing, before the exports and the report: they still show the
+    publication before. The next run finds no new file, but publishes again (the same rows) and
+    makes them; the run after it has nothing to do."""
+    drop(settings, "mimp/a.csv", GOOD)
+    run(settings)
+    drop(settings, "mimp/b.csv", HEADER + "Perú,2016,femicide_count,124,MIMP\n")
+    killed = subprocess.run(
+        [OBSERVATORY, "run", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OBSERVATORY_FAILPOINT": "outputs_before_making"},
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    exported, page = settings.exports_dir / "fact_observation" / "PER.csv", settings.report_dir / "country" / "PER.html"
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
+    assert ";2016;" not in exported.read_text(encoding="utf-8-sig") and 'data-value="124.0"' not in page.read_text()
+    run(settings)
+    assert ";2016;" in exported.read_text(encoding="utf-8-sig") and 'data-value="124.0"' in page.read_text()
+    published = digest(settings.published_db)
+    ran = run(settings)
+    assert "nuevos o modificados: 0" in ran.output and digest(settings.published_db) == published
+
+
 def test_the_suite_guard_sees_a_file_written_into_the_working_tree():
     """The session guard (conftest) compares this state before and after the suite."""
     from tests.conftest import _tree_state
