@@ -274,7 +274,8 @@ def build_marts(settings: Settings) -> dict[str, int] | None:
 
 def publish(settings: Settings) -> publish_step.PublishSummary | None:
     """Publish the curated tables, then the staff receipts of every file; None when what is
-    published is already what the working database holds (the files stay byte-identical)."""
+    published is already what the working database holds and the exports and the report were
+    made from it (the files stay byte-identical)."""
     with working_db(settings) as con:
         if not state.publish_pending(con, settings):
             return None

@@ -203,3 +203,18 @@ def test_the_report_materializes_alone_and_a_failing_export_lets_it_finish(setti
     assert [e.step_key for e in failing.all_events if e.is_step_failure] == ["research_outputs"]
     assert {e.asset_key.to_user_string() for e in failing.get_asset_materialization_events()} == {"report"}
     assert index.is_file()  # the report was made all the same
+
+    # A new file published without the exports and the report (a selection in the UI): they
+    # show the publication before until the next run, nothing new, makes them (publishing again,
+    # a copy); the run after it makes nothing.
+    monkeypatch.undo()
+    drop(settings, "mimp/otra.csv", HEADER + "Perú,2016,femicide_count,124,MIMP\n")
+    assert materialize(settings, selection=dg.AssetSelection.assets("published_database").upstream()).success
+    exported = settings.exports_dir / "fact_observation" / "PER.csv"
+    assert ";2016;" not in exported.read_text(encoding="utf-8-sig")
+    made = {e.asset_key.to_user_string() for e in materialize(settings).get_asset_materialization_events()}
+    assert {"published_database", "research_exports", "report"} <= made
+    assert ";2016;" in exported.read_text(encoding="utf-8-sig")
+    again = materialize(settings)
+    assert again.success and not {"published_database", "research_exports"} & {
+        e.asset_key.to_user_string() for e in again.get_asset_materialization_events()}
