@@ -167,6 +167,21 @@ def test_status_shows_what_is_published_and_what_waits(settings):
     assert "mimp " in output and "Waiting" in output and "cepal/b.csv" in output and "  mimp/a.csv" not in output
 
 
+def test_status_prints_receipts_without_sums_or_dates(settings):
+    """No run leaves an observatory's receipts without counts or a reception time, but the
+    published database is a file anyone can edit or replace: status prints 0 and — then."""
+    import duckdb
+
+    drop(settings, "mimp/a.csv", GOOD)
+    run(settings)
+    with duckdb.connect(str(settings.published_db)) as con:
+        con.execute("UPDATE file_receipt SET rows_loaded = NULL, rows_quarantined = NULL, received_at = NULL")
+    result = CliRunner().invoke(main, ["status", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    assert [line.split()[:6] for line in result.output.splitlines() if line.startswith("mimp ")] == [
+        ["mimp", "1", "0", "0", "0", "—"]]
+
+
 def test_a_second_writer_exits_with_a_clear_message(settings, monkeypatch):
     drop(settings, "mimp/a.csv", GOOD)
     monkeypatch.setenv("OBSERVATORY_LOCK_WAIT_SECONDS", "1")
