@@ -142,6 +142,13 @@ def _marker(kind: str, x: float, y: float, fill: str, hollow: bool = False) -> s
     return f'<circle cx="{x}" cy="{y}" r="4.5" {paint}/>'
 
 
+def hollow_legend(text: str) -> str:
+    """The legend paragraph of a hollow marker (a date the data does not know, or a status not
+    known): the marker, then what it means."""
+    return (f'<p class="legend"><svg width="14" height="14" aria-hidden="true">{_marker("circle", 7, 7, "#555", True)}</svg> '
+            f'{escape(text)}</p>')
+
+
 @dataclass(frozen=True)
 class Milestone:
     """When a milestone was first in force, as the data knows it."""
@@ -195,8 +202,7 @@ def milestones(rows: Sequence[tuple[str, str, str | None]], kinds: Sequence[tupl
         f'<svg width="14" height="14" aria-hidden="true">{_marker(MARKERS[k % len(MARKERS)], 7, 7, SERIES_COLOURS[k % len(SERIES_COLOURS)])}</svg> {escape(kind_label)}'
         for k, (_, kind_label) in enumerate(kinds)) + "</p>"
     if undated:
-        legend += (f'<p class="legend"><svg width="14" height="14" aria-hidden="true">{_marker("circle", 7, 7, "#555", True)}</svg> '
-                   f'{escape(labels.get("undated_legend", ""))}</p>')
+        legend += hollow_legend(labels.get("undated_legend", ""))
     table = data_table([labels.get("row_header", ""), *(label for _, label in kinds)],
                        [[label, *(when(events.get((key, kind))) for kind, _ in kinds)] for key, label, _ in rows])
     return figure("".join(parts), caption, table, legend)
@@ -366,10 +372,7 @@ def instrument_lanes(lanes: Sequence[tuple[str, str]], items: Sequence[dict], fi
                      else f'fill="{colour_}" opacity="0.75"')
             out.append(f'<rect x="{x}" y="{y - 5}" width="{w}" height="10" rx="3" {paint}>{tip}</rect>')
     out.append(tail)
-    legend = ""
-    if any(item.get("unknown") for item in items):
-        legend = (f'<p class="legend"><svg width="14" height="14" aria-hidden="true">{_marker("circle", 7, 7, "#555", True)}</svg> '
-                  f'{escape(caption.labels.get("unknown_items", ""))}</p>')
+    legend = hollow_legend(caption.labels.get("unknown_items", "")) if any(item.get("unknown") for item in items) else ""
     table = data_table([caption.labels.get("lane_header", ""), caption.labels.get("item_header", ""), "→", "←"],
                        [[dict(lanes)[i["lane"]], i["label"], i["start"], i["end"] if i["end"] is not None else ("·" if i["point"] else "…")]
                         for i in items])

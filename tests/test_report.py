@@ -238,6 +238,24 @@ def test_a_register_row_whose_status_is_not_known_is_not_drawn_as_a_law(audited)
         assert status in legend.group(1).replace("«", "'").replace("»", "'").lower()
 
 
+def test_both_timelines_explain_their_hollow_marker_with_one_legend(audited, tmp_path, monkeypatch):
+    """The milestones (Bolivia's undated ratification) and a country's instruments (Nicaragua's
+    row not known) explain a hollow marker with the same legend paragraph, made by one helper,
+    each in its own words and language."""
+    from observatory import charts
+    from observatory.report import labels
+
+    legend, made = charts.hollow_legend, []
+    monkeypatch.setattr(charts, "hollow_legend", lambda text: made.append(text) or legend(text))
+    build(audited.published_db, tmp_path / "report")
+    for prefix, language in (("", "es"), ("en/", "en")):
+        words = labels()[language]
+        overview = (tmp_path / "report" / prefix / "index.html").read_text(encoding="utf-8")
+        nicaragua = (tmp_path / "report" / prefix / "country" / "NIC.html").read_text(encoding="utf-8")
+        assert legend(words["undated_legend"]) in overview and legend(words["not_known_items"]) in nicaragua
+        assert {words["undated_legend"], words["not_known_items"]} <= set(made)
+
+
 def components_row(page: str, year: int) -> list[str]:
     table = page[page.index('id="components"'):]
     return cells(re.search(rf"<tr><td>{year}</td>.*?</tr>", table, re.S).group(0))
