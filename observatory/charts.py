@@ -84,26 +84,43 @@ def data_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def ramp_legend(low: float, high: float, fmt: Callable[[float | None], str], unknown: str,
-                withheld: str | None = None) -> str:
+                withheld: str | None = None, noted: str | None = None) -> str:
     steps = "".join(
         f'<span class="swatch" style="background:{c}"></span>' for c in RAMP)
     return (f'<p class="legend">{escape(fmt(low))} {steps} {escape(fmt(high))} '
             f'<span class="swatch unknown"></span> {escape(unknown)}'
-            + (f' <span class="swatch withheld"></span> {escape(withheld)}' if withheld else "") + '</p>')
+            + (f' <span class="swatch withheld"></span> {escape(withheld)}' if withheld else "")
+            + (f' <svg width="14" height="14" aria-hidden="true"><rect width="13" height="13" fill="{RAMP[3]}"/>'
+               f'{_noted_outline(0, 0, 14)}</svg> {escape(noted)}' if noted else "") + '</p>')
+
+
+def _noted_outline(x: float, y: float, cell: float) -> str:
+    """The dashed outline inside a heat-map cell whose figure carries a note (a score the mart
+    does not rank, as the dashed outline of a bar): black dashes on white, seen on every colour
+    of the ramp; the cell keeps its colour, and its tooltip (the outline lets the pointer through)."""
+    box = (f'x="{x + 1.5}" y="{y + 1.5}" width="{cell - 4}" height="{cell - 4}" fill="none" stroke-width="1.5" '
+           'pointer-events="none"')
+    return f'<rect {box} stroke="#fff"/><rect {box} stroke="#000" stroke-dasharray="2 2"/>'
 
 
 def heatmap(rows: Sequence[tuple[str, str, str | None]], columns: Sequence[int],
             values: dict[tuple[str, int], float | None], caption: Caption,
             fmt: Callable[[float | None], str], low: float = 0, high: float = 100,
-            withheld: Collection[tuple[str, int]] = ()) -> Markup:
+            withheld: Collection[tuple[str, int]] = (), noted: Collection[tuple[str, int]] = ()) -> Markup:
     """rows: (key, label, link or None); one cell per row and column. withheld: the cells whose
-    figure is withheld (a small cell), drawn and named as such, never as unknown."""
+    figure is withheld (a small cell), drawn and named as such, never as unknown. noted: the
+    cells whose figure carries a note (caption.labels["cell_note"], e.g. a score the mart does
+    not rank): coloured as any other, outlined with dashes, the note beside the figure in the
+    tooltip and the data table, and explained under the chart (caption.labels["noted_cells"])."""
     cell, left, top = 14, 230, 44
     width, height = left + cell * len(columns) + 10, top + cell * len(rows) + 10
     held = caption.labels.get("withheld", "")
+    note = caption.labels.get("cell_note", "")
 
     def shown(key: str, year: int) -> str:
-        return held if (key, year) in withheld else fmt(values.get((key, year)))
+        if (key, year) in withheld:
+            return held
+        return fmt(values.get((key, year))) + (f" ({note})" if (key, year) in noted else "")
 
     head, tail = _svg_open(width, height, caption, bool(withheld))
     parts = [head]
@@ -121,11 +138,14 @@ def heatmap(rows: Sequence[tuple[str, str, str | None]], columns: Sequence[int],
             fill = "url(#withheld-cross)" if (key, year) in withheld else colour(value, low, high) or "url(#unknown-hatch)"
             parts.append(f'<rect x="{left + j * cell}" y="{y}" width="{cell - 1}" height="{cell - 1}" fill="{fill}">'
                          f'<title>{escape(label)} {year}: {escape(shown(key, year))}</title></rect>')
+            if (key, year) in noted:
+                parts.append(_noted_outline(left + j * cell, y, cell))
     parts.append(tail)
     table = data_table([caption.labels.get("row_header", ""), *map(str, columns)],
                        [[label, *(shown(key, y) for y in columns)] for key, label, _ in rows])
     return figure("".join(parts), caption, table,
-                  ramp_legend(low, high, fmt, caption.labels["unknown"], held if withheld else None))
+                  ramp_legend(low, high, fmt, caption.labels["unknown"], held if withheld else None,
+                              caption.labels.get("noted_cells", "") if noted else None))
 
 
 def _marker(kind: str, x: float, y: float, fill: str, hollow: bool = False) -> str:

@@ -469,9 +469,15 @@ def overview_context(data: Data, words: Words) -> dict:
     t, years = words.t, list(range(data.first_year, data.last_year + 1))
     rows = [(c["country_iso3"], words.name(c), f"country/{c['country_iso3']}.html") for c in data.countries]
     values = {(iso, y): data.progress.get((iso, y), {}).get("progress_score") for iso, *_ in rows for y in years}
+    # A score the mart does not rank (rank_region NULL: too few of its components known) is
+    # coloured as any other, but outlined and noted as the bar of a country not ranked is.
+    not_ranked = {(iso, y) for (iso, y), score in values.items()
+                  if score is not None and data.progress[(iso, y)].get("rank_region") is None}
+    share = _rank_threshold(words)
     heat = charts.heatmap(rows, years, values, words.caption(
-        t["heatmap_title"].format(first=years[0], last=years[-1]), t["heatmap_desc"], t["score_units"],
-        t["marts_source"], row_header=t["country"]), words.num)
+        t["heatmap_title"].format(first=years[0], last=years[-1]), t["heatmap_desc"].format(share=share),
+        t["score_units"], t["marts_source"], row_header=t["country"], cell_note=t["not_ranked"],
+        noted_cells=t["not_ranked_cells"].format(share=share)), words.num, noted=not_ranked)
     kinds = [(m, t["milestones"][m]) for m in MILESTONES]
     events = {(iso, kind): milestone(data, iso, kind, years) for iso, *_ in rows for kind in MILESTONES}
     timeline = charts.milestones(rows, kinds, events, years[0], years[-1], words.caption(
@@ -514,10 +520,15 @@ def _not_ranked(row: dict, words: Words) -> str | None:
 
 def _not_ranked_legend(words: Words) -> str:
     """What a dashed bar means, with the mart's threshold (reference/score_rules.csv)."""
+    return words.t["not_ranked_legend"].format(share=_rank_threshold(words))
+
+
+def _rank_threshold(words: Words) -> str:
+    """The known share below which the mart does not rank a country (rank_min_known_share,
+    reference/score_rules.csv), as the page writes a share."""
     rules = {r["rule"]: r["value"] for r in _reference("score_rules.csv")}
     threshold = rules.get("rank_min_known_share")
-    share = words.share(float(threshold)) if threshold else words.t["unknown"]
-    return words.t["not_ranked_legend"].format(share=share)
+    return words.share(float(threshold)) if threshold else words.t["unknown"]
 
 
 def ranked_count(data: Data, year: int, column: str = "rank_region") -> int:

@@ -150,6 +150,35 @@ def test_a_country_the_mart_does_not_rank_is_shown_as_not_ranked_never_unknown(a
             assert not_ranked in legend.group(1).lower() and ("0,50" if not prefix else "0.50") in legend.group(1)
 
 
+def test_the_heat_map_outlines_a_score_the_mart_does_not_rank(audited):
+    """A score over fewer known components than the mart ranks on (Haiti's, over its plan alone)
+    is coloured as any other, but outlined with dashes, noted "not ranked" in its tooltip and the
+    chart's table, and the legend says what the outline means, with the threshold; every other
+    score, ranked, is not outlined."""
+    first, year = query(audited, "SELECT min(year), max(year) FILTER (WHERE NOT provisional) FROM mart_country_progress")[0]
+    not_ranked = {(iso, y) for iso, y in query(audited, "SELECT country_iso3, year FROM mart_country_progress "
+                                                        "WHERE progress_score IS NOT NULL AND rank_region IS NULL "
+                                                        "AND NOT provisional")}
+    assert ("HTI", year) in not_ranked
+    for prefix, language, note, share in (("", "es", "sin clasificar", "0,50"), ("en/", "en", "not ranked", "0.50")):
+        names = dict(query(audited, f"SELECT name_{language}, country_iso3 FROM dim_country"))
+        overview = page_of(audited, f"{prefix}index.html")
+        heat = overview[:overview.index('<h2 id="milestones">')]
+        drawn = {(names[name], int(y)): (shown, bool(outline)) for name, y, shown, outline in re.findall(
+            r'<title>([^<]*) (\d{4}): ([^<]*)</title></rect>(<rect [^>]*stroke="#fff"/><rect [^>]*stroke="#000" '
+            r'stroke-dasharray="2 2"/>)?', heat)}
+        assert len(drawn) == 33 * (year - first + 1)
+        assert {cell for cell, (_, outlined) in drawn.items() if outlined} == not_ranked
+        assert {cell for cell, (shown, _) in drawn.items() if shown.endswith(f" ({note})")} == not_ranked
+        assert drawn[("HTI", year)][0] == f"100 ({note})"
+        table = re.search(r"<details><summary>[^<]*</summary>(<table.*?</table>)</details>", heat, re.S).group(1)
+        haiti = cells(re.search(r"<tr><td>Hait[ií]</td>.*?</tr>", table, re.S).group(0))
+        assert haiti[-1] == f"100 ({note})"
+        legend = re.search(r'<svg [^>]*><rect [^>]*/><rect [^>]*stroke="#fff"/><rect [^>]*stroke-dasharray="2 2"/></svg> '
+                           r'([^<]*)</p>', heat).group(1)
+        assert note in legend and share in legend
+
+
 def test_a_withheld_figure_is_shown_as_withheld_never_unknown(audited):
     """Argentina 2024: Buenos Aires' 3 is a small cell and the national 10 is withheld with it
     (else 10 - nothing = 3): both NULL, flagged suppressed. The page says withheld in the
