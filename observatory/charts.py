@@ -357,10 +357,12 @@ def lines(series: Sequence[tuple[str, Sequence[tuple[int, float | None]]]], capt
 
 def instrument_lanes(lanes: Sequence[tuple[str, str]], items: Sequence[dict], first: int, last: int,
                      caption: Caption) -> Markup:
-    """items: {lane, label, start, end (or None: open), point (bool), unknown (bool, optional)};
-    one lane per instrument type. An unknown item (a register row whose status is not known:
-    the register does not know what it provides from that date) is drawn as an outline, never
-    as a law or plan in force, and explained under the chart (caption.labels["unknown_items"])."""
+    """items: {lane, label, start, end (or None: open), point (bool), unknown (bool, optional),
+    start_label (optional: what the data table says of a start that is not a date, e.g. "date
+    unknown"; it is drawn at `start`)}; one lane per instrument type. An unknown item (a
+    register row whose status is not known: the register does not know what it provides from
+    that date) is drawn as an outline, never as a law or plan in force, and explained under the
+    chart (caption.labels["unknown_items"])."""
     left, top, lane_h, per_year = 340, 24, 22, 16
     width, height = left + per_year * (last - first + 1) + 20, top + lane_h * len(lanes) + 24
     head, tail = _svg_open(width, height, caption)
@@ -394,6 +396,7 @@ def instrument_lanes(lanes: Sequence[tuple[str, str]], items: Sequence[dict], fi
     out.append(tail)
     legend = hollow_legend(caption.labels.get("unknown_items", "")) if any(item.get("unknown") for item in items) else ""
     table = data_table([caption.labels.get("lane_header", ""), caption.labels.get("item_header", ""), "→", "←"],
-                       [[dict(lanes)[i["lane"]], i["label"], i["start"], i["end"] if i["end"] is not None else ("·" if i["point"] else "…")]
+                       [[dict(lanes)[i["lane"]], i["label"], i.get("start_label") or i["start"],
+                         i["end"] if i["end"] is not None else ("·" if i["point"] else "…")]
                         for i in items])
     return figure("".join(out), caption, table, legend)

@@ -566,9 +566,17 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
         is_plan = i["instrument_type"] in PLAN_TYPES
         # A row whose status is not known says the register does not know what the instrument
         # provides from that date (the mart's component is unknown): not drawn as a law in force.
+        # Its title is the register's note on the gap (in the register's words, often English):
+        # labelled as such in the page's language.
         unknown = i["status"] == "not_known"
-        label = f"{i['title']} ({i['identifier'] or start})" + (f" — {t['statuses']['not_known']}" if unknown else "")
+        # With no date at all, drawn from the marts' first year, where its unknown starts, but
+        # its start is written "date unknown", never that year.
+        undated = start_unknown(i, data.first_year)
+        label = (f"{t['register_note']}: " if unknown else "") + \
+            f"{i['title']} ({i['identifier'] or (t['date_unknown'] if undated else start)})" + \
+            (f" — {t['statuses']['not_known']}" if unknown else "")
         items.append({"lane": i["instrument_type"], "label": label, "start": start,
+                      "start_label": t["date_unknown"] if undated else None,
                       "end": _year(i["in_force_to"]) if is_plan else None, "point": not is_plan, "unknown": unknown})
     first = min([data.first_year, *(it["start"] for it in items)]) if items else data.first_year
     timeline = charts.instrument_lanes(lanes, items, first, max(data.last_year + 1, (today or date.today()).year), words.caption(
@@ -588,6 +596,7 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
     score_rows = [{"year": y, **{f"p_{k}": v for k, v in data.progress.get((iso, y), {}).items()},
                    **{f"l_{k}": v for k, v in data.legislation.get((iso, y), {}).items()},
                    **{f"n_{k}": v for k, v in data.plans.get((iso, y), {}).items()}} for y in reversed(years)]
+    instruments = [{**i, "start_unknown": start_unknown(i, data.first_year)} for i in instruments]
     return {"country": country, "name": name, "scores_chart": scores, "timeline": timeline, "instruments": instruments,
             "types": types, "series": series, "quarantine": quarantine,
             "quarantine_total": sum(data.quarantined_in.get(f, 0) for f in files), "latest": latest,
@@ -595,6 +604,18 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
             "plan_latest": data.plans.get((iso, data.last_year), {}), "memberships": memberships,
             "score_rows": score_rows, "milestone_columns": list(MILESTONES),
             "ranked_in_region": ranked_count(data, data.last_year)}
+
+
+def start_unknown(instrument: dict, first_year: int) -> bool:
+    """Whether a register row's start is the placeholder of a gap with no date at all, not a
+    date: a row not known (status not_known) with no adoption date whose in_force_from is the
+    marts' first year as a bare year ("1994"), as the register writes such a gap
+    (schema.yaml, policy_instrument.in_force_from; data/SOURCES.md, "Gaps"). Shown as "date
+    unknown". The columns cannot tell it from a not_known row about an instrument that really
+    dates from that year and has no other date (its title may say the year): that row is shown
+    as undated too, unless the register gives it an adoption date."""
+    return (instrument["status"] == "not_known" and not instrument["adopted_on"]
+            and (instrument["in_force_from"] or "").strip() == str(first_year))
 
 
 def _rank_in(data: Data, group: dict, iso: str, year: int) -> tuple[int, int] | None:

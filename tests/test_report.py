@@ -35,6 +35,21 @@ AUDIT_REGISTER = (AUDIT_HEADER
                       "comprehensive_vaw_law", "domestic_violence_law", "femicide_offence", "political_violence_law"))
                   + "Haití,national_plan_vaw,Plan national 2017-2027,,2017-01-24,2017,2027,in_force,,,,,,,Nations Unies\n"
                   + "Nicaragua,domestic_violence_law,Código Penal (Ley 641),Ley 641,,2008-07-09,,not_known,,,,,,,F. Bautista\n")
+# Register rows not known (status not_known) as the register writes them: a gap with no date at
+# all starts at the marts' first year, 1994, as a placeholder (Bolivia's plan, Uruguay's
+# strategy to 2030); a dated one keeps its date (Chile); a row not known with an adoption date
+# of 1994, and a law in force from 1994, keep that year.
+GAPS_REGISTER = (AUDIT_HEADER
+                 + "BOL,national_plan_vaw,Plan «Contra los feminicidios»: no date sourced,,,1994,,not_known,,,,,,,"
+                   "data/SOURCES.md | register note\n"
+                 + "URY,national_plan_equality,Equality strategy to 2030: no start date sourced,,,1994,2030,not_known,,,,,,,"
+                   "data/SOURCES.md | register note\n"
+                 + "CHL,political_violence_law,Ley 21.675: whether it defines political violence was not read,Ley 21.675,,"
+                   "2024-06-03,,not_known,,,,,,,data/SOURCES.md | register note\n"
+                 + "PRY,national_plan_vaw,First national plan: its end was not sourced,,1994,1994,,not_known,,,,,,,"
+                   "data/SOURCES.md | register note\n"
+                 + "ARG,domestic_violence_law,Protección contra la violencia familiar,Ley 24.417,1994-12-07,1994,,in_force,"
+                   ",,,,,,https://www.infoleg.gob.ar\n")
 SMALL_CELL = ("country,subnational,year,indicator,value,source\nARG,,2023,femicide_count,250,OFM\n"
               "ARG,,2024,femicide_count,10,OFM\nARG,AR.BA,2024,femicide_count,3,OFM\n")
 
@@ -257,11 +272,11 @@ def test_a_register_row_whose_status_is_not_known_is_not_drawn_as_a_law(audited)
     """Nicaragua's Ley 641 row says the register does not know whether the new penal code keeps
     an intrafamily-violence offence: a status named in both languages, a hollow marker
     explained under the timeline, never the filled dot of a law in force."""
-    for prefix, status in (("", "no consta"), ("en/", "not known")):
+    for prefix, status, note in (("", "no consta", "Nota del registro"), ("en/", "not known", "Register note")):
         page = page_of(audited, f"{prefix}country/NIC.html")
         row = cells(re.search(r"<tr><td>[^<]*</td><td>Código Penal \(Ley 641\)</td>.*?</tr>", page, re.S).group(0))
         assert row[5] == status
-        dot = re.search(r"<g><title>Código Penal \(Ley 641\) \(Ley 641\) — ([^<]*)</title>(<circle [^>]*>)</g>", page)
+        dot = re.search(rf"<g><title>{note}: Código Penal \(Ley 641\) \(Ley 641\) — ([^<]*)</title>(<circle [^>]*>)</g>", page)
         assert dot.group(1) == status and 'fill="#fff" stroke=' in dot.group(2)
         legend = re.search(r'<p class="legend"><svg [^>]*><circle [^>]*fill="#fff"[^>]*/></svg> ([^<]*)</p>', page)
         assert status in legend.group(1).replace("«", "'").replace("»", "'").lower()
@@ -283,6 +298,54 @@ def test_both_timelines_explain_their_hollow_marker_with_one_legend(audited, tmp
         nicaragua = (tmp_path / "report" / prefix / "country" / "NIC.html").read_text(encoding="utf-8")
         assert legend(words["undated_legend"]) in overview and legend(words["not_known_items"]) in nicaragua
         assert {words["undated_legend"], words["not_known_items"]} <= set(made)
+
+
+def instrument_rows(page: str) -> list[list[str]]:
+    """The cells of each row of a country page's instruments table."""
+    table = re.search(r'<table class="data" id="instruments">(.*?)</table>', page, re.S).group(1)
+    return [cells(row) for row in re.findall(r"<tr><td>.*?</tr>", table, re.S)]
+
+
+def timeline_rows(page: str) -> list[list[str]]:
+    """The cells of each row of a country page's instruments timeline's table (type, label, →, ←)."""
+    section = page[page.index("<svg"):page.index('id="instruments"')]
+    table = re.search(r"<details><summary>[^<]*</summary>(<table.*?</table>)</details>", section, re.S).group(1)
+    return [cells(row) for row in re.findall(r"<tr><td>.*?</tr>", table, re.S)]
+
+
+def test_a_gap_with_no_date_is_never_shown_as_starting_in_the_marts_first_year(settings):
+    """A register row not known (status not_known) with no date at all starts at the marts' first
+    year (1994) only as a placeholder: its start is "fecha desconocida / date unknown" in the
+    instruments table, the timeline's tooltip and its table, and its label (the register's
+    note, in English) opens with a prefix in the page's language. A row not known with a real
+    date (Chile's, or Paraguay's with an adoption date of 1994) and a law in force from 1994 keep
+    their dates."""
+    drop(settings, "registro/leyes.csv", GAPS_REGISTER)
+    run(settings)
+    assert query(settings, "SELECT min(year) FROM mart_country_progress")[0][0] == 1994
+    for prefix, unknown, note, status in (("", "fecha desconocida", "Nota del registro", "no consta"),
+                                          ("en/", "date unknown", "Register note", "not known")):
+        def page(iso: str) -> str:
+            return page_of(settings, f"{prefix}country/{iso}.html")
+
+        bolivia, uruguay = page("BOL"), page("URY")
+        # title, number, adopted (none), in force
+        assert instrument_rows(bolivia)[0][1:5] == ["Plan «Contra los feminicidios»: no date sourced", "",
+                                                   "unknown" if prefix else "desconocido", f"{unknown} –"]
+        assert instrument_rows(uruguay)[0][4] == f"{unknown} – 2030"
+        label = f"{note}: Plan «Contra los feminicidios»: no date sourced ({unknown}) — {status}"
+        assert re.search(r"<rect [^>]*><title>([^<]*)</title></rect>", bolivia).group(1) == label
+        assert timeline_rows(bolivia)[0][1:] == [label, unknown, "…"]
+        assert timeline_rows(uruguay)[0][2:] == [unknown, "2030"]
+        for html in (bolivia, uruguay):  # the placeholder is nowhere a date of theirs
+            section = html[html.index("<h2>"):html.index('<h2>', html.index('id="instruments"'))]
+            assert "1994 –" not in section and not re.search(r"<td>1994</td>|\(1994\)", section)
+        assert instrument_rows(page("CHL"))[0][4] == "2024-06-03 –"
+        assert timeline_rows(page("CHL"))[0][1:3] == [
+            f"{note}: Ley 21.675: whether it defines political violence was not read (Ley 21.675) — {status}", "2024"]
+        assert instrument_rows(page("PRY"))[0][3:5] == ["1994", "1994 –"]
+        assert timeline_rows(page("PRY"))[0][2] == "1994"
+        assert instrument_rows(page("ARG"))[0][3:5] == ["1994-12-07", "1994 –"]
 
 
 def components_row(page: str, year: int) -> list[str]:
