@@ -8,6 +8,10 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 .PHONY: setup run test dev bench clean check
 
 setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+	@# The project's own modules compiled once, not by every command where PYTHONDONTWRITEBYTECODE
+	@# is set (as in many containers): Python still reads bytecode it may not write. Up-to-date
+	@# files are skipped; an edited module is compiled again here, or by Python in memory.
+	$(BIN)/python -m compileall -q observatory assets benchmarks fuzz
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
