@@ -281,6 +281,53 @@ def test_a_not_known_row_makes_the_component_unknown_and_the_score_is_over_the_k
     assert legislation(settings, "PER", 2021)[4] is True
 
 
+def test_a_not_known_row_with_no_date_at_all_loads_and_is_unknown_from_the_first_year(settings):
+    """A gap the register documents with no date at all (data/SOURCES.md, "Gaps") is a not_known
+    row with no adopted_on and no in_force_from: loaded as it is (no date is made up for it),
+    and the marts take its component as unknown from their first year, never no; an end, when
+    one is sourced, still ends it."""
+    register(settings,
+             "PER,domestic_violence_law,Ley 26260: no date sourced,Ley 26260,,,,not_known,,,,,,,data/SOURCES.md | register note",
+             "BOL,national_plan_vaw,Plan: no date sourced,,,,,no consta,,,,,,,data/SOURCES.md | register note",
+             "URY,national_plan_equality,Strategy to 2010: no start sourced,,,,2010,not_known,,,,,,,data/SOURCES.md | register note")
+    assert query(settings, "SELECT count(*) FROM quarantine") == [(0,)]
+    assert query(settings, "SELECT country_iso3, adopted_on, in_force_from, in_force_to, status FROM policy_instrument ORDER BY 1") == [
+        ("BOL", None, None, None, "not_known"), ("PER", None, None, None, "not_known"),
+        ("URY", None, None, "2010", "not_known")]
+    # Unknown (NULL) every year from the first, never a known no.
+    assert query(settings, """SELECT min(year), max(year), count(*), count(has_domestic_violence_law)
+                              FROM mart_legislation WHERE country_iso3 = 'PER'""") == [
+        (1994, LAST_COMPLETE_YEAR, LAST_COMPLETE_YEAR - 1994 + 1, 0)]
+    assert legislation(settings, "PER", 1994)[2] is None and legislation(settings, "PER", LAST_COMPLETE_YEAR)[2] is None
+    for year in (1994, LAST_COMPLETE_YEAR):
+        assert plan(settings, "BOL", year) == (None, None, None, None, None, None), year
+    assert query(settings, """SELECT count(*), count(plan_in_force), max(national_plan_known_share)
+                              FROM mart_national_plan WHERE country_iso3 = 'BOL'""") == [(LAST_COMPLETE_YEAR - 1994 + 1, 0, 0.0)]
+    # Uruguay's strategy has an end: unknown from the first year through 2010, a known no after.
+    assert plan(settings, "URY", 1994)[0] is None and plan(settings, "URY", 2010)[0] is None
+    assert plan(settings, "URY", 2011) == (False, False, False, False, 0, 0.0)
+
+
+def test_only_a_not_known_row_may_have_no_date(settings):
+    """Any other row without an adoption or start date is quarantined as before (missing_date),
+    whatever its status; a not_known row whose date is there but unreadable is an invalid date,
+    not a row with no date."""
+    register(settings,
+             "PER,domestic_violence_law,Ley 26260,Ley 26260,,,,in_force,,,,,,,El Peruano",           # 2
+             "PER,domestic_violence_law,Ley 26260,Ley 26260,,,1997,repealed,,,,,,,El Peruano",       # 3
+             "PER,national_plan_vaw,Plan,,,,2021,expired,,,,,,,El Peruano",                        # 4
+             "PER,political_violence_law,Proyecto,,,,,bill,,,,,,,Congreso",                        # 5
+             "PER,femicide_offence,Ley,,,,,,,,,,,,El Peruano",                                     # 6 no status
+             "PER,comprehensive_vaw_law,Ley,,,,,ratificada,,,,,,,El Peruano",                      # 7 unknown status
+             "PER,national_plan_vaw,Plan: no date sourced,,,1994?,,not_known,,,,,,,Nota",          # 8 unreadable date
+             "PER,national_plan_equality,Plan: no date sourced,,,,,not_known,,,,,,,Nota")          # 9 loaded
+    reasons = dict(query(settings, "SELECT source_row, reason_code FROM quarantine"))
+    assert reasons == {2: "missing_date", 3: "missing_date", 4: "missing_date", 5: "missing_date",
+                       6: "missing_date", 7: "missing_date", 8: "invalid_date"}
+    assert query(settings, "SELECT source_row, in_force_from FROM policy_instrument") == [(9, None)]
+    assert query(settings, "SELECT rows_read, rows_loaded, rows_quarantined FROM file_receipt") == [(8, 1, 7)]
+
+
 def test_a_yes_no_cell_that_says_it_is_not_known_is_unknown_not_no_nor_an_error(settings):
     register(settings, "PER,national_plan_vaw,Plan,,,2016,2021,,no consta,s/d,desconocido,sí,,,El Peruano")
     assert query(settings, "SELECT count(*) FROM quarantine") == [(0,)]

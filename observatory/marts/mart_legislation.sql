@@ -20,7 +20,7 @@ in_force AS (
     CROSS JOIN years AS y
     LEFT JOIN policy_instrument AS i
       ON i.country_iso3 = c.country_iso3
-     AND in_force_on(coalesce(i.in_force_from, i.adopted_on), i.in_force_to, i.status, y.as_of)
+     AND in_force_on(instrument_start(i.in_force_from, i.adopted_on, i.status), i.in_force_to, i.status, y.as_of)
 ),
 stated AS (
     SELECT country_iso3, year, as_of,

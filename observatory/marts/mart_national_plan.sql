@@ -28,7 +28,7 @@ in_force AS (
     CROSS JOIN years AS y
     LEFT JOIN plans AS p
       ON p.country_iso3 = c.country_iso3
-     AND in_force_on(coalesce(p.in_force_from, p.adopted_on), p.in_force_to, p.status, y.as_of)
+     AND in_force_on(instrument_start(p.in_force_from, p.adopted_on, p.status), p.in_force_to, p.status, y.as_of)
 ),
 stated AS (
     -- Per country-year: is a plan known in force, is that unknown, and each flag over the plans in force.

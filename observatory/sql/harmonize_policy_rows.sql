@@ -52,6 +52,10 @@ SELECT
     (in_force_from_raw IS NULL OR in_force_from IS NOT NULL) AS in_force_from_valid,
     (in_force_to_raw IS NULL OR in_force_to IS NOT NULL) AS in_force_to_valid,
     period_start(coalesce(in_force_from, adopted_on)) AS start_date,
+    -- Every row needs a start (in_force_from, or adopted_on), but a not_known row with neither: a
+    -- gap the register documents with no date at all, which the marts take as unknown from their
+    -- first year (macros.sql, instrument_start).
+    (period_start(coalesce(in_force_from, adopted_on)) IS NOT NULL OR coalesce(status, '') = 'not_known') AS start_date_given,
     period_end(in_force_to) AS end_date,
     (status_raw IS NULL OR status IS NOT NULL) AS status_valid,
     NOT (coalesce(status, '') IN ('repealed', 'expired') AND in_force_to IS NULL) AS end_date_given

@@ -27,6 +27,14 @@ CREATE OR REPLACE MACRO in_force_at_year_end(start_iso, end_iso, status, year) A
     AND period_start(start_iso) <= make_date(year, 12, 31)
     AND (end_iso IS NULL OR period_end(end_iso) >= make_date(year, 12, 31))
 );
+-- When a register row starts, for the marts: its in_force_from, or its adopted_on when no start is
+-- given; a not_known row with neither (a gap the register documents with no date at all) starts
+-- at the marts' first year, so its component is unknown from there. Any other row without a date
+-- was quarantined (missing_date), so it never reaches the marts.
+CREATE OR REPLACE MACRO instrument_start(in_force_from, adopted_on, status) AS (
+    coalesce(in_force_from, adopted_on,
+             CASE WHEN status = 'not_known' THEN CAST(getvariable('first_year') AS VARCHAR) END)
+);
 -- Whether an instrument is in force on a day: started by then, not ended before, not a bill.
 CREATE OR REPLACE MACRO in_force_on(start_iso, end_iso, status, day) AS (
     coalesce(status, '') <> 'bill'
