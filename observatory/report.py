@@ -117,9 +117,10 @@ def read(con: duckdb.DuckDBPyConnection, today: date | None = None, only: set[st
     legislation = {(r["country_iso3"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_legislation")}
     plans = {(r["country_iso3"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_national_plan")}
     group_progress = {(r["group_code"], r["year"]): r for r in _rows(con, "SELECT * FROM mart_group_progress")}
-    # Ties broken on every column, so that a page is the same bytes whichever run renders it.
+    # Ties broken on every column, so that a page is the same bytes whichever run renders it. A
+    # gap with no date at all comes first: the marts take it as unknown from their first year.
     instruments = _rows(con, f"SELECT * FROM policy_instrument WHERE true{where} "
-                             "ORDER BY country_iso3, coalesce(adopted_on, in_force_from), COLUMNS(*)")
+                             "ORDER BY country_iso3, coalesce(adopted_on, in_force_from) NULLS FIRST, COLUMNS(*)")
     observations = _rows(con, f"SELECT * FROM fact_observation WHERE {TOTALS}{where} "
                               "ORDER BY indicator_code, source, year, COLUMNS(*)")
     vintages = {}
@@ -560,7 +561,10 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
     lanes = [(k, words.name(v)) for k, v in types.items() if any(i["instrument_type"] == k for i in instruments)]
     items = []
     for i in instruments:
-        start = _year(i["in_force_from"]) or _year(i["adopted_on"])
+        # A gap with no date at all is drawn from the marts' first year, where its unknown
+        # starts, but its start is written "date unknown", never that year.
+        undated = start_unknown(i)
+        start = data.first_year if undated else (_year(i["in_force_from"]) or _year(i["adopted_on"]))
         if start is None:
             continue
         is_plan = i["instrument_type"] in PLAN_TYPES
@@ -569,9 +573,6 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
         # Its title is the register's note on the gap (in the register's words, often English):
         # labelled as such in the page's language.
         unknown = i["status"] == "not_known"
-        # With no date at all, drawn from the marts' first year, where its unknown starts, but
-        # its start is written "date unknown", never that year.
-        undated = start_unknown(i, data.first_year)
         label = (f"{t['register_note']}: " if unknown else "") + \
             f"{i['title']} ({i['identifier'] or (t['date_unknown'] if undated else start)})" + \
             (f" — {t['statuses']['not_known']}" if unknown else "")
@@ -596,7 +597,7 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
     score_rows = [{"year": y, **{f"p_{k}": v for k, v in data.progress.get((iso, y), {}).items()},
                    **{f"l_{k}": v for k, v in data.legislation.get((iso, y), {}).items()},
                    **{f"n_{k}": v for k, v in data.plans.get((iso, y), {}).items()}} for y in reversed(years)]
-    instruments = [{**i, "start_unknown": start_unknown(i, data.first_year)} for i in instruments]
+    instruments = [{**i, "start_unknown": start_unknown(i)} for i in instruments]
     return {"country": country, "name": name, "scores_chart": scores, "timeline": timeline, "instruments": instruments,
             "types": types, "series": series, "quarantine": quarantine,
             "quarantine_total": sum(data.quarantined_in.get(f, 0) for f in files), "latest": latest,
@@ -606,16 +607,13 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
             "ranked_in_region": ranked_count(data, data.last_year)}
 
 
-def start_unknown(instrument: dict, first_year: int) -> bool:
-    """Whether a register row's start is the placeholder of a gap with no date at all, not a
-    date: a row not known (status not_known) with no adoption date whose in_force_from is the
-    marts' first year as a bare year ("1994"), as the register writes such a gap
-    (schema.yaml, policy_instrument.in_force_from; data/SOURCES.md, "Gaps"). Shown as "date
-    unknown". The columns cannot tell it from a not_known row about an instrument that really
-    dates from that year and has no other date (its title may say the year): that row is shown
-    as undated too, unless the register gives it an adoption date."""
-    return (instrument["status"] == "not_known" and not instrument["adopted_on"]
-            and (instrument["in_force_from"] or "").strip() == str(first_year))
+def start_unknown(instrument: dict) -> bool:
+    """Whether a register row is a gap with no date at all: status not_known, no in_force_from
+    and no adopted_on (schema.yaml, policy_instrument.in_force_from; data/SOURCES.md, "Gaps";
+    any other row without a date is quarantined). The marts take it as unknown from their first
+    year; its start is shown as "date unknown". A not_known row with a date, even a bare year,
+    keeps it."""
+    return instrument["status"] == "not_known" and not instrument["in_force_from"] and not instrument["adopted_on"]
 
 
 def _rank_in(data: Data, group: dict, iso: str, year: int) -> tuple[int, int] | None:

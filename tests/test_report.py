@@ -36,17 +36,17 @@ AUDIT_REGISTER = (AUDIT_HEADER
                   + "Haití,national_plan_vaw,Plan national 2017-2027,,2017-01-24,2017,2027,in_force,,,,,,,Nations Unies\n"
                   + "Nicaragua,domestic_violence_law,Código Penal (Ley 641),Ley 641,,2008-07-09,,not_known,,,,,,,F. Bautista\n")
 # Register rows not known (status not_known) as the register writes them: a gap with no date at
-# all starts at the marts' first year, 1994, as a placeholder (Bolivia's plan, Uruguay's
-# strategy to 2030); a dated one keeps its date (Chile); a row not known with an adoption date
-# of 1994, and a law in force from 1994, keep that year.
+# all states none (Bolivia's plan; Uruguay's strategy to 2030, with its end); a dated one keeps
+# its date (Chile), and so does one dated by a bare year and nothing else (Paraguay's first plan,
+# 1994, as data/raw/registro_regional has it); a law in force from 1994 keeps that year.
 GAPS_REGISTER = (AUDIT_HEADER
-                 + "BOL,national_plan_vaw,Plan «Contra los feminicidios»: no date sourced,,,1994,,not_known,,,,,,,"
+                 + "BOL,national_plan_vaw,Plan «Contra los feminicidios»: no date sourced,,,,,not_known,,,,,,,"
                    "data/SOURCES.md | register note\n"
-                 + "URY,national_plan_equality,Equality strategy to 2030: no start date sourced,,,1994,2030,not_known,,,,,,,"
+                 + "URY,national_plan_equality,Equality strategy to 2030: no start date sourced,,,,2030,not_known,,,,,,,"
                    "data/SOURCES.md | register note\n"
                  + "CHL,political_violence_law,Ley 21.675: whether it defines political violence was not read,Ley 21.675,,"
                    "2024-06-03,,not_known,,,,,,,data/SOURCES.md | register note\n"
-                 + "PRY,national_plan_vaw,First national plan: its end was not sourced,,1994,1994,,not_known,,,,,,,"
+                 + "PRY,national_plan_vaw,First national plan (1994): its end was not sourced,,,1994,,not_known,,,,,,,"
                    "data/SOURCES.md | register note\n"
                  + "ARG,domestic_violence_law,Protección contra la violencia familiar,Ley 24.417,1994-12-07,1994,,in_force,"
                    ",,,,,,https://www.infoleg.gob.ar\n")
@@ -314,37 +314,48 @@ def timeline_rows(page: str) -> list[list[str]]:
 
 
 def test_a_gap_with_no_date_is_never_shown_as_starting_in_the_marts_first_year(settings):
-    """A register row not known (status not_known) with no date at all starts at the marts' first
-    year (1994) only as a placeholder: its start is "fecha desconocida / date unknown" in the
-    instruments table, the timeline's tooltip and its table, and its label (the register's
-    note, in English) opens with a prefix in the page's language. A row not known with a real
-    date (Chile's, or Paraguay's with an adoption date of 1994) and a law in force from 1994 keep
-    their dates."""
+    """A register row not known (status not_known) with no date at all (no in_force_from, no
+    adopted_on) is drawn from the marts' first year (1994), where the marts take its unknown to
+    start, but its start is "fecha desconocida / date unknown" in the instruments table, the
+    timeline's tooltip and its table, and its label (the register's note, in English) opens with
+    a prefix in the page's language. A row not known with a date (Chile's; Paraguay's, a bare
+    1994 and no adoption date) and a law in force from 1994 keep their dates."""
     drop(settings, "registro/leyes.csv", GAPS_REGISTER)
     run(settings)
     assert query(settings, "SELECT min(year) FROM mart_country_progress")[0][0] == 1994
+    assert query(settings, "SELECT country_iso3, in_force_from FROM policy_instrument WHERE adopted_on IS NULL ORDER BY 1") == [
+        ("BOL", None), ("CHL", "2024-06-03"), ("PRY", "1994"), ("URY", None)]
     for prefix, unknown, note, status in (("", "fecha desconocida", "Nota del registro", "no consta"),
                                           ("en/", "date unknown", "Register note", "not known")):
         def page(iso: str) -> str:
             return page_of(settings, f"{prefix}country/{iso}.html")
 
-        bolivia, uruguay = page("BOL"), page("URY")
+        bolivia, uruguay, paraguay = page("BOL"), page("URY"), page("PRY")
         # title, number, adopted (none), in force
+        adopted_unknown = "unknown" if prefix else "desconocido"
         assert instrument_rows(bolivia)[0][1:5] == ["Plan «Contra los feminicidios»: no date sourced", "",
-                                                   "unknown" if prefix else "desconocido", f"{unknown} –"]
+                                                   adopted_unknown, f"{unknown} –"]
         assert instrument_rows(uruguay)[0][4] == f"{unknown} – 2030"
         label = f"{note}: Plan «Contra los feminicidios»: no date sourced ({unknown}) — {status}"
         assert re.search(r"<rect [^>]*><title>([^<]*)</title></rect>", bolivia).group(1) == label
         assert timeline_rows(bolivia)[0][1:] == [label, unknown, "…"]
         assert timeline_rows(uruguay)[0][2:] == [unknown, "2030"]
-        for html in (bolivia, uruguay):  # the placeholder is nowhere a date of theirs
+        # Drawn from the marts' first year, as its unknown starts there: the bar of Bolivia's
+        # plan starts where Paraguay's, of 1994, does.
+        bar = r'<rect x="(\d+)"[^>]*><title>{}'
+        assert re.search(bar.format(re.escape(label)), bolivia).group(1) == \
+            re.search(bar.format(re.escape(note + ": First national plan")), paraguay).group(1)
+        for html in (bolivia, uruguay):  # the marts' first year is nowhere a date of theirs
             section = html[html.index("<h2>"):html.index('<h2>', html.index('id="instruments"'))]
             assert "1994 –" not in section and not re.search(r"<td>1994</td>|\(1994\)", section)
         assert instrument_rows(page("CHL"))[0][4] == "2024-06-03 –"
         assert timeline_rows(page("CHL"))[0][1:3] == [
             f"{note}: Ley 21.675: whether it defines political violence was not read (Ley 21.675) — {status}", "2024"]
-        assert instrument_rows(page("PRY"))[0][3:5] == ["1994", "1994 –"]
-        assert timeline_rows(page("PRY"))[0][2] == "1994"
+        # Paraguay's first plan is of 1994, a year the register sourced: shown, never "date unknown".
+        assert instrument_rows(paraguay)[0][3:5] == [adopted_unknown, "1994 –"]
+        first_plan = f"{note}: First national plan (1994): its end was not sourced (1994) — {status}"
+        assert timeline_rows(paraguay)[0][1:3] == [first_plan, "1994"]
+        assert re.search(r"<rect [^>]*><title>([^<]*)</title></rect>", paraguay).group(1) == first_plan
         assert instrument_rows(page("ARG"))[0][3:5] == ["1994-12-07", "1994 –"]
 
 
