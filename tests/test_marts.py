@@ -237,6 +237,19 @@ def test_the_gaps_the_project_documents_are_unknown_in_the_shipped_register_not_
     latest = LAST_COMPLETE_YEAR
     # Peru's Ley 26260 was left out for want of a date (data/SOURCES.md, "Gaps"): unknown, not no.
     assert legislation(settings, "PER", latest)[1:3] == (True, None)
+    # A gap with no date at all sourced states none ("none sourced" in data/SOURCES.md), and is
+    # unknown from the marts' first year; Paraguay's first plan keeps its year, 1994, a real one.
+    assert query(settings, """SELECT country_iso3, instrument_type, in_force_to FROM policy_instrument
+                              WHERE status = 'not_known' AND adopted_on IS NULL AND in_force_from IS NULL
+                              ORDER BY ALL""") == [
+        ("BOL", "national_plan_vaw", None), ("COL", "national_plan_equality", None), ("DOM", "national_plan_equality", None),
+        ("ECU", "national_plan_vaw", None), ("GTM", "national_plan_equality", None), ("PER", "domestic_violence_law", None),
+        ("SLV", "national_plan_equality", None), ("URY", "national_plan_equality", "2030")]
+    assert query(settings, "SELECT country_iso3, instrument_type FROM policy_instrument WHERE in_force_from = '1994' AND status = 'not_known'") == [
+        ("PRY", "national_plan_vaw")]
+    assert legislation(settings, "PER", 1994)[2] is None
+    for country in ("BOL", "COL", "DOM", "ECU", "GTM", "SLV", "URY"):
+        assert plan(settings, country, 1994)[0] is None, country
     # Political violence inside the comprehensive laws of five countries was not read: unknown from
     # the day of each law, a known no before it (no other political-violence law was found).
     for country, law_year in (("URY", 2017), ("PRY", 2016), ("ECU", 2018), ("VEN", 2007), ("CHL", 2024)):
