@@ -20,13 +20,6 @@ CREATE OR REPLACE MACRO period_end(iso_text) AS (
     CASE WHEN length(iso_text) = 4 THEN make_date(CAST(iso_text AS INTEGER), 12, 31)
          ELSE CAST(iso_text AS DATE) END
 );
--- Whether an instrument is in force on 31 December of a year: started by then (an instrument
--- adopted in December counts that year), not ended before that day, and not a bill.
-CREATE OR REPLACE MACRO in_force_at_year_end(start_iso, end_iso, status, year) AS (
-    coalesce(status, '') <> 'bill'
-    AND period_start(start_iso) <= make_date(year, 12, 31)
-    AND (end_iso IS NULL OR period_end(end_iso) >= make_date(year, 12, 31))
-);
 -- When a register row starts, for the marts: its in_force_from, or its adopted_on when no start is
 -- given; a not_known row with neither (a gap the register documents with no date at all) starts
 -- at the marts' first year, so its component is unknown from there. Any other row without a date
