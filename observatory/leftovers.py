@@ -1,7 +1,7 @@
-"""What a killed run leaves in the private temporary folder, removed by the next run before it
-reads anything (under the writer lock, so no other run is using the folder): transcoded copies
-of raw files and DuckDB's spill files. Both can hold raw cells, the columns a layout drops and
-the personal data a check rejects included."""
+"""What a killed run leaves in the private temporary folder, removed by a later run (under the
+writer lock, so no other run is using the folder): transcoded copies of raw files and DuckDB's
+spill files. Both can hold raw cells, the columns a layout drops and the personal data a check
+rejects included."""
 from __future__ import annotations
 
 import os
@@ -14,6 +14,8 @@ from observatory.textfile import COPY_NAME
 # duckdb_temp_<pid>_<n>_storage_<size>-<i>.tmp (DuckDB 2.0). It removes them when it closes, and
 # a dead process's only once another instance spills into the same folder.
 SPILL_NAME = re.compile(r"duckdb_temp_(\d+)_.+")
+# A spill file written this long before its pid's process started was not written by it.
+CLOCK_SLACK_SECONDS = 2.0
 
 
 def remove(temp_dir: Path) -> int:
@@ -22,22 +24,38 @@ def remove(temp_dir: Path) -> int:
     removed = 0
     for folder in (temp_dir, temp_dir / "outputs"):
         for leftover in folder.iterdir() if folder.is_dir() else ():
-            if COPY_NAME.fullmatch(leftover.name) or _dead_spill(leftover.name):
+            if COPY_NAME.fullmatch(leftover.name) or _dead_spill(leftover):
                 leftover.unlink(missing_ok=True)
                 removed += 1
     return removed
 
 
-def _dead_spill(name: str) -> bool:
-    """A spill file whose process is gone. Our own process's are in use (a Dagster run's steps
-    share it); another live process's are left alone, whoever it is."""
-    match = SPILL_NAME.fullmatch(name)
-    if not match or int(match.group(1)) == os.getpid():
+def _dead_spill(path: Path) -> bool:
+    """A spill file whose process is gone. A pid can be reused (a container's run is often pid 7
+    every time), so a live process with that pid owns the file only if it started before the
+    file was last written; where the start is unknown (no /proc), a live process, this one
+    included, is taken to own it."""
+    match = SPILL_NAME.fullmatch(path.name)
+    if not match:
         return False
+    pid = int(match.group(1))
     try:
-        os.kill(int(match.group(1)), 0)
+        written = path.stat().st_mtime
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    except OSError:  # alive, another user's
+    except (OSError, OverflowError):  # gone meanwhile, alive but another user's, or no pid at all
         return False
-    return False
+    started = _started(pid)
+    return started is not None and written < started - CLOCK_SLACK_SECONDS
+
+
+def _started(pid: int) -> float | None:
+    """When a live process started, in seconds since the epoch (Linux's /proc); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None

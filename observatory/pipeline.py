@@ -277,6 +277,7 @@ def publish(settings: Settings) -> publish_step.PublishSummary | None:
     published is already what the working database holds and the exports and the report were
     made from it (the files stay byte-identical)."""
     with working_db(settings) as con:
+        leftovers.remove(settings.temp_dir)  # also for the nightly marts job, which stages nothing
         if not state.publish_pending(con, settings):
             return None
         _check_unpassed(con, settings)
@@ -300,7 +301,8 @@ def report(settings: Settings) -> "report_step.ReportSummary":
 
 
 OUTPUTS: dict[str, Callable[[Settings], object]] = {"research_exports": export, "report": report}
-assert tuple(OUTPUTS) == state.OUTPUTS
+if tuple(OUTPUTS) != state.OUTPUTS:  # what each was made from is recorded under these names
+    raise RuntimeError(f"pipeline.OUTPUTS {tuple(OUTPUTS)} and state.OUTPUTS {state.OUTPUTS} differ")
 
 
 def outputs(settings: Settings, names: Iterable[str] = OUTPUTS) -> tuple[dict[str, object], dict[str, BaseException]]:

@@ -6,7 +6,8 @@ last ran: `rules` (the code, layouts, suites, reference data and SQL every file 
 checked with: when they change, every raw file is read again), `data_version` (bumped by every
 build that changed the curated tables), `marts` and `published`. It also keeps, per invariant,
 the version of the tables its blocking check last passed on (`passed:<name>`, pipeline.py), and
-what the marts were last built from, the day aside (`marts_built_from`).
+what the marts were last built from, the day aside (`marts_built_from`), and the publication each
+output (the exports, the report) was last made from (`made_from:<output>`).
 """
 from __future__ import annotations
 

@@ -195,8 +195,8 @@ def test_the_report_materializes_alone_and_a_failing_export_lets_it_finish(setti
     assert os.readlink(settings.exports_dir) == exports_version  # the exports were not made again
 
     index.unlink()
-    monkeypatch.setitem(pipeline.OUTPUTS, "research_exports", lambda settings: 1 / 0)
-    with dg.instance_for_test() as instance:
+    with monkeypatch.context() as patched, dg.instance_for_test() as instance:
+        patched.setitem(pipeline.OUTPUTS, "research_exports", lambda settings: 1 / 0)
         failing = dg.materialize(defs.assets, selection=["research_exports", "report"], instance=instance,
                                  resources={"observatory": resource}, raise_on_error=False)
     assert not failing.success
@@ -207,7 +207,6 @@ def test_the_report_materializes_alone_and_a_failing_export_lets_it_finish(setti
     # A new file published without the exports and the report (a selection in the UI): they
     # show the publication before until the next run, nothing new, makes them (publishing again,
     # a copy); the run after it makes nothing.
-    monkeypatch.undo()
     drop(settings, "mimp/otra.csv", HEADER + "Perú,2016,femicide_count,124,MIMP\n")
     assert materialize(settings, selection=dg.AssetSelection.assets("published_database").upstream()).success
     exported = settings.exports_dir / "fact_observation" / "PER.csv"

@@ -279,6 +279,11 @@ def test_spill_files_a_killed_run_left_are_removed_by_the_next_run(settings):
     drop(settings, "mimp/a.csv", GOOD)
     run(settings)
     alive = spilling(settings.temp_dir)
+    # Where pids repeat (a container's run is often pid 7 every time), a killed run's files can
+    # bear the pid of the run that finds them, this process here: written before it started.
+    reused = settings.temp_dir / f"duckdb_temp_{os.getpid()}_9_storage_DEFAULT-0.tmp"
+    reused.write_bytes(b"pages")
+    os.utime(reused, (946684800, 946684800))  # 2000-01-01
     try:
         for folder, new_file in ((settings.temp_dir / "outputs", None), (settings.temp_dir, "mimp/b.csv")):
             killed = spilling(folder)  # as the exports and the report spill, or the working database
@@ -289,7 +294,7 @@ def test_spill_files_a_killed_run_left_are_removed_by_the_next_run(settings):
                 drop(settings, new_file, HEADER + "Perú,2016,femicide_count,124,MIMP\n")
             ran = run(settings)
             assert ("nuevos o modificados: 1" in ran.output) == bool(new_file)
-            assert spill_files(settings, killed.pid) == []
+            assert spill_files(settings, killed.pid) == [] and not reused.exists()
             assert spill_files(settings, alive.pid)
     finally:
         alive.kill()

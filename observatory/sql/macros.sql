@@ -23,10 +23,12 @@ CREATE OR REPLACE MACRO period_end(iso_text) AS (
 -- When a register row starts, for the marts: its in_force_from, or its adopted_on when no start is
 -- given; a not_known row with neither (a gap the register documents with no date at all) starts
 -- at the marts' first year, so its component is unknown from there. Any other row without a date
--- was quarantined (missing_date), so it never reaches the marts.
+-- was quarantined (missing_date), so it never reaches the marts. Without the first year set (the
+-- build sets it), such a row would never be in force, a silent "no": it fails instead.
 CREATE OR REPLACE MACRO instrument_start(in_force_from, adopted_on, status) AS (
     coalesce(in_force_from, adopted_on,
-             CASE WHEN status = 'not_known' THEN CAST(getvariable('first_year') AS VARCHAR) END)
+             CASE WHEN status = 'not_known'
+                  THEN CAST(coalesce(getvariable('first_year'), error('instrument_start: first_year not set')) AS VARCHAR) END)
 );
 -- Whether an instrument is in force on a day: started by then, not ended before, not a bill.
 CREATE OR REPLACE MACRO in_force_on(start_iso, end_iso, status, day) AS (
