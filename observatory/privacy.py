@@ -188,7 +188,7 @@ def _labels(header: list[list[str]], width: int) -> list[str]:
     whose cells are not quoted."""
     labels = []
     known = known_columns()
-    exact = sum(reference.norm_key(cell) in known for row in header for cell in row)
+    exact = _exact_names([cell for row in header for cell in row], known)
     for position in range(width):
         name = " ".join(row[position].strip() for row in header if position < len(row) and row[position].strip())
         safe = (name and len(name) <= MAX_LABEL and value_kind(name) is None and not id_like(name)
@@ -253,6 +253,12 @@ def quotable(cell: str, vocabularies: str = "", listed: tuple[str, ...] = ()) ->
     matchers = [difflib.SequenceMatcher(b=word) for word in words]  # difflib indexes the second text once
     terms = [_keys(listed)] + [_vocabulary_keys(name) for name in vocabularies.split()]
     return any(_misspelt(words, matchers, term) for keys in terms for term in keys.get(len(words), ()))
+
+
+def written(value: object) -> str:
+    """A cell as a quarantine message writes it (95, not 95.0): what the quoting rule judges,
+    and what the verdict store judges a failing figure's digits on (verdicts.remember)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def id_like(text: str) -> bool:
@@ -331,8 +337,14 @@ def known_columns() -> tuple[str, ...]:
 def header_cells_quotable(cells: list[str]) -> list[bool]:
     """For each cell of a header row, whether a message may quote it (`quotable_column`)."""
     known = known_columns()
-    exact = sum(reference.norm_key(cell) in known for cell in cells)
+    exact = _exact_names(cells, known)
     return [quotable_column(cell, known, misspelt=exact >= 2) for cell in cells]
+
+
+def _exact_names(cells: list[str], known: tuple[str, ...]) -> int:
+    """How many header cells name a known column exactly: two make the row a header, whose
+    misspellings of column names may then be quoted."""
+    return sum(reference.norm_key(cell) in known for cell in cells)
 
 
 def vocabulary(name: str) -> tuple[str, ...]:

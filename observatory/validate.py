@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from observatory import observation_key, validate_worker, verdicts
+from observatory import observation_key, privacy, validate_worker, verdicts
 from observatory.staging import HARMONIZED_TABLES, PROBLEM_SCHEMA
 from observatory.settings import Settings
 from observatory.sqltext import registered, sql_identifier
@@ -459,9 +459,7 @@ def _details(row: dict, meta: dict, parameters: dict, dialect: tuple[str, str]) 
 def _text(value: object) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    return privacy.written(value)
 
 
 def _columns_of(kwargs: dict) -> str:

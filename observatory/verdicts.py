@@ -85,7 +85,7 @@ def remember(con: duckdb.DuckDBPyConnection, store: str, combinations: pa.Table,
     judged = _numbered(combinations)
     failing = pc.unique(failures.column("index")) if failures.num_rows and private else pa.array([], pa.int64())
     dropped = [index for index, row in zip(failing.to_pylist(), combinations.select(list(private)).take(failing).to_pylist())
-               if any(cell is not None and privacy.id_like(_figure(cell)) for cell in row.values())]
+               if any(cell is not None and privacy.id_like(privacy.written(cell)) for cell in row.values())]
     if dropped:
         judged = judged.filter(pc.invert(pc.is_in(judged.column("_index"), pa.array(dropped, pa.int64()))))
     with registered(con, "_judged", judged), registered(con, "_failures", failures):
@@ -94,11 +94,6 @@ def remember(con: duckdb.DuckDBPyConnection, store: str, combinations: pa.Table,
             SELECT {_fingerprint(combinations.column_names, "c.")}, coalesce(f.failing, []::INTEGER[]) FROM _judged AS c
             LEFT JOIN (SELECT index, list(position ORDER BY position) AS failing FROM _failures GROUP BY index) AS f
               ON f.index = c._index""")
-
-
-def _figure(cell: object) -> str:
-    """A figure as a message writes it (95, not 95.0): its digits are what make it look like an ID."""
-    return str(int(cell)) if isinstance(cell, float) and cell.is_integer() else str(cell)
 
 
 def _fingerprint(columns: list[str], prefix: str = "") -> str:
