@@ -21,8 +21,6 @@ AGE_MINIMUM = re.compile(r"^(\d{1,3}) ?(?:\+|y mas|o mas|and over|or more|years 
 # SDMX codes: Y15T49 is 15 to 49 years, Y_GE15 is 15 years and over.
 SDMX_AGE_RANGE = re.compile(r"^y(\d{1,3})t(\d{1,3})$")
 SDMX_AGE_MINIMUM = re.compile(r"^y ge ?(\d{1,3})$")
-# What a missing-value token is compared without (harmonize_rows.sql's value_compact).
-COMPACT = re.compile(r"[\s\u00a0\u202f]")
 
 
 def harmonize(con: duckdb.DuckDBPyConnection) -> None:
@@ -149,7 +147,7 @@ def _yes_no_resolver() -> Callable[[str], tuple[str | None, str]]:
     published as unknown (NULL), never as no, and not quarantined as an unreadable answer."""
     resolve = _value_resolver("yes_no")
     missing = set(reference.missing_tokens()["compact"])
-    return lambda raw: ("unknown", "") if COMPACT.sub("", raw).lower() in missing else resolve(raw)
+    return lambda raw: ("unknown", "") if reference.compact(raw).lower() in missing else resolve(raw)
 
 
 def _table_resolver(frame: pd.DataFrame, target: str) -> Callable[[str], tuple[str | None, str]]:

@@ -126,8 +126,14 @@ def missing_tokens() -> pd.DataFrame:
     """Tokens that mean "missing", lower-cased without spaces, as SQL compares them."""
     import pandas as pd
 
-    tokens = load("missing_tokens")["token"].str.lower().str.replace(r"\s", "", regex=True)
+    tokens = load("missing_tokens")["token"].map(compact).str.lower()
     return pd.DataFrame({"compact": tokens.drop_duplicates()})
+
+
+def compact(text: str) -> str:
+    """A cell without its spaces (no-break ones included), as harmonize_rows.sql's value_compact:
+    what a missing-value token is compared as."""
+    return re.sub(r"\s", "", text)
 
 
 def _unique_keys(frame: pd.DataFrame, key: str, target: str, what: str) -> pd.DataFrame:
