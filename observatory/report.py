@@ -556,14 +556,14 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
         words.caption(t["scores_title"].format(country=name, first=years[0], last=years[-1]),
                       t["scores_desc"].format(country=name), t["score_units"], t["marts_source"], x_header=t["year"]),
         words.num, 0, 100)
-    instruments = data.instruments_of.get(iso, [])
+    # A gap with no date at all is drawn from the marts' first year, where its unknown starts,
+    # but its start is written "date unknown", never that year (the timeline and the table).
+    instruments = [{**i, "start_unknown": start_unknown(i)} for i in data.instruments_of.get(iso, [])]
     types = {r["instrument_type"]: r for r in _reference("instrument_types.csv")}
     lanes = [(k, words.name(v)) for k, v in types.items() if any(i["instrument_type"] == k for i in instruments)]
     items = []
     for i in instruments:
-        # A gap with no date at all is drawn from the marts' first year, where its unknown
-        # starts, but its start is written "date unknown", never that year.
-        undated = start_unknown(i)
+        undated = i["start_unknown"]
         start = data.first_year if undated else (_year(i["in_force_from"]) or _year(i["adopted_on"]))
         if start is None:
             continue
@@ -597,7 +597,6 @@ def country_context(data: Data, words: Words, country: dict, today: date | None 
     score_rows = [{"year": y, **{f"p_{k}": v for k, v in data.progress.get((iso, y), {}).items()},
                    **{f"l_{k}": v for k, v in data.legislation.get((iso, y), {}).items()},
                    **{f"n_{k}": v for k, v in data.plans.get((iso, y), {}).items()}} for y in reversed(years)]
-    instruments = [{**i, "start_unknown": start_unknown(i)} for i in instruments]
     return {"country": country, "name": name, "scores_chart": scores, "timeline": timeline, "instruments": instruments,
             "types": types, "series": series, "quarantine": quarantine,
             "quarantine_total": sum(data.quarantined_in.get(f, 0) for f in files), "latest": latest,
