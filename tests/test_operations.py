@@ -205,6 +205,15 @@ def parquet_rows(settings) -> int:
     return duckdb.sql(f"SELECT count(*) FROM '{settings.parquet_dir / 'fact_observation.parquet'}'").fetchall()[0][0]
 
 
+def kill_a_run_at(settings, failpoint: str) -> None:
+    """`observatory run` killed (SIGKILL) at a failpoint (observatory/faults.py)."""
+    killed = subprocess.run(
+        [OBSERVATORY, "run", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OBSERVATORY_FAILPOINT": failpoint},
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+
+
 @pytest.mark.parametrize("failpoint", [
     "stage_before_harmonize", "build_before_commit", "publish_before_rename", "publish_between_database_and_parquet",
 ])
@@ -213,11 +222,7 @@ def test_killed_at_any_point_a_run_leaves_the_published_data_whole(settings, fai
     run(settings)
     published = digest(settings.published_db)
     drop(settings, "mimp/b.csv", HEADER + "Perú,2016,femicide_count,124,MIMP\n")
-    killed = subprocess.run(
-        [OBSERVATORY, "run", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "OBSERVATORY_FAILPOINT": failpoint},
-    )
-    assert killed.returncode == -9, killed.stderr[-2000:]
+    kill_a_run_at(settings, failpoint)
     if failpoint == "publish_between_database_and_parquet":
         assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]  # the new database, whole
         assert parquet_rows(settings) == 1  # the old Parquet set, whole
@@ -239,11 +244,7 @@ def test_the_copy_of_a_raw_file_a_killed_run_left_is_removed_by_the_next_run(set
     """A Windows-1252 file is read from a UTF-8 copy; a run killed meanwhile leaves the copy,
     with every cell of the file, which the next run removes before it reads anything."""
     drop(settings, "mimp/a.csv", HEADER + "Perú,2016,femicide_count,124,Ministerio de la Mujer\n", encoding="cp1252")
-    killed = subprocess.run(
-        [OBSERVATORY, "run", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "OBSERVATORY_FAILPOINT": "read_with_a_copy"},
-    )
-    assert killed.returncode == -9, killed.stderr[-2000:]
+    kill_a_run_at(settings, "read_with_a_copy")
     copies = list(settings.temp_dir.glob("*.csv"))
     assert len(copies) == 1 and "Ministerio de la Mujer" in copies[0].read_text(), copies
     run(settings)
@@ -269,7 +270,7 @@ def spilling(folder: Path) -> subprocess.Popen:
 
 
 def spill_files(settings, pid: int) -> list[Path]:
-    return [p for p in settings.temp_dir.rglob(f"duckdb_temp_{pid}_*")]
+    return list(settings.temp_dir.rglob(f"duckdb_temp_{pid}_*"))
 
 
 def test_spill_files_a_killed_run_left_are_removed_by_the_next_run(settings):
@@ -308,11 +309,7 @@ def test_exports_and_report_a_killed_run_did_not_make_are_made_by_the_next_run(s
     drop(settings, "mimp/a.csv", GOOD)
     run(settings)
     drop(settings, "mimp/b.csv", HEADER + "Perú,2016,femicide_count,124,MIMP\n")
-    killed = subprocess.run(
-        [OBSERVATORY, "run", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "OBSERVATORY_FAILPOINT": "outputs_before_making"},
-    )
-    assert killed.returncode == -9, killed.stderr[-2000:]
+    kill_a_run_at(settings, "outputs_before_making")
     exported, page = settings.exports_dir / "fact_observation" / "PER.csv", settings.report_dir / "country" / "PER.html"
     assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
     assert ";2016;" not in exported.read_text(encoding="utf-8-sig") and 'data-value="124.0"' not in page.read_text()
