@@ -275,11 +275,16 @@ def build_marts(settings: Settings) -> dict[str, int] | None:
 def publish(settings: Settings) -> publish_step.PublishSummary | None:
     """Publish the curated tables, then the staff receipts of every file; None when what is
     published is already what the working database holds and the exports and the report were
-    made from it (the files stay byte-identical)."""
+    made from it (the files stay byte-identical). When only the exports or the report are
+    behind the publication, the published files are left as they are (`unchanged`) and what
+    follows makes them."""
     with working_db(settings) as con:
         leftovers.remove(settings.temp_dir)  # also for the nightly marts job, which stages nothing
         if not state.publish_pending(con, settings):
             return None
+        if not state.publication_due(con, settings):
+            log.info("published files current; the exports or the report are behind them")
+            return publish_step.PublishSummary(settings.published_db, settings.parquet_dir, {}, unchanged=True)
         _check_unpassed(con, settings)
         summary = publish_step.publish(con, settings)
         receipts.write_due(con, settings)

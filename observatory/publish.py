@@ -38,6 +38,9 @@ class PublishSummary:
     database: Path
     parquet_dir: Path
     tables: dict[str, int]
+    # Nothing was published again: the files were current, only the exports or the report were
+    # behind them (`tables` is then empty).
+    unchanged: bool = False
 
 
 @lru_cache(maxsize=1)

@@ -138,16 +138,24 @@ def marts_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
 
 
 def publish_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
-    if not settings.published_db.is_file() or not settings.parquet_dir.resolve().is_dir():
+    """Whether the publication or what is made from it (the exports, the report) is behind."""
+    if publication_due(con, settings):
         return True
     if not settings.exports_dir.resolve().is_dir() or not (settings.report_dir / "index.html").is_file():
         return True  # made after each publication
-    return get(con, "published") != published(con, settings) or bool(outputs_behind(con))
+    return bool(outputs_behind(con))
+
+
+def publication_due(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Whether the published database and Parquet files are missing or behind the working database."""
+    if not settings.published_db.is_file() or not settings.parquet_dir.resolve().is_dir():
+        return True
+    return get(con, "published") != published(con, settings)
 
 
 # What pipeline.outputs makes from each publication. Until both are made from the current one
 # (a run killed or failed after publishing, or a publication materialized alone in Dagster),
-# publishing is pending again: the next run publishes (a copy: nothing changed) and makes them.
+# publishing is pending again: the next run leaves the published files as they are and makes them.
 OUTPUTS = ("research_exports", "report")
 
 

@@ -205,14 +205,18 @@ def test_the_report_materializes_alone_and_a_failing_export_lets_it_finish(setti
     assert index.is_file()  # the report was made all the same
 
     # A new file published without the exports and the report (a selection in the UI): they
-    # show the publication before until the next run, nothing new, makes them (publishing again,
-    # a copy); the run after it makes nothing.
+    # show the publication before until the next run, nothing new, makes them (the publication
+    # is materialized unchanged, its files left as they are); the run after it makes nothing.
     drop(settings, "mimp/otra.csv", HEADER + "Perú,2016,femicide_count,124,MIMP\n")
     assert materialize(settings, selection=dg.AssetSelection.assets("published_database").upstream()).success
     exported = settings.exports_dir / "fact_observation" / "PER.csv"
     assert ";2016;" not in exported.read_text(encoding="utf-8-sig")
-    made = {e.asset_key.to_user_string() for e in materialize(settings).get_asset_materialization_events()}
-    assert {"published_database", "research_exports", "report"} <= made
+    published = settings.published_db.read_bytes()
+    events = materialize(settings).get_asset_materialization_events()
+    assert {"published_database", "research_exports", "report"} <= {e.asset_key.to_user_string() for e in events}
+    assert [e.materialization.metadata["unchanged"].value for e in events
+            if e.asset_key.to_user_string() == "published_database"] == [True]
+    assert settings.published_db.read_bytes() == published
     assert ";2016;" in exported.read_text(encoding="utf-8-sig")
     again = materialize(settings)
     assert again.success and not {"published_database", "research_exports"} & {

@@ -304,8 +304,8 @@ def test_spill_files_a_killed_run_left_are_removed_by_the_next_run(settings):
 
 def test_exports_and_report_a_killed_run_did_not_make_are_made_by_the_next_run(settings):
     """Killed after publishing, before the exports and the report: they still show the
-    publication before. The next run finds no new file, but publishes again (the same rows) and
-    makes them; the run after it has nothing to do."""
+    publication before. The next run finds no new file, leaves the published files as they are
+    and makes them; the run after it has nothing to do."""
     drop(settings, "mimp/a.csv", GOOD)
     run(settings)
     drop(settings, "mimp/b.csv", HEADER + "Perú,2016,femicide_count,124,MIMP\n")
@@ -313,9 +313,10 @@ def test_exports_and_report_a_killed_run_did_not_make_are_made_by_the_next_run(s
     exported, page = settings.exports_dir / "fact_observation" / "PER.csv", settings.report_dir / "country" / "PER.html"
     assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
     assert ";2016;" not in exported.read_text(encoding="utf-8-sig") and 'data-value="124.0"' not in page.read_text()
+    published, parquet = digest(settings.published_db), os.readlink(settings.parquet_dir)
     run(settings)
     assert ";2016;" in exported.read_text(encoding="utf-8-sig") and 'data-value="124.0"' in page.read_text()
-    published = digest(settings.published_db)
+    assert digest(settings.published_db) == published and os.readlink(settings.parquet_dir) == parquet  # not published again
     ran = run(settings)
     assert "nuevos o modificados: 0" in ran.output and digest(settings.published_db) == published
 
