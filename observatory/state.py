@@ -147,10 +147,12 @@ def publish_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
 
 
 def publication_due(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
-    """Whether the published database and Parquet files are missing or behind the working database."""
+    """Whether the published database and Parquet files are missing or behind the working
+    database. Curated tables newer than the marts count as behind (a build whose marts were not
+    rebuilt, then the publication materialized alone): publishing then refuses, saying so."""
     if not settings.published_db.is_file() or not settings.parquet_dir.resolve().is_dir():
         return True
-    return get(con, "published") != published(con, settings)
+    return get(con, "published") != published(con, settings) or not marts_current(con, settings)
 
 
 # What pipeline.outputs makes from each publication. Until both are made from the current one
