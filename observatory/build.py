@@ -18,7 +18,7 @@ from observatory.sqltext import registered
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 MARTS_DIR = Path(__file__).parent / "marts"
-CURATED_SQL = ("fact_observation", "dim_country", "dim_indicator", "dim_subnational", "source_layout")
+CURATED_SQL = ("fact_observation", "policy_instrument", "dim_country", "dim_indicator", "dim_subnational", "source_layout")
 # In dependency order: country progress reads the first two, group progress all three.
 MARTS = ("mart_legislation", "mart_national_plan", "mart_country_progress", "mart_group_progress")
 
@@ -74,7 +74,7 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         groups = observation_key.render(AFFECTED_GROUPS)
         con.execute(f"CREATE OR REPLACE TEMP TABLE affected_group AS {groups}{' LIMIT 0' if every_group else ''}")
         con.execute("DELETE FROM observation WHERE source_file IN (SELECT file_path FROM applied_path)")
-        con.execute("DELETE FROM policy_instrument WHERE source_file IN (SELECT file_path FROM applied_path)")
+        con.execute("DELETE FROM policy_instrument_loaded WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM quarantine WHERE source_file IN (SELECT file_path FROM applied_path)")
         con.execute("DELETE FROM file_receipt WHERE file_path IN (SELECT file_path FROM applied_path)")
         con.execute(observation_key.sql_file(SQL_DIR / "load_observations.sql"))

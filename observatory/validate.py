@@ -119,7 +119,7 @@ def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Validat
     finally:
         if not settings.keep_validation_worker:
             validate_worker.discard()  # a run validates once: the worker's memory goes back now
-    observations = summaries[0]
+    observations, instruments = summaries  # in the order of HARMONIZED_TABLES
     before = _problem_count(con)
     con.execute((SQL_DIR / "non_additive_sums.sql").read_text())
     observations.rows_quarantined += _problem_count(con) - before
@@ -127,6 +127,10 @@ def validate(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Validat
     con.execute(observation_key.sql_file(SQL_DIR / "within_file_duplicates.sql"))
     observations.duplicate_rows = _problem_count(con) - before
     observations.rows_quarantined += observations.duplicate_rows
+    before = _problem_count(con)
+    con.execute((SQL_DIR / "within_file_instrument_duplicates.sql").read_text())
+    instruments.duplicate_rows = _problem_count(con) - before
+    instruments.rows_quarantined += instruments.duplicate_rows
     for summary in summaries:
         log.info("%s: %d rows validated, %d quarantined", summary.suite, summary.rows_checked, summary.rows_quarantined)
     return summaries

@@ -68,6 +68,31 @@ def test_bad_policy_rows_are_quarantined_with_their_reason(settings):
     assert query(settings, "SELECT rows_read, rows_loaded, rows_quarantined FROM file_receipt") == [(9, 1, 8)]
 
 
+def test_an_instrument_given_twice_is_published_once(settings):
+    """An instrument is its country, type, identifier and title. Given twice in one file: a repeat
+    with the same details is quarantined, and with other details every line of it. Given by
+    another file (a register re-exported or corrected under another name): the file received
+    last gives it; every file's receipt still counts its lines as loaded."""
+    law = "PER,comprehensive_vaw_law,Ley para prevenir la violencia contra las mujeres,Ley 30364,2015-11-23,,,in_force,,,,,,,El Peruano"
+    plan = "PER,national_plan_vaw,Plan Nacional contra la Violencia de Género,DS 008-2016-MIMP,,2016,{end},in_force,,,,,,,El Peruano"
+    register(settings, law, law, plan.format(end=2021), plan.format(end=2022))
+    assert query(settings, "SELECT source_row, reason_code, message_en FROM quarantine ORDER BY source_row") == [
+        (3, "duplicate_instrument", "Repeated row: line 2 already gives the same instrument with the same details; this one is not loaded."),
+        (4, "conflicting_instrument", "Different details (dates, status, components or source) for the same instrument "
+                                      "(country, type, identifier and title) on lines 4, 5: keep only one."),
+        (5, "conflicting_instrument", "Different details (dates, status, components or source) for the same instrument "
+                                      "(country, type, identifier and title) on lines 4, 5: keep only one.")]
+    assert query(settings, "SELECT source_file, source_row FROM policy_instrument") == [("registro/instrumentos.csv", 2)]
+
+    register(settings, law, name="registro/reexportado.csv")
+    assert query(settings, "SELECT source_file FROM policy_instrument") == [("registro/reexportado.csv",)]
+    register(settings, law.replace("2015-11-23", "2015-11-24"), name="registro/corregido.csv")
+    assert query(settings, "SELECT source_file, adopted_on FROM policy_instrument") == [("registro/corregido.csv", "2015-11-24")]
+    assert query(settings, "SELECT file_path, status, rows_read, rows_loaded, rows_quarantined FROM file_receipt ORDER BY file_path") == [
+        ("registro/corregido.csv", "loaded", 1, 1, 0), ("registro/instrumentos.csv", "partially_loaded", 4, 1, 3),
+        ("registro/reexportado.csv", "loaded", 1, 1, 0)]
+    assert query(settings, "SELECT instruments FROM mart_legislation WHERE country_iso3 = 'PER' AND year = 2016")[0][0].count("30364") == 1
+
 def test_marts_run_to_the_last_complete_year_and_an_empty_country_scores_zero(settings):
     register(settings, "ARG,femicide_offence,Ley 26.791,Ley 26.791,2012-11-14,,,in_force,,,,,,,Boletín Oficial")
     years = LAST_COMPLETE_YEAR - 1994 + 1

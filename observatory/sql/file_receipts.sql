@@ -1,5 +1,5 @@
 -- A row is the receipt of one staged file: what it brought, counted from the rows that reached
--- observation and policy_instrument and from the quarantine (so rows_read = rows_loaded +
+-- observation and policy_instrument_loaded and from the quarantine (so rows_read = rows_loaded +
 -- rows_quarantined is checked, not assumed). A record is a data row, or one cell of a wide
 -- layout; records summed by a layout count one each (observation.records). Rows a layout
 -- leaves out by design are rows_skipped.
@@ -7,7 +7,7 @@ INSERT INTO file_receipt
 WITH counted AS (
     SELECT f.*,
            coalesce((SELECT sum(o.records) FROM observation AS o WHERE o.source_file = f.file_path), 0)
-           + (SELECT count(*) FROM policy_instrument AS i WHERE i.source_file = f.file_path) AS loaded,
+           + (SELECT count(*) FROM policy_instrument_loaded AS i WHERE i.source_file = f.file_path) AS loaded,
            CASE WHEN f.rejected THEN f.rows_read
                 ELSE (SELECT count(*) FROM stage_problem AS p WHERE p.file_id = f.file_id AND p.row_id IS NOT NULL)
            END AS quarantined

@@ -1,6 +1,6 @@
 -- A row is a staged policy-instrument line that passed validation, inserted as loaded, with the
 -- tier of its source read from the source URL (reference/source_tiers.csv).
-INSERT INTO policy_instrument BY NAME
+INSERT INTO policy_instrument_loaded BY NAME
 SELECT h.country_iso3, h.instrument_type, h.title, h.identifier, h.adopted_on, h.in_force_from,
        h.in_force_to, h.status, h.has_budget, h.has_monitoring, h.prevention, h.attention,
        h.sanction, h.reparation, h.source, source_tier(h.source) AS source_tier,

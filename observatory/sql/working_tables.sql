@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
     source_file VARCHAR, source_row INTEGER, reason_code VARCHAR, message_es VARCHAR, message_en VARCHAR
 );
 ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS source_column VARCHAR;
--- One row a loaded policy instrument (law, ratification, plan) of a current file version.
+-- One row an instrument (law, ratification, plan): the line of the file received last that
+-- gives it (policy_instrument.sql, from policy_instrument_loaded).
 CREATE TABLE IF NOT EXISTS policy_instrument (
     country_iso3 VARCHAR, instrument_type VARCHAR, title VARCHAR, identifier VARCHAR,
     adopted_on VARCHAR, in_force_from VARCHAR, in_force_to VARCHAR, status VARCHAR,
@@ -39,6 +40,10 @@ CREATE TABLE IF NOT EXISTS policy_instrument (
 );
 -- The tier of the row's source (official, intergovernmental, secondary, weak), from its URL.
 ALTER TABLE policy_instrument ADD COLUMN IF NOT EXISTS source_tier VARCHAR;
+-- One row a loaded policy-instrument line of a current file version, whichever file gives the
+-- same instrument too: what the receipts count. (A working database made before it had only
+-- policy_instrument, which then held every loaded line.)
+CREATE TABLE IF NOT EXISTS policy_instrument_loaded AS SELECT * FROM policy_instrument;
 -- Every vintage of every observation key: appended when a loaded row gives a key a value it did
 -- not have before; never deleted, so revisions stay visible after a file is replaced.
 CREATE TABLE IF NOT EXISTS observation_history (

@@ -1,0 +1,15 @@
+-- A row of policy_instrument is one instrument of a country: its type, identifier and title.
+-- When several loaded lines give it (a register re-exported or corrected under another name,
+-- a copy whose original was removed, two observatories' files), the line of the file received
+-- last gives it, as for an observation key (ties: the later file path, then the later line).
+-- The other lines stay loaded (policy_instrument_loaded: their files' receipts count them) but
+-- are not published. Within one file an instrument given twice is quarantined
+-- (within_file_instrument_duplicates.sql).
+CREATE OR REPLACE TABLE policy_instrument AS
+SELECT *
+FROM policy_instrument_loaded
+QUALIFY row_number() OVER (
+    PARTITION BY country_iso3, instrument_type, identifier, title
+    ORDER BY received_at DESC, source_file DESC, source_row DESC
+) = 1
+ORDER BY source_file, source_row;
