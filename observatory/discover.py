@@ -9,7 +9,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 
@@ -69,24 +69,32 @@ def list_raw_files(raw_dir: Path) -> list[RawFile]:
     ]
 
 
-def received_contents(published_db: Path) -> dict[str, str]:
+def received_contents(published_db: Path, still_there: Callable[[str, str], bool] | None = None) -> dict[str, str]:
     """sha256 -> the path of the file that brought that content, from the published receipts
     (read only; empty when nothing is published). The sensor, `observatory status` and
     `observatory check` use it, so an identical copy is a duplicate to all three, as to a run."""
     if not published_db.exists():
         return {}
     with duckdb.connect(str(published_db), read_only=True) as con:
-        return content_owners(con)
+        return content_owners(con, still_there)
 
 
-def content_owners(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+def content_owners(con: duckdb.DuckDBPyConnection, still_there: Callable[[str, str], bool] | None = None) -> dict[str, str]:
     """sha256 -> the path of the file that brought that content, from the receipts (file_receipt)
-    of the database `con` opens: the published one, or the working one (a run's receipts)."""
+    of the database `con` opens: the published one, or the working one (a run's receipts). With
+    `still_there(path, sha256)`, only a file still in the raw folder with that content counts, as
+    in a run (`discover`): a copy of a removed file's content is read as new, not a duplicate."""
     rows = con.execute("SELECT sha256, file_path FROM file_receipt WHERE status <> 'duplicate' ORDER BY file_path").fetchall()
     owners: dict[str, str] = {}
     for sha, path in rows:
-        owners.setdefault(sha, path)
+        if still_there is None or still_there(path, sha):
+            owners.setdefault(sha, path)
     return owners
+
+
+def holds(path: Path, sha256: str) -> bool:
+    """Whether `path` is there (a file, or a link, never followed) with this content."""
+    return (path.is_symlink() or path.is_file()) and sha256_of(path) == sha256
 
 
 def discover(con: duckdb.DuckDBPyConnection, raw_dir: Path, everything: bool = False) -> Discovery:

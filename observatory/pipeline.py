@@ -356,7 +356,7 @@ def check_file(path: Path, settings: Settings) -> receipts.Receipt:
     except ValueError:
         rel_path, observatory = path.name, path.parent.name
     raw = RawFile(path, rel_path, observatory, sha256_of(path))
-    duplicate = receipts.duplicate_receipt(raw, settings.published_db)
+    duplicate = receipts.duplicate_receipt(raw, settings.published_db, settings.raw_dir)
     if duplicate is not None:  # what a run would record: the content was already received
         return duplicate
     _remove_stale_check_folders(settings)

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from observatory import layouts, observation_key, registry, small_cells
-from observatory.discover import content_owners, received_contents
+from observatory.discover import content_owners, holds, received_contents
 from observatory.settings import Settings
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -231,13 +231,17 @@ def duplicate_problem(original: str) -> Problem:
     return Problem(None, "duplicate_file", es, en)
 
 
-def duplicate_receipt(raw, published_db: Path) -> Receipt | None:
-    """The receipt of a file whose content another file already brought (as the published
-    receipts say), as a run would record it; None when the content is new or is this file's."""
+def duplicate_receipt(raw, published_db: Path, raw_dir: Path) -> Receipt | None:
+    """The receipt of a file whose content another file still in `raw_dir` already brought (as
+    the published receipts say), as a run would record it; None when the content is new, is this
+    file's, or came with a file since removed (a run reads it again)."""
     from datetime import datetime, timezone
 
-    owner = received_contents(published_db).get(raw.sha256)
-    if owner is None or owner == raw.rel_path:
+    def other_with_it(path: str, sha: str) -> bool:
+        return sha == raw.sha256 and path != raw.rel_path and holds(raw_dir / path, sha)
+
+    owner = received_contents(published_db, other_with_it).get(raw.sha256)
+    if owner is None:
         return None
     return Receipt(raw.rel_path, raw.observatory, raw.sha256, f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
                    "duplicate", 0, 0, 0, institution=registry.institution(raw.observatory),

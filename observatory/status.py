@@ -14,11 +14,12 @@ from observatory.settings import Settings
 def status_report(settings: Settings) -> str:
     """Staff read it: each line in Spanish and English."""
     lines: list[str] = []
-    published: dict[str, str] = {}
+    published: dict[str, tuple[str, str]] = {}  # file path -> (sha256, status)
     if settings.published_db.exists():
         published_at = datetime.fromtimestamp(settings.published_db.stat().st_mtime, timezone.utc)
         with duckdb.connect(str(settings.published_db), read_only=True) as con:
-            published = dict(con.execute("SELECT file_path, sha256 FROM file_receipt").fetchall())
+            published = {path: (sha, status) for path, sha, status in
+                         con.execute("SELECT file_path, sha256, status FROM file_receipt").fetchall()}
             facts, policies, quarantined = con.execute(
                 "SELECT (SELECT count(*) FROM fact_observation), (SELECT count(*) FROM policy_instrument), "
                 "(SELECT count(*) FROM quarantine)"
@@ -48,11 +49,15 @@ def status_report(settings: Settings) -> str:
         lines.append(f"Aún no hay nada publicado en {settings.curated_dir}: ejecute `observatory run`. / "
                      f"Nothing published yet in {settings.curated_dir}: run `observatory run`.")
     present = list_raw_files(settings.raw_dir) if settings.raw_dir.is_dir() else []
-    owners = received_contents(settings.published_db)
-    # A copy of content already received adds nothing: a duplicate, never "waiting" (as in a run).
+    present_sha = {f.rel_path: f.sha256 for f in present}
+    owners = received_contents(settings.published_db, lambda path, sha: present_sha.get(path) == sha)
+    # As a run tells them apart (discover): a copy of content a file still there brought adds
+    # nothing (a duplicate, never "waiting"); one whose original was removed is read as new.
+    received = {f.rel_path for f in present if published.get(f.rel_path, (None,))[0] == f.sha256
+                and (published[f.rel_path][1] != "duplicate" or f.sha256 in owners)}
     copies = [(f, owners[f.sha256]) for f in present
-              if published.get(f.rel_path) != f.sha256 and owners.get(f.sha256, f.rel_path) != f.rel_path]
-    waiting = [f for f in present if published.get(f.rel_path) != f.sha256 and f.sha256 not in owners]
+              if f.rel_path not in received and owners.get(f.sha256, f.rel_path) != f.rel_path]
+    waiting = [f for f in present if f.rel_path not in received and f.sha256 not in owners]
     lines.append("")
     if copies:
         lines.append(f"Copias de contenido ya recibido (duplicados, no aportan nada) / "

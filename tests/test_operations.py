@@ -357,6 +357,16 @@ def test_a_copy_of_received_content_is_a_duplicate_to_the_sensor_status_and_chec
     assert "1 duplicates" in result.output
     assert query(settings, "SELECT status FROM file_receipt WHERE file_path = 'otro/copia.csv'") == [("duplicate",)]
 
+    # The original removed (renamed by hand): the copy is new to status and check, as to the run.
+    (settings.raw_dir / "mimp" / "a.csv").unlink()
+    status = CliRunner().invoke(main, ["status", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
+    assert "otro/copia.csv = " not in status.output and "  otro/copia.csv" in status.output.split("Waiting in")[1]
+    checked = CliRunner().invoke(main, ["check", str(copy), "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
+    assert checked.exit_code == 0 and "duplicate_file" not in checked.output
+    result = run(settings)
+    assert "1 new or changed" in result.output
+    assert query(settings, "SELECT status FROM file_receipt WHERE file_path = 'otro/copia.csv'") == [("loaded",)]
+
 
 def test_the_run_summary_explains_the_quarantine_table(settings):
     drop(settings, "mimp/a.csv", GOOD + "Atlantis,2015,femicide_count,1,MIMP\n")

@@ -151,7 +151,7 @@ def test_same_content_under_another_name_is_a_duplicate_that_adds_nothing(settin
     drop(settings, "mimp/2016.csv", GOOD)
     run(settings)
     copy = drop(settings, "otro/copia.csv", GOOD)
-    checked = json.loads(CliRunner().invoke(main, ["check", str(copy), "--json"]).output)
+    checked = json.loads(CliRunner().invoke(main, ["check", str(copy), "--json", "--raw-dir", str(settings.raw_dir)]).output)
     run(settings)
     assert receipts(settings)["otro/copia.csv"] == ("duplicate", 0, 0, 0)
     assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
