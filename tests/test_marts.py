@@ -22,6 +22,18 @@ def register(settings, *rows: str, name: str = "registro/instrumentos.csv"):
     run(settings)
 
 
+def covering(*countries: str) -> list[str]:
+    """A row for each country that no score counts (a protocol), so that the register covers it: a
+    country the register lists nothing for is unknown in every law and plan component."""
+    return [f"{country},protocol,Protocolo de atención,,2020,,,in_force,,,,,,,Registro de prueba" for country in countries]
+
+
+def every_country() -> list[str]:
+    from observatory import reference
+
+    return list(reference.load("countries")["country_iso3"])
+
+
 def legislation(settings, country: str, year: int) -> tuple:
     return query(settings, """
         SELECT has_belem_do_para, has_comprehensive_law, has_domestic_violence_law, has_femicide_offence,
@@ -93,16 +105,25 @@ def test_an_instrument_given_twice_is_published_once(settings):
         ("registro/reexportado.csv", "loaded", 1, 1, 0)]
     assert query(settings, "SELECT instruments FROM mart_legislation WHERE country_iso3 = 'PER' AND year = 2016")[0][0].count("30364") == 1
 
-def test_marts_run_to_the_last_complete_year_and_an_empty_country_scores_zero(settings):
-    register(settings, "ARG,femicide_offence,Ley 26.791,Ley 26.791,2012-11-14,,,in_force,,,,,,,Boletín Oficial")
+def test_marts_run_to_the_last_complete_year_and_a_country_the_register_lists_nothing_for_is_unknown(settings):
+    register(settings, "ARG,femicide_offence,Ley 26.791,Ley 26.791,2012-11-14,,,in_force,,,,,,,Boletín Oficial",
+             *covering("CUB"))
     years = LAST_COMPLETE_YEAR - 1994 + 1
     for mart in ("mart_legislation", "mart_national_plan", "mart_country_progress"):
         assert query(settings, f"SELECT count(*), count(DISTINCT country_iso3), min(year), max(year), bool_or(provisional) FROM {mart}") == [
             (33 * years, 33, 1994, LAST_COMPLETE_YEAR, False)], mart
     assert query(settings, "SELECT DISTINCT as_of FROM mart_country_progress WHERE year = 2025") == [(date(2025, 12, 31),)]
-    # Cuba is not a party to Belém do Pará and the register has nothing for it: every component is a known no.
+    # Cuba is not a party to Belém do Pará and the register lists no law or plan for it (only a
+    # protocol): every component is a known no. So is every law Argentina's register row is not.
     assert legislation(settings, "CUB", LAST_COMPLETE_YEAR) == (False, False, False, False, False, 0.0)
     assert plan(settings, "CUB", LAST_COMPLETE_YEAR) == (False, False, False, False, 0, 0.0)
+    assert legislation(settings, "ARG", LAST_COMPLETE_YEAR)[1:4] == (False, False, True)
+    # Paraguay is not in this register at all: its silence is not a no. Every law and plan
+    # component is unknown; Belém do Pará still comes from the OAS list of States parties.
+    assert legislation(settings, "PRY", LAST_COMPLETE_YEAR) == (True, None, None, None, None, 100.0)
+    assert plan(settings, "PRY", LAST_COMPLETE_YEAR) == (None, None, None, None, None, None)
+    assert query(settings, "SELECT legislation_known_share, national_plan_known_share, rank_region FROM mart_country_progress "
+                           "WHERE country_iso3 = 'PRY' AND year = ?", [LAST_COMPLETE_YEAR]) == [(0.2, 0.0, None)]
 
 
 def test_a_year_not_over_is_shown_only_when_asked_and_is_provisional(settings, monkeypatch):
@@ -159,13 +180,14 @@ def test_progress_score_ranks_and_change(settings):
     register(settings,
              "URY,belem_do_para_ratification,Convención de Belém do Pará,,1996,,,in_force,,,,,,,OEA",
              "URY,comprehensive_vaw_law,Ley 19.580,Ley 19.580,2017-12-22,,,in_force,,,,,,,IMPO",
-             "ARG,belem_do_para_ratification,Convención de Belém do Pará,,1996,,,in_force,,,,,,,OEA")
+             "ARG,belem_do_para_ratification,Convención de Belém do Pará,,1996,,,in_force,,,,,,,OEA",
+             *covering(*every_country()))
     rows = query(settings, """SELECT country_iso3, legislation_score, national_plan_score, progress_score, rank_region,
                                      rank_subregion, change_vs_previous_year
                               FROM mart_country_progress WHERE year = 2018 AND country_iso3 IN ('URY', 'ARG', 'PER')
                               ORDER BY country_iso3""")
-    # URY: 2 of 5 laws = 40, no plan = 0 -> progress 20; ARG: 20 / 0 -> 10; PER, with no row, is a
-    # party to Belém do Pará by the OAS list (true from 2005): 20 / 0 -> 10, tied with ARG.
+    # URY: 2 of 5 laws = 40, no plan = 0 -> progress 20; ARG: 20 / 0 -> 10; PER, with no law or plan
+    # row, is a party to Belém do Pará by the OAS list (true from 2005): 20 / 0 -> 10, tied with ARG.
     assert rows == [("ARG", 20.0, 0.0, 10.0, 2, 2, 0.0), ("PER", 20.0, 0.0, 10.0, 2, 2, 0.0), ("URY", 40.0, 0.0, 20.0, 1, 1, 0.0)]
     # The law of 22 December 2017 counts in 2017: that is the year of the change.
     assert query(settings, "SELECT change_vs_previous_year FROM mart_country_progress WHERE country_iso3 = 'URY' AND year = 2017") == [(10.0,)]
@@ -186,7 +208,8 @@ def test_group_aggregates_equal_a_hand_computation(settings):
     register(settings,
              "GTM,comprehensive_vaw_law,Ley contra el Femicidio,Decreto 22-2008,2008,,,in_force,,,,,,,Diario de Centro América",
              "MEX,comprehensive_vaw_law,Ley General de Acceso,,2007-02-01,,,in_force,,,,,,,DOF",
-             "MEX,national_plan_vaw,Programa Integral,,,2014,2018,expired,,,,,,,DOF")
+             "MEX,national_plan_vaw,Programa Integral,,,2014,2018,expired,,,,,,,DOF",
+             *covering(*every_country()))
     groups = {row[0]: row[1:] for row in query(settings, """
         SELECT group_code, countries, countries_with_comprehensive_law, countries_with_plan_in_force,
                mean_progress_score, median_progress_score
@@ -378,7 +401,8 @@ def test_a_yes_no_cell_that_says_it_is_not_known_is_unknown_not_no_nor_an_error(
 
 
 def test_a_state_party_without_a_sourced_date_is_unknown_never_false(settings):
-    register(settings, "BRA,belem_do_para_ratification,Convención de Belém do Pará,OEA A-61,1995-11-27,,,in_force,,,,,,,OEA")
+    register(settings, "BRA,belem_do_para_ratification,Convención de Belém do Pará,OEA A-61,1995-11-27,,,in_force,,,,,,,OEA",
+             *covering("BOL", "CUB"))
     rows = {row[0]: row[1:] for row in query(settings, """
         SELECT country_iso3 || ':' || year, has_belem_do_para, belem_do_para_basis, legislation_score, legislation_known_share
         FROM mart_legislation WHERE country_iso3 IN ('BOL', 'BRA', 'CUB') AND year IN (1994, 2000, 2005)""")}
@@ -399,7 +423,8 @@ def test_ranks_leave_out_countries_with_too_little_known(settings):
                  for kind in ("comprehensive_vaw_law", "domestic_violence_law", "femicide_offence",
                               "political_violence_law", "national_plan_vaw")]
     register(settings, *not_known,
-             "ARG,comprehensive_vaw_law,Ley 26.485,Ley 26.485,2009-03-11,,,in_force,,,,,,,InfoLEG")
+             "ARG,comprehensive_vaw_law,Ley 26.485,Ley 26.485,2009-03-11,,,in_force,,,,,,,InfoLEG",
+             *covering(*every_country()))
     bol, arg = (query(settings, """
         SELECT progress_score, progress_known_share, rank_region, rank_subregion
         FROM mart_country_progress WHERE country_iso3 = ? AND year = 2010""", [country])[0] for country in ("BOL", "ARG"))

@@ -8,6 +8,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from observatory import reference
 from observatory.cli import main
 from observatory.report import build
 from tests.conftest import HEADER, drop, query, run
@@ -34,7 +35,11 @@ AUDIT_REGISTER = (AUDIT_HEADER
                   + "".join(f"Haití,{kind},Loi {kind},,2010,,,not_known,,,,,,,Registre\n" for kind in (
                       "comprehensive_vaw_law", "domestic_violence_law", "femicide_offence", "political_violence_law"))
                   + "Haití,national_plan_vaw,Plan national 2017-2027,,2017-01-24,2017,2027,in_force,,,,,,,Nations Unies\n"
-                  + "Nicaragua,domestic_violence_law,Código Penal (Ley 641),Ley 641,,2008-07-09,,not_known,,,,,,,F. Bautista\n")
+                  + "Nicaragua,domestic_violence_law,Código Penal (Ley 641),Ley 641,,2008-07-09,,not_known,,,,,,,F. Bautista\n"
+                  # Every other country: a row no score counts (a family-violence plan), so that the
+                  # register covers it (one it lists no law or plan of is unknown throughout).
+                  + "".join(f"{iso},family_violence_plan,Política de la familia,,2020,,,in_force,,,,,,,Registro de prueba\n"
+                            for iso in reference.load("countries")["country_iso3"] if iso not in ("PER", "CHL", "HTI", "NIC")))
 # Register rows not known (status not_known) as the register writes them: a gap with no date at
 # all states none (Bolivia's plan; Uruguay's strategy to 2030, with its end); a dated one keeps
 # its date (Chile), and so does one dated by a bare year and nothing else (Paraguay's first plan,

@@ -4,7 +4,9 @@
 -- legislation score (0-100) over the known components with the weights of
 -- reference/score_weights.csv, beside the weighted share of components known.
 -- instruments lists the register rows behind the yes and unknown answers (type, number, status,
--- source tier); policy_instrument has their sources. Unknown, never no: a component is unknown where the register says so (status not_known), and a
+-- source tier); policy_instrument has their sources. Unknown, never no: a component is unknown where the register says so (status not_known),
+-- every law is unknown for a country the register lists nothing for (no row of any type: its
+-- silence is not a no), and a
 -- State party to Belém do Pará with no sourced date is unknown until the year by which every
 -- current party had joined (reference/groups.csv), true from then on (basis group_membership).
 CREATE OR REPLACE TABLE mart_legislation AS
@@ -14,6 +16,7 @@ WITH years AS (
 ),
 in_force AS (
     SELECT c.country_iso3, y.year, y.as_of, i.instrument_type, coalesce(i.status = 'not_known', false) AS not_known,
+           c.country_iso3 IN (SELECT country_iso3 FROM policy_instrument) AS covered,
            i.instrument_type || ' ' || coalesce(i.identifier, i.title) || ' (' || coalesce(i.status, 'status not stated')
              || ', source ' || coalesce(i.source_tier, 'unclassified') || ')' AS described
     FROM dim_country AS c
@@ -27,13 +30,13 @@ stated AS (
            bool_or(instrument_type = 'belem_do_para_ratification' AND NOT not_known) AS belem_yes,
            bool_or(instrument_type = 'belem_do_para_ratification' AND not_known) AS belem_unknown,
            yes_unknown_no(bool_or(instrument_type = 'comprehensive_vaw_law' AND NOT not_known),
-                          bool_or(instrument_type = 'comprehensive_vaw_law' AND not_known)) AS has_comprehensive_law,
+                          bool_or(instrument_type = 'comprehensive_vaw_law' AND not_known) OR NOT bool_and(covered)) AS has_comprehensive_law,
            yes_unknown_no(bool_or(instrument_type = 'domestic_violence_law' AND NOT not_known),
-                          bool_or(instrument_type = 'domestic_violence_law' AND not_known)) AS has_domestic_violence_law,
+                          bool_or(instrument_type = 'domestic_violence_law' AND not_known) OR NOT bool_and(covered)) AS has_domestic_violence_law,
            yes_unknown_no(bool_or(instrument_type = 'femicide_offence' AND NOT not_known),
-                          bool_or(instrument_type = 'femicide_offence' AND not_known)) AS has_femicide_offence,
+                          bool_or(instrument_type = 'femicide_offence' AND not_known) OR NOT bool_and(covered)) AS has_femicide_offence,
            yes_unknown_no(bool_or(instrument_type = 'political_violence_law' AND NOT not_known),
-                          bool_or(instrument_type = 'political_violence_law' AND not_known)) AS has_political_violence_law,
+                          bool_or(instrument_type = 'political_violence_law' AND not_known) OR NOT bool_and(covered)) AS has_political_violence_law,
            string_agg(described, '; ' ORDER BY described) FILTER (
                WHERE instrument_type IN ('belem_do_para_ratification', 'comprehensive_vaw_law', 'domestic_violence_law',
                                          'femicide_offence', 'political_violence_law')) AS instruments

@@ -7,7 +7,8 @@
 -- plans lists the plans in force (type, number or title, status, source tier).
 -- A flag is yes when a plan in force says yes, no when no plan is in force or every plan in force
 -- says no, and unknown when a plan in force leaves it blank and none says yes. The four response
--- areas count as a quarter of the areas_covered component each.
+-- areas count as a quarter of the areas_covered component each. Every component is unknown for a
+-- country the register lists nothing for (no row of any type: its silence is not a no).
 CREATE OR REPLACE TABLE mart_national_plan AS
 WITH years AS (
     SELECT CAST(range AS INTEGER) AS year, judged_on(CAST(range AS INTEGER)) AS as_of
@@ -21,6 +22,7 @@ plans AS (
 ),
 in_force AS (
     SELECT c.country_iso3, y.year, y.as_of, p.instrument_type, coalesce(p.status = 'not_known', false) AS not_known,
+           c.country_iso3 IN (SELECT country_iso3 FROM policy_instrument) AS covered,
            p.has_budget, p.has_monitoring, p.prevention, p.attention, p.sanction, p.reparation,
            p.instrument_type || ' ' || coalesce(p.identifier, p.title) || ' (' || coalesce(p.status, 'status not stated')
              || ', source ' || coalesce(p.source_tier, 'unclassified') || ')' AS described
@@ -34,7 +36,7 @@ stated AS (
     -- Per country-year: is a plan known in force, is that unknown, and each flag over the plans in force.
     SELECT country_iso3, year, as_of,
            coalesce(bool_or(instrument_type IS NOT NULL AND NOT not_known), false) AS known_plan,
-           coalesce(bool_or(not_known), false) AS unknown_plan,
+           coalesce(bool_or(not_known), false) OR NOT bool_and(covered) AS unknown_plan,
            coalesce(bool_or(instrument_type = 'national_plan_vaw' AND NOT not_known), false) AS known_specific,
            bool_or(has_budget) FILTER (WHERE NOT not_known) AS any_budget,
            bool_or(has_budget IS NULL) FILTER (WHERE instrument_type IS NOT NULL AND NOT not_known) AS blank_budget,
