@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -18,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from observatory import observation_key, privacy, validate_worker, verdicts
+from observatory import observation_key, privacy, reference, validate_worker, verdicts
 from observatory.staging import HARMONIZED_TABLES, PROBLEM_SCHEMA
 from observatory.settings import Settings
 from observatory.sqltext import registered, sql_identifier
@@ -447,6 +448,9 @@ def _details(row: dict, meta: dict, parameters: dict, dialect: tuple[str, str]) 
         "range_min": _text(row.get("range_min")),
         "range_max": _text(row.get("range_max")) or "∞",
         "expected": _text(row.get("unit")),
+        # the indicator's unit as staff write it in each language (units.csv), not its code
+        "expected_es": _unit_name(_text(row.get("unit")), "name_es"),
+        "expected_en": _unit_name(_text(row.get("unit")), "name_en"),
         "min_year": parameters["min_year"],
         "max_year": parameters["max_year"],
         "delimiter": {"\t": "tab"}.get(delimiter, delimiter),
@@ -458,6 +462,12 @@ def _details(row: dict, meta: dict, parameters: dict, dialect: tuple[str, str]) 
         "grouping_es": " y el punto agrupa miles (12.345 = doce mil trescientos cuarenta y cinco)" if comma else "",
         "grouping_en": " and the dot groups thousands (12.345 = twelve thousand three hundred forty-five)" if comma else "",
     }
+
+
+@lru_cache(maxsize=None)
+def _unit_name(unit: str, language: str) -> str:
+    names = reference.load("units").set_index("unit")[language]
+    return str(names.get(unit, unit))
 
 
 def _text(value: object) -> str:

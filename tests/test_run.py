@@ -78,6 +78,10 @@ def test_a_unit_that_contradicts_the_indicator_is_quarantined(settings):
     drop(settings, "obs/u.csv", "country,year,indicator,value,unit\nPER,2015,femicide_rate,1.5,%\nPER,2015,femicide_count,3,kg\n")
     run(settings)
     assert query(settings, "SELECT source_row, reason_code FROM quarantine ORDER BY 1") == [(2, "unit_mismatch"), (3, "unit_mismatch")]
+    # The unit expected is named as staff write it in each language, not by its code.
+    assert query(settings, "SELECT message_es, message_en FROM quarantine WHERE source_row = 2") == [(
+        "La unidad «%» no corresponde al indicador femicide_rate (unidad esperada: por cada 100.000 mujeres).",
+        "Unit '%' does not match indicator femicide_rate (expected unit: per 100,000 women).")]
 
 
 def test_rejected_files_get_a_receipt_and_one_quarantine_row(settings):
