@@ -236,6 +236,11 @@ class Words:
     def name(self, row: dict) -> str:
         return row.get(f"name_{self.language}") or row.get("name_en") or ""
 
+    def unit(self, indicator: dict) -> str:
+        """An indicator's unit as the page's language writes it (dim_indicator's unit names;
+        the code where a database published before them has none)."""
+        return indicator.get(f"unit_name_{self.language}") or indicator.get("unit") or ""
+
     def caption(self, title: str, description: str, units: str, source: str, **extra: str) -> Caption:
         return Caption(title, description, units, source, {**self.t, **extra})
 
@@ -650,9 +655,10 @@ def indicator_series(data: Data, words: Words, country: dict) -> list[dict]:
         if national:
             chart = charts.lines([(s, [(o["year"], o["value"]) for o in national if o["source"] == s]) for s in sources],
                                  words.caption(t["series_title"].format(indicator=label, country=name), t["series_desc"],
-                                               indicator.get("unit") or "", "; ".join(sources), x_header=t["year"]),
+                                               words.unit(indicator), "; ".join(sources), x_header=t["year"]),
                                  words.num, 0, None, {(o["source"], o["year"]) for o in national if withheld(o)})
-        rows = [{**o, "vintages": data.vintages.get((iso, None, o["year"], code, o["source"]), 1),
+        rows = [{**o, "unit": words.unit(indicator) or o["unit"],
+                 "vintages": data.vintages.get((iso, None, o["year"], code, o["source"]), 1),
                  "flag_names": [t["flag_names"].get(f, f) for f in (o["flags"] or "").split(";") if f]} for o in national]
         maps = []
         for source in sorted({o["source"] for o in sub}):
@@ -663,7 +669,7 @@ def indicator_series(data: Data, words: Words, country: dict) -> list[dict]:
             high = max((v for v in values.values() if v is not None), default=1)  # every cell may be suppressed
             maps.append(charts.heatmap([(u, data.subnational_names.get(u, u), None) for u in units], years, values,
                                        words.caption(t["subnational_title"].format(indicator=label, country=name, source=source),
-                                                     t["subnational_desc"], indicator.get("unit") or "", source,
+                                                     t["subnational_desc"], words.unit(indicator), source,
                                                      row_header=t["subnational"]), words.num, 0, high or 1,
                                        {(o["subnational_code"], o["year"]) for o in these if withheld(o)}))
         out.append({"code": code, "label": label, "unit": indicator.get("unit"), "chart": chart, "rows": rows,

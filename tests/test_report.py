@@ -414,6 +414,10 @@ def test_a_country_page_shows_the_marts_figures(published):
     assert text_of(english, "progress-score") == (f"{score:.1f}" if not float(score).is_integer() else str(int(score)))
     series = text_of(page, "series-femicide_count")
     assert "2015 95" in series and "2016 124" in series and "MIMP" in series
+    # The unit as each language writes it (dim_indicator), never its code.
+    assert "número" in series and "count" not in series and "count" in text_of(english, "series-femicide_count")
+    assert query(published, "SELECT unit, unit_name_es, unit_name_en FROM dim_indicator WHERE indicator_code = 'femicide_rate'") == [
+        ("per_100k_women", "por cada 100.000 mujeres", "per 100,000 women")]
     assert "missing_value" in text_of(page, "quarantine")  # the row of its file set aside
 
 
