@@ -138,20 +138,21 @@ def check(con: duckdb.DuckDBPyConnection, relation: str, width: int, head: list[
     header_rows = layout.header_rows if layout else 1
     header = head[:header_rows]
     dropped, numeric = _positions(layout, header)
+    found: dict[int, str] = {}  # position -> kind: every column at fault, so staff mend them all at once
     for position in range(width):
         if position in dropped:
             continue
-        for row in header:
-            kind = column_kind(row[position]) if position < len(row) else None
-            if kind:
-                raise _rejection(con, relation, header_rows, titles, kind, _labels(header, width)[position], position)
+        kind = next((kind for row in header if position < len(row) and (kind := column_kind(row[position]))), None)
+        if kind:
+            found[position] = kind
+    scanned = f"SELECT * FROM ({relation}) QUALIFY row_number() OVER (ORDER BY rec) > {int(titles)}"
     for position in range(width):
-        if position in dropped:
+        if position in dropped or position in found:
             continue
         if position in scan.hits["any"] or (position in scan.hits["text"] and position not in numeric):
-            scanned = f"SELECT * FROM ({relation}) QUALIFY row_number() OVER (ORDER BY rec) > {int(titles)}"
-            kind = _kind_of(con, scanned, position, numeric=position in numeric)
-            raise _rejection(con, relation, header_rows, titles, kind, _labels(header, width)[position], position)
+            found[position] = _kind_of(con, scanned, position, numeric=position in numeric)
+    if found:
+        raise _rejection(con, relation, header_rows, titles, found, _labels(header, width))
 
 
 def _kind_of(con: duckdb.DuckDBPyConnection, relation: str, position: int, numeric: bool) -> str:
@@ -199,14 +200,20 @@ def _labels(header: list[list[str]], width: int) -> list[str]:
     return labels
 
 
-def _rejection(con: duckdb.DuckDBPyConnection, relation: str, header_rows: int, titles: int, kind: str,
-               label: str, position: int) -> FileRejected:
+def _rejection(con: duckdb.DuckDBPyConnection, relation: str, header_rows: int, titles: int,
+               found: dict[int, str], labels: list[str]) -> FileRejected:
+    """The file's rejection: the first column at fault in the message's fields (`column`,
+    `kind`), the others after it (`more_es`, `more_en`)."""
     rows = con.execute(f"SELECT count(*) FROM ({relation})").fetchall()[0][0]
+    (position, kind), *others = sorted(found.items())
     kind_es, kind_en = _kinds()[kind]
-    log.info("personal data (%s) in column #%d: file rejected", kind, position + 1)
+    log.info("personal data (%s) in column%s: file rejected", ", ".join(sorted(set(found.values()))),
+             "s " + ", ".join(f"#{p + 1}" for p in sorted(found)) if others else f" #{position + 1}")
     return FileRejected("personal_data", rows_read=max(0, rows - header_rows - titles),
-                        rows_skipped=titles, column=label, kind=kind,
-                        kind_es=kind_es, kind_en=kind_en)
+                        rows_skipped=titles, column=labels[position], kind=kind,
+                        kind_es=kind_es, kind_en=kind_en,
+                        more_es="".join(f"; también en la columna {labels[p]} ({_kinds()[k][0]})" for p, k in others),
+                        more_en="".join(f"; also in column {labels[p]} ({_kinds()[k][1]})" for p, k in others))
 
 
 # A quarantined cell longer than this is never quoted: a mistyped country, unit or figure is short.

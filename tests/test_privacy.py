@@ -76,6 +76,17 @@ def test_a_value_that_identifies_a_person_rejects_the_whole_file(tmp_path, label
     assert value not in repr(outcome.rejection.details)
 
 
+def test_every_column_at_fault_is_named_at_once(tmp_path):
+    """Staff mend every column in one go: the message names each, with its kind, never a value."""
+    outcome, staged = read_one(tmp_path, "country,year,indicator,value,source,notes,DNI\n"
+                               "PER,2015,femicide_count,95,\"MIMP, consultas al 987654321\",ana.planted.quispe@example.org,\n")
+    details = outcome.rejection.details
+    assert (details["column"], details["kind"], staged) == ("source (#5)", "phone", 0)
+    assert details["more_en"] == "; also in column notes (#6) (e-mail addresses); also in column DNI (#7) (identity document numbers)"
+    assert details["more_es"].startswith("; también en la columna notes (#6) (")
+    assert "987654321" not in repr(details) and "quispe" not in repr(details)
+
+
 @pytest.mark.parametrize("batch_rows", [1, 2, 100_000])
 def test_personal_data_in_a_later_batch_or_after_a_title_row_is_found(tmp_path, monkeypatch, batch_rows):
     """Values are scanned as each batch is parsed: a title row above the header is skipped in
