@@ -69,6 +69,11 @@ def status_report(settings: Settings) -> str:
         lines += [f"  {f.rel_path}" for f in waiting]
     else:
         lines.append(f"Nada en espera en {settings.raw_dir}. / Nothing waiting in {settings.raw_dir}.")
+    if gone := sorted(set(published) - set(present_sha)):
+        lines.append(f"Publicados, pero ya no están en {settings.raw_dir} (siguen publicados: ninguna ejecución retira un "
+                     f"archivo; reemplácelo por uno corregido) / Published, but no longer in {settings.raw_dir} (still "
+                     f"published: no run withdraws a file; replace it with a corrected one): {len(gone)}")
+        lines += [f"  {path}" for path in gone]
     errors = layouts.layout_errors()
     if errors:
         lines += ["", f"Formatos de fuente omitidos por errores / layouts skipped for errors ({layouts.deployment_dir()}):"]

@@ -361,6 +361,7 @@ def test_a_copy_of_received_content_is_a_duplicate_to_the_sensor_status_and_chec
     (settings.raw_dir / "mimp" / "a.csv").unlink()
     status = CliRunner().invoke(main, ["status", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
     assert "otro/copia.csv = " not in status.output and "  otro/copia.csv" in status.output.split("Waiting in")[1]
+    assert status.output.split("no longer in")[1].splitlines()[1:] == ["  mimp/a.csv"]
     checked = CliRunner().invoke(main, ["check", str(copy), "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
     assert checked.exit_code == 0 and "duplicate_file" not in checked.output
     result = run(settings)
