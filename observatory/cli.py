@@ -89,9 +89,13 @@ def check(file: Path, as_json: bool, raw_dir: Path | None, curated_dir: Path | N
     whole file would be rejected or is a copy of content already received (a duplicate)."""
     _quiet_logging()
     from observatory.pipeline import check_file
+    from observatory.receipts import already_received
 
-    receipt = check_file(file, Settings.resolve(raw_dir, curated_dir))
+    settings = Settings.resolve(raw_dir, curated_dir)
+    receipt = check_file(file, settings)
     click.echo(receipt.to_json() if as_json else receipt.to_markdown())
+    if note := already_received(settings.published_db, receipt):
+        click.echo(note, err=True)  # beside the receipt, never inside --json's output
     sys.exit({"loaded": 0, "partially_loaded": 1}.get(receipt.status, 2))  # 2: rejected, or a duplicate (nothing would load)
 
 

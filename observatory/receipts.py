@@ -248,6 +248,21 @@ def duplicate_receipt(raw, published_db: Path, raw_dir: Path) -> Receipt | None:
                    problems=[duplicate_problem(owner)])
 
 
+def already_received(published_db: Path, receipt: Receipt) -> str | None:
+    """A line for staff when a run would not read the checked file again: the same path with the
+    same content is published already (the receipt shown is what it gave then, checked again)."""
+    if not published_db.is_file():
+        return None
+    with duckdb.connect(str(published_db), read_only=True) as con:
+        found = con.execute("SELECT strftime(received_at, '%Y-%m-%d %H:%M') FROM file_receipt "
+                            "WHERE file_path = ? AND sha256 = ? AND status <> 'duplicate'",
+                            [receipt.file_path, receipt.sha256]).fetchall()
+    if not found:
+        return None
+    return (f"Ya recibido sin cambios el {found[0][0]} (UTC) y publicado: una ejecución no lo volverá a leer. / "
+            f"Already received unchanged on {found[0][0]} (UTC) and published: a run will not read it again.")
+
+
 def write_due(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """One .md and one .json per file under receipts_dir, mirroring data/raw/, for the files
     applied since receipts were last written (table receipt_due); a receipt is rewritten only

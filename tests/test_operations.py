@@ -367,6 +367,10 @@ def test_a_copy_of_received_content_is_a_duplicate_to_the_sensor_status_and_chec
     result = run(settings)
     assert "1 new or changed" in result.output
     assert query(settings, "SELECT status FROM file_receipt WHERE file_path = 'otro/copia.csv'") == [("loaded",)]
+    # Checked again once loaded: the receipt, and a line that says a run will not read it again.
+    checked = CliRunner().invoke(main, ["check", str(copy), "--json", "--raw-dir", str(settings.raw_dir),
+                                        "--curated-dir", str(settings.curated_dir)])
+    assert json.loads(checked.stdout)["status"] == "loaded" and "Already received unchanged on" in checked.stderr
 
 
 def test_the_run_summary_explains_the_quarantine_table(settings):
