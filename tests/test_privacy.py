@@ -29,7 +29,8 @@ PLANTED_VALUES = {
     "phone_grouped": "(01) 555-1234",
     "phone_area_code": "MIMP (01) 4261234",
     "phone_trunk": "01-4261234",
-    "phone_among_words": "MIMP, consultas al 987654321",
+    "phone_after_a_word": "MIMP, consultas al 987654321",
+    "phone_to_call": "Contacto: 987654321",
     "dni_in_words": "DNI N° 45678912",
     "curp": "PEGA850101MDFRRN09",
     "rfc": "PEGA850101AB1",
@@ -52,7 +53,7 @@ KIND = {"email": "email", "curp": "id_number", "rfc": "id_number", "cpf": "id_nu
         "address_en": "address", "dni_in_words": "id_number", "cedula_cri": "id_number", "dui": "id_number",
         "cedula_dom": "id_number", "dpi": "id_number", "cedula_ven": "id_number", "dni_dotted": "id_number",
         "phone": "phone", "phone_in_words": "phone", "phone_grouped": "phone", "phone_area_code": "phone",
-        "phone_trunk": "phone", "phone_among_words": "phone"}
+        "phone_trunk": "phone", "phone_after_a_word": "phone", "phone_to_call": "phone"}
 
 
 def read_one(tmp_path: Path, content: str | bytes, name: str = "file.csv"):
@@ -128,7 +129,9 @@ def test_ordinary_columns_are_not_taken_for_personal_data(column):
     "No. 27 of 2015", "Chapter 178", "St. Kitts and Nevis Act No. 3 of 2000", "2015-2016", "09-04-1996",
     "https://www.oas.org/es/mesecvi/", "Boletín Oficial 28370, 09-04-1996", "Art. 21 LPVCM", "Belize Police Department",
     "ISBN 9789213580095", "Boletín 20190315", "https://datos.gob.mx/busca/dataset/123456789", "doi:10.18356/16805078-es",
-    "ENDES 2019, 1,234,567 hogares", "Informe 2015-2016, p. 1234567-89",
+    "ENDES 2019, 1,234,567 hogares", "Informe 2015-2016, p. 1234567-89", "Población femenina: 16589023 (INEI 2020)",
+    "CENSO 2017 31237385 habitantes", "Presupuesto: 45000000 soles", "BCN Ley Chile, idNorma 1018066", "MIMP (RUC 20336951527)",
+    "CVE 5374223 DOF", "Tabla (1) 1234567 casos", "Oficio 012-20190315 MIMP", "Línea de base 2015-2020", "Consultas 2019-2020",
 ])
 def test_ordinary_citations_and_figures_are_not_taken_for_personal_data(tmp_path, text):
     outcome, _ = read_one(tmp_path, CONTRACT + f"PER,2015,femicide_count,95,\"{text}\",\"{text}\"\n")
