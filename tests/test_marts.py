@@ -23,9 +23,10 @@ def register(settings, *rows: str, name: str = "registro/instrumentos.csv"):
 
 
 def covering(*countries: str) -> list[str]:
-    """A row for each country that no score counts (a protocol), so that the register covers it: a
-    country the register lists nothing for is unknown in every law and plan component."""
-    return [f"{country},protocol,Protocolo de atención,,2020,,,in_force,,,,,,,Registro de prueba" for country in countries]
+    """A row for each country that no score counts (a family-violence plan: recorded, not counted
+    as a VAW plan), so that the register covers it: a country the register lists no law or plan
+    for is unknown in every law and plan component."""
+    return [f"{country},family_violence_plan,Política de la familia,,2020,,,in_force,,,,,,,Registro de prueba" for country in countries]
 
 
 def every_country() -> list[str]:
@@ -105,21 +106,24 @@ def test_an_instrument_given_twice_is_published_once(settings):
         ("registro/reexportado.csv", "loaded", 1, 1, 0)]
     assert query(settings, "SELECT instruments FROM mart_legislation WHERE country_iso3 = 'PER' AND year = 2016")[0][0].count("30364") == 1
 
-def test_marts_run_to_the_last_complete_year_and_a_country_the_register_lists_nothing_for_is_unknown(settings):
+def test_marts_run_to_the_last_complete_year_and_a_country_the_register_lists_no_law_or_plan_of_is_unknown(settings):
     register(settings, "ARG,femicide_offence,Ley 26.791,Ley 26.791,2012-11-14,,,in_force,,,,,,,Boletín Oficial",
+             "PRY,belem_do_para_ratification,Convención de Belém do Pará,,1995-10-18,,,in_force,,,,,,,OEA",
+             "PRY,protocol,Protocolo de atención,,2020,,,in_force,,,,,,,Registro de prueba",
              *covering("CUB"))
     years = LAST_COMPLETE_YEAR - 1994 + 1
     for mart in ("mart_legislation", "mart_national_plan", "mart_country_progress"):
         assert query(settings, f"SELECT count(*), count(DISTINCT country_iso3), min(year), max(year), bool_or(provisional) FROM {mart}") == [
             (33 * years, 33, 1994, LAST_COMPLETE_YEAR, False)], mart
     assert query(settings, "SELECT DISTINCT as_of FROM mart_country_progress WHERE year = 2025") == [(date(2025, 12, 31),)]
-    # Cuba is not a party to Belém do Pará and the register lists no law or plan for it (only a
-    # protocol): every component is a known no. So is every law Argentina's register row is not.
+    # Cuba is not a party to Belém do Pará and the register lists no law or plan in force for it
+    # (a family-violence plan no score counts): every component is a known no. So is every law
+    # Argentina's register row is not.
     assert legislation(settings, "CUB", LAST_COMPLETE_YEAR) == (False, False, False, False, False, 0.0)
     assert plan(settings, "CUB", LAST_COMPLETE_YEAR) == (False, False, False, False, 0, 0.0)
     assert legislation(settings, "ARG", LAST_COMPLETE_YEAR)[1:4] == (False, False, True)
-    # Paraguay is not in this register at all: its silence is not a no. Every law and plan
-    # component is unknown; Belém do Pará still comes from the OAS list of States parties.
+    # The register lists no law or plan of Paraguay, only its ratification and a protocol: its
+    # silence is not a no. Every law and plan component is unknown.
     assert legislation(settings, "PRY", LAST_COMPLETE_YEAR) == (True, None, None, None, None, 100.0)
     assert plan(settings, "PRY", LAST_COMPLETE_YEAR) == (None, None, None, None, None, None)
     assert query(settings, "SELECT legislation_known_share, national_plan_known_share, rank_region FROM mart_country_progress "
@@ -402,7 +406,7 @@ def test_a_yes_no_cell_that_says_it_is_not_known_is_unknown_not_no_nor_an_error(
 
 def test_a_state_party_without_a_sourced_date_is_unknown_never_false(settings):
     register(settings, "BRA,belem_do_para_ratification,Convención de Belém do Pará,OEA A-61,1995-11-27,,,in_force,,,,,,,OEA",
-             *covering("BOL", "CUB"))
+             *covering("BOL", "BRA", "CUB"))
     rows = {row[0]: row[1:] for row in query(settings, """
         SELECT country_iso3 || ':' || year, has_belem_do_para, belem_do_para_basis, legislation_score, legislation_known_share
         FROM mart_legislation WHERE country_iso3 IN ('BOL', 'BRA', 'CUB') AND year IN (1994, 2000, 2005)""")}

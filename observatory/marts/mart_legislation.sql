@@ -5,8 +5,8 @@
 -- reference/score_weights.csv, beside the weighted share of components known.
 -- instruments lists the register rows behind the yes and unknown answers (type, number, status,
 -- source tier); policy_instrument has their sources. Unknown, never no: a component is unknown where the register says so (status not_known),
--- every law is unknown for a country the register lists nothing for (no row of any type: its
--- silence is not a no), and a
+-- every law is unknown for a country the register lists no law or plan for (its silence is not a
+-- no), and a
 -- State party to Belém do Pará with no sourced date is unknown until the year by which every
 -- current party had joined (reference/groups.csv), true from then on (basis group_membership).
 CREATE OR REPLACE TABLE mart_legislation AS
@@ -16,7 +16,10 @@ WITH years AS (
 ),
 in_force AS (
     SELECT c.country_iso3, y.year, y.as_of, i.instrument_type, coalesce(i.status = 'not_known', false) AS not_known,
-           c.country_iso3 IN (SELECT country_iso3 FROM policy_instrument) AS covered,
+           -- the register covers the country when it lists a law or a plan of it (not_known rows too): a
+           -- Belém do Pará ratification (the OAS list gives those) or a protocol alone does not
+           c.country_iso3 IN (SELECT i.country_iso3 FROM policy_instrument AS i JOIN ref_instrument_type AS t USING (instrument_type)
+                              WHERE t.family IN ('legislation', 'plan', 'plan_other')) AS covered,
            i.instrument_type || ' ' || coalesce(i.identifier, i.title) || ' (' || coalesce(i.status, 'status not stated')
              || ', source ' || coalesce(i.source_tier, 'unclassified') || ')' AS described
     FROM dim_country AS c

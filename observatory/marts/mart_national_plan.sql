@@ -8,7 +8,7 @@
 -- A flag is yes when a plan in force says yes, no when no plan is in force or every plan in force
 -- says no, and unknown when a plan in force leaves it blank and none says yes. The four response
 -- areas count as a quarter of the areas_covered component each. Every component is unknown for a
--- country the register lists nothing for (no row of any type: its silence is not a no).
+-- country the register lists no law or plan for (its silence is not a no).
 CREATE OR REPLACE TABLE mart_national_plan AS
 WITH years AS (
     SELECT CAST(range AS INTEGER) AS year, judged_on(CAST(range AS INTEGER)) AS as_of
@@ -22,7 +22,10 @@ plans AS (
 ),
 in_force AS (
     SELECT c.country_iso3, y.year, y.as_of, p.instrument_type, coalesce(p.status = 'not_known', false) AS not_known,
-           c.country_iso3 IN (SELECT country_iso3 FROM policy_instrument) AS covered,
+           -- the register covers the country when it lists a law or a plan of it (not_known rows too): a
+           -- Belém do Pará ratification (the OAS list gives those) or a protocol alone does not
+           c.country_iso3 IN (SELECT i.country_iso3 FROM policy_instrument AS i JOIN ref_instrument_type AS t USING (instrument_type)
+                              WHERE t.family IN ('legislation', 'plan', 'plan_other')) AS covered,
            p.has_budget, p.has_monitoring, p.prevention, p.attention, p.sanction, p.reparation,
            p.instrument_type || ' ' || coalesce(p.identifier, p.title) || ' (' || coalesce(p.status, 'status not stated')
              || ', source ' || coalesce(p.source_tier, 'unclassified') || ')' AS described
