@@ -536,11 +536,13 @@ def test_great_expectations_runs_in_its_worker_not_in_the_run(settings):
 
 
 def _workers() -> set[int]:
-    """Process ids of every Great Expectations worker on the machine."""
+    """Process ids of the Great Expectations workers started from this checkout (their working
+    folder): another checkout's tests running at the same time start their own."""
     found = set()
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and b"observatory.validate_worker" in (entry / "cmdline").read_bytes():
+            if (entry.name.isdigit() and b"observatory.validate_worker" in (entry / "cmdline").read_bytes()
+                    and os.readlink(entry / "cwd") == str(PROJECT_ROOT)):
                 found.add(int(entry.name))
         except OSError:
             pass
