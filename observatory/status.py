@@ -69,10 +69,12 @@ def status_report(settings: Settings) -> str:
         lines += [f"  {f.rel_path}" for f in waiting]
     else:
         lines.append(f"Nada en espera en {settings.raw_dir}. / Nothing waiting in {settings.raw_dir}.")
-    if gone := sorted(set(published) - set(present_sha)):
+    if gone := sorted(path for path, (_, status) in published.items()
+                      if path not in present_sha and status in ("loaded", "partially_loaded")):
         lines.append(f"Publicados, pero ya no están en {settings.raw_dir} (siguen publicados: ninguna ejecución retira un "
-                     f"archivo; reemplácelo por uno corregido) / Published, but no longer in {settings.raw_dir} (still "
-                     f"published: no run withdraws a file; replace it with a corrected one): {len(gone)}")
+                     f"archivo; para corregirlo, deje la versión corregida con el mismo nombre) / Published, but no longer "
+                     f"in {settings.raw_dir} (still published: no run withdraws a file; to correct one, drop the corrected "
+                     f"version under the same name): {len(gone)}")
         lines += [f"  {path}" for path in gone]
     errors = layouts.layout_errors()
     if errors:

@@ -105,6 +105,13 @@ def test_an_instrument_given_twice_is_published_once(settings):
         ("registro/corregido.csv", "loaded", 1, 1, 0), ("registro/instrumentos.csv", "partially_loaded", 4, 1, 3),
         ("registro/reexportado.csv", "loaded", 1, 1, 0)]
     assert query(settings, "SELECT instruments FROM mart_legislation WHERE country_iso3 = 'PER' AND year = 2016")[0][0].count("30364") == 1
+    # Without an identifier, a plan of the same title for another period is another plan, in one
+    # file or in two.
+    plan = "BOL,national_plan_vaw,Plan Nacional para el Ejercicio de los Derechos de las Mujeres,,,{start},{end},expired,,,,,,,Ministerio"
+    register(settings, plan.format(start=2002, end=2007), plan.format(start=2009, end=2015), name="registro/planes.csv")
+    register(settings, plan.format(start=2016, end=2020), name="registro/planes_2016.csv")
+    assert query(settings, "SELECT in_force_from FROM policy_instrument WHERE country_iso3 = 'BOL' ORDER BY 1") == [
+        ("2002",), ("2009",), ("2016",)]
 
 def test_marts_run_to_the_last_complete_year_and_a_country_the_register_lists_no_law_or_plan_of_is_unknown(settings):
     register(settings, "ARG,femicide_offence,Ley 26.791,Ley 26.791,2012-11-14,,,in_force,,,,,,,Boletín Oficial",

@@ -1,5 +1,6 @@
--- A row of policy_instrument is one instrument of a country: its type, identifier and title.
--- When several loaded lines give it (a register re-exported or corrected under another name,
+-- A row of policy_instrument is one instrument of a country: its type, identifier and title, and
+-- for one without an identifier (most plans) its start too: a plan of the same title for
+-- another period is another plan. When several loaded lines give it (a register re-exported or corrected under another name,
 -- a copy whose original was removed, two observatories' files), the line of the file received
 -- last gives it, as for an observation key (ties: the later file path, then the later line).
 -- The other lines stay loaded (policy_instrument_loaded: their files' receipts count them) but
@@ -9,7 +10,8 @@ CREATE OR REPLACE TABLE policy_instrument AS
 SELECT *
 FROM policy_instrument_loaded
 QUALIFY row_number() OVER (
-    PARTITION BY country_iso3, instrument_type, identifier, title
+    PARTITION BY country_iso3, instrument_type, identifier, title,
+                 CASE WHEN identifier IS NULL THEN coalesce(in_force_from, adopted_on) END
     ORDER BY received_at DESC, source_file DESC, source_row DESC
 ) = 1
 ORDER BY source_file, source_row;
