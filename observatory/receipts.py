@@ -241,8 +241,8 @@ def duplicate_receipt(raw, published_db: Path, raw_dir: Path) -> Receipt | None:
         return sha == raw.sha256 and path != raw.rel_path and holds(raw_dir / path, sha)
 
     owner = received_contents(published_db, other_with_it).get(raw.sha256)
-    if owner is None:
-        return None
+    if owner is None or _received_at(published_db, raw.rel_path, raw.sha256):
+        return None  # a run reads this file as unchanged: its own receipt, not a copy's
     return Receipt(raw.rel_path, raw.observatory, raw.sha256, f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
                    "duplicate", 0, 0, 0, institution=registry.institution(raw.observatory),
                    problems=[duplicate_problem(owner)])
@@ -251,16 +251,21 @@ def duplicate_receipt(raw, published_db: Path, raw_dir: Path) -> Receipt | None:
 def already_received(published_db: Path, receipt: Receipt) -> str | None:
     """A line for staff when a run would not read the checked file again: the same path with the
     same content is published already (the receipt shown is what it gave then, checked again)."""
+    received_at = _received_at(published_db, receipt.file_path, receipt.sha256)
+    if received_at is None:
+        return None
+    return (f"Ya recibido sin cambios el {received_at} (UTC) y publicado: una ejecución no lo volverá a leer. / "
+            f"Already received unchanged on {received_at} (UTC) and published: a run will not read it again.")
+
+
+def _received_at(published_db: Path, file_path: str, sha256: str) -> str | None:
+    """When the published receipts say this path brought this content (not as a duplicate)."""
     if not published_db.is_file():
         return None
     with duckdb.connect(str(published_db), read_only=True) as con:
         found = con.execute("SELECT strftime(received_at, '%Y-%m-%d %H:%M') FROM file_receipt "
-                            "WHERE file_path = ? AND sha256 = ? AND status <> 'duplicate'",
-                            [receipt.file_path, receipt.sha256]).fetchall()
-    if not found:
-        return None
-    return (f"Ya recibido sin cambios el {found[0][0]} (UTC) y publicado: una ejecución no lo volverá a leer. / "
-            f"Already received unchanged on {found[0][0]} (UTC) and published: a run will not read it again.")
+                            "WHERE file_path = ? AND sha256 = ? AND status <> 'duplicate'", [file_path, sha256]).fetchall()
+    return found[0][0] if found else None
 
 
 def write_due(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:

@@ -371,6 +371,12 @@ def test_a_copy_of_received_content_is_a_duplicate_to_the_sensor_status_and_chec
     checked = CliRunner().invoke(main, ["check", str(copy), "--json", "--raw-dir", str(settings.raw_dir),
                                         "--curated-dir", str(settings.curated_dir)])
     assert json.loads(checked.stdout)["status"] == "loaded" and "Already received unchanged on" in checked.stderr
+    # The original put back: a run takes it as unchanged (its own receipt), and so does check.
+    drop(settings, "mimp/a.csv", GOOD)
+    checked = CliRunner().invoke(main, ["check", str(settings.raw_dir / "mimp" / "a.csv"), "--raw-dir", str(settings.raw_dir),
+                                        "--curated-dir", str(settings.curated_dir)])
+    assert "duplicate_file" not in checked.stdout and "Already received unchanged on" in checked.stderr
+    assert "nuevos o modificados: 0" in run(settings).output
 
 
 def test_the_run_summary_explains_the_quarantine_table(settings):
