@@ -113,6 +113,29 @@ def test_an_instrument_given_twice_is_published_once(settings):
     assert query(settings, "SELECT in_force_from FROM policy_instrument WHERE country_iso3 = 'BOL' ORDER BY 1") == [
         ("2002",), ("2009",), ("2016",)]
 
+def test_a_working_database_made_before_the_loaded_lines_table_is_carried_over(settings):
+    """A working database made before policy_instrument_loaded held every loaded line in
+    policy_instrument: the next run (the code changed, so it reads every file again) keeps every
+    receipt balanced and publishes each instrument once."""
+    import duckdb
+
+    from observatory import pipeline, state
+
+    law = "PER,comprehensive_vaw_law,Ley para prevenir la violencia contra las mujeres,Ley 30364,2015-11-23,,,in_force,,,,,,,El Peruano"
+    plan = "PER,national_plan_vaw,Plan Nacional contra la Violencia de Género,DS 008-2016-MIMP,,2016,2021,expired,,,,,,,El Peruano"
+    register(settings, law)
+    register(settings, law, plan, name="registro/reexportado.csv")
+    with duckdb.connect(str(settings.working_db)) as con:  # as the code before left it
+        con.execute("DROP TABLE policy_instrument_loaded")
+        con.execute("INSERT INTO policy_instrument SELECT * FROM policy_instrument WHERE source_file = 'registro/instrumentos.csv'")
+        state.put(con, "rules", "the code before")
+    pipeline._ENSURED.clear()  # as a new process, the first with the new code, finds it
+    run(settings)
+    assert query(settings, "SELECT file_path, rows_read, rows_loaded, rows_quarantined FROM file_receipt ORDER BY 1") == [
+        ("registro/instrumentos.csv", 1, 1, 0), ("registro/reexportado.csv", 2, 2, 0)]
+    assert query(settings, "SELECT source_file, source_row FROM policy_instrument") == [
+        ("registro/reexportado.csv", 2), ("registro/reexportado.csv", 3)]
+
 def test_marts_run_to_the_last_complete_year_and_a_country_the_register_lists_no_law_or_plan_of_is_unknown(settings):
     register(settings, "ARG,femicide_offence,Ley 26.791,Ley 26.791,2012-11-14,,,in_force,,,,,,,Boletín Oficial",
              "PRY,belem_do_para_ratification,Convención de Belém do Pará,,1995-10-18,,,in_force,,,,,,,OEA",
