@@ -92,9 +92,9 @@ def test_an_instrument_given_twice_is_published_once(settings):
     assert query(settings, "SELECT source_row, reason_code, message_en FROM quarantine ORDER BY source_row") == [
         (3, "duplicate_instrument", "Repeated row: line 2 already gives the same instrument with the same details; this one is not loaded."),
         (4, "conflicting_instrument", "Different details (dates, status, components or source) for the same instrument "
-                                      "(country, type, identifier and title) on lines 4, 5: keep only one."),
+                                      "(country, type, identifier and title; without an identifier, its start too) on lines 4, 5: keep only one."),
         (5, "conflicting_instrument", "Different details (dates, status, components or source) for the same instrument "
-                                      "(country, type, identifier and title) on lines 4, 5: keep only one.")]
+                                      "(country, type, identifier and title; without an identifier, its start too) on lines 4, 5: keep only one.")]
     assert query(settings, "SELECT source_file, source_row FROM policy_instrument") == [("registro/instrumentos.csv", 2)]
 
     register(settings, law, name="registro/reexportado.csv")

@@ -1,8 +1,9 @@
 -- A row of policy_instrument is one instrument of a country: its type, identifier and title, and
 -- for one without an identifier (most plans) its start too: a plan of the same title for
--- another period is another plan. When several loaded lines give it (a register re-exported or corrected under another name,
--- a copy whose original was removed, two observatories' files), the line of the file received
--- last gives it, as for an observation key (ties: the later file path, then the later line).
+-- another period is another plan. When several loaded lines give it (a register re-exported
+-- under another name or corrected there in its dates, status, components or source, a copy
+-- whose original was removed, two observatories' files), the line of the file received last
+-- gives it, as for an observation key (ties: the later file path, then the later line).
 -- The other lines stay loaded (policy_instrument_loaded: their files' receipts count them) but
 -- are not published. Within one file an instrument given twice is quarantined
 -- (within_file_instrument_duplicates.sql).

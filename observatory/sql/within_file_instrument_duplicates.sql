@@ -1,8 +1,9 @@
 -- Lines of one policy-instrument file that give the same instrument twice (its country, type,
--- identifier and title, and its start when it has no identifier, as policy_instrument.sql keys it). With the same details (dates,
--- status, flags, source): the first line loads and the repeats are quarantined as
--- duplicate_instrument; with other details: every line of the instrument is quarantined as
--- conflicting_instrument, naming the lines, because nobody can tell which is right.
+-- identifier and title, and its start when it has no identifier, as policy_instrument.sql keys
+-- it). With the same details (dates, status, flags, source): the first line loads and the
+-- repeats are quarantined as duplicate_instrument; with other details: every line of the
+-- instrument is quarantined as conflicting_instrument, naming the lines, because nobody can
+-- tell which is right.
 INSERT INTO stage_problem
 WITH valid AS (
     SELECT h.*, CASE WHEN h.identifier IS NULL THEN coalesce(h.in_force_from, h.adopted_on) END AS undated_start
