@@ -71,8 +71,9 @@ def list_raw_files(raw_dir: Path) -> list[RawFile]:
 
 def received_contents(published_db: Path, still_there: Callable[[str, str], bool] | None = None) -> dict[str, str]:
     """sha256 -> the path of the file that brought that content, from the published receipts
-    (read only; empty when nothing is published). The sensor, `observatory status` and
-    `observatory check` use it, so an identical copy is a duplicate to all three, as to a run."""
+    (read only; empty when nothing is published). The sensor and `observatory check` use it
+    (`observatory status` runs `discover` itself on them), so an identical copy is a duplicate to
+    all three, as to a run."""
     if not published_db.exists():
         return {}
     with duckdb.connect(str(published_db), read_only=True) as con:

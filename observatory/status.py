@@ -7,19 +7,18 @@ from datetime import datetime, timezone
 import duckdb
 
 from observatory import layouts, registry
-from observatory.discover import list_raw_files, received_contents
+from observatory.discover import Discovery, discover, list_raw_files
 from observatory.settings import Settings
 
 
 def status_report(settings: Settings) -> str:
     """Staff read it: each line in Spanish and English."""
     lines: list[str] = []
-    published: dict[str, tuple[str, str]] = {}  # file path -> (sha256, status)
+    published: dict[str, str] = {}  # file path -> receipt status
     if settings.published_db.exists():
         published_at = datetime.fromtimestamp(settings.published_db.stat().st_mtime, timezone.utc)
         with duckdb.connect(str(settings.published_db), read_only=True) as con:
-            published = {path: (sha, status) for path, sha, status in
-                         con.execute("SELECT file_path, sha256, status FROM file_receipt").fetchall()}
+            published = dict(con.execute("SELECT file_path, status FROM file_receipt").fetchall())
             facts, policies, quarantined = con.execute(
                 "SELECT (SELECT count(*) FROM fact_observation), (SELECT count(*) FROM policy_instrument), "
                 "(SELECT count(*) FROM quarantine)"
@@ -48,16 +47,12 @@ def status_report(settings: Settings) -> str:
     else:
         lines.append(f"Aún no hay nada publicado en {settings.curated_dir}: ejecute `observatory run`. / "
                      f"Nothing published yet in {settings.curated_dir}: run `observatory run`.")
-    present = list_raw_files(settings.raw_dir) if settings.raw_dir.is_dir() else []
-    present_sha = {f.rel_path: f.sha256 for f in present}
-    owners = received_contents(settings.published_db, lambda path, sha: present_sha.get(path) == sha)
-    # As a run tells them apart (discover): a copy of content a file still there brought adds
-    # nothing (a duplicate, never "waiting"); one whose original was removed is read as new.
-    received = {f.rel_path for f in present if published.get(f.rel_path, (None,))[0] == f.sha256
-                and (published[f.rel_path][1] != "duplicate" or f.sha256 in owners)}
-    copies = [(f, owners[f.sha256]) for f in present
-              if f.rel_path not in received and owners.get(f.sha256, f.rel_path) != f.rel_path]
-    waiting = [f for f in present if f.rel_path not in received and f.sha256 not in owners]
+    # As a run tells them apart (discover, on the published receipts): a copy of content a file
+    # still there brought adds nothing (a duplicate, never "waiting"); one whose original was
+    # removed is read as new.
+    raw = _raw_folder(settings)
+    copies, waiting = raw.duplicates, raw.to_read
+    present = {f.rel_path for f in (*raw.to_read, *(f for f, _ in raw.duplicates), *raw.unchanged)}
     lines.append("")
     if copies:
         lines.append(f"Copias de contenido ya recibido (duplicados, no aportan nada) / "
@@ -69,8 +64,8 @@ def status_report(settings: Settings) -> str:
         lines += [f"  {f.rel_path}" for f in waiting]
     else:
         lines.append(f"Nada en espera en {settings.raw_dir}. / Nothing waiting in {settings.raw_dir}.")
-    if gone := sorted(path for path, (_, status) in published.items()
-                      if path not in present_sha and status in ("loaded", "partially_loaded")):
+    if gone := sorted(path for path, status in published.items()
+                      if path not in present and status in ("loaded", "partially_loaded")):
         lines.append(f"Publicados, pero ya no están en {settings.raw_dir} (siguen publicados: ninguna ejecución retira un "
                      f"archivo; para corregirlo, deje la versión corregida con el mismo nombre) / Published, but no longer "
                      f"in {settings.raw_dir} (still published: no run withdraws a file; to correct one, drop the corrected "
@@ -81,6 +76,17 @@ def status_report(settings: Settings) -> str:
         lines += ["", f"Formatos de fuente omitidos por errores / layouts skipped for errors ({layouts.deployment_dir()}):"]
         lines += [f"  {error}" for error in errors]
     return "\n".join(lines)
+
+
+def _raw_folder(settings: Settings) -> Discovery:
+    """The raw folder as the next run would find it against what is published (everything is
+    waiting when nothing is)."""
+    if not settings.raw_dir.is_dir():
+        return Discovery([], [], [])
+    if not settings.published_db.exists():
+        return Discovery(list_raw_files(settings.raw_dir), [], [])
+    with duckdb.connect(str(settings.published_db), read_only=True) as con:
+        return discover(con, settings.raw_dir)
 
 
 def _age(days: int) -> str:
