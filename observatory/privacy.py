@@ -207,8 +207,8 @@ def _rejection(con: duckdb.DuckDBPyConnection, relation: str, header_rows: int, 
     rows = con.execute(f"SELECT count(*) FROM ({relation})").fetchall()[0][0]
     (position, kind), *others = sorted(found.items())
     kind_es, kind_en = _kinds()[kind]
-    log.info("personal data (%s) in column%s: file rejected", ", ".join(sorted(set(found.values()))),
-             "s " + ", ".join(f"#{p + 1}" for p in sorted(found)) if others else f" #{position + 1}")
+    log.info("personal data (%s) in column(s) %s: file rejected", ", ".join(sorted(set(found.values()))),
+             ", ".join(f"#{p + 1}" for p in sorted(found)))
     return FileRejected("personal_data", rows_read=max(0, rows - header_rows - titles),
                         rows_skipped=titles, column=labels[position], kind=kind,
                         kind_es=kind_es, kind_en=kind_en,
