@@ -110,6 +110,20 @@ def run(settings: Settings, *extra: str):
     return result
 
 
+def covering(*countries: str) -> list[str]:
+    """Register lines (country,instrument_type,title,identifier,adopted_on,in_force_from,
+    in_force_to,status, the six flags, source) that no score counts, one per country (a
+    family-violence plan: recorded, not counted as a VAW plan), so that the register covers it:
+    a country the register lists no law or plan of is unknown in every law and plan component."""
+    return [f"{country},family_violence_plan,Política de la familia,,2020,,,in_force,,,,,,,Registro de prueba" for country in countries]
+
+
+def every_country() -> list[str]:
+    from observatory import reference
+
+    return list(reference.load("countries")["country_iso3"])
+
+
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
     """Read the published database as a researcher does."""
     with duckdb.connect(str(settings.published_db), read_only=True) as con:

@@ -4,7 +4,7 @@ from datetime import date
 import pytest
 
 from observatory.settings import PROJECT_ROOT
-from tests.conftest import drop, query, run
+from tests.conftest import covering, drop, every_country, query, run
 
 AS_OF = "2026-06-30"  # the marts are judged on this day in these tests, whatever today is
 LAST_COMPLETE_YEAR = 2025
@@ -20,19 +20,6 @@ def _fixed_as_of(monkeypatch):
 def register(settings, *rows: str, name: str = "registro/instrumentos.csv"):
     drop(settings, name, POLICY_HEADER + "\n".join(rows) + "\n")
     run(settings)
-
-
-def covering(*countries: str) -> list[str]:
-    """A row for each country that no score counts (a family-violence plan: recorded, not counted
-    as a VAW plan), so that the register covers it: a country the register lists no law or plan
-    for is unknown in every law and plan component."""
-    return [f"{country},family_violence_plan,Política de la familia,,2020,,,in_force,,,,,,,Registro de prueba" for country in countries]
-
-
-def every_country() -> list[str]:
-    from observatory import reference
-
-    return list(reference.load("countries")["country_iso3"])
 
 
 def legislation(settings, country: str, year: int) -> tuple:

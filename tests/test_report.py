@@ -8,10 +8,9 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from observatory import reference
 from observatory.cli import main
 from observatory.report import build
-from tests.conftest import HEADER, drop, query, run
+from tests.conftest import HEADER, covering, drop, every_country, query, run
 
 POLICY_HEADER = "country,instrument_type,title,identifier,adopted_on,in_force_from,in_force_to,status,has_budget,source\n"
 REGISTER = (POLICY_HEADER
@@ -38,8 +37,8 @@ AUDIT_REGISTER = (AUDIT_HEADER
                   + "Nicaragua,domestic_violence_law,Código Penal (Ley 641),Ley 641,,2008-07-09,,not_known,,,,,,,F. Bautista\n"
                   # Every other country: a row no score counts (a family-violence plan), so that the
                   # register covers it (one it lists no law or plan of is unknown throughout).
-                  + "".join(f"{iso},family_violence_plan,Política de la familia,,2020,,,in_force,,,,,,,Registro de prueba\n"
-                            for iso in reference.load("countries")["country_iso3"] if iso not in ("PER", "CHL", "HTI", "NIC")))
+                  + "".join(f"{line}\n" for line in covering(*(iso for iso in every_country()
+                                                                 if iso not in ("PER", "CHL", "HTI", "NIC")))))
 # Register rows not known (status not_known) as the register writes them: a gap with no date at
 # all states none (Bolivia's plan; Uruguay's strategy to 2030, with its end); a dated one keeps
 # its date (Chile), and so does one dated by a bare year and nothing else (Paraguay's first plan,
