@@ -37,9 +37,9 @@ LANGUAGES = ("es", "en")
 MILESTONES = ("has_domestic_violence_law", "has_femicide_offence", "has_comprehensive_law",
               "has_political_violence_law", "has_belem_do_para")
 PLAN_TYPES = ("national_plan_vaw", "national_plan_equality")
-# The column of mart_group_progress, when the mart has it, counting the countries with a progress
-# score: those its mean and median are over.
-SCORED_COLUMN = "countries_with_progress_score"
+# The column of mart_group_progress, when the mart has it, counting the countries ranked: those
+# its mean and median are over.
+SCORED_COLUMN = "countries_ranked"
 GROUP_FLAGS = {"BELEM_DO_PARA": "belem_do_para", "MIRPS": "mirps", "SPOTLIGHT": "spotlight", "ESP_COP": "esp_cop"}
 URL = re.compile(r"https?://[^\s|<>\"']+")
 # Sources drawn per indicator on a country page; the exports hold every figure.
@@ -479,11 +479,11 @@ def overview_context(data: Data, words: Words) -> dict:
     # coloured as any other, but outlined and noted as the bar of a country not ranked is.
     not_ranked = {(iso, y) for (iso, y), score in values.items()
                   if score is not None and data.progress[(iso, y)].get("rank_region") is None}
-    share = _rank_threshold(words)
+    shares = _rank_thresholds(words)
     heat = charts.heatmap(rows, years, values, words.caption(
-        t["heatmap_title"].format(first=years[0], last=years[-1]), t["heatmap_desc"].format(share=share),
+        t["heatmap_title"].format(first=years[0], last=years[-1]), t["heatmap_desc"].format(**shares),
         t["score_units"], t["marts_source"], row_header=t["country"], cell_note=t["not_ranked"],
-        noted_cells=t["not_ranked_cells"].format(share=share)), words.num, noted=not_ranked)
+        noted_cells=t["not_ranked_cells"].format(**shares)), words.num, noted=not_ranked)
     kinds = [(m, t["milestones"][m]) for m in MILESTONES]
     events = {(iso, kind): milestone(data, iso, kind, years) for iso, *_ in rows for kind in MILESTONES}
     timeline = charts.milestones(rows, kinds, events, years[0], years[-1], words.caption(
@@ -526,15 +526,16 @@ def _not_ranked(row: dict, words: Words) -> str | None:
 
 def _not_ranked_legend(words: Words) -> str:
     """What a dashed bar means, with the mart's threshold (reference/score_rules.csv)."""
-    return words.t["not_ranked_legend"].format(share=_rank_threshold(words))
+    return words.t["not_ranked_legend"].format(**_rank_thresholds(words))
 
 
-def _rank_threshold(words: Words) -> str:
-    """The known share below which the mart does not rank a country (rank_min_known_share,
+def _rank_thresholds(words: Words) -> dict[str, str]:
+    """The known shares below which the mart does not rank a country, overall (`share`,
+    rank_min_known_share) and in either category (`category`, rank_min_category_known_share;
     reference/score_rules.csv), as the page writes a share."""
     rules = {r["rule"]: r["value"] for r in _reference("score_rules.csv")}
-    threshold = rules.get("rank_min_known_share")
-    return words.share(float(threshold)) if threshold else words.t["unknown"]
+    return {key: words.share(float(rules[rule])) if rules.get(rule) else words.t["unknown"]
+            for key, rule in (("share", "rank_min_known_share"), ("category", "rank_min_category_known_share"))}
 
 
 def ranked_count(data: Data, year: int, column: str = "rank_region") -> int:

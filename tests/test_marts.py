@@ -243,9 +243,10 @@ def test_group_aggregates_equal_a_hand_computation(settings):
     assert groups["LAC"] == (33, 2, 1, round((20 + mex + 30 * 10) / 33, 1), 10.0)
     assert groups["central_america"] == (8, 2, 1, round((20 + mex + 6 * 10) / 8, 1), 10.0)
     assert groups["SPOTLIGHT"][0] == 12 and groups["ESP_COP"][0] == 15 and groups["BELEM_DO_PARA"][0] == 32
-    # Every country has a known component (Belém do Pará, or Cuba's known no): all 33 are averaged.
-    assert query(settings, "SELECT countries_with_progress_score FROM mart_group_progress "
-                           "WHERE year = 2015 AND group_code = 'LAC'") == [(33,)]
+    # Every country has enough known in both categories (every law and plan known, or Mexico's
+    # plan 2 of 5): all 33 are ranked, and averaged.
+    assert query(settings, "SELECT countries_with_progress_score, countries_ranked, as_of, provisional "
+                           "FROM mart_group_progress WHERE year = 2015 AND group_code = 'LAC'") == [(33, 33, date(2015, 12, 31), False)]
     assert set(groups) == {"LAC", "caribbean", "central_america", "south_america", "MIRPS", "SPOTLIGHT", "ESP_COP", "BELEM_DO_PARA"}
 
 
@@ -453,6 +454,60 @@ def test_ranks_leave_out_countries_with_too_little_known(settings):
     assert bol == (100.0, 0.1, None, None)
     assert arg[1] == 1.0 and arg[2] == 1  # the best-scored of the countries ranked
     assert query(settings, "SELECT count(*) FROM mart_country_progress WHERE year = 2010 AND rank_region IS NOT NULL") == [(32,)]
+
+
+def test_a_country_known_in_one_category_alone_is_not_ranked_nor_in_its_groups_figures(settings):
+    rules = (PROJECT_ROOT / "observatory" / "reference" / "score_rules.csv").read_text()
+    assert "rank_min_category_known_share,0.2," in rules
+    # Bolivia: every law known (Belém do Pará by the OAS list, a comprehensive law, the others no),
+    # its plan a gap of the register: 100 x 2/5 = 40 over its laws alone, known share exactly 0.5.
+    register(settings,
+             "BOL,comprehensive_vaw_law,Ley 348,Ley 348,2013-03-09,,,in_force,,,,,,,Gaceta Oficial",
+             "BOL,national_plan_vaw,Plan sin fecha,,,,,not_known,,,,,,,Nota del registro",
+             *covering(*every_country()))
+    assert query(settings, """SELECT legislation_known_share, national_plan_known_share, progress_score,
+                                     progress_known_share, rank_region, rank_subregion
+                              FROM mart_country_progress WHERE country_iso3 = 'BOL' AND year = 2015""") == [
+        (1.0, 0.0, 40.0, 0.5, None, None)]
+    # South America's other 11 countries score 10 (Belém do Pará 20, no plan 0); Bolivia's 40
+    # over laws alone is left out of the mean and median, and counted as scored, not ranked.
+    assert query(settings, """SELECT mean_progress_score, median_progress_score, countries_with_progress_score, countries_ranked
+                              FROM mart_group_progress WHERE group_code = 'south_america' AND year = 2015""") == [
+        (10.0, 10.0, 12, 11)]
+    assert query(settings, "SELECT count(rank_region) FROM mart_country_progress WHERE year = 2015") == [(32,)]
+
+
+def test_a_bare_start_year_is_unknown_in_a_provisional_year_of_that_year(settings, monkeypatch):
+    monkeypatch.setenv("OBSERVATORY_MART_LAST_YEAR", "2026")  # judged on AS_OF, 30 June 2026
+    register(settings,
+             "DOM,femicide_offence,Código Penal,Ley 74-25,2025-08-03,2026,,in_force,,,,,,,Presidencia",
+             "DOM,comprehensive_vaw_law,Ley con fecha,Ley 1,2026-03-01,,,in_force,,,,,,,Gaceta Oficial",
+             "DOM,national_plan_vaw,Plan 2026-2030,,,2026,2030,in_force,sí,sí,sí,sí,sí,sí,Ministerio",
+             *covering(*every_country()))
+    # 2025 is complete and before both: no. In 2026, '2026' may be any day of the year: on 30 June
+    # the code is neither known in force nor known not; the law dated 1 March is in force.
+    assert legislation(settings, "DOM", 2025)[1] is False and legislation(settings, "DOM", 2025)[3] is False
+    assert legislation(settings, "DOM", 2026)[1] is True and legislation(settings, "DOM", 2026)[3] is None
+    assert plan(settings, "DOM", 2025)[0] is False
+    assert plan(settings, "DOM", 2026)[:4] == (None, None, None, None)
+    # Judged on a 31 December (as of 2027), the bare year has started: yes.
+    monkeypatch.setenv("OBSERVATORY_AS_OF", "2027-01-15")
+    run(settings)
+    assert legislation(settings, "DOM", 2026)[3] is True and plan(settings, "DOM", 2026)[:2] == (True, True)
+
+
+def test_the_change_since_the_year_before_is_of_the_unrounded_scores(settings):
+    # Guatemala: Belém do Pará by the OAS list, a plan in force from 2010 whose flags are not
+    # stated (plan 100, known share 0.4), a femicide law from 2012: progress (20 + 40) / 1.4 =
+    # 42.857 in 2011 and (40 + 40) / 1.4 = 57.143 in 2012, published 42.9 and 57.1. The change is
+    # 14.286, published 14.3, not 57.1 - 42.9 = 14.2.
+    register(settings,
+             "GTM,national_plan_vaw,Plan,,2010,,,in_force,,,,,,,CONAPREVI",
+             "GTM,femicide_offence,Ley contra el Femicidio,Decreto 22-2008,2012-05-01,,,in_force,,,,,,,Diario de Centro América",
+             *covering(*every_country()))
+    assert query(settings, """SELECT year, progress_score, change_vs_previous_year FROM mart_country_progress
+                              WHERE country_iso3 = 'GTM' AND year IN (2011, 2012) ORDER BY year""") == [
+        (2011, 42.9, 0.0), (2012, 57.1, 14.3)]
 
 
 @pytest.mark.parametrize("source, tier", [

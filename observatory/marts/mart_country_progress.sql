@@ -2,15 +2,17 @@
 -- national plan scores, the progress score they make over the known components with the weights
 -- of reference/score_weights.csv and the weighted share of components known
 -- (progress_known_share), its rank in the region and subregion that year among the countries
--- with enough known (reference/score_rules.csv: NULL = not ranked; 1 = highest; ties share a
--- rank), the change since the year before, the share of key indicators with a
+-- with enough known, overall and in each category (reference/score_rules.csv: NULL = not ranked;
+-- 1 = highest; ties share a rank), the change since the year before (of the unrounded scores),
+-- the share of key indicators with a
 -- national figure that year (data_coverage, 0-1), and the latest national figure of each key
 -- indicator of the catalogue (key_indicator = yes) up to that year with its year and the source
 -- chosen by reference/source_priority.csv when several give that year (figures flagged
 -- partial_year or incomplete_rollup are left out).
--- Built in four statements: the national figures of the key indicators, the latest one per
+-- Built in five statements: the national figures of the key indicators, the latest one per
 -- country, year and indicator, the same pivoted to one column triple per key indicator (a PIVOT
--- cannot read a CTE), and the mart.
+-- cannot read a CTE), the progress scores unrounded (progress_exact, which mart_group_progress
+-- reads too), and the mart.
 CREATE OR REPLACE TEMP TABLE key_national AS
 -- A part of a year, or a sum that misses some of the country's units, is not that year's national
 -- figure. A rollup over several files has no single receipt: its age is unknown.
@@ -54,55 +56,66 @@ PIVOT key_latest ON indicator_code
 USING first(value) AS latest, first(observed_year) AS year, first(source) AS source
 GROUP BY country_iso3, year;
 
-CREATE OR REPLACE TABLE mart_country_progress AS
+-- The progress score and known share unrounded, and whether the country-year is ranked: the
+-- change since the year before and the groups' mean and median (mart_group_progress) are taken
+-- from these, and rounded once, so that they do not carry the rounding of each score.
+CREATE OR REPLACE TEMP TABLE progress_exact AS
 WITH scores AS (
-    SELECT l.country_iso3, l.year, l.as_of, l.provisional, l.legislation_score, l.legislation_known_share,
-           p.national_plan_score, p.national_plan_known_share
-    FROM mart_legislation AS l
-    JOIN mart_national_plan AS p USING (country_iso3, year)
+    SELECT country_iso3, year, 'legislation' AS category, 'legislation_score' AS component,
+           legislation_score AS score, legislation_known_share AS known
+    FROM mart_legislation
+    UNION ALL
+    SELECT country_iso3, year, 'national_plan', 'national_plan_score', national_plan_score, national_plan_known_share
+    FROM mart_national_plan
 ),
 progress AS (
     -- Each score weighs its weight x its known share: the progress score is then the score over
     -- every known component of the two categories.
     SELECT c.country_iso3, c.year,
-           round(sum(CAST(w.weight AS DOUBLE) * c.known * c.score) FILTER (WHERE c.known > 0)
-                 / sum(CAST(w.weight AS DOUBLE) * c.known) FILTER (WHERE c.known > 0), 1) AS progress_score,
-           round(sum(CAST(w.weight AS DOUBLE) * c.known) / sum(CAST(w.weight AS DOUBLE)), 3) AS progress_known_share
-    FROM (
-        SELECT country_iso3, year, 'legislation_score' AS component, legislation_score AS score,
-               legislation_known_share AS known
-        FROM scores
-        UNION ALL
-        SELECT country_iso3, year, 'national_plan_score', national_plan_score, national_plan_known_share
-        FROM scores
-    ) AS c
+           sum(CAST(w.weight AS DOUBLE) * c.known * c.score) FILTER (WHERE c.known > 0)
+             / sum(CAST(w.weight AS DOUBLE) * c.known) FILTER (WHERE c.known > 0) AS progress_score,
+           sum(CAST(w.weight AS DOUBLE) * c.known) / sum(CAST(w.weight AS DOUBLE)) AS progress_known_share,
+           min(c.known) AS least_category_known_share
+    FROM scores AS c
     JOIN ref_score_weight AS w ON w.score = 'progress' AND w.component = c.component
     GROUP BY ALL
-),
-ranked AS (
-    SELECT p.*, p.progress_known_share >= (
-               SELECT CAST(value AS DOUBLE) FROM ref_score_rule WHERE rule = 'rank_min_known_share') AS rankable
-    FROM progress AS p
-),
-coverage AS (
-    SELECT s.country_iso3, s.year,
+)
+-- Ranked (reference/score_rules.csv): enough of the components known overall, and something of
+-- each category (a score of one category alone is not compared with scores of both).
+SELECT p.country_iso3, p.year, p.progress_score, p.progress_known_share,
+       round(p.progress_known_share, 3) >= (SELECT CAST(value AS DOUBLE) FROM ref_score_rule WHERE rule = 'rank_min_known_share')
+       AND p.least_category_known_share >= (SELECT CAST(value AS DOUBLE) FROM ref_score_rule
+                                            WHERE rule = 'rank_min_category_known_share') AS rankable
+FROM progress AS p;
+
+CREATE OR REPLACE TABLE mart_country_progress AS
+WITH coverage AS (
+    SELECT l.country_iso3, l.year,
            count(DISTINCT n.indicator_code)
              / (SELECT count(*) FROM ref_indicator WHERE key_indicator = 'yes') AS data_coverage
-    FROM scores AS s
+    FROM mart_legislation AS l
     LEFT JOIN key_national AS n USING (country_iso3, year)
     GROUP BY ALL
+),
+progress AS (
+    SELECT country_iso3, year, round(progress_score, 1) AS progress_score,
+           round(progress_known_share, 3) AS progress_known_share, rankable,
+           round(progress_score - lag(progress_score) OVER (PARTITION BY country_iso3 ORDER BY year), 1)
+             AS change_vs_previous_year
+    FROM progress_exact
 )
-SELECT s.country_iso3, s.year, s.as_of, s.provisional,
-       s.legislation_score, s.legislation_known_share, s.national_plan_score, s.national_plan_known_share,
+SELECT l.country_iso3, l.year, l.as_of, l.provisional,
+       l.legislation_score, l.legislation_known_share, n.national_plan_score, n.national_plan_known_share,
        p.progress_score, p.progress_known_share,
-       CASE WHEN p.rankable THEN CAST(rank() OVER (PARTITION BY s.year, p.rankable ORDER BY p.progress_score DESC) AS INTEGER) END AS rank_region,
-       CASE WHEN p.rankable THEN CAST(rank() OVER (PARTITION BY s.year, p.rankable, d.subregion ORDER BY p.progress_score DESC) AS INTEGER) END AS rank_subregion,
-       round(p.progress_score - lag(p.progress_score) OVER (PARTITION BY s.country_iso3 ORDER BY s.year), 1) AS change_vs_previous_year,
+       CASE WHEN p.rankable THEN CAST(rank() OVER (PARTITION BY l.year, p.rankable ORDER BY p.progress_score DESC) AS INTEGER) END AS rank_region,
+       CASE WHEN p.rankable THEN CAST(rank() OVER (PARTITION BY l.year, p.rankable, d.subregion ORDER BY p.progress_score DESC) AS INTEGER) END AS rank_subregion,
+       p.change_vs_previous_year,
        round(c.data_coverage, 3) AS data_coverage,
-       l.* EXCLUDE (country_iso3, year)
-FROM scores AS s
-JOIN ranked AS p USING (country_iso3, year)
+       k.* EXCLUDE (country_iso3, year)
+FROM mart_legislation AS l
+JOIN mart_national_plan AS n USING (country_iso3, year)
+JOIN progress AS p USING (country_iso3, year)
 JOIN coverage AS c USING (country_iso3, year)
 JOIN dim_country AS d USING (country_iso3)
-LEFT JOIN key_latest_wide AS l USING (country_iso3, year)
-ORDER BY s.country_iso3, s.year;
+LEFT JOIN key_latest_wide AS k USING (country_iso3, year)
+ORDER BY l.country_iso3, l.year;

@@ -4,18 +4,23 @@
 -- legislation score (0-100) over the known components with the weights of
 -- reference/score_weights.csv, beside the weighted share of components known.
 -- instruments lists the register rows behind the yes and unknown answers (type, number, status,
--- source tier); policy_instrument has their sources. Unknown, never no: a component is unknown where the register says so (status not_known),
+-- source tier); policy_instrument has their sources.
+-- Unknown, never no: a component is unknown where the register says so (status not_known) or
+-- where a start written as a bare year falls in a provisional year (in force by as_of or not);
 -- every law is unknown for a country the register lists no law or plan for (its silence is not a
--- no), and a
--- State party to Belém do Pará with no sourced date is unknown until the year by which every
--- current party had joined (reference/groups.csv), true from then on (basis group_membership).
+-- no); and a State party to Belém do Pará with no sourced date is unknown until the year by which
+-- every current party had joined (reference/groups.csv), true from then on (basis group_membership).
 CREATE OR REPLACE TABLE mart_legislation AS
 WITH years AS (
     SELECT CAST(range AS INTEGER) AS year, judged_on(CAST(range AS INTEGER)) AS as_of
     FROM range(getvariable('first_year'), getvariable('last_year') + 1)
 ),
 in_force AS (
-    SELECT c.country_iso3, y.year, y.as_of, i.instrument_type, coalesce(i.status = 'not_known', false) AS not_known,
+    SELECT c.country_iso3, y.year, y.as_of, i.instrument_type,
+           -- a row the register does not know, or one whose bare start year leaves it open on the day
+           -- a provisional year is judged on: either way, what it would answer is unknown that year
+           coalesce(i.status = 'not_known'
+                    OR start_undecided_on(instrument_start(i.in_force_from, i.adopted_on, i.status), y.as_of), false) AS not_known,
            -- the register covers the country when it lists a law or a plan of it (not_known rows too): a
            -- Belém do Pará ratification (the OAS list gives those) or a protocol alone does not
            c.country_iso3 IN (SELECT i.country_iso3 FROM policy_instrument AS i JOIN ref_instrument_type AS t USING (instrument_type)

@@ -6,7 +6,8 @@
 -- weighted share of components known.
 -- plans lists the plans in force (type, number or title, status, source tier).
 -- A flag is yes when a plan in force says yes, no when no plan is in force or every plan in force
--- says no, and unknown when a plan in force leaves it blank and none says yes. The four response
+-- says no, and unknown when a plan in force leaves it blank and none says yes. A plan whose start
+-- is a bare year is unknown in that year when it is provisional (started by as_of or not). The four response
 -- areas count as a quarter of the areas_covered component each. Every component is unknown for a
 -- country the register lists no law or plan for (its silence is not a no).
 CREATE OR REPLACE TABLE mart_national_plan AS
@@ -21,7 +22,11 @@ plans AS (
     WHERE t.family = 'plan'
 ),
 in_force AS (
-    SELECT c.country_iso3, y.year, y.as_of, p.instrument_type, coalesce(p.status = 'not_known', false) AS not_known,
+    SELECT c.country_iso3, y.year, y.as_of, p.instrument_type,
+           -- a row the register does not know, or one whose bare start year leaves it open on the day
+           -- a provisional year is judged on: either way, what it would answer is unknown that year
+           coalesce(p.status = 'not_known'
+                    OR start_undecided_on(instrument_start(p.in_force_from, p.adopted_on, p.status), y.as_of), false) AS not_known,
            -- the register covers the country when it lists a law or a plan of it (not_known rows too): a
            -- Belém do Pará ratification (the OAS list gives those) or a protocol alone does not
            c.country_iso3 IN (SELECT i.country_iso3 FROM policy_instrument AS i JOIN ref_instrument_type AS t USING (instrument_type)

@@ -36,6 +36,14 @@ CREATE OR REPLACE MACRO in_force_on(start_iso, end_iso, status, day) AS (
     AND period_start(start_iso) <= day
     AND (end_iso IS NULL OR period_end(end_iso) >= day)
 );
+-- Whether a start written as a bare year leaves it open whether the instrument had started on a
+-- day of that same year before its 31 December (a provisional year judged on as_of): '2026' may
+-- be any day of 2026, so on 2026-06-30 the instrument is neither known in force nor known not.
+-- On 31 December a bare year has always started.
+CREATE OR REPLACE MACRO start_undecided_on(start_iso, day) AS (
+    CASE WHEN length(start_iso) = 4
+         THEN CAST(start_iso AS INTEGER) = year(day) AND day < make_date(year(day), 12, 31) ELSE false END
+);
 -- The day a mart year is judged on: its 31 December, or the as_of day for a year not over yet
 -- (that year is provisional).
 CREATE OR REPLACE MACRO judged_on(year) AS (
