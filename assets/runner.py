@@ -5,6 +5,7 @@ shares its code path with `dagster asset materialize`; otherwise the same steps 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def run_pipeline(settings: Settings, through_dagster: bool | None = None) -> Run
         if not outcome.success:
             return RunOutcome(False, outcome.reason, steps=outcome.steps)
         return RunOutcome(True, report=_report(settings, outcome.staged), steps=outcome.steps)
+    from assets import dead_runs
     from assets.definitions import JOB_NAME, defs
 
     job = defs.resolve_job_def(JOB_NAME)
@@ -45,11 +47,16 @@ def run_pipeline(settings: Settings, through_dagster: bool | None = None) -> Run
             "raw_dir": str(settings.raw_dir), "curated_dir": str(settings.curated_dir),
             "receipts_dir": str(settings.receipts_dir), "revalidate_all": settings.revalidate_all,
         }}},
-        # The terminal gets the summary; the step-by-step log stays in the Dagster UI.
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        # The terminal gets the summary, or the failure's one line; the step-by-step log and
+        # the errors' stack traces stay in the Dagster UI.
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
     with _instance() as instance:
-        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+        for run_id in dead_runs.fail_dead_runs(instance):
+            print(f"Ejecución {run_id} marcada como fallida: su proceso ya no existe (¿kill -9?). / "
+                  f"Run {run_id} marked failed: its process is gone (kill -9?).", file=sys.stderr)
+        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False,
+                                        tags=dead_runs.process_tags())
         steps = _step_seconds(instance, result.run_id)
         if not result.success:
             return RunOutcome(False, _failure_reason(result), steps=steps)
@@ -88,13 +95,20 @@ def _step_seconds(instance, run_id: str) -> list[tuple[str, float]]:
 
 
 def _failure_reason(result) -> str:
+    """The run's one line: its first failed step's error, or the error that kept any step from
+    starting (the resources: the writer lock busy, the working database), as the steps without
+    Dagster say it (observatory/steps.py)."""
+    import dagster as dg
+
     for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            while error.cause is not None:  # Dagster wraps the pipeline's own error
-                error = error.cause
-            message = error.message.strip().splitlines()
-            return f"{event.step_key}: {message[0] if message else 'failed'}"
+        error = getattr(event.event_specific_data, "error", None)
+        if error is None or not (event.is_step_failure or event.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE):
+            continue
+        while error.cause is not None:  # Dagster wraps the pipeline's own error
+            error = error.cause
+        message = error.message.strip().splitlines()
+        message = message[0] if message else "failed"
+        return f"{event.step_key}: {message}" if event.step_key else message
     return "the run did not complete (see the Dagster run log)"
 
 

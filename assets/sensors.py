@@ -4,6 +4,7 @@ import json
 
 import dagster as dg
 
+from assets.dead_runs import fail_dead_runs
 from observatory.discover import candidate_paths, received_contents, sha256_of
 from observatory.settings import Settings
 
@@ -17,6 +18,9 @@ def raw_folder_sensor_for(job, settings: Settings) -> dg.SensorDefinition:
         temporary names (~$*, *.part, *.tmp) are ignored. Every stable file whose content was
         never submitted nor received goes into one run; an identical file dropped again starts
         nothing, as a run would record it as a duplicate."""
+        # A run whose process died would hold the run queue and the writer's slot for good.
+        for run_id in fail_dead_runs(context.instance):
+            context.log.warning(f"run {run_id} marked failed: its process is gone")
         settings = Settings.resolve()
         raw_dir = settings.raw_dir
         if not raw_dir.is_dir():

@@ -182,17 +182,73 @@ def test_status_prints_receipts_without_sums_or_dates(settings):
         ["mimp", "1", "0", "0", "0", "—"]]
 
 
-def test_a_second_writer_exits_with_a_clear_message(settings, monkeypatch):
+def dagster_home(tmp_path: Path) -> Path:
+    """A Dagster run history as `make` sets one up (the project's dagster.yaml: one writer slot)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((Path(__file__).parents[1] / "dagster.yaml").read_text())
+    return home
+
+
+@pytest.mark.parametrize("through_dagster", [False, True])
+def test_a_second_writer_exits_with_a_clear_message(settings, monkeypatch, tmp_path, through_dagster):
+    """With a Dagster run history or without, one line (Dagster's stack traces stay in its run log)."""
     drop(settings, "mimp/a.csv", GOOD)
     monkeypatch.setenv("OBSERVATORY_LOCK_WAIT_SECONDS", "1")
+    if through_dagster:
+        monkeypatch.setenv("DAGSTER_HOME", str(dagster_home(tmp_path)))
     with writer_lock(settings.work_dir):
         result = subprocess.run([OBSERVATORY, "run", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)],
-                                capture_output=True, text=True, timeout=300, env={**os.environ, "OBSERVATORY_LOCK_WAIT_SECONDS": "1"})
+                                capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1
     assert "another run is writing" in result.stderr and "otra ejecución" in result.stderr
     assert not settings.published_db.exists()
     run(settings)  # once the lock is free, the run goes through
     assert query(settings, "SELECT count(*) FROM fact_observation") == [(1,)]
+
+
+def test_a_run_killed_under_dagster_is_marked_failed_and_the_next_run_goes_through(settings, tmp_path, monkeypatch):
+    """With a Dagster run history (as `make run` keeps), a run killed with -9 while it holds the
+    writer pool's slot stays "started" there; the next run found it holding the slot and waited
+    for it forever. It now marks it failed, frees its slot, says so, and goes through."""
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home(tmp_path)))
+    drop(settings, "mimp/a.csv", GOOD)
+    command = [OBSERVATORY, "run", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)]
+    killed = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OBSERVATORY_FAILPOINT": "build_before_commit"})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    with dg.DagsterInstance.get() as instance:
+        [dead] = instance.get_runs()
+        assert dead.status == dg.DagsterRunStatus.STARTED and instance.event_log_storage.get_concurrency_run_ids() == {dead.run_id}
+    after = subprocess.run(command, capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert after.returncode == 0, after.stderr[-2000:]
+    assert f"Run {dead.run_id} marked failed: its process is gone" in after.stderr
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(1,)]
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert [r.status for r in instance.get_runs()] == [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]
+        assert not instance.event_log_storage.get_concurrency_run_ids()
+
+
+def test_the_sensor_marks_failed_a_run_whose_process_is_gone(settings, monkeypatch):
+    """Under `dagster dev`, a run whose process died would hold the run queue's one place: the
+    sensor's next tick marks it failed, also when its pid now belongs to another process (it
+    started at another time). A run whose process lives is left alone."""
+    from assets.dead_runs import process_tags
+
+    monkeypatch.setenv("OBSERVATORY_RAW_DIR", str(settings.raw_dir))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with dg.instance_for_test() as instance:
+        for run_id, pid, started in (("dead", gone.pid, None), ("reused", os.getpid(), "1"), ("alive", os.getpid(), None)):
+            tags = {**process_tags(), "observatory/pid": str(pid)}
+            instance.add_run(dg.DagsterRun(job_name="observatory_job", run_id=run_id, status=dg.DagsterRunStatus.STARTED,
+                                           tags={**tags, "observatory/process_started": started or tags["observatory/process_started"]}))
+        tick(instance, None)
+        assert instance.get_run_by_id("dead").status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id("reused").status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id("alive").status == dg.DagsterRunStatus.STARTED
 
 
 def digest(path: Path) -> str:
