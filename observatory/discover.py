@@ -62,18 +62,19 @@ def candidate_paths(raw_dir: Path) -> Iterator[tuple[Path, str]]:
         yield path, rel.as_posix()
 
 
+def raw_file(path: Path, rel: str, sha256: str) -> RawFile:
+    return RawFile(path, rel, rel.split("/")[0] if "/" in rel else "", sha256)
+
+
 def list_raw_files(raw_dir: Path) -> list[RawFile]:
-    return [
-        RawFile(path, rel, rel.split("/")[0] if "/" in rel else "", sha256_of(path))
-        for path, rel in candidate_paths(raw_dir)
-    ]
+    return [raw_file(path, rel, sha256_of(path)) for path, rel in candidate_paths(raw_dir)]
 
 
 def received_contents(published_db: Path, still_there: Callable[[str, str], bool] | None = None) -> dict[str, str]:
     """sha256 -> the path of the file that brought that content, from the published receipts
-    (read only; empty when nothing is published). The sensor and `observatory check` use it
-    (`observatory status` runs `discover` itself on them), so an identical copy is a duplicate to
-    all three, as to a run."""
+    (read only; empty when nothing is published). `observatory check` uses it (`observatory
+    status` and the sensor classify the raw folder against them), so an identical copy is a
+    duplicate to all three, as to a run."""
     if not published_db.exists():
         return {}
     with duckdb.connect(str(published_db), read_only=True) as con:
@@ -98,18 +99,32 @@ def holds(path: Path, sha256: str) -> bool:
     return (path.is_symlink() or path.is_file()) and sha256_of(path) == sha256
 
 
+def receipts_of(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    """file path -> (sha256, status) of the receipts of the database `con` opens."""
+    return {path: (sha, status) for path, sha, status in con.execute("SELECT file_path, sha256, status FROM file_receipt").fetchall()}
+
+
+def published_receipts(published_db: Path) -> dict[str, tuple[str, str]]:
+    """The published receipts (read only; empty when nothing is published)."""
+    if not published_db.exists():
+        return {}
+    with duckdb.connect(str(published_db), read_only=True) as con:
+        return receipts_of(con)
+
+
 def discover(con: duckdb.DuckDBPyConnection, raw_dir: Path, everything: bool = False) -> Discovery:
-    """Compare the raw folder with the receipts of the working database.
+    """Compare the raw folder with the receipts of the working database (classify)."""
+    return classify(list_raw_files(raw_dir), receipts_of(con), everything)
+
+
+def classify(present: list[RawFile], receipts: dict[str, tuple[str, str]], everything: bool = False) -> Discovery:
+    """What a run does with each file present, given the receipts (a run's, or the published
+    ones for `observatory status` and the sensor, so that all three agree).
 
     A file whose content another present file already brought is a duplicate, unless that
     other file is gone or changed: then this one is read as new, so no content is lost.
     With `everything`, every file is read again (to re-validate it against current suites).
     """
-    present = list_raw_files(raw_dir)
-    receipts = {
-        path: (sha, status)
-        for path, sha, status in con.execute("SELECT file_path, sha256, status FROM file_receipt").fetchall()
-    }
     present_sha = {f.rel_path: f.sha256 for f in present}
     # Content already contributed by a file that is still there with that same content.
     owner_of = {

@@ -49,6 +49,9 @@ class Settings:
     lock_wait_seconds: float = float(_env("OBSERVATORY_LOCK_WAIT_SECONDS", "600"))
     # Raw-folder sensor and schedules (Dagster): interval, cron strings, timezone.
     sensor_interval_seconds: int = int(_env("OBSERVATORY_SENSOR_INTERVAL_SECONDS", "30"))
+    # How long the sensor waits before it asks again for a run of files a run left waiting (it
+    # failed or was cancelled): a run failing every time is retried this often, not every tick.
+    sensor_retry_seconds: float = field(default_factory=lambda: float(_env("OBSERVATORY_SENSOR_RETRY_SECONDS", "600")))
     nightly_cron: str = _env("OBSERVATORY_NIGHTLY_CRON", "0 2 * * *")
     weekly_cron: str = _env("OBSERVATORY_WEEKLY_CRON", "0 3 * * 0")
     timezone: str = _env("OBSERVATORY_TIMEZONE", "UTC")

@@ -29,6 +29,7 @@ def tick(instance, cursor):
 
 def test_sensor_waits_for_stable_files_batches_them_and_ignores_repeats(settings, monkeypatch):
     monkeypatch.setenv("OBSERVATORY_RAW_DIR", str(settings.raw_dir))
+    monkeypatch.setenv("OBSERVATORY_CURATED_DIR", str(settings.curated_dir))
     with dg.instance_for_test() as instance:
         drop(settings, "mimp/a.csv", GOOD)
         drop(settings, "mimp/b.csv", HEADER + "Perú,2016,femicide_count,124,MIMP\n")
@@ -40,14 +41,57 @@ def test_sensor_waits_for_stable_files_batches_them_and_ignores_repeats(settings
         assert len(requests) == 1  # both files in one run, temporary names ignored
         assert requests[0].tags["observatory/files"] == "2"
         requests, cursor = tick(instance, cursor)
-        assert requests == []
+        assert requests == []  # asked for: not asked again while its run has not come
+        run(settings)  # the run it asked for
         drop(settings, "otro/copia.csv", GOOD)  # the same content under another name
         for _ in range(2):
             requests, cursor = tick(instance, cursor)
             assert requests == []
         drop(settings, "mimp/a.csv", HEADER + "Perú,2015,femicide_count,96,MIMP\n")  # changed content
         requests, cursor = tick(instance, cursor)
+        assert requests == []  # settling; meanwhile the copy is still a copy of what it had
+        requests, cursor = tick(instance, cursor)
+        # The changed file, and the copy, now the only file with the content it brought: read as
+        # new, as a run and `observatory status` have it, so that no content is lost.
+        assert len(requests) == 1 and requests[0].tags["observatory/files"] == "2"
+
+
+def test_the_sensor_asks_for_a_file_put_back_as_it_was(settings, monkeypatch):
+    """A file corrected, then put back as it was before (the correction was wrong): its earlier
+    content is new against what is published, so a run is asked for (the sensor once
+    remembered every content it had asked for, and never asked again)."""
+    monkeypatch.setenv("OBSERVATORY_RAW_DIR", str(settings.raw_dir))
+    monkeypatch.setenv("OBSERVATORY_CURATED_DIR", str(settings.curated_dir))
+    cursor = None
+    with dg.instance_for_test() as instance:
+        for value in (300, 310, 300):
+            path = drop(settings, "mimp/a.csv", HEADER + f"Perú,2015,femicide_count,{value},MIMP\n")
+            os.utime(path, ns=(value, value))  # another look than the last, as an editor's save gives
+            requests, cursor = tick(instance, cursor)
+            requests, cursor = tick(instance, cursor)
+            assert len(requests) == 1, value
+            run(settings)
+            assert query(settings, "SELECT value FROM fact_observation") == [(value,)]
+
+
+def test_the_sensor_asks_again_for_files_a_run_left_waiting_but_not_while_a_run_is_pending(settings, monkeypatch):
+    """A run asked for failed or was cancelled (the writer busy, a crash): its files still wait,
+    and the sensor asks again once OBSERVATORY_SENSOR_RETRY_SECONDS have passed; never while a
+    run of the job is queued or running (it reads them, or the next tick asks)."""
+    monkeypatch.setenv("OBSERVATORY_RAW_DIR", str(settings.raw_dir))
+    monkeypatch.setenv("OBSERVATORY_CURATED_DIR", str(settings.curated_dir))
+    drop(settings, "mimp/a.csv", GOOD)
+    with dg.instance_for_test() as instance:
+        requests, cursor = tick(instance, None)
+        requests, cursor = tick(instance, cursor)
+        assert len(requests) == 1
+        requests, cursor = tick(instance, cursor)  # its run failed: nothing was published
         assert requests == []
+        monkeypatch.setenv("OBSERVATORY_SENSOR_RETRY_SECONDS", "0")
+        instance.add_run(dg.DagsterRun(job_name="observatory_job", run_id="pending", status=dg.DagsterRunStatus.STARTED))
+        requests, cursor = tick(instance, cursor)
+        assert requests == []
+        instance.report_run_canceled(instance.get_run_by_id("pending"))
         requests, cursor = tick(instance, cursor)
         assert len(requests) == 1 and requests[0].tags["observatory/files"] == "1"
 
