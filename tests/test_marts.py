@@ -560,6 +560,19 @@ def test_the_shipped_register_has_no_proxy_and_every_source_classified(settings)
     assert f"{trusted}% official or intergovernmental" in text
     assert f"{shares['weak']}% weak ({counts['weak']} rows" in text
     assert trusted >= 60 and shares["weak"] <= 10
+    # ... and so are the tiers of the pages the dates come from.
+    dates = dict(query(settings, "SELECT date_source_tier, count(*) FROM policy_instrument WHERE source_tier IS NOT NULL GROUP BY ALL"))
+    assert (f"official {dates['official']}, intergovernmental {dates['intergovernmental']}, secondary "
+            f"{dates['secondary']} and weak {dates['weak']}") in " ".join(text.split())
+
+
+def test_the_dates_tier_is_the_tier_of_the_copy_a_row_names_for_its_dates(settings):
+    register(settings,
+             "URY,comprehensive_vaw_law,Ley 19.580,Ley 19.580,2017-12-22,,,in_force,,,,,,,"
+             "\"https://docstore.ohchr.org/x | CEDAW, the year only (earlier copy, for the dates: https://es.scribd.com/document/1/x)\"",
+             "URY,femicide_offence,Ley 19.538,Ley 19.538,2017-10-09,,,in_force,,,,,,,https://www.impo.com.uy/bases/leyes/19538-2017 | IMPO")
+    assert query(settings, "SELECT identifier, source_tier, date_source_tier FROM policy_instrument ORDER BY 1") == [
+        ("Ley 19.538", "official", "official"), ("Ley 19.580", "intergovernmental", "weak")]
 
 
 def test_the_latest_figure_comes_from_the_source_the_priority_rules_choose(settings):

@@ -7,8 +7,15 @@
 -- The other lines stay loaded (policy_instrument_loaded: their files' receipts count them) but
 -- are not published. Within one file an instrument given twice is quarantined
 -- (within_file_instrument_duplicates.sql).
+-- date_source_tier: the tier of the page the row's dates were read from. A source that names an
+-- "earlier copy, for the dates" (its first page does not give them all, often not the day) takes
+-- that copy's tier (NULL when no rule of reference/source_tiers.csv matches it); another, its
+-- source_tier.
 CREATE OR REPLACE TABLE policy_instrument AS
-SELECT *
+SELECT *,
+       CASE WHEN source LIKE '%earlier copy, for the dates: http%'
+            THEN source_tier(regexp_extract(source, 'earlier copy, for the dates: (https?://[^\s)|]+)', 1))
+            ELSE source_tier END AS date_source_tier
 FROM policy_instrument_loaded
 QUALIFY row_number() OVER (
     PARTITION BY country_iso3, instrument_type, identifier, title,
