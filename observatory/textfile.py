@@ -21,6 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time as clock
 from decimal import Decimal
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import IO, Iterator
@@ -409,8 +410,31 @@ def _check_zip(path: Path, limits: Limits) -> None:
 
 
 def _sheet_rows(sheet) -> Iterator[list[str]]:
-    for row in sheet.iter_rows(values_only=True):
-        yield [_xlsx_cell(value) for value in row]
+    for row in sheet.iter_rows():
+        yield [_sheet_cell(cell) for cell in row]
+
+
+def _sheet_cell(cell) -> str:
+    """A cell as the number staff see: Excel stores 7.2% as 0.072 and shows it x100, so a
+    number whose format shows it as a percent is read as the percent shown (7.2), else a
+    percent indicator would load 100 times too small and still pass its 0-100 range."""
+    value = cell.value
+    if (isinstance(value, (int, float)) and not isinstance(value, bool) and cell.has_style  # unstyled: General
+            and shows_percent(cell.number_format)):
+        return _decimal_text(Decimal(repr(value)) * 100)  # repr: 0.072 -> 7.2, never 7.199999999999999
+    return _xlsx_cell(value)
+
+
+# What a number format shows literally rather than as a format code: a quoted text ("%"), a
+# bracketed code ([Red], [$-409]), an escaped character (\%), a padding or fill character (_%, *%).
+FORMAT_LITERALS = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.|[_*].')
+
+
+@lru_cache(maxsize=1024)  # a workbook has a few formats and many cells
+def shows_percent(number_format: str | None) -> bool:
+    """Whether Excel shows a number in this format x100 with a percent sign: a `%` that is a
+    format code, not a literal (`0.0%` does; `0.0" %"` and `0.0\\%` do not)."""
+    return bool(number_format) and "%" in FORMAT_LITERALS.sub("", number_format)
 
 
 def _xlsx_cell(value: object) -> str:
@@ -424,6 +448,11 @@ def _xlsx_cell(value: object) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
-        text = format(Decimal(repr(value)), "f")
-        return text[:-2] if text.endswith(".0") else text
+        return _decimal_text(Decimal(repr(value)))
     return str(value)
+
+
+def _decimal_text(number: Decimal) -> str:
+    """A number written out in full, without exponent or trailing zeros (124, 0.58, 7.2)."""
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text

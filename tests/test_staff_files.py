@@ -282,3 +282,30 @@ def test_lima_metropolitana_and_lima_provincias_stand_apart_and_roll_up_to_lima_
                     ("PE.AR", 14.0, None), ("PE.LR", 31.0, "rollup")]
     assert query(settings, "SELECT rows_loaded, rows_quarantined FROM file_receipt") == [(3, 0)]
     assert query(settings, "SELECT parent_code FROM dim_subnational WHERE subnational_code = 'PE-LMA'") == [("PE.LR",)]
+
+
+def save_sheet(settings, rel_path: str, rows: list[list], formats: dict[str, str] = {}) -> None:
+    """A one-sheet workbook under data/raw/, with the number formats Excel would keep."""
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    for cell, number_format in formats.items():
+        workbook.active[cell].number_format = number_format
+    path = settings.raw_dir / rel_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+
+
+def test_a_percent_formatted_cell_loads_as_the_percent_excel_shows(settings):
+    """Excel shows 0.072 under `0.0%` as 7.2%: staff get 7.2, not 0.072 (which passes 0-100).
+    A literal percent sign in quotes does not scale, nor does a General cell."""
+    save_sheet(settings, "mimp/porcentajes.xlsx", [
+        ["país", "año", "indicador", "valor", "unidad"],
+        ["Perú", 2015, "ipv_prevalence_12m", 0.072, "%"],
+        ["Perú", 2016, "ipv_prevalence_12m", 0.1, "%"],
+        ["Perú", 2017, "ipv_prevalence_12m", 10.9, "%"],
+        ["Perú", 2018, "ipv_prevalence_12m", 11.3, "%"],
+    ], {"D2": "0.0%", "D3": "0%", "D5": '0.0" %"'})
+    run(settings)
+    assert query(settings, "SELECT year, value FROM fact_observation ORDER BY year") == [
+        (2015, 7.2), (2016, 10.0), (2017, 10.9), (2018, 11.3)]
