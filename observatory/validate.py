@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -46,6 +47,9 @@ ROW_WISE = frozenset({
 NULL_CHECKS = frozenset({"expect_column_values_to_not_be_null", "expect_column_values_to_be_null"})
 # Figures a file gives: a failing one that could be an ID or a phone is not remembered.
 FILE_FIGURES = frozenset({"value"})
+# A figure that reads as a thousands mark in Spanish (1.234, 12.345): where the point is the
+# decimal mark it is 1.234, and as a count it may well be 1234 typed with its thousands point.
+THOUSANDS_POINT = re.compile(r"[+-]?\d{1,3}\.\d{3}")
 
 
 @dataclass
@@ -461,7 +465,19 @@ def _details(row: dict, meta: dict, parameters: dict, dialect: tuple[str, str]) 
         "decimal_mark": decimal_mark,
         "grouping_es": " y el punto agrupa miles (12.345 = doce mil trescientos cuarenta y cinco)" if comma else "",
         "grouping_en": " and the dot groups thousands (12.345 = twelve thousand three hundred forty-five)" if comma else "",
+        **_thousands_hint(_text(row.get("value_raw"))),
     }
+
+
+def _thousands_hint(raw: str) -> dict[str, str]:
+    """For value_not_whole: a count that reads like 1.234 is most likely 1234 written with a
+    Spanish thousands point. The hint names no cell (the message quotes it, or hides it)."""
+    if not THOUSANDS_POINT.fullmatch("".join(raw.split())):
+        return {"thousands_es": "", "thousands_en": ""}
+    return {"thousands_es": " Si el punto separa los miles (por ejemplo, 1.234 por mil doscientos treinta y cuatro), "
+                            "escriba el número sin el punto: 1234.",
+            "thousands_en": " If the point separates thousands (for example, 1.234 for one thousand two hundred "
+                            "thirty-four), write the number without the point: 1234."}
 
 
 @lru_cache(maxsize=None)

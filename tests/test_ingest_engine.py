@@ -382,8 +382,9 @@ def test_checking_distinct_combinations_quarantines_what_checking_every_row_does
     from observatory import validate
 
     raw = tmp_path / "raw"
+    counts = HEADER + "PER,2014,femicide_count,12.5,MIMP\nPER,2013,femicide_attempt_count,1.234,MIMP\n"  # not whole
     for name, content in {"mimp/messy.csv": MESSY, "mimp/second.csv": MESSY.replace("MIMP", "INEI"),
-                          "registro/messy.csv": MESSY_POLICY}.items():
+                          "registro/messy.csv": MESSY_POLICY, "mimp/counts.csv": counts}.items():
         (raw / name).parent.mkdir(parents=True, exist_ok=True)
         (raw / name).write_text(content, encoding="utf-8")
     monkeypatch.setenv("OBSERVATORY_VALIDATION_BATCH_ROWS", "3")
@@ -408,7 +409,7 @@ def test_checking_distinct_combinations_quarantines_what_checking_every_row_does
     assert published["distinct"] == published["every_row"]
     reasons = {row[2] for row in published["distinct"]["quarantine"]}
     assert {"unknown_country", "missing_country", "invalid_year", "value_out_of_range", "unit_mismatch",
-            "unknown_subnational", "duplicate_row"} <= reasons, reasons
+            "unknown_subnational", "duplicate_row", "value_not_whole"} <= reasons, reasons
     assert len(published["distinct"]["quarantine"]) >= 2 * 14 + 4
 
 

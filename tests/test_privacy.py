@@ -467,7 +467,8 @@ def test_a_name_typed_in_a_cell_is_quarantined_unquoted_and_kept_nowhere(setting
                 "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, 'verdict_')").fetchall()
                 if con.execute(f"""SELECT count(*) FROM "{store}" AS v, dim_indicator AS i
                                    WHERE i.indicator_code = 'femicide_rate' AND v.combination = md5_number(to_json(
-                                     {{'c0': i.range_max, 'c1': i.range_min, 'c2': ?::DOUBLE}}))""", [value]).fetchall()[0][0]]
+                                     {{'c0': i.range_max, 'c1': i.range_min, 'c2': ?::DOUBLE,
+                                       'c3': NULL::DOUBLE}}))""", [value]).fetchall()[0][0]]  # c3: whole_value, NULL for a rate
         assert stored(45678912) == [] and len(stored(150)) == 1  # the other failing rate is: the check finds it
     assert "validating row by row" not in caplog.text  # judged by combinations, as a run does
 

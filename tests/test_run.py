@@ -74,6 +74,36 @@ def test_semicolon_file_in_windows_1252_with_thousands(settings):
         ("femicide_count", 1012.0, "count", "obs"), ("femicide_rate", 1.5, "per_100k_women", "obs")]
 
 
+def test_a_count_that_is_not_a_whole_number_is_quarantined(settings):
+    """Counts (indicators whose unit is `count`, units.csv `whole`) are whole numbers: 12.5
+    femicides is a mistake, and 1.234 in a file whose decimal mark is the point is most likely
+    1234 typed with a Spanish thousands point. Rates and percentages keep their decimals."""
+    drop(settings, "obs/conteos.csv", HEADER + "\n".join([
+        "Honduras,2019,femicide_count,12.5,Obs Y",          # 2 not whole
+        "Honduras,2018,femicide_attempt_count,0.3,Obs Y",   # 3 not whole
+        "Honduras,2017,femicide_count,1.234,Obs Y",         # 4 not whole: a thousands point?
+        "Honduras,2016,helpline_calls_count,\"1,234\",Obs Y",  # 5 loaded: the comma groups thousands here
+        "Honduras,2015,femicide_count,96.0,Obs Y",          # 6 loaded: a whole number
+        "Honduras,2015,femicide_rate,0.58,Obs Y",           # 7 loaded: a rate
+        "Honduras,2014,femicide_count,4567891.5,Obs Y",     # 8 not whole, and shaped like an ID: not quoted
+    ]) + "\n")
+    run(settings)
+    assert query(settings, "SELECT source_row, reason_code FROM quarantine ORDER BY 1") == [
+        (2, "value_not_whole"), (3, "value_not_whole"), (4, "value_not_whole"), (8, "value_not_whole")]
+    assert query(settings, "SELECT source_row, value FROM fact_observation ORDER BY 1") == [(5, 1234.0), (6, 96.0), (7, 0.58)]
+    messages = dict(((line, (es, en)) for line, es, en in query(settings, "SELECT source_row, message_es, message_en FROM quarantine")))
+    assert messages[2] == ("El valor «12.5» no es un número entero, y femicide_count es un recuento: cada cifra debe ser un "
+                           "número entero, sin decimales.",
+                           "The value '12.5' is not a whole number, and femicide_count is a count: each figure must be a "
+                           "whole number, without decimals.")
+    es, en = messages[4]
+    assert "«1.234»" in es and "Si el punto separa los miles" in es and "escriba el número sin el punto: 1234" in es
+    assert "'1.234'" in en and "If the point separates thousands" in en and "write the number without the point: 1234" in en
+    assert "miles" not in messages[2][0] and "thousands" not in messages[2][1]
+    es, en = messages[8]
+    assert "4567891" not in es + en and "«…»" in es and "No se cita" in es
+
+
 def test_a_unit_that_contradicts_the_indicator_is_quarantined(settings):
     drop(settings, "obs/u.csv", "country,year,indicator,value,unit\nPER,2015,femicide_rate,1.5,%\nPER,2015,femicide_count,3,kg\n")
     run(settings)

@@ -1,7 +1,9 @@
 -- A row of stage_harmonized is one staged record with its harmonized fields beside their
 -- raw text: codes from the map_* tables (NULL when unmatched), the subnational unit resolved
 -- within its country, the year as an integer, the value as a number in the file's own locale
--- (NULL when missing or unparseable), and what its layout said (period, flags, cell). Not
+-- (NULL when missing or unparseable), the value rounded to a whole number when its indicator's
+-- unit counts whole things (units.csv `whole`: people, cases, calls; for the suite's
+-- value_not_whole), and what its layout said (period, flags, cell). Not
 -- sorted: whatever needs the records in order orders them by row_id (a sort of every record
 -- cost more than the rest of the statement at 5 million rows).
 CREATE OR REPLACE TABLE stage_harmonized AS
@@ -55,6 +57,8 @@ SELECT
     p.*,
     i.unit,
     CAST(nullif(i.range_min, '') AS DOUBLE) AS range_min,
-    CAST(nullif(i.range_max, '') AS DOUBLE) AS range_max
+    CAST(nullif(i.range_max, '') AS DOUBLE) AS range_max,
+    CASE WHEN u.whole = 'yes' THEN round(p.value) END AS whole_value
 FROM parsed AS p
-LEFT JOIN ref_indicator AS i USING (indicator_code);
+LEFT JOIN ref_indicator AS i USING (indicator_code)
+LEFT JOIN ref_unit AS u ON u.unit = i.unit;
