@@ -14,11 +14,12 @@ import logging
 import tempfile
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
 
-from observatory import faults, layouts, privacy, staff_forms
+from observatory import faults, layouts, privacy, reference, staff_forms
 from observatory.contract import contract_header, show_delimiter, show_header, stage_canonical
 from observatory.records import Records
 from observatory.staging import StageBuffer, Stager
@@ -30,6 +31,13 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 # Columns parsed beyond the header's: a row whose extra cells hold something is a problem.
 EXTRA_COLUMNS = 8
+# What a rejection for a workbook's header or shape adds when the workbook has several visible sheets.
+SHEET_NOTE_ES = (" Del libro se leyó la hoja {position}, la primera visible (el libro tiene {visible} hojas visibles): "
+                 "solo se lee la primera hoja visible. Si los datos están en otra hoja, póngala primera u oculte las "
+                 "que van antes.")
+SHEET_NOTE_EN = (" Sheet {position} of the workbook was read, the first visible one ({visible} sheets are visible): "
+                 "only the first visible sheet is read. If the data are on another sheet, move it first or hide the "
+                 "sheets before it.")
 
 __all__ = ["FileRejected", "Limits", "ReadOutcome", "read_file"]
 
@@ -107,6 +115,7 @@ def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Lim
         except Exception as error:  # noqa: BLE001 - one file never stops the others
             stager.discard()
             outcome.rejection = _rejection(error, path, limits)
+            _note_sheet(outcome.rejection, text)
             outcome.rows_read, outcome.rows_skipped = outcome.rejection.rows_read, outcome.rejection.rows_skipped
         finally:
             if text is not None:
@@ -116,6 +125,25 @@ def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Lim
         outcome.rejection = FileRejected("file_unreadable", detail="encodings tried / codificaciones probadas: " + ", ".join(tried))
         outcome.rows_skipped = 0
     return outcome
+
+
+def _note_sheet(rejection: FileRejected, text: TextFile | None) -> None:
+    """A rejection for the header or shape of a workbook with several visible sheets says which
+    sheet was read (by its place: a sheet's name is text staff typed, and could name someone),
+    and that only the first visible one is: the data may be on another. The reasons whose
+    templates in reasons.csv have {sheet_es} take it; it is empty for any other file."""
+    if rejection.reason_code not in _sheet_noted():
+        return
+    position, visible = text.sheet_read if text is not None and text.sheet_read else (0, 0)
+    several = visible > 1
+    rejection.details.setdefault("sheet_es", SHEET_NOTE_ES.format(position=position, visible=visible) if several else "")
+    rejection.details.setdefault("sheet_en", SHEET_NOTE_EN.format(position=position, visible=visible) if several else "")
+
+
+@lru_cache(maxsize=1)
+def _sheet_noted() -> frozenset[str]:
+    reasons = reference.load("reasons")
+    return frozenset(reasons.loc[reasons["message_es"].str.contains("{sheet_es}", regex=False), "reason_code"])
 
 
 def _rejection(error: BaseException, path: Path, limits: Limits) -> FileRejected:

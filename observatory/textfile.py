@@ -104,6 +104,9 @@ class TextFile:
     copy: bool  # `path` is a temporary copy, removed once the file is staged
     starts: list[int] | None = None  # the line (sheet row) each record starts on, when known
     odd_quotes: bool = False  # a quote is never closed: the last field would swallow the rest
+    # A workbook's sheet read as its first visible one: (its position among the workbook's
+    # sheets, from 1; how many sheets are visible). None for a text file or a sheet a layout names.
+    sheet_read: tuple[int, int] | None = None
 
     def remove_copy(self) -> None:
         if self.copy:
@@ -348,8 +351,9 @@ def _mib(size: int) -> str:
 # --- xlsx -------------------------------------------------------------------------------
 
 def _prepare_xlsx(path: Path, limits: Limits, deadline: Deadline, temp_dir: Path) -> TextFile:
-    """The sheet a layout names and recognizes, else the first, written as a UTF-8 CSV whose
-    line n is the sheet's row n (so staff find the line); quoted cells keep their line breaks."""
+    """The sheet a layout names and recognizes, else the first visible one, written as a UTF-8
+    CSV whose line n is the sheet's row n (so staff find the line); quoted cells keep their line
+    breaks."""
     from openpyxl import load_workbook
 
     from observatory.layouts import sheet_for
@@ -366,7 +370,9 @@ def _prepare_xlsx(path: Path, limits: Limits, deadline: Deadline, temp_dir: Path
             return list(islice(rows, HEAD_RECORDS))
 
         named = sheet_for(path.name, workbook.sheetnames, head_of)
-        sheet = workbook[named] if named else workbook.worksheets[0]
+        sheet = workbook[named] if named else first_visible(workbook.worksheets)
+        sheet_read = None if named else (workbook.worksheets.index(sheet) + 1,
+                                         sum(ws.sheet_state == "visible" for ws in workbook.worksheets))
         head: list[list[str]] = []
         starts: list[int] = []  # the sheet row of each record written: a cell may hold line breaks
         written = 0
@@ -391,7 +397,13 @@ def _prepare_xlsx(path: Path, limits: Limits, deadline: Deadline, temp_dir: Path
         raise
     finally:
         workbook.close()
-    return TextFile(target, "xlsx", ",", head, simple=False, copy=True, starts=starts)
+    return TextFile(target, "xlsx", ",", head, simple=False, copy=True, starts=starts, sheet_read=sheet_read)
+
+
+def first_visible(worksheets: list) -> object:
+    """The sheet staff see first when they open the workbook: hidden sheets (a lookup list, a
+    validation list) and very hidden ones are passed over, whatever their place."""
+    return next((ws for ws in worksheets if ws.sheet_state == "visible"), worksheets[0])
 
 
 def _check_zip(path: Path, limits: Limits) -> None:

@@ -309,3 +309,57 @@ def test_a_percent_formatted_cell_loads_as_the_percent_excel_shows(settings):
     run(settings)
     assert query(settings, "SELECT year, value FROM fact_observation ORDER BY year") == [
         (2015, 7.2), (2016, 10.0), (2017, 10.9), (2018, 11.3)]
+
+
+def save_workbook(settings, rel_path: str, sheets: dict[str, tuple[str, list[list]]]) -> None:
+    """A workbook whose sheets come in the order given, each (its state, its rows)."""
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for name, (state, rows) in sheets.items():
+        sheet = workbook.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+        sheet.sheet_state = state
+    workbook.active = next(i for i, (state, _) in enumerate(sheets.values()) if state == "visible")
+    path = settings.raw_dir / rel_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+
+
+DATA_SHEET = [["país", "año", "indicador", "valor"], ["Perú", 2015, "femicide_count", 95], ["Perú", 2016, "femicide_count", 124]]
+
+
+def test_the_first_visible_sheet_is_read_a_hidden_lookup_list_before_it_is_not(settings):
+    save_workbook(settings, "mimp/con_listas.xlsx", {
+        "Listas": ("hidden", [["País", "Indicador"], ["Perú", "femicide_count"]]),
+        "Oculta": ("veryHidden", [["nada"]]),
+        "Datos": ("visible", DATA_SHEET),
+        "Notas": ("visible", [["Notas de la entrega"]]),
+    })
+    run(settings)
+    assert query(settings, "SELECT year, value, source_row FROM fact_observation ORDER BY 1") == [(2015, 95.0, 2), (2016, 124.0, 3)]
+    assert query(settings, "SELECT status FROM file_receipt") == [("loaded",)]
+
+
+def test_a_workbook_rejected_for_its_first_visible_sheet_says_which_sheet_was_read(settings):
+    """With several visible sheets the data may be on another: the message says the sheet read
+    (by its place, as its name is text staff typed) and that only the first visible one is read."""
+    save_workbook(settings, "mimp/portada.xlsx", {
+        "Listas": ("hidden", [["País"], ["Perú"]]),
+        "Portada": ("visible", [["Ministerio de la Mujer: entrega anual"], ["Ver la hoja Datos"]]),
+        "Datos": ("visible", DATA_SHEET),
+    })
+    save_workbook(settings, "mimp/sola.xlsx", {"Portada": ("visible", [["país", "indicador", "total"], ["Perú", "femicide_count", 95]])})
+    run(settings)
+    rows = dict((path, (code, es, en)) for path, code, es, en in query(
+        settings, "SELECT source_file, reason_code, message_es, message_en FROM quarantine"))
+    code, es, en = rows["mimp/portada.xlsx"]
+    assert code == "unknown_layout"
+    assert es.endswith(" Del libro se leyó la hoja 2, la primera visible (el libro tiene 2 hojas visibles): solo se lee "
+                       "la primera hoja visible. Si los datos están en otra hoja, póngala primera u oculte las que van antes.")
+    assert en.endswith(" Sheet 2 of the workbook was read, the first visible one (2 sheets are visible): only the first "
+                       "visible sheet is read. If the data are on another sheet, move it first or hide the sheets before it.")
+    assert "Portada" not in es + en and "Datos" not in es + en
+    code, es, en = rows["mimp/sola.xlsx"]  # one visible sheet: nothing to say about sheets
+    assert code == "missing_required_column"
+    assert "hoja" not in es and "sheet" not in en and "?" not in es + en

@@ -127,7 +127,7 @@ def nearest(header: list[str]) -> tuple[Layout | None, float]:
 
 
 def sheet_for(file_name: str, sheet_names: list[str], head_of: Callable[[str], list[list[str]]]) -> str | None:
-    """The sheet of a workbook that a layout names and recognizes; None: read the first sheet."""
+    """The sheet of a workbook that a layout names and recognizes; None: read the first visible sheet."""
     for layout in load_all():
         if layout.sheet in sheet_names and layout.recognizes(file_name, head_of(layout.sheet)):
             return layout.sheet
