@@ -27,7 +27,7 @@ class ObservatoryResource(dg.ConfigurableResource):
     def yield_for_execution(self, context: dg.InitResourceContext):
         settings = self.settings()
         if context.instance and context.run_id:  # which process runs it: a dead one is found (dead_runs.py)
-            context.instance.add_run_tags(context.run_id, dead_runs.process_tags())
+            context.instance.add_run_tags(context.run_id, dead_runs.process_tags(context.run_id))
         if context.log:
             context.log.info(f"waiting for the writer lock in {settings.work_dir}")
         with writer_lock(settings.work_dir, settings.lock_wait_seconds), pipeline.working_db(settings):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,8 +56,9 @@ def run_pipeline(settings: Settings, through_dagster: bool | None = None) -> Run
         for run_id in dead_runs.fail_dead_runs(instance):
             print(f"Ejecución {run_id} marcada como fallida: su proceso ya no existe (¿kill -9?). / "
                   f"Run {run_id} marked failed: its process is gone (kill -9?).", file=sys.stderr)
+        run_id = str(uuid.uuid4())  # a Dagster run id, known before the run for its process tag
         result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False,
-                                        tags=dead_runs.process_tags())
+                                        run_id=run_id, tags=dead_runs.process_tags(run_id))
         steps = _step_seconds(instance, result.run_id)
         if not result.success:
             return RunOutcome(False, _failure_reason(result), steps=steps)

@@ -69,13 +69,19 @@ def raw_folder_sensor_for(job, settings: Settings) -> dg.SensorDefinition:
 def _why_not(instance: dg.DagsterInstance, job_name: str, waiting: list, key: str, asked: dict,
              retry_seconds: float, settling: int) -> str | None:
     """Why no run is asked for on this tick, or None: nothing waits; a run is queued or running
-    (it reads them, or the next tick asks); or these same files were asked for less than
-    retry_seconds ago (their run failed or was cancelled: retried then, not at every tick)."""
+    (it reads them, or the next tick asks); or these same files were asked for and the job's
+    last run ended less than retry_seconds ago (it failed or was cancelled: retried then, not at
+    every tick)."""
     if not waiting:
         return f"nothing new; {settling} file(s) settling" if settling else "nothing new"
     if instance.get_run_records(filters=dg.RunsFilter(job_name=job_name, statuses=PENDING), limit=1):
         return f"{len(waiting)} file(s) waiting for the run queued or running to end"
-    if asked.get("key") == key and time.time() - asked["at"] < retry_seconds:
-        return (f"{len(waiting)} file(s) still waiting after the run asked for them (failed or cancelled?): "
-                f"asked again {retry_seconds:.0f} s after it")
+    if asked.get("key") == key:
+        # From the end of the job's last run (the one asked for, or one after it), so that a run
+        # failing after a long while is not asked for again at once.
+        last = instance.get_run_records(filters=dg.RunsFilter(job_name=job_name), limit=1)
+        since = max([asked["at"], *(r.end_time for r in last if r.end_time)])
+        if time.time() - since < retry_seconds:
+            return (f"{len(waiting)} file(s) still waiting after the run asked for them (failed or cancelled?): "
+                    f"asked again {retry_seconds:.0f} s after that run ended")
     return None

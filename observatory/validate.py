@@ -475,9 +475,9 @@ def _thousands_hint(raw: str) -> dict[str, str]:
     if not THOUSANDS_POINT.fullmatch("".join(raw.split())):
         return {"thousands_es": "", "thousands_en": ""}
     return {"thousands_es": " Si el punto separa los miles (por ejemplo, 1.234 por mil doscientos treinta y cuatro), "
-                            "escriba el número sin el punto: 1234.",
+                            "escriba el número sin el punto (en ese ejemplo, 1234).",
             "thousands_en": " If the point separates thousands (for example, 1.234 for one thousand two hundred "
-                            "thirty-four), write the number without the point: 1234."}
+                            "thirty-four), write the number without the point (in that example, 1234)."}
 
 
 @lru_cache(maxsize=None)

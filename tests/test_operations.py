@@ -94,6 +94,14 @@ def test_the_sensor_asks_again_for_files_a_run_left_waiting_but_not_while_a_run_
         instance.report_run_canceled(instance.get_run_by_id("pending"))
         requests, cursor = tick(instance, cursor)
         assert len(requests) == 1 and requests[0].tags["observatory/files"] == "1"
+        # The interval runs from the end of the job's last run, not from the asking: a run that
+        # failed after longer than it is not asked for again at once.
+        monkeypatch.setenv("OBSERVATORY_SENSOR_RETRY_SECONDS", "600")
+        instance.add_run(dg.DagsterRun(job_name="observatory_job", run_id="long", status=dg.DagsterRunStatus.STARTED))
+        monkeypatch.setattr(time, "time", lambda real=time.time: real() + 3600)  # it ran an hour, then failed
+        instance.report_run_failed(instance.get_run_by_id("long"))
+        requests, cursor = tick(instance, cursor)
+        assert requests == []
 
 
 def test_a_file_still_growing_waits(settings, monkeypatch):
@@ -278,21 +286,25 @@ def test_a_run_killed_under_dagster_is_marked_failed_and_the_next_run_goes_throu
 def test_the_sensor_marks_failed_a_run_whose_process_is_gone(settings, monkeypatch):
     """Under `dagster dev`, a run whose process died would hold the run queue's one place: the
     sensor's next tick marks it failed, also when its pid now belongs to another process (it
-    started at another time). A run whose process lives is left alone."""
-    from assets.dead_runs import process_tags
+    started at another time). A run whose process lives is left alone, and so is a run whose tag
+    is another run's (re-executed from the UI, it carries its parent's tags until its resources
+    start)."""
+    from assets.dead_runs import PROCESS_TAG, process_tags
 
     monkeypatch.setenv("OBSERVATORY_RAW_DIR", str(settings.raw_dir))
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     with dg.instance_for_test() as instance:
-        for run_id, pid, started in (("dead", gone.pid, None), ("reused", os.getpid(), "1"), ("alive", os.getpid(), None)):
-            tags = {**process_tags(), "observatory/pid": str(pid)}
+        for run_id, named, pid, started in (("dead", "dead", gone.pid, None), ("reused", "reused", os.getpid(), "1"),
+                                            ("alive", "alive", os.getpid(), None), ("child", "parent", gone.pid, None)):
+            process = json.loads(process_tags(named)[PROCESS_TAG])
+            process.update(pid=pid, started=started or process["started"])
             instance.add_run(dg.DagsterRun(job_name="observatory_job", run_id=run_id, status=dg.DagsterRunStatus.STARTED,
-                                           tags={**tags, "observatory/process_started": started or tags["observatory/process_started"]}))
+                                           tags={PROCESS_TAG: json.dumps(process)}))
         tick(instance, None)
-        assert instance.get_run_by_id("dead").status == dg.DagsterRunStatus.FAILURE
-        assert instance.get_run_by_id("reused").status == dg.DagsterRunStatus.FAILURE
-        assert instance.get_run_by_id("alive").status == dg.DagsterRunStatus.STARTED
+        statuses = {run_id: instance.get_run_by_id(run_id).status for run_id in ("dead", "reused", "alive", "child")}
+        assert statuses == {"dead": dg.DagsterRunStatus.FAILURE, "reused": dg.DagsterRunStatus.FAILURE,
+                            "alive": dg.DagsterRunStatus.STARTED, "child": dg.DagsterRunStatus.STARTED}
 
 
 def digest(path: Path) -> str:

@@ -97,8 +97,8 @@ def test_a_count_that_is_not_a_whole_number_is_quarantined(settings):
                            "The value '12.5' is not a whole number, and femicide_count is a count: each figure must be a "
                            "whole number, without decimals.")
     es, en = messages[4]
-    assert "«1.234»" in es and "Si el punto separa los miles" in es and "escriba el número sin el punto: 1234" in es
-    assert "'1.234'" in en and "If the point separates thousands" in en and "write the number without the point: 1234" in en
+    assert "«1.234»" in es and "Si el punto separa los miles" in es and "escriba el número sin el punto (en ese ejemplo, 1234)" in es
+    assert "'1.234'" in en and "If the point separates thousands" in en and "write the number without the point (in that example, 1234)" in en
     assert "miles" not in messages[2][0] and "thousands" not in messages[2][1]
     es, en = messages[8]
     assert "4567891" not in es + en and "«…»" in es and "No se cita" in es

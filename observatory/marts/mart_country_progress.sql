@@ -83,9 +83,12 @@ progress AS (
 -- Ranked (reference/score_rules.csv): enough of the components known overall, and something of
 -- each category (a score of one category alone is not compared with scores of both).
 SELECT p.country_iso3, p.year, p.progress_score, p.progress_known_share,
-       round(p.progress_known_share, 3) >= (SELECT CAST(value AS DOUBLE) FROM ref_score_rule WHERE rule = 'rank_min_known_share')
-       AND p.least_category_known_share >= (SELECT CAST(value AS DOUBLE) FROM ref_score_rule
-                                            WHERE rule = 'rank_min_category_known_share') AS rankable
+       round(p.progress_known_share, 3) >= coalesce(
+           (SELECT CAST(value AS DOUBLE) FROM ref_score_rule WHERE rule = 'rank_min_known_share'),
+           error('reference/score_rules.csv has no rank_min_known_share'))
+       AND p.least_category_known_share >= coalesce(
+           (SELECT CAST(value AS DOUBLE) FROM ref_score_rule WHERE rule = 'rank_min_category_known_share'),
+           error('reference/score_rules.csv has no rank_min_category_known_share')) AS rankable
 FROM progress AS p;
 
 CREATE OR REPLACE TABLE mart_country_progress AS
