@@ -26,6 +26,9 @@ in_force AS (
            c.country_iso3 IN (SELECT i.country_iso3 FROM policy_instrument AS i JOIN ref_instrument_type AS t USING (instrument_type)
                               WHERE t.family IN ('legislation', 'plan', 'plan_other')) AS covered,
            i.instrument_type || ' ' || coalesce(i.identifier, i.title) || ' (' || coalesce(i.status, 'status not stated')
+             || CASE WHEN start_undecided_on(instrument_start(i.in_force_from, i.adopted_on, i.status), y.as_of)
+                     THEN ' from ' || instrument_start(i.in_force_from, i.adopted_on, i.status) || ', not known by '
+                          || strftime(y.as_of, '%Y-%m-%d') ELSE '' END
              || ', source ' || coalesce(i.source_tier, 'unclassified') || ')' AS described
     FROM dim_country AS c
     CROSS JOIN years AS y

@@ -33,6 +33,9 @@ in_force AS (
                               WHERE t.family IN ('legislation', 'plan', 'plan_other')) AS covered,
            p.has_budget, p.has_monitoring, p.prevention, p.attention, p.sanction, p.reparation,
            p.instrument_type || ' ' || coalesce(p.identifier, p.title) || ' (' || coalesce(p.status, 'status not stated')
+             || CASE WHEN start_undecided_on(instrument_start(p.in_force_from, p.adopted_on, p.status), y.as_of)
+                     THEN ' from ' || instrument_start(p.in_force_from, p.adopted_on, p.status) || ', not known by '
+                          || strftime(y.as_of, '%Y-%m-%d') ELSE '' END
              || ', source ' || coalesce(p.source_tier, 'unclassified') || ')' AS described
     FROM dim_country AS c
     CROSS JOIN years AS y
