@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-from pathlib import Path
 
 import dagster as dg
+
+from observatory import processes
 
 PROCESS_TAG = "observatory/process"
 IN_PROGRESS = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
@@ -20,7 +21,7 @@ IN_PROGRESS = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.Dag
 
 def process_tags(run_id: str) -> dict[str, str]:
     """The tag that names the process running the run `run_id` (this one)."""
-    return {PROCESS_TAG: json.dumps({"run": run_id, "host": _host(), "pid": os.getpid(), "started": _started(os.getpid())})}
+    return {PROCESS_TAG: json.dumps({"run": run_id, "host": _host(), "pid": os.getpid(), "started": processes.started(os.getpid())})}
 
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -64,22 +65,8 @@ def _host() -> str:
     return f"{socket.gethostname()} {namespace}".strip()
 
 
-def _alive(pid: int, started: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def _alive(pid: int, started: float | None) -> bool:
+    if processes.gone(pid):
         return False
-    except PermissionError:  # another user's process: it exists
-        pass
-    now = _started(pid)
+    now = processes.started(pid)
     return not (started and now and now != started)
-
-
-def _started(pid: int) -> str | None:
-    """When the process started, in the kernel's clock ticks since boot (Linux's /proc); None
-    where the system does not say."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]  # field 22; the command name in parentheses may hold spaces

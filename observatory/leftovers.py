@@ -4,10 +4,10 @@ spill files. Both can hold raw cells, the columns a layout drops and the persona
 rejects included."""
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
+from observatory import processes
 from observatory.textfile import COPY_NAME
 
 # DuckDB names its spill files after the process that spilled: duckdb_temp_<pid>_<n>_owner,
@@ -31,31 +31,18 @@ def remove(temp_dir: Path) -> int:
 
 
 def _dead_spill(path: Path) -> bool:
-    """A spill file whose process is gone. A pid can be reused (a container's run is often pid 7
-    every time), so a live process with that pid owns the file only if it started before the
-    file was last written; where the start is unknown (no /proc), a live process, this one
-    included, is taken to own it."""
+    """A spill file whose process is gone. A live process with its pid owns the file only if it
+    started before the file was last written (processes.py); where the start is unknown (no
+    /proc), a live process, this one included, is taken to own it."""
     match = SPILL_NAME.fullmatch(path.name)
     if not match:
         return False
     pid = int(match.group(1))
     try:
         written = path.stat().st_mtime
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except (OSError, OverflowError):  # gone meanwhile, alive but another user's, or no pid at all
+    except OSError:  # gone meanwhile
         return False
-    started = _started(pid)
-    return started is not None and written < started - CLOCK_SLACK_SECONDS
-
-
-def _started(pid: int) -> float | None:
-    """When a live process started, in seconds since the epoch (Linux's /proc); None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
-        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
+    if processes.gone(pid):
+        return True
+    start = processes.started(pid)
+    return start is not None and written < start - CLOCK_SLACK_SECONDS
