@@ -19,8 +19,10 @@ def staged_observations(context: dg.AssetExecutionContext, observatory: Observat
     """New and changed raw files under data/raw/, read (encoding, delimiter, header aliases)
     and harmonized (countries, indicators, units, numbers). Unchanged files are not read again."""
     summary = pipeline.stage(observatory.settings(), report=context.log.info)
-    if not summary.files_read and not summary.duplicates:
+    if not summary.files_read and not summary.duplicates and not summary.removed:
         context.log.info(f"nothing new: {summary.unchanged} files unchanged")
+    if summary.removed:
+        context.log.info(f"withdrawn (observatory withdraw): {summary.removed} files received, removed by this run")
     for rejected in summary.rejected:
         context.log.warning(f"file rejected: {rejected}")
     return dg.MaterializeResult(metadata=summary.counts())

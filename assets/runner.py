@@ -139,17 +139,23 @@ def _report(settings: Settings, staged: dict) -> str:
             "SELECT (SELECT count(*) FROM fact_observation), (SELECT count(*) FROM policy_instrument), "
             "(SELECT count(*) FROM quarantine), (SELECT count(*) FROM quarantine WHERE source_row IS NULL)"
         ).fetchone()
-    seen, read, rejected, duplicates, unchanged, rows = (staged.get(name, 0) for name in (
-        "files_seen", "files_read", "files_rejected", "duplicates", "unchanged", "rows_read"))
+    seen, read, rejected, duplicates, unchanged, withdrawn, removed, rows = (staged.get(name, 0) for name in (
+        "files_seen", "files_read", "files_rejected", "duplicates", "unchanged", "withdrawn", "removed", "rows_read"))
     by_status = sorted(statuses.items())
     files = sum(statuses.values())
     files_es = f" ({', '.join(f'{STATUSES_ES.get(status, status)}: {count}' for status, count in by_status)})" if files else ""
     files_en = f" ({', '.join(f'{status}: {count}' for status, count in by_status)})" if files else ""
     lines = [
         f"Esta ejecución — archivos vistos: {seen}, nuevos o modificados: {read} (rechazados: {rejected}), "
-        f"duplicados: {duplicates}, sin cambios: {unchanged}; filas leídas: {rows}.",
+        f"duplicados: {duplicates}, sin cambios: {unchanged}" + (f", retirados (no se leen): {withdrawn}" if withdrawn else "")
+        + f"; filas leídas: {rows}.",
         f"This run: {seen} files seen, {read} new or changed ({rejected} rejected), {duplicates} duplicates, "
-        f"{unchanged} unchanged; {rows} rows read.",
+        f"{unchanged} unchanged" + (f", {withdrawn} withdrawn (not read)" if withdrawn else "") + f"; {rows} rows read.",
+    ]
+    if removed:
+        lines += [f"Retirados y quitados de lo publicado (observatory withdraw): {removed} archivos recibidos.",
+                  f"Withdrawn and removed from what is published (observatory withdraw): {removed} files received."]
+    lines += [
         f"Publicado — archivos: {files}{files_es}; filas cargadas: {loaded}, filas en cuarentena: {quarantined}; "
         f"observaciones: {facts}, instrumentos de política: {instruments}.",
         f"Published: {files} files{files_en}; {loaded} rows loaded, {quarantined} rows quarantined; {facts} observations,"

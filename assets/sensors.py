@@ -6,6 +6,7 @@ import time
 import dagster as dg
 
 from assets.dead_runs import fail_dead_runs
+from observatory import withdrawals
 from observatory.discover import candidate_paths, classify, published_receipts, raw_file, sha256_of
 from observatory.settings import Settings
 
@@ -22,7 +23,8 @@ def raw_folder_sensor_for(job, settings: Settings) -> dg.SensorDefinition:
         modification time) on two looks in a row, so files still being copied wait; hidden and
         temporary names (~$*, *.part, *.tmp) are ignored. The stable files a run would read
         (new or changed against the published receipts, and not a copy of content a file still
-        there brought: what `observatory status` lists as waiting) go into one run, unless a run
+        there brought: what `observatory status` lists as waiting), and the withdrawals not yet
+        applied (`observatory withdraw`, when its own run could not apply them), go into one run, unless a run
         of the job is queued or running. Files a run left waiting (it failed or was cancelled)
         are asked for again after OBSERVATORY_SENSOR_RETRY_SECONDS, not at every tick."""
         # A run whose process died would hold the run queue and the writer's slot for good.
@@ -50,8 +52,10 @@ def raw_folder_sensor_for(job, settings: Settings) -> dg.SensorDefinition:
             present.append(raw_file(path, rel, sha))
             stable.add(rel)
         settling = len(files) - len(stable)
-        waiting = sorted((f.rel_path, f.sha256) for f in classify(present, published_receipts(settings.published_db)).to_read
-                         if f.rel_path in stable)
+        found = classify(present, published_receipts(settings.published_db), withdrawn=withdrawals.contents(settings.work_dir))
+        # What a run would do: read the stable new or changed files, remove the withdrawn ones.
+        waiting = sorted([(f.rel_path, f.sha256) for f in found.to_read if f.rel_path in stable]
+                         + [(path, "withdrawn") for path in found.to_remove])
         asked = before.get("asked") or {}
         key = hashlib.sha256(json.dumps(waiting).encode()).hexdigest()[:16]
         skip = _why_not(context.instance, job.name, waiting, key, asked, settings.sensor_retry_seconds, settling)
@@ -60,7 +64,7 @@ def raw_folder_sensor_for(job, settings: Settings) -> dg.SensorDefinition:
         context.update_cursor(json.dumps({"files": files, "asked": asked}))
         if skip is not None:
             return dg.SkipReason(skip)
-        context.log.info(f"{len(waiting)} new or changed file(s): {', '.join(rel for rel, _ in waiting)}")
+        context.log.info(f"{len(waiting)} new, changed or withdrawn file(s): {', '.join(rel for rel, _ in waiting)}")
         return dg.RunRequest(run_key=f"{key}-{int(asked['at'])}", tags={"observatory/files": str(len(waiting))})
 
     return raw_folder_sensor

@@ -54,7 +54,9 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         con.execute("""
             CREATE OR REPLACE TEMP TABLE applied_path AS
             SELECT file_path FROM stage_file UNION SELECT file_path FROM stage_duplicate
+            UNION SELECT file_path FROM stage_withdrawn
         """)
+        withdrawing = _any_withdrawn(con)
         # Files read again with the content they had (the rules changed) that loaded before:
         # their figures are in observation_history already (pipeline._received_at,
         # observation_history.sql).
@@ -85,7 +87,13 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         con.execute((SQL_DIR / "file_receipts.sql").read_text())
         for name in CURATED_SQL:
             con.execute(_group_sql(name, every_group))
+        if withdrawing:  # every figure a withdrawn file's name brought, earlier versions' too
+            con.execute("DELETE FROM observation_history WHERE source_file IN (SELECT file_path FROM stage_withdrawn)")
         con.execute(_group_sql("observation_history", every_group))  # after fact_observation: it reads it
+        if withdrawing:
+            con.execute(_group_sql("observation_history_withdrawn", every_group))
+            # Their names, titles and cells must not stay in the free blocks of a copied publication.
+            state.put(con, state.WITHDRAWN_KEY, "yes")
         summary = BuildSummary(*con.execute("""
             SELECT count(*), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0),
                    count(*) FILTER (WHERE status = 'duplicate')
@@ -102,6 +110,10 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         raise
     log.info("built: %s", summary)
     return summary
+
+
+def _any_withdrawn(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("SELECT count(*) FROM (SELECT 1 FROM stage_withdrawn LIMIT 1)").fetchall()[0][0])
 
 
 def _group_sql(name: str, every_group: bool) -> str:

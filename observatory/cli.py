@@ -21,6 +21,8 @@ raw_dir_option = click.option("--raw-dir", type=click.Path(file_okay=False, path
                               help=f"Raw files (env {RAW_DIR_ENV}; default data/raw).")
 curated_dir_option = click.option("--curated-dir", type=click.Path(file_okay=False, path_type=Path),
                                   help=f"Published output (env {CURATED_DIR_ENV}; default data/curated).")
+receipts_dir_option = click.option("--receipts-dir", type=click.Path(file_okay=False, path_type=Path),
+                                   help=f"Receipts for staff (env {RECEIPTS_DIR_ENV}; default data/receipts).")
 
 
 def _quiet_logging() -> None:
@@ -37,8 +39,7 @@ def main() -> None:
 @main.command()
 @raw_dir_option
 @curated_dir_option
-@click.option("--receipts-dir", type=click.Path(file_okay=False, path_type=Path),
-              help=f"Receipts for staff (env {RECEIPTS_DIR_ENV}; default data/receipts).")
+@receipts_dir_option
 @click.option("--revalidate", is_flag=True, help="Read and validate every raw file again, not only new ones.")
 @click.option("--timings", is_flag=True, help="Print each step's seconds on stderr at the end.")
 def run(raw_dir: Path | None, curated_dir: Path | None, receipts_dir: Path | None, revalidate: bool,
@@ -47,7 +48,11 @@ def run(raw_dir: Path | None, curated_dir: Path | None, receipts_dir: Path | Non
     rows; non-zero with a one-line reason when the pipeline itself failed."""
     started = time.perf_counter()
     _quiet_logging()
-    settings = Settings.resolve(raw_dir, curated_dir, receipts_dir, revalidate_all=revalidate)
+    _run(Settings.resolve(raw_dir, curated_dir, receipts_dir, revalidate_all=revalidate), started, timings)
+
+
+def _run(settings: Settings, started: float, timings: bool) -> None:
+    """The pipeline, its summary on stdout; exit 1 with the one-line reason when it failed."""
     from observatory import validate_worker
 
     # Before Dagster's import, which the worker's import of Great Expectations then overlaps.
@@ -61,6 +66,69 @@ def run(raw_dir: Path | None, curated_dir: Path | None, receipts_dir: Path | Non
         click.echo(f"observatory run failed: {outcome.reason}", err=True)
         sys.exit(1)
     click.echo(outcome.report)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--undo", is_flag=True, help="Undo the withdrawal of FILE's content (FILE must be in the raw folder).")
+@raw_dir_option
+@curated_dir_option
+@receipts_dir_option
+def withdraw(file: Path, undo: bool, raw_dir: Path | None, curated_dir: Path | None, receipts_dir: Path | None) -> None:
+    """Take back a file received by mistake (another observatory's, a draft, a name or text that
+    identifies someone), then run: its rows, quarantine rows, receipt and earlier figures leave
+    what is published, and no file with its content is read again, under any name. FILE is its
+    path under the raw folder (as `observatory status` lists it), even if it is no longer there.
+    Exit 2 when no such file was received or is there."""
+    started = time.perf_counter()
+    _quiet_logging()
+    from observatory import withdrawals
+    from observatory.discover import published_receipts, sha256_of
+
+    settings = Settings.resolve(raw_dir, curated_dir, receipts_dir)
+    rel = _raw_path(file, settings.raw_dir)
+    here = settings.raw_dir / rel
+    present = sha256_of(here) if here.is_symlink() or here.is_file() else None
+    if undo:
+        if present is None:
+            _usage(f"Para deshacer un retiro, deje el archivo en {settings.raw_dir}: {rel} no está. / "
+                   f"To undo a withdrawal, put the file in {settings.raw_dir}: {rel} is not there.")
+        if not withdrawals.undo(settings.work_dir, present):
+            _usage(f"El contenido de {rel} no estaba retirado. / The content of {rel} was not withdrawn.")
+        click.echo(f"Retiro deshecho: la próxima ejecución lee {rel} como nuevo. / "
+                   f"Withdrawal undone: the next run reads {rel} as new.")
+    else:
+        receipts = published_receipts(settings.published_db)
+        contents = {sha for sha in (receipts.get(rel, (None,))[0], present) if sha}
+        if not contents:
+            _usage(f"No se recibió ningún archivo {rel} y no está en {settings.raw_dir}. / "
+                   f"No file {rel} was received, and it is not in {settings.raw_dir}.")
+        for sha in sorted(contents):
+            withdrawals.withdraw(settings.work_dir, sha)
+        copies = sorted(path for path, (sha, _) in receipts.items() if sha in contents and path != rel)
+        click.echo(f"Retirado: {rel}" + (f" (y sus copias: {', '.join(copies)})" if copies else "") + ". Esta ejecución lo "
+                   f"quita de lo publicado (si no termina, la próxima); ningún archivo con su contenido se vuelve a leer. "
+                   f"/ Withdrawn: {rel}" + (f" (and its copies: {', '.join(copies)})" if copies else "") + ". This run "
+                   "removes it from what is published (if it does not complete, the next one); no file with its content "
+                   "is read again.")
+    _run(settings, started, timings=False)
+
+
+def _raw_path(file: Path, raw_dir: Path) -> str:
+    """FILE as the path under the raw folder that names it everywhere: given from here (it may
+    be gone), or as `observatory status` lists it (relative to the raw folder)."""
+    for candidate in (file, raw_dir / file):
+        try:
+            # The folder resolved, not the name: a symbolic link in the raw folder is never followed.
+            return (candidate.parent.resolve() / candidate.name).relative_to(raw_dir.resolve()).as_posix()
+        except ValueError:
+            continue
+    _usage(f"{file} no está en la carpeta raw {raw_dir}. / {file} is not in the raw folder {raw_dir}.")
+
+
+def _usage(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(2)
 
 
 def _timings(steps: list[tuple[str, float]], total: float, success: bool = True) -> str:
@@ -88,6 +156,7 @@ def check(file: Path, as_json: bool, raw_dir: Path | None, curated_dir: Path | N
     nothing. Exit 0 when every row would load, 1 when some rows would be quarantined, 2 when the
     whole file would be rejected or is a copy of content already received (a duplicate)."""
     _quiet_logging()
+    from observatory import withdrawals
     from observatory.pipeline import check_file
     from observatory.receipts import already_received
 
@@ -96,6 +165,10 @@ def check(file: Path, as_json: bool, raw_dir: Path | None, curated_dir: Path | N
     click.echo(receipt.to_json() if as_json else receipt.to_markdown())
     if note := already_received(settings.published_db, receipt):
         click.echo(note, err=True)  # beside the receipt, never inside --json's output
+    if receipt.sha256 in withdrawals.contents(settings.work_dir):
+        click.echo("Este contenido fue retirado (observatory withdraw): una ejecución no lo lee; para cargarlo de nuevo, "
+                   "observatory withdraw --undo ARCHIVO. / This content was withdrawn (observatory withdraw): a run does "
+                   "not read it; to load it again, observatory withdraw --undo FILE.", err=True)
     sys.exit({"loaded": 0, "partially_loaded": 1}.get(receipt.status, 2))  # 2: rejected, or a duplicate (nothing would load)
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Collection, Iterator
 
 import duckdb
 
@@ -32,10 +32,13 @@ class Discovery:
     to_read: list[RawFile]
     duplicates: list[tuple[RawFile, str]]  # (file, path of the file that brought the same content)
     unchanged: list[RawFile]
+    withdrawn: list[RawFile] = field(default_factory=list)  # content withdrawn (withdrawals.py): never read
+    # Files received whose content was withdrawn since: the next build removes what they brought.
+    to_remove: list[str] = field(default_factory=list)
 
     @property
     def seen(self) -> int:
-        return len(self.to_read) + len(self.duplicates) + len(self.unchanged)
+        return len(self.to_read) + len(self.duplicates) + len(self.unchanged) + len(self.withdrawn)
 
 
 def sha256_of(path: Path) -> str:
@@ -112,36 +115,43 @@ def published_receipts(published_db: Path) -> dict[str, tuple[str, str]]:
         return receipts_of(con)
 
 
-def discover(con: duckdb.DuckDBPyConnection, raw_dir: Path, everything: bool = False) -> Discovery:
+def discover(con: duckdb.DuckDBPyConnection, raw_dir: Path, everything: bool = False,
+             withdrawn: Collection[str] = ()) -> Discovery:
     """Compare the raw folder with the receipts of the working database (classify)."""
-    return classify(list_raw_files(raw_dir), receipts_of(con), everything)
+    return classify(list_raw_files(raw_dir), receipts_of(con), everything, withdrawn)
 
 
-def classify(present: list[RawFile], receipts: dict[str, tuple[str, str]], everything: bool = False) -> Discovery:
+def classify(present: list[RawFile], receipts: dict[str, tuple[str, str]], everything: bool = False,
+             withdrawn: Collection[str] = ()) -> Discovery:
     """What a run does with each file present, given the receipts (a run's, or the published
-    ones for `observatory status` and the sensor, so that all three agree).
+    ones for `observatory status` and the sensor, so that all three agree) and the withdrawn
+    contents (withdrawals.contents).
 
     A file whose content another present file already brought is a duplicate, unless that
     other file is gone or changed: then this one is read as new, so no content is lost.
     With `everything`, every file is read again (to re-validate it against current suites).
+    A withdrawn content is never read, not even with `everything`.
     """
     present_sha = {f.rel_path: f.sha256 for f in present}
     # Content already contributed by a file that is still there with that same content.
     owner_of = {
         sha: path for path, (sha, status) in receipts.items()
-        if status != "duplicate" and present_sha.get(path) == sha and not everything
+        if status != "duplicate" and present_sha.get(path) == sha and not everything and sha not in withdrawn
     }
-    discovery = Discovery([], [], [])
+    discovery = Discovery([], [], [], to_remove=sorted(path for path, (sha, _) in receipts.items() if sha in withdrawn))
     for raw in present:
         receipt = receipts.get(raw.rel_path)
         owner = owner_of.get(raw.sha256)
-        if not everything and receipt and receipt[0] == raw.sha256 and (receipt[1] != "duplicate" or owner):
+        if raw.sha256 in withdrawn:
+            discovery.withdrawn.append(raw)
+        elif not everything and receipt and receipt[0] == raw.sha256 and (receipt[1] != "duplicate" or owner):
             discovery.unchanged.append(raw)
         elif owner and owner != raw.rel_path:
             discovery.duplicates.append((raw, owner))
         else:
             discovery.to_read.append(raw)
             owner_of.setdefault(raw.sha256, raw.rel_path)
-    log.info("raw files: %d seen, %d to read, %d duplicates, %d unchanged",
-             discovery.seen, len(discovery.to_read), len(discovery.duplicates), len(discovery.unchanged))
+    log.info("raw files: %d seen, %d to read, %d duplicates, %d unchanged, %d withdrawn (%d received to remove)",
+             discovery.seen, len(discovery.to_read), len(discovery.duplicates), len(discovery.unchanged),
+             len(discovery.withdrawn), len(discovery.to_remove))
     return discovery

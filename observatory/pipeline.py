@@ -33,6 +33,7 @@ from observatory import reference
 from observatory import staging
 from observatory import validate as validate_step
 from observatory import validate_worker
+from observatory import withdrawals
 from observatory import receipts
 from observatory import state
 from observatory.progress import Progress
@@ -84,6 +85,8 @@ class StageSummary:
     files_rejected: int = 0
     duplicates: int = 0
     unchanged: int = 0
+    withdrawn: int = 0  # files in the raw folder whose content was withdrawn: never read
+    removed: int = 0  # files received whose content was withdrawn since: this run's build removes them
     rows_read: int = 0
     rows_skipped: int = 0
     rejected: list[str] = field(default_factory=list)
@@ -91,7 +94,8 @@ class StageSummary:
     def counts(self) -> dict[str, int]:
         """What a run's summary and the Dagster asset's metadata show."""
         return {"files_seen": self.files_seen, "files_read": self.files_read, "files_rejected": self.files_rejected,
-                "duplicates": self.duplicates, "unchanged": self.unchanged, "rows_read": self.rows_read,
+                "duplicates": self.duplicates, "unchanged": self.unchanged, "withdrawn": self.withdrawn,
+                "removed": self.removed, "rows_read": self.rows_read,
                 "rows_skipped_by_layouts": self.rows_skipped}
 
 
@@ -111,9 +115,14 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         if rules_changed:
             log.info("code, layouts, suites or reference data changed since the last run: reading every raw file again")
         started = time.time_ns()
-        found = discover(con, settings.raw_dir, everything=settings.revalidate_all or rules_changed)
+        found = discover(con, settings.raw_dir, everything=settings.revalidate_all or rules_changed,
+                         withdrawn=withdrawals.contents(settings.work_dir))
         validate_worker.mark_discovered(settings.discovery_marker, started)
-        summary = StageSummary(files_seen=found.seen, duplicates=len(found.duplicates), unchanged=len(found.unchanged))
+        summary = StageSummary(files_seen=found.seen, duplicates=len(found.duplicates), unchanged=len(found.unchanged),
+                               withdrawn=len(found.withdrawn), removed=len(found.to_remove))
+        if found.to_remove:
+            log.info("withdrawn since the last run, to remove: %d received file(s)", len(found.to_remove))
+            con.executemany("INSERT INTO stage_withdrawn VALUES (?)", [[path] for path in found.to_remove])
         if not found.to_read and not found.duplicates:
             return summary  # nothing new: nothing to read, harmonize or validate
         if found.to_read:

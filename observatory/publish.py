@@ -22,7 +22,7 @@ import uuid
 import duckdb
 import yaml
 
-from observatory import faults, publication, small_cells
+from observatory import faults, publication, small_cells, state
 from observatory.settings import Settings
 from observatory.sqltext import sql_literal
 
@@ -67,6 +67,8 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> PublishSummar
     # were made with, even if code or reference data change on disk meanwhile.
     made_with = publication.context(settings)
     delta = publication.delta(con, settings, public_schema(), made_with)
+    if state.get(con, state.WITHDRAWN_KEY):
+        delta = None  # made fresh: a copy would keep the withdrawn files' names and cells in its free blocks
     previous_parquet = settings.parquet_dir.resolve()
     delta = _attach(con, settings, staging, delta)
     version = settings.curated_dir / f".parquet-{uuid.uuid4().hex}"
@@ -97,6 +99,7 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> PublishSummar
     faults.point("publish_between_database_and_parquet")
     _swap_parquet(settings.parquet_dir, version)
     publication.record(con, settings, made_with)
+    state.put(con, state.WITHDRAWN_KEY, "")
     log.info("published %s (%s): %s", settings.published_db,
              "in full" if delta is None else f"changed: {sorted(changed)}, {delta.groups} groups, mart countries {delta.mart_countries}", counts)
     return PublishSummary(settings.published_db, settings.parquet_dir, counts)

@@ -19,12 +19,15 @@ from typing import Iterable
 
 import duckdb
 
-from observatory import layouts, leftovers, observation_key, reference, validate_worker
+from observatory import layouts, leftovers, observation_key, reference, validate_worker, withdrawals
 from observatory.discover import discover
 from observatory.lock import WriterBusy, writer_lock
 from observatory.settings import Settings
 
 PACKAGE_DIR = Path(__file__).parent
+# Set by a build that withdrew files (build.py), cleared by the next publication, which is then
+# made fresh (publish.py): a copy of the published file would keep the withdrawn rows' bytes.
+WITHDRAWN_KEY = "withdrawn_unpublished"
 
 
 def digest(paths: Iterable[Path], *extra: object) -> str:
@@ -90,8 +93,8 @@ def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def staged_anything(con: duckdb.DuckDBPyConnection) -> bool:
-    """Files to apply: read ones, or duplicates to record."""
-    return _any_rows(con, "stage_file", "stage_duplicate")
+    """Files to apply: read ones, duplicates to record, or withdrawn ones to remove."""
+    return _any_rows(con, "stage_file", "stage_duplicate", "stage_withdrawn")
 
 
 def staged_rows(con: duckdb.DuckDBPyConnection) -> bool:
@@ -100,7 +103,10 @@ def staged_rows(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _any_rows(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
-    if not has_tables(con, *tables):
+    """Whether any of these tables that exist has a row (a working database made before a stage
+    table was added lacks it until a run's stage creates it)."""
+    tables = tuple(table for table in tables if has_tables(con, table))
+    if not tables:
         return False
     counts = " + ".join(f"(SELECT count(*) FROM {table})" for table in tables)
     return bool(con.execute(f"SELECT {counts}").fetchall()[0][0])
@@ -181,8 +187,8 @@ def has_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
 
 
 def nothing_to_do(settings: Settings) -> dict[str, int] | None:
-    """What a run finds when it has nothing to do — no new, changed or re-dropped raw file, and
-    nothing left to build, rebuild or publish — told apart before Dagster, the steps or Great
+    """What a run finds when it has nothing to do — no new, changed or re-dropped raw file, no
+    withdrawal to apply, and nothing left to build, rebuild or publish — told apart before Dagster, the steps or Great
     Expectations are imported (their start-up is most of such a run); None when there is work,
     or when another run is writing (that run's Dagster step then says so). The same discovery
     (every file hashed) and the same fingerprints as the steps' own."""
@@ -193,11 +199,11 @@ def nothing_to_do(settings: Settings) -> dict[str, int] | None:
             if not has_tables(con, "file_receipt", "pipeline_state", "stage_file", "stage_duplicate"):
                 return None
             started = time.time_ns()
-            found = discover(con, settings.raw_dir)
-            if found.to_read or found.duplicates or pending(con, settings).publish:
+            found = discover(con, settings.raw_dir, withdrawn=withdrawals.contents(settings.work_dir))
+            if found.to_read or found.duplicates or found.to_remove or pending(con, settings).publish:
                 return None
             validate_worker.mark_discovered(settings.discovery_marker, started)
             leftovers.remove(settings.temp_dir)  # a run killed while making the exports or the report
-            return {"files_seen": found.seen, "unchanged": len(found.unchanged)}
+            return {"files_seen": found.seen, "unchanged": len(found.unchanged), "withdrawn": len(found.withdrawn)}
     except WriterBusy:
         return None

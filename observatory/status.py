@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import duckdb
 
-from observatory import layouts, registry
-from observatory.discover import Discovery, discover, list_raw_files
+from observatory import layouts, registry, withdrawals
+from observatory.discover import Discovery, classify, discover, list_raw_files
 from observatory.settings import Settings
 
 
@@ -52,8 +52,16 @@ def status_report(settings: Settings) -> str:
     # removed is read as new.
     raw = _raw_folder(settings)
     copies, waiting = raw.duplicates, raw.to_read
-    present = {f.rel_path for f in (*raw.to_read, *(f for f, _ in raw.duplicates), *raw.unchanged)}
+    present = {f.rel_path for f in (*raw.to_read, *(f for f, _ in raw.duplicates), *raw.unchanged, *raw.withdrawn)}
     lines.append("")
+    if raw.to_remove:
+        lines.append("Retirados (observatory withdraw), aún publicados: la próxima ejecución los quita / "
+                     f"Withdrawn (observatory withdraw), still published: the next run removes them: {len(raw.to_remove)}")
+        lines += [f"  {path}" for path in raw.to_remove]
+    if raw.withdrawn:
+        lines.append(f"Retirados, aún en {settings.raw_dir} (no se leen; puede borrarlos) / Withdrawn, still in "
+                     f"{settings.raw_dir} (not read; you may delete them): {len(raw.withdrawn)}")
+        lines += [f"  {f.rel_path}" for f in raw.withdrawn]
     if copies:
         lines.append(f"Copias de contenido ya recibido (duplicados, no aportan nada) / "
                      f"Copies of content already received (duplicates, add nothing): {len(copies)}")
@@ -65,11 +73,12 @@ def status_report(settings: Settings) -> str:
     else:
         lines.append(f"Nada en espera en {settings.raw_dir}. / Nothing waiting in {settings.raw_dir}.")
     if gone := sorted(path for path, status in published.items()
-                      if path not in present and status in ("loaded", "partially_loaded")):
+                      if path not in present and path not in raw.to_remove and status in ("loaded", "partially_loaded")):
         lines.append(f"Publicados, pero ya no están en {settings.raw_dir} (siguen publicados: ninguna ejecución retira un "
-                     f"archivo; para corregirlo, deje la versión corregida con el mismo nombre) / Published, but no longer "
-                     f"in {settings.raw_dir} (still published: no run withdraws a file; to correct one, drop the corrected "
-                     f"version under the same name): {len(gone)}")
+                     f"archivo por sí sola; para corregirlo, deje la versión corregida con el mismo nombre; para retirarlo, "
+                     f"observatory withdraw RUTA) / Published, but no longer in {settings.raw_dir} (still published: no "
+                     f"run withdraws a file by itself; to correct one, drop the corrected version under the same name; to "
+                     f"withdraw it, observatory withdraw PATH): {len(gone)}")
         lines += [f"  {path}" for path in gone]
     errors = layouts.layout_errors()
     if errors:
@@ -83,10 +92,11 @@ def _raw_folder(settings: Settings) -> Discovery:
     waiting when nothing is)."""
     if not settings.raw_dir.is_dir():
         return Discovery([], [], [])
+    withdrawn = withdrawals.contents(settings.work_dir)
     if not settings.published_db.exists():
-        return Discovery(list_raw_files(settings.raw_dir), [], [])
+        return classify(list_raw_files(settings.raw_dir), {}, withdrawn=withdrawn)
     with duckdb.connect(str(settings.published_db), read_only=True) as con:
-        return discover(con, settings.raw_dir)
+        return discover(con, settings.raw_dir, withdrawn=withdrawn)
 
 
 def _age(days: int) -> str:

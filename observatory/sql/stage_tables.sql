@@ -21,3 +21,6 @@ CREATE OR REPLACE TABLE stage_problem (
 CREATE OR REPLACE TABLE stage_duplicate (
     file_path VARCHAR, observatory VARCHAR, sha256 VARCHAR, received_at TIMESTAMP, duplicate_of VARCHAR
 );
+-- Files received whose content was withdrawn since (`observatory withdraw`): the build removes
+-- what they brought, their earlier vintages and their receipts.
+CREATE OR REPLACE TABLE stage_withdrawn (file_path VARCHAR);

@@ -45,7 +45,8 @@ ALTER TABLE policy_instrument ADD COLUMN IF NOT EXISTS source_tier VARCHAR;
 -- policy_instrument, which then held every loaded line.)
 CREATE TABLE IF NOT EXISTS policy_instrument_loaded AS SELECT * FROM policy_instrument;
 -- Every vintage of every observation key: appended when a loaded row gives a key a value it did
--- not have before; never deleted, so revisions stay visible after a file is replaced.
+-- not have before; kept when a file is replaced, so revisions stay visible (deleted only for a
+-- file withdrawn on purpose: withdrawals.py, build.py).
 CREATE TABLE IF NOT EXISTS observation_history (
     country_iso3 VARCHAR, subnational_code VARCHAR, year INTEGER, indicator_code VARCHAR,
     sex VARCHAR, age_group VARCHAR, population_group VARCHAR, source VARCHAR, value DOUBLE,
