@@ -139,19 +139,27 @@ def _report(settings: Settings, staged: dict) -> str:
             "SELECT (SELECT count(*) FROM fact_observation), (SELECT count(*) FROM policy_instrument), "
             "(SELECT count(*) FROM quarantine), (SELECT count(*) FROM quarantine WHERE source_row IS NULL)"
         ).fetchone()
-    seen, read, rejected, duplicates, unchanged, withdrawn, removed, rows = (staged.get(name, 0) for name in (
-        "files_seen", "files_read", "files_rejected", "duplicates", "unchanged", "withdrawn", "removed", "rows_read"))
+    seen, read, reread, rejected, duplicates, unchanged, withdrawn, removed, rows = (staged.get(name, 0) for name in (
+        "files_seen", "files_read", "files_reread", "files_rejected", "duplicates", "unchanged", "withdrawn", "removed",
+        "rows_read"))
     by_status = sorted(statuses.items())
     files = sum(statuses.values())
     files_es = f" ({', '.join(f'{STATUSES_ES.get(status, status)}: {count}' for status, count in by_status)})" if files else ""
     files_en = f" ({', '.join(f'{status}: {count}' for status, count in by_status)})" if files else ""
     lines = [
-        f"Esta ejecución — archivos vistos: {seen}, nuevos o modificados: {read} (rechazados: {rejected}), "
+        f"Esta ejecución — archivos vistos: {seen}, nuevos o modificados: {read - reread}"
+        + (f", leídos de nuevo sin cambios: {reread}" if reread else "") + f" (rechazados: {rejected}), "
         f"duplicados: {duplicates}, sin cambios: {unchanged}" + (f", retirados (no se leen): {withdrawn}" if withdrawn else "")
         + f"; filas leídas: {rows}.",
-        f"This run: {seen} files seen, {read} new or changed ({rejected} rejected), {duplicates} duplicates, "
+        f"This run: {seen} files seen, {read - reread} new or changed" + (f", {reread} read again unchanged" if reread else "")
+        + f" ({rejected} rejected), {duplicates} duplicates, "
         f"{unchanged} unchanged" + (f", {withdrawn} withdrawn (not read)" if withdrawn else "") + f"; {rows} rows read.",
     ]
+    if reread:
+        lines += ["Leídos de nuevo porque cambiaron el código, los formatos de fuente, las suites o los datos de referencia, "
+                  "o por --revalidate: lo que publican no cambia salvo que ahora se lean de otro modo.",
+                  "Read again because the code, source layouts, suites or reference data changed, or --revalidate: what "
+                  "they publish changes only where they are now read differently."]
     if removed:
         lines += [f"Retirados y quitados de lo publicado (observatory withdraw): {removed} archivos recibidos.",
                   f"Withdrawn and removed from what is published (observatory withdraw): {removed} files received."]

@@ -106,11 +106,12 @@ def withdraw(file: Path, undo: bool, raw_dir: Path | None, curated_dir: Path | N
         for sha in sorted(contents):
             withdrawals.withdraw(settings.work_dir, sha)
         copies = sorted(path for path, (sha, _) in receipts.items() if sha in contents and path != rel)
-        click.echo(f"Retirado: {rel}" + (f" (y sus copias: {', '.join(copies)})" if copies else "") + ". Esta ejecución lo "
-                   f"quita de lo publicado (si no termina, la próxima); ningún archivo con su contenido se vuelve a leer. "
-                   f"/ Withdrawn: {rel}" + (f" (and its copies: {', '.join(copies)})" if copies else "") + ". This run "
-                   "removes it from what is published (if it does not complete, the next one); no file with its content "
-                   "is read again.")
+        click.echo(f"Retirado: {rel}" + (f" (y los demás archivos recibidos con su contenido: {', '.join(copies)})"
+                                          if copies else "") + ". Esta ejecución lo quita de lo publicado (si no termina, "
+                   f"la próxima); ningún archivo con su contenido se vuelve a leer. / Withdrawn: {rel}"
+                   + (f" (and the other files received with its content: {', '.join(copies)})" if copies else "")
+                   + ". This run removes it from what is published (if it does not complete, the next one); no file "
+                   "with its content is read again.")
     _run(settings, started, timings=False)
 
 

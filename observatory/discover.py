@@ -35,6 +35,7 @@ class Discovery:
     withdrawn: list[RawFile] = field(default_factory=list)  # content withdrawn (withdrawals.py): never read
     # Files received whose content was withdrawn since: the next build removes what they brought.
     to_remove: list[str] = field(default_factory=list)
+    rereads: int = 0  # of to_read, files read again with the content they were received with (`everything`)
 
     @property
     def seen(self) -> int:
@@ -150,6 +151,7 @@ def classify(present: list[RawFile], receipts: dict[str, tuple[str, str]], every
             discovery.duplicates.append((raw, owner))
         else:
             discovery.to_read.append(raw)
+            discovery.rereads += bool(receipt and receipt[0] == raw.sha256)
             owner_of.setdefault(raw.sha256, raw.rel_path)
     log.info("raw files: %d seen, %d to read, %d duplicates, %d unchanged, %d withdrawn (%d received to remove)",
              discovery.seen, len(discovery.to_read), len(discovery.duplicates), len(discovery.unchanged),

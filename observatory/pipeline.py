@@ -82,6 +82,7 @@ def configure(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
 class StageSummary:
     files_seen: int = 0
     files_read: int = 0
+    files_reread: int = 0  # of files_read, those read again with the content they were received with
     files_rejected: int = 0
     duplicates: int = 0
     unchanged: int = 0
@@ -93,7 +94,8 @@ class StageSummary:
 
     def counts(self) -> dict[str, int]:
         """What a run's summary and the Dagster asset's metadata show."""
-        return {"files_seen": self.files_seen, "files_read": self.files_read, "files_rejected": self.files_rejected,
+        return {"files_seen": self.files_seen, "files_read": self.files_read, "files_reread": self.files_reread,
+                "files_rejected": self.files_rejected,
                 "duplicates": self.duplicates, "unchanged": self.unchanged, "withdrawn": self.withdrawn,
                 "removed": self.removed, "rows_read": self.rows_read,
                 "rows_skipped_by_layouts": self.rows_skipped}
@@ -118,7 +120,8 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         found = discover(con, settings.raw_dir, everything=settings.revalidate_all or rules_changed,
                          withdrawn=withdrawals.contents(settings.work_dir))
         validate_worker.mark_discovered(settings.discovery_marker, started)
-        summary = StageSummary(files_seen=found.seen, duplicates=len(found.duplicates), unchanged=len(found.unchanged),
+        summary = StageSummary(files_seen=found.seen, files_reread=found.rereads, duplicates=len(found.duplicates),
+                               unchanged=len(found.unchanged),
                                withdrawn=len(found.withdrawn), removed=len(found.to_remove))
         if found.to_remove:
             log.info("withdrawn since the last run, to remove: %d received file(s)", len(found.to_remove))

@@ -132,7 +132,8 @@ def test_revalidate_reads_every_file_again(settings):
     drop(settings, "mimp/a.csv", GOOD)
     run(settings)
     result = run(settings, "--revalidate")
-    assert "1 new or changed" in result.output
+    assert "0 new or changed, 1 read again unchanged (0 rejected)" in result.output
+    assert "nuevos o modificados: 0, leídos de nuevo sin cambios: 1 (rechazados: 0)" in result.output
     assert query(settings, "SELECT count(*) FROM fact_observation") == [(1,)]
 
 

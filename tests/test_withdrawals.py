@@ -43,7 +43,7 @@ def test_a_withdrawn_file_leaves_everything_published_and_is_not_read_again(sett
 
     result = withdraw(settings, str(settings.raw_dir / "mimp" / "nombre_de_una_victima.csv"))
     assert result.exit_code == 0, result.output
-    assert "Withdrawn: mimp/nombre_de_una_victima.csv (and its copies: otro/copia.csv)" in result.output
+    assert "Withdrawn: mimp/nombre_de_una_victima.csv (and the other files received with its content: otro/copia.csv)" in result.output
     assert "Withdrawn and removed from what is published (observatory withdraw): 2 files received." in result.output
     assert query(settings, "SELECT file_path, status FROM file_receipt") == [("otro/later.csv", "loaded")]
     assert query(settings, "SELECT count(*) FROM quarantine") == [(0,)]
