@@ -150,19 +150,28 @@ def _timings(steps: list[tuple[str, float]], total: float, success: bool = True)
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the receipt as JSON.")
+@click.option("--observatory", help="The observatory (its folder under the raw folder) FILE is for; "
+                                    "by default its folder there, or its own folder for a file elsewhere.")
 @raw_dir_option
 @curated_dir_option
-def check(file: Path, as_json: bool, raw_dir: Path | None, curated_dir: Path | None) -> None:
+def check(file: Path, as_json: bool, observatory: str | None, raw_dir: Path | None, curated_dir: Path | None) -> None:
     """Dry run for staff: read and validate FILE as a run would, print its receipt, write
-    nothing. Exit 0 when every row would load, 1 when some rows would be quarantined, 2 when the
-    whole file would be rejected or is a copy of content already received (a duplicate)."""
+    nothing. Exit 0 when every row would load, 1 when some rows would be quarantined, 3 when the
+    whole file would be rejected or is a copy of content already received (a duplicate); 2 is
+    a mistake in the command (as for every command)."""
     _quiet_logging()
     from observatory import withdrawals
     from observatory.pipeline import check_file
     from observatory.receipts import already_received
 
     settings = Settings.resolve(raw_dir, curated_dir)
-    receipt = check_file(file, settings)
+    if observatory is None and not file.resolve().is_relative_to(settings.raw_dir.resolve()):
+        folder = file.resolve().parent.name
+        click.echo(f"{file} no está en la carpeta raw ({settings.raw_dir}): se revisa como archivo del observatorio "
+                   f"«{folder}» (su carpeta); indique otro con --observatory. / {file} is not in the raw folder "
+                   f"({settings.raw_dir}): checked as a file of observatory '{folder}' (its folder); name another "
+                   "with --observatory.", err=True)
+    receipt = check_file(file, settings, observatory)
     click.echo(receipt.to_json() if as_json else receipt.to_markdown())
     if note := already_received(settings.published_db, receipt):
         click.echo(note, err=True)  # beside the receipt, never inside --json's output
@@ -170,7 +179,7 @@ def check(file: Path, as_json: bool, raw_dir: Path | None, curated_dir: Path | N
         click.echo("Este contenido fue retirado (observatory withdraw): una ejecución no lo lee; para cargarlo de nuevo, "
                    "observatory withdraw --undo ARCHIVO. / This content was withdrawn (observatory withdraw): a run does "
                    "not read it; to load it again, observatory withdraw --undo FILE.", err=True)
-    sys.exit({"loaded": 0, "partially_loaded": 1}.get(receipt.status, 2))  # 2: rejected, or a duplicate (nothing would load)
+    sys.exit({"loaded": 0, "partially_loaded": 1}.get(receipt.status, 3))  # 3: rejected, or a duplicate (nothing would load)
 
 
 @main.command()

@@ -151,7 +151,8 @@ def classify(present: list[RawFile], receipts: dict[str, tuple[str, str]], every
             discovery.duplicates.append((raw, owner))
         else:
             discovery.to_read.append(raw)
-            discovery.rereads += bool(receipt and receipt[0] == raw.sha256)
+            # Read again, not new: received with this content and not as a copy of another file's.
+            discovery.rereads += bool(receipt and receipt[0] == raw.sha256 and receipt[1] != "duplicate")
             owner_of.setdefault(raw.sha256, raw.rel_path)
     log.info("raw files: %d seen, %d to read, %d duplicates, %d unchanged, %d withdrawn (%d received to remove)",
              discovery.seen, len(discovery.to_read), len(discovery.duplicates), len(discovery.unchanged),

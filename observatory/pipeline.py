@@ -358,15 +358,17 @@ def pending(settings: Settings) -> state.Pending:
         return state.pending(con, settings)
 
 
-def check_file(path: Path, settings: Settings) -> receipts.Receipt:
+def check_file(path: Path, settings: Settings, observatory: str | None = None) -> receipts.Receipt:
     """A dry run for staff: the same reading, validation and build as a run, in an in-memory
-    database, so nothing is written anywhere. The observatory is the file's folder."""
+    database, so nothing is written anywhere. The observatory is `observatory`, else the first
+    folder under the raw folder, else (a file outside it) the file's own folder."""
     path = path.resolve()
     try:
-        rel = path.relative_to(settings.raw_dir)
-        rel_path, observatory = rel.as_posix(), (rel.parts[0] if len(rel.parts) > 1 else path.parent.name)
+        rel = path.relative_to(settings.raw_dir.resolve())
+        rel_path, folder = rel.as_posix(), (rel.parts[0] if len(rel.parts) > 1 else path.parent.name)
     except ValueError:
-        rel_path, observatory = path.name, path.parent.name
+        rel_path, folder = path.name, path.parent.name
+    observatory = observatory or folder
     raw = RawFile(path, rel_path, observatory, sha256_of(path))
     duplicate = receipts.duplicate_receipt(raw, settings.published_db, settings.raw_dir)
     if duplicate is not None:  # what a run would record: the content was already received

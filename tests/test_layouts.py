@@ -331,7 +331,7 @@ def test_check_prints_a_layout_receipt_with_the_rows_it_skips(tmp_path):
     shutil.copy(FIXTURES / "mexico_sesnsp_2024_2025_muestra.csv.bz2", path)
     result = CliRunner().invoke(main, ["check", str(path), "--json"])
     assert result.exit_code == 0, result.output
-    receipt = json.loads(result.output)
+    receipt = json.loads(result.stdout)
     assert (receipt["layout"], receipt["rows_loaded"], receipt["rows_skipped"]) == ("mexico_sesnsp_victimas", 32, 752)
     markdown = CliRunner().invoke(main, ["check", str(path)]).output
     assert "mexico_sesnsp_victimas" in markdown and "Feminicidio" in markdown

@@ -155,7 +155,7 @@ def test_a_receipt_lists_its_first_problems_and_counts_them_all(settings, monkey
     bad = "".join(f"Atlantis,{2000 + i},femicide_count,1,MIMP\n" for i in range(4))
     bad += "".join(f"Perú,{2000 + i},femicide_count,n/d,MIMP\n" for i in range(2))
     path = drop(settings, "mimp/carga.csv", GOOD + bad)
-    checked = json.loads(CliRunner().invoke(main, ["check", str(path), "--json"]).output)
+    checked = json.loads(CliRunner().invoke(main, ["check", str(path), "--json"]).stdout)
     run(settings)
     receipt = json.loads((settings.receipts_dir / "mimp" / "carga.csv.json").read_text())
     for shown in (checked, receipt):
@@ -186,7 +186,26 @@ def test_check_prints_the_receipt_and_writes_nothing(settings, tmp_path):
     assert CliRunner().invoke(main, ["check", str(ok), "--json"]).exit_code == 0
     bad = drop(settings, "mimp/bad.csv", "a,b\n1,2\n")
     result = CliRunner().invoke(main, ["check", str(bad), "--json"])
-    assert result.exit_code == 2 and json.loads(result.output)["problems"][0]["reason_code"] == "unknown_layout"
+    assert result.exit_code == 3 and json.loads(result.stdout)["problems"][0]["reason_code"] == "unknown_layout"
+
+
+def test_check_of_a_file_outside_the_raw_folder_says_which_observatory_it_checks_it_for(settings, tmp_path):
+    """A file checked before it is dropped (from the downloads folder): its own folder is no
+    observatory, so the check says whose file it took it for, and --observatory names the right
+    one (a registered observatory's files may leave out the country, from the registry)."""
+    path = tmp_path / "Descargas" / "carga.csv"
+    path.parent.mkdir()
+    path.write_text("year,indicator,value,source\n2015,femicide_count,95,MIMP\n")
+    args = ["check", str(path), "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)]
+    result = CliRunner().invoke(main, args)
+    assert "checked as a file of observatory 'Descargas' (its folder); name another with --observatory" in result.stderr
+    assert result.exit_code == 3, result.output
+    result = CliRunner().invoke(main, [*args, "--observatory", "mimp", "--json"])
+    assert result.exit_code == 0 and result.stderr == "", result.output
+    assert json.loads(result.stdout)["rows_loaded"] == 1
+    inside = drop(settings, "mimp/carga.csv", path.read_text())
+    result = CliRunner().invoke(main, ["check", str(inside), "--raw-dir", str(settings.raw_dir)])
+    assert result.exit_code == 0 and result.stderr == "", result.output
 
 
 def test_check_removes_the_folders_a_killed_check_left(settings, tmp_path, monkeypatch):
@@ -465,7 +484,7 @@ def test_a_copy_of_received_content_is_a_duplicate_to_the_sensor_status_and_chec
     status = CliRunner().invoke(main, ["status", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
     assert "otro/copia.csv = mimp/a.csv" in status.output and "Nothing waiting" in status.output
     checked = CliRunner().invoke(main, ["check", str(copy), "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
-    assert checked.exit_code == 2 and "duplicate_file" in checked.output and "mimp/a.csv" in checked.output
+    assert checked.exit_code == 3 and "duplicate_file" in checked.output and "mimp/a.csv" in checked.output
     result = run(settings)  # and the run agrees
     assert "1 duplicates" in result.output
     assert query(settings, "SELECT status FROM file_receipt WHERE file_path = 'otro/copia.csv'") == [("duplicate",)]

@@ -45,7 +45,7 @@ def test_a_wide_table_whose_header_unit_disagrees_is_quarantined_cell_by_cell(se
 def test_a_wide_table_without_its_indicator_says_what_to_add(settings, folder):
     path = drop(settings, f"{folder}/ancho.csv", "País;2014;2015\nArgentina;225;235\n")
     result = check(path)
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "wide_table_incomplete" in result.output and "le falta la columna «indicador»" in result.output
     assert "lacks the column 'indicator'" in result.output
 
@@ -88,7 +88,7 @@ def test_a_sheet_with_a_title_and_a_wide_table(settings):
 def test_a_header_never_found_is_still_explained(settings):
     path = drop(settings, "mimp/nada.csv", "Informe anual\nsin tabla\n")
     result = check(path)
-    assert result.exit_code == 2 and "unknown_layout" in result.output
+    assert result.exit_code == 3 and "unknown_layout" in result.output
 
 
 MONTHLY = (
@@ -135,7 +135,7 @@ def test_month_names_in_spanish_and_english_or_numbers(text, month):
 def test_check_agrees_with_the_run_on_a_wide_titled_file(settings):
     path = drop(settings, "mimp/ancho.csv", "Cuadro 1\n" + WIDE)
     result = check(path, "--json")
-    receipt = json.loads(result.output)
+    receipt = json.loads(result.stdout)
     assert result.exit_code == 1
     assert (receipt["rows_read"], receipt["rows_loaded"], receipt["rows_skipped"]) == (6, 5, 1)
 
