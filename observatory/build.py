@@ -176,10 +176,13 @@ def _insert_quarantine(con: duckdb.DuckDBPyConnection) -> None:
 
 def _message_writer():
     """(reason code, details as JSON, file path) -> the Spanish and English messages, from
-    reference/reasons.csv's templates (a field the details lack is shown as '?'). The messages
-    are published, so the cell at fault is quoted only when it is unlikely to name a person
-    (`privacy.quotable`, near the terms of the reason's `quote_near`); otherwise the message
-    says the cell is not quoted, and staff find it by its file, line and column."""
+    reference/reasons.csv's templates (a field the details lack is shown as '?'). Details with a
+    `variant` take the template of the row `<code>:<variant>` (another message for the same
+    reason: a total row under the table is an unknown country whose advice is not a country
+    name). The messages are published, so the cell at fault is quoted only when it is unlikely
+    to name a person (`privacy.quotable`, near the terms of the template's `quote_near`);
+    otherwise the message says the cell is not quoted, and staff find it by its file, line and
+    column."""
     reasons = reference.load("reasons")
     templates = dict(zip(reasons["reason_code"], zip(reasons["message_es"], reasons["message_en"])))
     near_terms = dict(zip(reasons["reason_code"], reasons["quote_near"]))
@@ -187,8 +190,9 @@ def _message_writer():
     @lru_cache(maxsize=MESSAGES_CACHED)
     def messages(code: str, details: str, path: str) -> tuple[str, str]:
         fields = _Blank(json.loads(details), file_name=Path(path).name)
-        es, en = templates[code]
-        if not _hide_unquotable(fields, es + en, near_terms[code]):
+        template = f"{code}:{fields['variant']}" if fields.get("variant") else code
+        es, en = templates[template]
+        if not _hide_unquotable(fields, es + en, near_terms[template]):
             return es.format_map(fields), en.format_map(fields)
         return es.format_map(fields) + privacy.NOT_QUOTED_NOTE_ES, en.format_map(fields) + privacy.NOT_QUOTED_NOTE_EN
 

@@ -356,9 +356,9 @@ def _exact_names(cells: list[str], known: tuple[str, ...]) -> int:
 
 def vocabulary(name: str) -> tuple[str, ...]:
     """The terms of a vocabulary of reasons.csv's `quote_near`: a dimension of value_aliases.csv
-    (sex, status …), `unit`, `month`, `missing`, `country`, `indicator`, `instrument_type` or
-    `column` (raw contract v1's columns), each the codes, names and aliases the reference data
-    give it."""
+    (sex, status …), `unit`, `month`, `missing`, `country`, `indicator`, `instrument_type`,
+    `column` (raw contract v1's columns) or `row_marker` (the words a total or note row starts
+    with), each the codes, names and aliases the reference data give it."""
     return _vocabularies()[name]
 
 
@@ -375,6 +375,7 @@ def _vocabularies() -> dict[str, tuple[str, ...]]:
         "indicator": tuple(reference.indicator_aliases()["alias"]),
         "instrument_type": tuple(reference.keyed("instrument_type_aliases")["alias"])
         + tuple(reference.load("instrument_types")["instrument_type"]),
+        "row_marker": tuple(reference.load("row_markers")["marker"]),
     }
     clash = set(terms) & set(own)
     if clash:

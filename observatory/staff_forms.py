@@ -1,6 +1,7 @@
 """Files as staff make them, beyond the long form of raw contract v1: a wide table (years as
-columns), title rows above the header, months written as names. Kept apart from read.py so
-the reader stays one SQL statement per file; this module only decides shapes and builds SQL.
+columns), title rows above the header, months written as names, total and note rows under the
+table. Kept apart from read.py so the reader stays one SQL statement per file; this module only
+decides shapes and builds SQL.
 
 Month names are data (reference/months.csv); a wide table's year columns are recognized by
 their header (`2019`, `año 2019`, `2019 (casos)`); the header is the first of a file's first
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 from observatory import layouts, reference
@@ -80,3 +82,28 @@ def header_index(file_name: str, head: list[list[str]],
         if known > best_known:
             best, best_known = index, known
     return best, None
+
+
+def row_marker(cell: str | None) -> str | None:
+    """The marker a country cell starts with when the row is a total or a note under the table
+    rather than a figure (`Total`, `TOTAL GENERAL`, `Fuente: …`, `Nota: …`, `* …`), as
+    reference/row_markers.csv writes it; None otherwise. Words are matched whole, case- and
+    accent-insensitively (`Totales` is listed, `Totalidad` is not a total); a marker without
+    letters or digits (`*`) is matched on the cell's first characters."""
+    text = (cell or "").strip()
+    key = reference.norm_key(text)
+    for marker, marker_key in _row_markers():
+        if marker_key:
+            if key == marker_key or key.startswith(marker_key + " "):
+                return marker
+        elif text.startswith(marker):
+            return marker
+    return None
+
+
+@lru_cache(maxsize=1)
+def _row_markers() -> tuple[tuple[str, str], ...]:
+    """(marker, its norm_key): the ones without letters first (`* Elaboración propia` starts
+    with `*`), then longest first, so that `(*)` and `grand total` are named, not a shorter one."""
+    markers = reference.load("row_markers")["marker"]
+    return tuple(sorted(((m, reference.norm_key(m)) for m in markers), key=lambda pair: (bool(pair[1]), -len(pair[0]))))

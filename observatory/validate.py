@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from observatory import observation_key, privacy, reference, validate_worker, verdicts
+from observatory import observation_key, privacy, reference, staff_forms, validate_worker, verdicts
 from observatory.staging import HARMONIZED_TABLES, PROBLEM_SCHEMA
 from observatory.settings import Settings
 from observatory.sqltext import registered, sql_identifier
@@ -466,7 +466,17 @@ def _details(row: dict, meta: dict, parameters: dict, dialect: tuple[str, str]) 
         "grouping_es": " y el punto agrupa miles (12.345 = doce mil trescientos cuarenta y cinco)" if comma else "",
         "grouping_en": " and the dot groups thousands (12.345 = twelve thousand three hundred forty-five)" if comma else "",
         **_thousands_hint(_text(row.get("value_raw"))),
+        **_total_or_note(meta["reason_code"], _text(row.get(meta["raw_column"]))),
     }
+
+
+def _total_or_note(reason_code: str, raw: str) -> dict[str, str]:
+    """For unknown_country: a cell that starts like a total or a note under the table (`Total`,
+    `Fuente: …`, reference/row_markers.csv) is not a misspelt country, so its message says what
+    the row looks like (reasons.csv's `unknown_country:total_or_note`) instead of naming the
+    closest countries. The marker named is the list's word, never the rest of the cell."""
+    marker = staff_forms.row_marker(raw) if reason_code == "unknown_country" else None
+    return {"variant": "total_or_note", "marker": marker} if marker else {}
 
 
 def _thousands_hint(raw: str) -> dict[str, str]:

@@ -131,3 +131,14 @@ def test_subnational_aliases_are_resolved_within_their_country(country, written,
     aliases = reference.subnational_aliases()
     mine = aliases[aliases["country_iso3"] == country]
     assert dict(zip(mine["alias_key"], mine["subnational_code"]))[norm_key(written)] == code
+
+
+def test_total_and_note_markers_never_start_a_country_name():
+    """A country cell is taken for a total or note row (row_markers.csv) only when no country
+    matched; still, no marker may start a country's name or code, so the advice never tells
+    staff to delete a country's row."""
+    from observatory import staff_forms
+
+    markers = reference.load("row_markers")
+    assert markers["marker"].is_unique and set(markers["kind"]) == {"total", "note"}
+    assert [alias for alias in reference.country_aliases()["alias"] if staff_forms.row_marker(alias)] == []

@@ -241,6 +241,46 @@ def test_areas_outside_the_33_countries_are_skipped_not_quarantined(settings):
     assert "zonas fuera de los 33 países" in receipt
 
 
+TOTALS_AND_NOTES = (
+    "país;año;indicador;valor\n"
+    "Perú;2021;femicide_count;136\n"
+    "Argentina;2021;femicide_count;251\n"
+    "TOTAL GENERAL;2021;femicide_count;387\n"
+    "Fuente: Ministerio de la Mujer, Ana Pérez;;;\n"
+    "Nota: cifras preliminares;;;\n"
+    "(*) Elaboración propia;;;\n"
+    "Hondras;2021;femicide_count;3\n"
+)
+
+
+def test_total_and_note_rows_under_the_table_say_so_instead_of_naming_countries(settings):
+    path = drop(settings, "mimp/con_totales.csv", TOTALS_AND_NOTES)
+    result = check(path, "--json")
+    assert result.exit_code == 1  # still quarantined: nothing is lost, and the row can be left
+    problems = {p["line"]: p for p in json.loads(result.output)["problems"]}
+    assert {line: p["reason_code"] for line, p in problems.items()} == {line: "unknown_country" for line in range(4, 9)}
+    for line, marker in [(4, "total general"), (5, "fuente"), (6, "nota"), (7, "(*)")]:
+        es, en = problems[line]["message_es"], problems[line]["message_en"]
+        assert f"empieza por «{marker}»" in es and "parece un total o una nota" in es and "Puede borrar esa fila" in es
+        assert f"starts with '{marker}'" in en and "looks like a total or a note" in en and "delete that row" in en
+        assert "Nombres cercanos" not in es and "Closest names" not in en
+    # Quoted only as privacy.quotable allows: a whole note is not (it may name someone), a bare marker is.
+    assert "Ana" not in problems[5]["message_es"] + problems[5]["message_en"] and "«…»" in problems[5]["message_es"]
+    assert "Ministerio" not in problems[5]["message_es"]
+    assert "País «TOTAL GENERAL» no reconocido" in problems[4]["message_es"]  # a term of the list
+    assert "Nombres cercanos: Honduras" in problems[8]["message_es"]  # a misspelt country still gets its names
+    run(settings)
+    assert query(settings, "SELECT status, rows_loaded, rows_quarantined FROM file_receipt") == [("partially_loaded", 2, 5)]
+
+
+def test_a_lone_total_is_quoted_as_a_term_of_the_message(settings):
+    drop(settings, "mimp/total.csv", "país,año,indicador,valor\nPerú,2021,femicide_count,136\nTotales,2021,femicide_count,136\n")
+    run(settings)
+    (code, es, en), = query(settings, "SELECT reason_code, message_es, message_en FROM quarantine")
+    assert code == "unknown_country" and es.startswith("País «Totales» no reconocido: la celda empieza por «totales»")
+    assert en.startswith("Country 'Totales' not recognized: the cell starts with 'totales'") and "not quoted" not in en
+
+
 def test_a_file_with_no_country_of_the_region_is_rejected_saying_why(settings):
     drop(settings, "otro/europa.csv", "country,year,indicator,value\nSpain,2019,femicide_count,55\nFRA,2019,femicide_count,146\n")
     run(settings)
