@@ -37,6 +37,8 @@ def stage_canonical(records: Records, header: list[str], stager: Stager, outcome
         outcome.from_registry = ", ".join(f"{column}={value}" for column, value in supplied.items())
     names = list(reference.kind_columns()[outcome.kind])
     monthly = outcome.kind == "observation" and "period" in positions
+    if outcome.kind == "observation" and not monthly:
+        outcome.unread_date_column = staff_forms.unread_date_column(header, set(positions.values()))
     # Cells come cleaned from the parse (no blanks around them, NULL when empty).
     extra = " OR ".join(f"c{i} IS NOT NULL" for i in range(len(header), records.width)) or "false"
     melted = {"year", "value", "cell"} | ({"unit"} if "unit" not in positions else set()) if wide else set()
@@ -94,7 +96,8 @@ def stage_canonical(records: Records, header: list[str], stager: Stager, outcome
     if monthly:
         wrong = data.filter(pc.and_(bad_months, pc.invert(data["extra"])))
         problems += [(stager.file_id, row["row_id"], row["line"], "invalid_month",
-                      json.dumps({"raw": row["period_raw"] or "", "column": header[positions["period"]].strip()}))
+                      json.dumps({"raw": row["period_raw"] or "", "column": header[positions["period"]].strip(),
+                                  **({"variant": "full_date"} if staff_forms.FULL_DATE.fullmatch(row["period_raw"] or "") else {})}))
                      for row in wrong.select(["row_id", "line", "period_raw"]).to_pylist()]
     stager.buffer.add_problems(stager.file_id, problems)
     stager.next_row_id = first + (parsed["rec"][-1].as_py() + 1) * per_record

@@ -213,6 +213,7 @@ STAGE_FILE_SCHEMA = pa.schema([
     ("delimiter", pa.string()), ("decimal_mark", pa.string()), ("rows_read", pa.int64()), ("rejected", pa.bool_()),
     ("layout", pa.string()), ("rows_skipped", pa.int64()), ("aggregate", pa.bool_()),
     ("periods_per_year", pa.int32()), ("national_total", pa.bool_()), ("from_registry", pa.string()),
+    ("unread_date_column", pa.string()),
 ])
 
 
@@ -236,6 +237,7 @@ def _record_file(con, file_id: int, raw, received_at: datetime, outcome: read_st
         "rows_skipped": outcome.rows_skipped, "aggregate": aggregate is not None,
         "periods_per_year": aggregate.periods_per_year if aggregate else None,
         "national_total": bool(aggregate and aggregate.national_total), "from_registry": outcome.from_registry,
+        "unread_date_column": outcome.unread_date_column,
     }], schema=STAGE_FILE_SCHEMA))
     if rejection:
         buffer.add_problems(file_id, [(file_id, None, None, rejection.reason_code, json.dumps(rejection.details, default=str))])

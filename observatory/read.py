@@ -60,6 +60,9 @@ class ReadOutcome:
     title_rows: int = 0
     # Columns the file leaves out that the registry of observatories supplied ("country=PER").
     from_registry: str | None = None
+    # A raw contract v1 file without a month column: a column not read whose name says it holds
+    # dates (`Fecha`), as the header writes it; monthly figures under it look like duplicates.
+    unread_date_column: str | None = None
 
 
 def read_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, first_row_id: int,

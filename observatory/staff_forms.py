@@ -22,6 +22,10 @@ YEAR_COLUMN = re.compile(r"(?:(?:a[ñn]o|anio|year|gesti[oó]n)\s*)?(?P<year>(?:
                          re.IGNORECASE)
 # Contract columns a wide table replaces by its year columns.
 WIDE_REPLACES = frozenset({"year", "value"})
+# A full date where a month is expected: `1/1/2018`, `01-01-2018`, `2018-01-01` (an xlsx date
+# cell), with a time or not. Its month is not read (`1/2/2018` is February or 2 January,
+# depending on who typed it): the row is quarantined as invalid_month, saying it is a date.
+FULL_DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 
 
 @dataclass(frozen=True)
@@ -107,3 +111,13 @@ def _row_markers() -> tuple[tuple[str, str], ...]:
     with `*`), then longest first, so that `(*)` and `grand total` are named, not a shorter one."""
     markers = reference.load("row_markers")["marker"]
     return tuple(sorted(((m, reference.norm_key(m)) for m in markers), key=lambda pair: (bool(pair[1]), -len(pair[0]))))
+
+
+def unread_date_column(header: list[str], taken: set[int]) -> str | None:
+    """A header column raw contract v1 does not read whose name says it holds dates (`Fecha`,
+    `Periodo`, `Mes/año`: reference/date_columns.csv), as the header writes it: monthly figures
+    put under it rather than under `mes` repeat their year's key, and the duplicates' messages
+    name it. Quoted as written: its name is one of the list's, whatever its case and accents."""
+    names = {reference.norm_key(name) for name in reference.load("date_columns")["name"]}
+    return next((cell.strip() for position, cell in enumerate(header)
+                 if position not in taken and reference.norm_key(cell) in names), None)

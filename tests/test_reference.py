@@ -142,3 +142,10 @@ def test_total_and_note_markers_never_start_a_country_name():
     markers = reference.load("row_markers")
     assert markers["marker"].is_unique and set(markers["kind"]) == {"total", "note"}
     assert [alias for alias in reference.country_aliases()["alias"] if staff_forms.row_marker(alias)] == []
+
+
+def test_the_date_columns_named_in_messages_are_columns_the_contract_does_not_read():
+    """date_columns.csv names columns raw contract v1 leaves unread (a `Fecha` holding monthly
+    records' dates): one it reads would be a column, not a hint in a duplicate's message."""
+    names = {norm_key(name) for name in reference.load("date_columns")["name"]}
+    assert names and not names & set(reference.column_aliases())

@@ -3,6 +3,7 @@ records with month names. Figures are CEPALSTAT's (shared/real-world/cepalstat_f
 and Mexico's national monthly femicides for 2015 (shared/real-world/mexico_feminicidios_mensual_*),
 rewritten in the shapes staff send."""
 import json
+from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
@@ -122,6 +123,52 @@ def test_a_month_given_twice_is_not_summed_twice(settings):
     assert ("conflicting_duplicate",) in query(settings, "SELECT DISTINCT reason_code FROM quarantine")
     (value,), = query(settings, "SELECT value FROM fact_observation")
     assert value == 31 + 35 + 28 + 28 + 33
+
+
+def test_monthly_figures_under_a_date_column_point_at_the_date_not_at_keeping_one(settings):
+    """A new user's trial: January typed as 1/1/2018 in a `Fecha` column (not read: the month
+    column is `mes`) made every month a conflicting duplicate of its year, advised to keep one."""
+    body = "".join(f"México,2018,{month}/1/2018,femicide_count,{value}\n" for month, value in [(1, 32), (2, 30), (3, 31)])
+    path = drop(settings, "sesnsp/mensual_fechas.csv", "país,año,Fecha,indicador,valor\n" + body)
+    result = check(path, "--json")
+    problems = json.loads(result.output)["problems"]
+    assert [(p["line"], p["reason_code"]) for p in problems] == [(line, "conflicting_duplicate") for line in (2, 3, 4)]
+    es, en = problems[0]["message_es"], problems[0]["message_en"]
+    assert "columna «Fecha» que no se lee" in es and "llame a esa columna «mes»" in es and "no una fecha completa" in es
+    assert "column 'Fecha' that is not read" in en and "name that column 'mes'" in en and "not a full date" in en
+    # Renamed to `mes` with the months written as months, the same figures load as the year's sum.
+    fixed = "país,año,mes,indicador,valor\n" + body.replace("/1/2018", "")
+    drop(settings, "sesnsp/mensual_fechas.csv", fixed)
+    run(settings)
+    assert query(settings, "SELECT year, value FROM fact_observation") == [(2018, 32 + 30 + 31)]
+    # A date column beside yearly figures that do not repeat loads as it did.
+    drop(settings, "mimp/anual.csv", "país,año,indicador,valor,Fecha\nPerú,2017,femicide_count,121,1/3/2018\n"
+                                      "Perú,2018,femicide_count,149,1/3/2019\n")
+    run(settings)
+    assert query(settings, "SELECT status, rows_loaded FROM file_receipt WHERE file_path = 'mimp/anual.csv'") == [("loaded", 2)]
+
+
+def test_a_full_date_in_the_month_column_is_quarantined_saying_it_is_a_date(settings):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["país", "año", "mes", "indicador", "valor"])
+    sheet.append(["México", 2018, datetime(2018, 1, 1), "femicide_count", 32])  # Excel turned '1/1/2018' into a date
+    sheet.append(["México", 2018, "2/1/2018", "femicide_count", 30])
+    sheet.append(["México", 2018, "marzo", "femicide_count", 31])
+    sheet.append(["México", 2018, "juli", "femicide_count", 33])
+    path = settings.raw_dir / "sesnsp" / "mensual.xlsx"
+    path.parent.mkdir(parents=True)
+    workbook.save(path)
+    run(settings)
+    rows = query(settings, "SELECT source_row, reason_code, message_es, message_en FROM quarantine ORDER BY 1")
+    assert [(line, code) for line, code, _, _ in rows] == [(2, "invalid_month"), (3, "invalid_month"), (5, "invalid_month")]
+    for line, raw in [(2, "2018-01-01"), (3, "2/1/2018")]:
+        _, _, es, en = rows[line - 2]
+        assert f"Mes «{raw}» no válido en la columna «mes»: es una fecha completa" in es and "formato de texto" in es
+        assert f"Month '{raw}' in column 'mes' is not valid: it is a full date" in en and "format the column as text" in en
+    assert "fecha completa" not in rows[2][2]  # not a date: the usual advice
+    (value, flags), = query(settings, "SELECT value, flags FROM fact_observation")
+    assert value == 31 and "partial_year" in flags  # nothing is guessed from a date
 
 
 @pytest.mark.parametrize("text, month", [

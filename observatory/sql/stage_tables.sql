@@ -7,7 +7,10 @@ CREATE OR REPLACE TABLE stage_file (
     received_at TIMESTAMP, encoding VARCHAR, delimiter VARCHAR, decimal_mark VARCHAR,
     rows_read BIGINT, rejected BOOLEAN, layout VARCHAR, rows_skipped BIGINT,
     aggregate BOOLEAN, periods_per_year INTEGER, national_total BOOLEAN,
-    from_registry VARCHAR  -- columns the registry of observatories supplied (country=PER)
+    from_registry VARCHAR,  -- columns the registry of observatories supplied (country=PER)
+    -- a raw contract v1 column not read whose name says it holds dates (reference/date_columns.csv),
+    -- as the header writes it, in a file without a month column: named by the duplicates' messages
+    unread_date_column VARCHAR
 );
 -- stage_row (observations) and stage_policy_row (policy instruments), one row a record of a
 -- raw file (a data line; for a wide layout, one cell of it) with every field as text, are made

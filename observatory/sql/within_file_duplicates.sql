@@ -3,12 +3,14 @@
 -- the key is quarantined as conflicting_duplicate, naming the lines, because nobody can tell
 -- which is right. Files whose layout sums records (case records, months, modalities) repeat
 -- keys by design: there, records are duplicates when they also share their record_key (the
--- columns the layout names as unique: a month given twice, a case row repeated).
+-- columns the layout names as unique: a month given twice, a case row repeated). In a raw
+-- contract v1 file with a date column it does not read (stage_file.unread_date_column: `Fecha`
+-- instead of `mes`), the messages name that column: the repeats are most likely months.
 -- The observation key's columns and joins are written as tokens (`key`, `group`, `key_equal a b`
 -- between double braces) that observatory/observation_key.py spells from schema.yaml.
 INSERT INTO stage_problem
 WITH valid AS (
-    SELECT h.*,
+    SELECT h.*, f.unread_date_column,
            hash(h.file_id, {{ key h }}, h.record_key) AS key_hash
     FROM stage_harmonized AS h
     JOIN stage_file AS f USING (file_id)
@@ -36,7 +38,9 @@ repeated AS (
 )
 SELECT v.file_id, v.row_id, v.line,
        CASE WHEN r.values_given > 1 THEN 'conflicting_duplicate' ELSE 'duplicate_row' END,
-       json_object('first_line', r.first_line, 'lines', r.lines)
+       json_object('first_line', r.first_line, 'lines', r.lines,
+                   'variant', CASE WHEN v.unread_date_column IS NOT NULL THEN 'unread_date_column' END,
+                   'column', v.unread_date_column)
 FROM candidate AS v
 JOIN repeated AS r
   ON v.file_id = r.file_id AND {{ key_equal v r }}
