@@ -66,6 +66,15 @@ class Change:
 
 
 @dataclass
+class PartialYear:
+    """A year of an indicator whose monthly records this file summed with months missing: the
+    year's figures are published flagged partial_year."""
+    year: int
+    indicator_code: str
+    missing_months: str  # YYYY-MM, comma-separated
+
+
+@dataclass
 class Receipt:
     file_path: str
     observatory: str
@@ -85,6 +94,7 @@ class Receipt:
     problems_total: int = 0
     problems_by_reason: dict[str, int] = field(default_factory=dict)
     changes_total: int = 0
+    partial_years: list[PartialYear] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         """Built from its lists alone (a duplicate's receipt), the totals are the lists'."""
@@ -97,7 +107,8 @@ class Receipt:
     def to_json(self) -> str:
         # What asdict gives, built directly: asdict deep-copies every problem (a second per
         # million rows with 1% quarantined).
-        fields = {**vars(self), "problems": [vars(p) for p in self.problems], "changes": [vars(c) for c in self.changes]}
+        fields = {**vars(self), "problems": [vars(p) for p in self.problems], "changes": [vars(c) for c in self.changes],
+                  "partial_years": [vars(p) for p in self.partial_years]}
         return json.dumps(fields, ensure_ascii=False, indent=2) + "\n"
 
     def _layout_lines(self) -> list[str]:
@@ -141,6 +152,11 @@ class Receipt:
                 lines += [f"| `{code}` | {rows} |" for code, rows in self.problems_by_reason.items()]
         else:
             lines.append("Sin problemas. / No problems.")
+        if self.partial_years:
+            lines += ["", "## Años incompletos / partial years", "", PARTIAL_YEARS, "",
+                      "| año / year | indicador / indicator | meses sin registro cargado / months without a loaded record |",
+                      "|---|---|---|"]
+            lines += [f"| {p.year} | `{p.indicator_code}` | {p.missing_months} |" for p in self.partial_years]
         if self.changes:
             lines += ["", "## Cifras revisadas / revised figures", "",
                       "| línea / line | clave / key | antes / before | ahora / now | antes en / before in |", "|---|---|---|---|---|"]
@@ -153,6 +169,12 @@ class Receipt:
         return "\n".join(lines) + "\n"
 
 
+PARTIAL_YEARS = (
+    "Este archivo no trae ningún registro cargado de estos meses: la cifra del año se publica marcada como año "
+    "parcial (`partial_year`). Si los meses faltan por error, agréguelos y vuelva a dejar el archivo con el mismo "
+    "nombre. / This file brings no loaded record for these months: the year's figure is published flagged as a "
+    "partial year (`partial_year`). If they are missing by mistake, add them and drop the file again under the "
+    "same name.")
 MORE_PROBLEMS = (
     "Se listan los primeros {shown} de {total} problemas (por línea). Cuando el archivo se carga, todos quedan en "
     "`exports/quarantine.csv` de la carpeta publicada (`data/curated/` por omisión). Cuántos hay de cada motivo:\n\n"
@@ -206,6 +228,14 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
                 cells, (previous, value, previous_file, withheld) = dict(zip(names, row)), row[len(names):]
                 key = " ".join(str(cells[name]) for name in names if name != "source" and cells[name] is not None)
                 changes.setdefault(path, []).append(Change(line, f"{key} ({cells['source']})", previous, value, previous_file, withheld))
+    partial: dict[str, list[PartialYear]] = {}
+    if con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'observation' AND column_name = 'missing_periods' "
+                   "AND database_name = current_database()").fetchall()[0][0]:
+        for path, year, indicator, months in con.execute(f"""
+                SELECT o.source_file, o.year, o.indicator_code, min(o.missing_periods) FROM observation AS o
+                SEMI JOIN {receipt_table} AS r ON r.file_path = o.source_file
+                WHERE o.missing_periods IS NOT NULL GROUP BY ALL ORDER BY ALL""").fetchall():
+            partial.setdefault(path, []).append(PartialYear(year, indicator, months))
     owners = content_owners(con)  # file_receipt: the working database's, or `check`'s in memory
     receipts = []
     for row in con.execute(
@@ -218,7 +248,7 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
         receipts.append(Receipt(*row, institution=registry.institution(row[1] or ""),
                                 problems=problems.get(row[0], []), changes=changes.get(row[0], []),
                                 problems_total=sum(reasons.values()), problems_by_reason=reasons,
-                                changes_total=changed.get(row[0], 0)))
+                                changes_total=changed.get(row[0], 0), partial_years=partial.get(row[0], [])))
     return receipts
 
 

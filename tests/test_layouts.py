@@ -191,7 +191,7 @@ def test_subnational_units_by_code_or_name_and_rollups_flagged_when_incomplete(s
     assert query(settings, "SELECT subnational_code, value FROM fact_observation WHERE indicator_code = 'femicide_count' AND subnational_code IS NOT NULL ORDER BY 1") == [
         ("PE.AM", None), ("PE.AR", None), ("PE.CS", 5.0)]  # 3 and 4 are small cells, suppressed when published
     assert query(settings, "SELECT value, flags, flag_note FROM fact_observation WHERE subnational_code IS NULL") == [
-        (12.0, "rollup;incomplete_rollup", "Sum of 3 of 25 subnational units.")]
+        (12.0, "rollup;incomplete_rollup", "Suma de 3 de 25 unidades subnacionales. / Sum of 3 of 25 subnational units.")]
     (message,) = query(settings, "SELECT message_es || ' | ' || message_en FROM quarantine WHERE reason_code = 'unknown_subnational'")[0]
     assert "«Ayacuchoo»" in message and "Ayacucho" in message.replace("Ayacuchoo", "")  # quoted, and its suggestion
 

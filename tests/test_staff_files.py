@@ -106,12 +106,21 @@ MONTHLY = (
 
 
 def test_monthly_records_are_summed_into_the_year_with_the_missing_months(settings):
-    drop(settings, "sesnsp/mensual.csv", MONTHLY)
+    path = drop(settings, "sesnsp/mensual.csv", MONTHLY)
+    checked = CliRunner().invoke(main, ["check", str(path), "--json", "--raw-dir", str(settings.raw_dir)])
     run(settings)
     (value, flags, note), = query(settings, "SELECT value, flags, flag_note FROM fact_observation")
     assert value == 32 + 30 + 31 + 35 + 28 + 28 + 33
     assert flags == "aggregated;partial_year"
     assert "2015-08" in note and "2015-12" in note and "2015-07" not in note
+    # The note in Spanish, then English; the receipt (and the check before) lists the months.
+    missing = "2015-08, 2015-09, 2015-10, 2015-11, 2015-12"
+    assert note == f"Suma de 7 registros. Meses sin un registro cargado: {missing}. / Sum of 7 records. Months without a loaded record: {missing}."
+    receipt = settings.receipts_dir / "sesnsp" / "mensual.csv"
+    partial = [{"year": 2015, "indicator_code": "femicide_count", "missing_months": missing}]
+    assert json.loads(receipt.with_name("mensual.csv.json").read_text())["partial_years"] == partial
+    assert json.loads(checked.stdout)["partial_years"] == partial
+    assert f"| 2015 | `femicide_count` | {missing} |" in receipt.with_name("mensual.csv.md").read_text()
     assert query(settings, "SELECT source_row, reason_code FROM quarantine") == [(9, "invalid_month")]
     message = query(settings, "SELECT message_es FROM quarantine")[0][0]
     assert "«…»" in message and "«mes»" in message  # 'juli': under five letters, quoted only if exact (a name?)

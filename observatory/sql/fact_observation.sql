@@ -63,8 +63,9 @@ parent_rollup AS (
            concat_ws(';', 'rollup',
                CASE WHEN count(DISTINCT s.subnational_code) < any_value(c.siblings) THEN 'incomplete_rollup' END,
                CASE WHEN bool_or(coalesce(s.flags, '') LIKE '%partial_year%') THEN 'partial_year' END) AS flags,
-           concat_ws(' ', 'Sum of ' || count(DISTINCT s.subnational_code) || ' of ' || any_value(c.siblings)
-               || ' units within ' || c.parent_code || '.',
+           concat_ws(' ', 'Suma de ' || count(DISTINCT s.subnational_code) || ' de ' || any_value(c.siblings)
+               || ' unidades dentro de ' || c.parent_code || '. / Sum of ' || count(DISTINCT s.subnational_code)
+               || ' of ' || any_value(c.siblings) || ' units within ' || c.parent_code || '.',
                string_agg(DISTINCT s.flag_note, ' ' ORDER BY s.flag_note) FILTER (WHERE s.flags LIKE '%partial_year%')) AS flag_note
     FROM latest AS s
     JOIN children AS c USING (subnational_code)
@@ -89,8 +90,9 @@ rollup AS (
            concat_ws(';', 'rollup',
                CASE WHEN count(DISTINCT s.subnational_code) < any_value(u.units) THEN 'incomplete_rollup' END,
                CASE WHEN bool_or(coalesce(s.flags, '') LIKE '%partial_year%') THEN 'partial_year' END) AS flags,
-           concat_ws(' ', 'Sum of ' || count(DISTINCT s.subnational_code) || ' of ' || any_value(u.units)
-               || ' subnational units.',
+           concat_ws(' ', 'Suma de ' || count(DISTINCT s.subnational_code) || ' de ' || any_value(u.units)
+               || ' unidades subnacionales. / Sum of ' || count(DISTINCT s.subnational_code) || ' of '
+               || any_value(u.units) || ' subnational units.',
                string_agg(DISTINCT s.flag_note, ' ' ORDER BY s.flag_note) FILTER (WHERE s.flags LIKE '%partial_year%')) AS flag_note
     FROM top_level AS s
     JOIN ref_indicator AS i ON i.indicator_code = s.indicator_code AND i.additive = 'yes'

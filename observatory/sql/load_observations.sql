@@ -1,8 +1,9 @@
 -- A row is one loaded observation: a staged record that passed validation, or, for files whose
 -- layout sums records, the sum of the valid records of one key (source_row NULL, flagged
 -- 'aggregated'; 'partial_year' when fewer periods than the year has were summed, with the
--- missing months in flag_note). A layout's national_total adds the country's own sum. `records`
--- says how many staged records a row accounts for, so receipts count what was loaded.
+-- missing months in flag_note, in Spanish and English, and in missing_periods for the receipt).
+-- A layout's national_total adds the country's own sum. `records` says how many staged records
+-- a row accounts for, so receipts count what was loaded.
 -- The observation key's columns and joins are written as tokens (`key`, `group`, `key_equal a b`
 -- between double braces) that observatory/observation_key.py spells from schema.yaml.
 INSERT INTO observation
@@ -45,7 +46,7 @@ described AS (
     LEFT JOIN file_periods AS fp USING (file_path, year, indicator_code)
 )
 SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, population_group,
-       value, unit, source, file_path, line, received_at, flags, flag_note, 1
+       value, unit, source, file_path, line, received_at, flags, flag_note, 1, CAST(NULL AS VARCHAR)
 FROM valid
 WHERE NOT aggregate
 UNION ALL
@@ -53,9 +54,13 @@ SELECT country_iso3, subnational_code, year, indicator_code, sex, age_group, pop
        value, unit, source, file_path, CAST(NULL AS INTEGER), received_at,
        CASE WHEN flagged_partial OR len(missing_periods) > 0 THEN 'aggregated;partial_year' ELSE 'aggregated' END,
        concat_ws(' ',
-           'Sum of ' || summed_records || ' records.',
+           'Suma de ' || summed_records || ' registros.',
+           CASE WHEN len(missing_periods) > 0
+                THEN 'Meses sin un registro cargado: ' || array_to_string(missing_periods, ', ') || '.' END,
+           '/ Sum of ' || summed_records || ' records.',
            CASE WHEN len(missing_periods) > 0
                 THEN 'Months without a loaded record: ' || array_to_string(missing_periods, ', ') || '.' END,
            layout_note),
-       records
+       records,
+       CASE WHEN len(missing_periods) > 0 THEN array_to_string(missing_periods, ', ') END
 FROM described;

@@ -25,6 +25,9 @@ ALTER TABLE observation ADD COLUMN IF NOT EXISTS flag_note VARCHAR;
 -- How many staged records of its file the row accounts for (1; the count a layout summed; 0 for
 -- a national total that re-counts records already counted by unit): receipts add these up.
 ALTER TABLE observation ADD COLUMN IF NOT EXISTS records BIGINT;
+-- The months (YYYY-MM, comma-separated) of a summed figure's year that its file has no loaded
+-- record for (NULL: none, or not summed): the staff receipt lists them (receipts.py).
+ALTER TABLE observation ADD COLUMN IF NOT EXISTS missing_periods VARCHAR;
 CREATE TABLE IF NOT EXISTS quarantine (
     source_file VARCHAR, source_row INTEGER, reason_code VARCHAR, message_es VARCHAR, message_en VARCHAR
 );
