@@ -429,11 +429,19 @@ def _sheet_rows(sheet) -> Iterator[list[str]]:
 def _sheet_cell(cell) -> str:
     """A cell as the number staff see: Excel stores 7.2% as 0.072 and shows it x100, so a
     number whose format shows it as a percent is read as the percent shown (7.2), else a
-    percent indicator would load 100 times too small and still pass its 0-100 range."""
+    percent indicator would load 100 times too small and still pass its 0-100 range. Likewise a
+    date shown as its year alone (`yyyy`: a year column Excel turned into dates) is read as the
+    year, and one shown as its month alone (`mmmm`, `mm`) as the month's number."""
     value = cell.value
     if (isinstance(value, (int, float)) and not isinstance(value, bool) and cell.has_style  # unstyled: General
             and shows_percent(cell.number_format)):
         return _decimal_text(Decimal(repr(value)) * 100)  # repr: 0.072 -> 7.2, never 7.199999999999999
+    if isinstance(value, (datetime, date)) and cell.has_style:
+        shown = date_parts_shown(cell.number_format)
+        if shown == "y":
+            return str(value.year)
+        if shown == "m":
+            return str(value.month)
     return _xlsx_cell(value)
 
 
@@ -447,6 +455,14 @@ def shows_percent(number_format: str | None) -> bool:
     """Whether Excel shows a number in this format x100 with a percent sign: a `%` that is a
     format code, not a literal (`0.0%` does; `0.0" %"` and `0.0\\%` do not)."""
     return bool(number_format) and "%" in FORMAT_LITERALS.sub("", number_format)
+
+
+@lru_cache(maxsize=1024)
+def date_parts_shown(number_format: str | None) -> str:
+    """The letters of a date format's codes, sorted and once each (`yyyy` -> "y", `mmmm` -> "m",
+    `dd/mm/yyyy` -> "dmy"): literals aside, as for shows_percent."""
+    codes = FORMAT_LITERALS.sub("", number_format or "").lower()
+    return "".join(sorted({c for c in codes if c.isalpha()}))
 
 
 def _xlsx_cell(value: object) -> str:

@@ -140,7 +140,7 @@ def test_monthly_figures_under_a_date_column_point_at_the_date_not_at_keeping_on
     body = "".join(f"México,2018,{month}/1/2018,femicide_count,{value}\n" for month, value in [(1, 32), (2, 30), (3, 31)])
     path = drop(settings, "sesnsp/mensual_fechas.csv", "país,año,Fecha,indicador,valor\n" + body)
     result = check(path, "--json")
-    problems = json.loads(result.output)["problems"]
+    problems = json.loads(result.stdout)["problems"]
     assert [(p["line"], p["reason_code"]) for p in problems] == [(line, "conflicting_duplicate") for line in (2, 3, 4)]
     es, en = problems[0]["message_es"], problems[0]["message_en"]
     assert "columna «Fecha» que no se lee" in es and "llame a esa columna «mes»" in es and "no una fecha completa" in es
@@ -313,7 +313,7 @@ def test_total_and_note_rows_under_the_table_say_so_instead_of_naming_countries(
     path = drop(settings, "mimp/con_totales.csv", TOTALS_AND_NOTES)
     result = check(path, "--json")
     assert result.exit_code == 1  # still quarantined: nothing is lost, and the row can be left
-    problems = {p["line"]: p for p in json.loads(result.output)["problems"]}
+    problems = {p["line"]: p for p in json.loads(result.stdout)["problems"]}
     assert {line: p["reason_code"] for line, p in problems.items()} == {line: "unknown_country" for line in range(4, 9)}
     for line, marker in [(4, "total general"), (5, "fuente"), (6, "nota"), (7, "(*)")]:
         es, en = problems[line]["message_es"], problems[line]["message_en"]
@@ -405,6 +405,22 @@ def test_a_percent_formatted_cell_loads_as_the_percent_excel_shows(settings):
     run(settings)
     assert query(settings, "SELECT year, value FROM fact_observation ORDER BY year") == [
         (2015, 7.2), (2016, 10.0), (2017, 10.9), (2018, 11.3)]
+
+
+def test_a_year_or_a_month_excel_shows_from_a_date_loads_as_shown(settings):
+    """A year column Excel turned into dates, formatted to show the year (`yyyy`), and a month
+    column of dates shown as month names (`mmmm`): staff see 2015 and «marzo», and that is what
+    loads. A date shown whole stays a full date (quarantined, saying so). Mexico's 2015 monthly
+    femicides (shared/real-world/mexico_feminicidios_mensual_*)."""
+    save_sheet(settings, "sesnsp/fechas.xlsx", [
+        ["país", "año", "mes", "indicador", "valor"],
+        ["México", datetime(2015, 1, 1), datetime(2015, 1, 1), "femicide_count", 32],
+        ["México", datetime(2015, 1, 1), datetime(2015, 2, 1), "femicide_count", 30],
+        ["México", datetime(2015, 1, 1), datetime(2015, 3, 1), "femicide_count", 31],
+    ], {"B2": "yyyy", "B3": "yyyy", "B4": "yyyy", "C2": "mmmm", "C3": '[$-es-MX]mmm', "C4": "dd/mm/yyyy"})
+    run(settings)
+    assert query(settings, "SELECT year, value FROM fact_observation") == [(2015, 62.0)]
+    assert query(settings, "SELECT source_row, reason_code FROM quarantine") == [(4, "invalid_month")]
 
 
 def save_workbook(settings, rel_path: str, sheets: dict[str, tuple[str, list[list]]]) -> None:
