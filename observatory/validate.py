@@ -49,7 +49,9 @@ NULL_CHECKS = frozenset({"expect_column_values_to_not_be_null", "expect_column_v
 FILE_FIGURES = frozenset({"value"})
 # A figure that reads as a thousands mark in Spanish (1.234, 12.345): where the point is the
 # decimal mark it is 1.234, and as a count it may well be 1234 typed with its thousands point.
-THOUSANDS_POINT = re.compile(r"[+-]?\d{1,3}\.\d{3}")
+# A count that reads like one thousand and more, written with the thousands separator the file
+# does not take for one: a point where the decimal mark is a point, a comma where it is a comma.
+THOUSANDS = {".": re.compile(r"[+-]?\d{1,3}\.\d{3}"), ",": re.compile(r"[+-]?\d{1,3},\d{3}")}
 
 
 @dataclass
@@ -465,7 +467,7 @@ def _details(row: dict, meta: dict, parameters: dict, dialect: tuple[str, str]) 
         "decimal_mark": decimal_mark,
         "grouping_es": " y el punto agrupa miles (12.345 = doce mil trescientos cuarenta y cinco)" if comma else "",
         "grouping_en": " and the dot groups thousands (12.345 = twelve thousand three hundred forty-five)" if comma else "",
-        **_thousands_hint(_text(row.get("value_raw"))),
+        **_thousands_hint(_text(row.get("value_raw")), decimal_mark),
         **_total_or_note(meta["reason_code"], _text(row.get(meta["raw_column"]))),
     }
 
@@ -479,15 +481,20 @@ def _total_or_note(reason_code: str, raw: str) -> dict[str, str]:
     return {"variant": "total_or_note", "marker": marker} if marker else {}
 
 
-def _thousands_hint(raw: str) -> dict[str, str]:
-    """For value_not_whole: a count that reads like 1.234 is most likely 1234 written with a
-    Spanish thousands point. The hint names no cell (the message quotes it, or hides it)."""
-    if not THOUSANDS_POINT.fullmatch("".join(raw.split())):
+def _thousands_hint(raw: str, decimal_mark: str) -> dict[str, str]:
+    """For value_not_whole: a count that reads like 1.234 (or 1,234 where the comma is the
+    decimal mark, in a file separated by `;`) is most likely 1234 written with a thousands
+    separator. The hint names no cell (the message quotes it, or hides it)."""
+    mark = "," if decimal_mark == "," else "."
+    if not THOUSANDS[mark].fullmatch("".join(raw.split())):
         return {"thousands_es": "", "thousands_en": ""}
-    return {"thousands_es": " Si el punto separa los miles (por ejemplo, 1.234 por mil doscientos treinta y cuatro), "
-                            "escriba el número sin el punto (en ese ejemplo, 1234).",
-            "thousands_en": " If the point separates thousands (for example, 1.234 for one thousand two hundred "
-                            "thirty-four), write the number without the point (in that example, 1234)."}
+    mark_es, mark_en = {".": ("el punto", "the point"), ",": ("la coma", "the comma")}[mark]
+    return {"thousands_es": f" Si {mark_es} separa los miles (por ejemplo, 1{mark}234 por mil doscientos treinta y cuatro), "
+                            f"escriba el número sin {mark_es} (en ese ejemplo, 1234)"
+                            + (": en este archivo la coma es la marca decimal." if mark == "," else "."),
+            "thousands_en": f" If {mark_en} separates thousands (for example, 1{mark}234 for one thousand two hundred "
+                            f"thirty-four), write the number without {mark_en} (in that example, 1234)"
+                            + (": in this file the comma is the decimal mark." if mark == "," else ".")}
 
 
 @lru_cache(maxsize=None)

@@ -102,6 +102,15 @@ def test_a_count_that_is_not_a_whole_number_is_quarantined(settings):
     assert "miles" not in messages[2][0] and "thousands" not in messages[2][1]
     es, en = messages[8]
     assert "4567891" not in es + en and "«…»" in es and "No se cita" in es
+    # Where the comma is the decimal mark (a file separated by `;`), 1,234 is one point two
+    # three four: the hint names the comma.
+    drop(settings, "obs/puntoycoma.csv", "país;año;indicador;valor;fuente\nHonduras;2013;femicide_count;1,234;Obs Y\n"
+                                         "Honduras;2012;femicide_count;1.234;Obs Y\n")
+    run(settings)
+    (es, en), = query(settings, "SELECT message_es, message_en FROM quarantine WHERE source_file = 'obs/puntoycoma.csv'")
+    assert "Si la coma separa los miles (por ejemplo, 1,234" in es and "en este archivo la coma es la marca decimal" in es
+    assert "If the comma separates thousands" in en and "write the number without the comma (in that example, 1234)" in en
+    assert query(settings, "SELECT value FROM fact_observation WHERE source_file = 'obs/puntoycoma.csv'") == [(1234.0,)]
 
 
 def test_a_unit_that_contradicts_the_indicator_is_quarantined(settings):
