@@ -111,6 +111,17 @@ def test_argentina_cases_become_counts_by_province_and_year_and_nothing_personal
         assert attribute not in text
 
 
+def test_a_month_written_two_ways_is_one_record_not_two(settings):
+    """The layout's `unique` date column is compared as the date it holds: January 2016 given
+    as 01/01/2016 and again as 1/1/2016 (or as a spreadsheet's 2016-01-01) is a repeated month,
+    quarantined, not summed twice. Figures: the first months of the fixture above (Mexico)."""
+    lines = FIXTURES.joinpath("mexico_feminicidios_mensual_2016_2018.csv").read_text().splitlines()[:13]
+    drop(settings, "mexico/mensual.csv", "\n".join([*lines, "1/1/2016,35", "2016-02-01,47"]) + "\n")
+    run(settings)
+    assert query(settings, "SELECT year, value FROM fact_observation") == [(2016, sum(int(l.split(",")[1]) for l in lines[1:]))]
+    assert query(settings, "SELECT source_row, reason_code FROM quarantine ORDER BY 1") == [(14, "duplicate_row"), (15, "duplicate_row")]
+
+
 def test_mexico_monthly_series_quarantines_the_repeated_month_and_flags_the_gaps(published):
     assert receipt(published, "mexico_feminicidios_mensual_2016_2018.csv")[:4] == ("partially_loaded", 36, 34, 2)
     reasons = query(published, "SELECT source_row, reason_code, message_en FROM quarantine WHERE source_file LIKE 'mexico/%' ORDER BY 1")

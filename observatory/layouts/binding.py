@@ -39,6 +39,11 @@ class BoundLayout:
         self.filters = [(self._position(rule.column, missing), rule) for rule in layout.filters]
         unique = layout.aggregate.unique if layout.aggregate else ()
         self.unique = [self._position(column, missing) for column in unique]
+        # A unique column that a date field reads is compared as the date it holds, not as
+        # written: 1/1/2018, 01/01/2018 and a spreadsheet's 2018-01-01 are one record.
+        dated = {self._position(rule.column, []): rule.date for rule in layout.fields.values()
+                 if rule.date and rule.column is not None}
+        self.unique_dates = [dated.get(position) for position in self.unique]
         if missing:
             raise LayoutMismatch(sorted(set(missing)))
 
@@ -79,8 +84,7 @@ class BoundLayout:
             return
         if self.unique:
             base["record_key"] = RECORD_KEY_SEPARATOR.join(
-                cells[position].strip() if position < len(cells) else "" for position in self.unique
-            )
+                _unique_cell(cells, position, fmt) for position, fmt in zip(self.unique, self.unique_dates))
         if not self.melted:
             yield Record(self._finish(base))
             return
@@ -209,8 +213,14 @@ def _mapped(text: str | None, mapping: dict[str, str | None]) -> str | None:
     return mapping[key] if key in mapping else text
 
 
+def _unique_cell(cells: list[str], position: int, fmt: str | None) -> str:
+    """A cell of a layout's `unique` columns as records are compared: a date as the day it is."""
+    text = cells[position].strip() if position < len(cells) else ""
+    return (_date_part(text, fmt, "day") or text) if fmt and text else text
+
+
 def _date_part(text: str, fmt: str, part: str) -> str | None:
-    """'10/24/2016' with '%m/%d/%Y' -> '2016' (year) or '2016-10' (month); an ISO date (how a
+    """'10/24/2016' with '%m/%d/%Y' -> '2016' (year), '2016-10' (month) or '2016-10-24' (day); an ISO date (how a
     spreadsheet's date cell is read) is accepted too; None when the text is not such a date.
     The row is then quarantined naming the column and the format, never quoting the cell,
     which in a case record could help identify a person."""
@@ -226,4 +236,6 @@ def _date_part(text: str, fmt: str, part: str) -> str | None:
             continue
     else:
         return None
+    if part == "day":
+        return parsed.date().isoformat()
     return f"{parsed.year:04d}" if part == "year" else f"{parsed.year:04d}-{parsed.month:02d}"
