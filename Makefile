@@ -31,10 +31,11 @@ test: setup
 	$(BIN)/python -m pytest
 
 # For staff: `make check FILE=data/raw/<observatorio>/<archivo>.csv` reads and validates one file
-# as a run would and prints its receipt, writing nothing.
+# as a run would and prints its receipt, writing nothing (OBSERVATORY=<observatorio> for a file
+# not yet in the raw folder).
 check: setup
-	@test -n "$(FILE)" || { echo "Uso / usage: make check FILE=data/raw/<observatorio>/<archivo>.csv"; exit 2; }
-	@$(BIN)/observatory check "$(FILE)"
+	@test -n "$(FILE)" || { echo "Uso / usage: make check FILE=data/raw/<observatorio>/<archivo>.csv [OBSERVATORY=<observatorio>]"; exit 2; }
+	@$(BIN)/observatory check "$(FILE)" $(if $(OBSERVATORY),--observatory "$(OBSERVATORY)")
 
 dev: setup
 	$(BIN)/dagster dev -w workspace.yaml
