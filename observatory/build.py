@@ -28,6 +28,16 @@ MARTS = ("mart_legislation", "mart_national_plan", "mart_country_progress", "mar
 AFFECTED_GROUPS = """
     SELECT DISTINCT {{ group }} FROM observation WHERE source_file IN (SELECT file_path FROM applied_path)
 """
+# Files still received with a vintage of a key a withdrawn file gave a vintage of: their
+# receipts may list it as the value before theirs, so they are written again.
+REVISED_WITHDRAWN = """
+    INSERT INTO receipt_due
+    SELECT DISTINCT h.source_file FROM observation_history AS h
+    SEMI JOIN (SELECT * FROM observation_history WHERE source_file IN (SELECT file_path FROM stage_withdrawn)) AS w
+      ON {{ key_equal h w }}
+    WHERE h.source_file IN (SELECT file_path FROM file_receipt)
+    EXCEPT SELECT file_path FROM receipt_due
+"""
 # Marks the lines of a curated table's SQL that keep it to the affected groups.
 GROUPS_ONLY = "-- affected groups only"
 
@@ -88,6 +98,9 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         for name in CURATED_SQL:
             con.execute(_group_sql(name, every_group))
         if withdrawing:  # every figure a withdrawn file's name brought, earlier versions' too
+            # The receipts of the files that revised those figures name the withdrawn file and its
+            # value ("before in"): written again (revisions.sql then no longer sees them).
+            con.execute(observation_key.render(REVISED_WITHDRAWN))
             con.execute("DELETE FROM observation_history WHERE source_file IN (SELECT file_path FROM stage_withdrawn)")
         con.execute(_group_sql("observation_history", every_group))  # after fact_observation: it reads it
         if withdrawing:

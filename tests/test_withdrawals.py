@@ -128,3 +128,18 @@ def test_withdraw_names_a_file_received_or_in_the_raw_folder(settings, tmp_path)
     result = withdraw(settings, "borrador/b.csv")
     assert result.exit_code == 0, result.output
     assert query(settings, "SELECT file_path FROM file_receipt") == [("mimp/a.csv",)]
+
+
+def test_the_receipt_of_a_file_that_revised_a_withdrawn_figure_no_longer_names_it(settings):
+    """A later file's receipt lists the figures it revised and the file that gave them before:
+    once that file is withdrawn, the receipt is written again without its name or value."""
+    drop(settings, "mimp/nombre_de_una_victima.csv", FIRST)
+    run(settings)
+    drop(settings, "otro/later.csv", HEADER + "Perú,2015,femicide_count,97,MIMP\n")
+    run(settings)
+    receipt = settings.receipts_dir / "otro" / "later.csv"
+    written = [receipt.with_name("later.csv.md"), receipt.with_name("later.csv.json")]
+    assert all("nombre_de_una_victima" in path.read_text() for path in written)  # the value before, and where
+    assert withdraw(settings, "mimp/nombre_de_una_victima.csv").exit_code == 0
+    assert [path for path in written if "nombre_de_una_victima" in path.read_text()] == []
+    assert [path for path in published_files(settings) if b"nombre_de_una_victima" in path.read_bytes()] == []
