@@ -28,13 +28,19 @@ MARTS = ("mart_legislation", "mart_national_plan", "mart_country_progress", "mar
 AFFECTED_GROUPS = """
     SELECT DISTINCT {{ group }} FROM observation WHERE source_file IN (SELECT file_path FROM applied_path)
 """
-# Files still received with a vintage of a key a withdrawn file gave a vintage of: their
-# receipts may list it as the value before theirs, so they are written again.
+# The keys the withdrawn files gave, in their current rows or in any earlier version's vintages:
+# their vintages are made again (observation_history_withdrawn.sql).
+WITHDRAWN_KEYS = """
+    CREATE OR REPLACE TEMP TABLE withdrawn_key AS
+    SELECT {{ key }} FROM observation WHERE source_file IN (SELECT file_path FROM stage_withdrawn)
+    UNION SELECT {{ key }} FROM observation_history WHERE source_file IN (SELECT file_path FROM stage_withdrawn)
+"""
+# Files still received with a vintage of a key a withdrawn file gave: their receipts may list
+# its figure as the value before theirs, and their vintages are made again, so they are written again.
 REVISED_WITHDRAWN = """
     INSERT INTO receipt_due
     SELECT DISTINCT h.source_file FROM observation_history AS h
-    SEMI JOIN (SELECT * FROM observation_history WHERE source_file IN (SELECT file_path FROM stage_withdrawn)) AS w
-      ON {{ key_equal h w }}
+    SEMI JOIN withdrawn_key AS k ON {{ key_equal h k }}
     WHERE h.source_file IN (SELECT file_path FROM file_receipt)
     EXCEPT SELECT file_path FROM receipt_due
 """
@@ -67,6 +73,8 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
             UNION SELECT file_path FROM stage_withdrawn
         """)
         withdrawing = _any_withdrawn(con)
+        if withdrawing:  # before their rows are deleted
+            con.execute(observation_key.render(WITHDRAWN_KEYS))
         # Files read again with the content they had (the rules changed) that loaded before:
         # their figures are in observation_history already (pipeline._received_at,
         # observation_history.sql).
@@ -104,7 +112,7 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
             con.execute("DELETE FROM observation_history WHERE source_file IN (SELECT file_path FROM stage_withdrawn)")
         con.execute(_group_sql("observation_history", every_group))  # after fact_observation: it reads it
         if withdrawing:
-            con.execute(_group_sql("observation_history_withdrawn", every_group))
+            con.execute(observation_key.sql_file(SQL_DIR / "observation_history_withdrawn.sql"))
             # Their names, titles and cells must not stay in the free blocks of a copied publication.
             state.put(con, state.WITHDRAWN_KEY, "yes")
         summary = BuildSummary(*con.execute("""

@@ -143,3 +143,22 @@ def test_the_receipt_of_a_file_that_revised_a_withdrawn_figure_no_longer_names_i
     assert withdraw(settings, "mimp/nombre_de_una_victima.csv").exit_code == 0
     assert [path for path in written if "nombre_de_una_victima" in path.read_text()] == []
     assert [path for path in published_files(settings) if b"nombre_de_una_victima" in path.read_bytes()] == []
+
+
+def test_the_vintages_of_the_keys_a_withdrawn_file_gave_are_made_again_without_it(settings):
+    """Five files, one run each; the second is withdrawn. A figure equal to the withdrawn one is
+    credited to the first file that gave it afterwards, and a vintage that now repeats the one
+    before it (10, withdrawn 12, 10 again) is no revision and goes."""
+    files = {"obs/a.csv": [("Honduras", 10), ("Guatemala", 10)], "obs/w.csv": [("Honduras", 12), ("Guatemala", 12)],
+             "obs/b.csv": [("Honduras", 10)], "obs/c.csv": [("Guatemala", 12)], "obs/d.csv": [("Guatemala", 12), ("Panamá", 1)]}
+    for path, rows in files.items():
+        drop(settings, path, HEADER + "".join(f"{country},2014,femicide_count,{value},OBS\n" for country, value in rows))
+        run(settings)
+    history = "SELECT country_iso3, value, source_file FROM observation_history ORDER BY country_iso3, received_at"
+    assert query(settings, history) == [("GTM", 10.0, "obs/a.csv"), ("GTM", 12.0, "obs/w.csv"), ("HND", 10.0, "obs/a.csv"),
+                                        ("HND", 12.0, "obs/w.csv"), ("HND", 10.0, "obs/b.csv"), ("PAN", 1.0, "obs/d.csv")]
+    assert withdraw(settings, "obs/w.csv").exit_code == 0
+    assert query(settings, history) == [("GTM", 10.0, "obs/a.csv"), ("GTM", 12.0, "obs/c.csv"), ("HND", 10.0, "obs/a.csv"),
+                                        ("PAN", 1.0, "obs/d.csv")]
+    assert query(settings, "SELECT country_iso3, value, source_file FROM fact_observation ORDER BY 1") == [
+        ("GTM", 12.0, "obs/d.csv"), ("HND", 10.0, "obs/b.csv"), ("PAN", 1.0, "obs/d.csv")]
