@@ -127,6 +127,11 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
             log.info("withdrawn since the last run, to remove: %d received file(s)", len(found.to_remove))
             con.executemany("INSERT INTO stage_withdrawn VALUES (?)", [[path] for path in found.to_remove])
         if not found.to_read and not found.duplicates:
+            if not state.has_tables(con, *staging.HARMONIZED_TABLES.values()):
+                # A first run with nothing to read (an empty raw folder, or only withdrawn files)
+                # still builds, from an empty stage: its harmonized tables must exist.
+                reference.install(con)
+                harmonize_step.harmonize(con)
             return summary  # nothing new: nothing to read, harmonize or validate
         if found.to_read:
             validate_worker.prewarm()  # GX's import overlaps the reading, on another core

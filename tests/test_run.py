@@ -342,3 +342,13 @@ def test_revisions_keep_every_vintage_and_the_receipt_lists_the_change(settings)
     run(settings)
     assert [r[0] for r in query(settings, "SELECT value FROM observation_history WHERE year = 2013 ORDER BY received_at")] == [282.0, 246.0, 247.0]
     assert "| 2 | GTM 2013 femicide_count total total total (CEPALSTAT) | 246 | 247 | cepal/2023.csv |" in (settings.receipts_dir / "cepal" / "2023.csv.md").read_text()
+
+
+def test_a_first_run_with_an_empty_raw_folder_publishes_empty_tables_and_the_next_file_loads(settings):
+    """A new deployment runs before any file came: it publishes empty tables
+    (it failed at every run, its build looking for harmonized tables no stage had made)."""
+    run(settings)
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(0,)]
+    drop(settings, "mimp/a.csv", HEADER + "Perú,2015,femicide_count,95,MIMP\n")
+    run(settings)
+    assert query(settings, "SELECT value FROM fact_observation") == [(95.0,)]
