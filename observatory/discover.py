@@ -134,10 +134,11 @@ def classify(present: list[RawFile], receipts: dict[str, tuple[str, str]], every
     A withdrawn content is never read, not even with `everything`.
     """
     present_sha = {f.rel_path: f.sha256 for f in present}
-    # Content already contributed by a file that is still there with that same content.
+    # Content already contributed by a file that is still there with that same content (with
+    # `everything` too: read again, it keeps its copies, which stay duplicates).
     owner_of = {
         sha: path for path, (sha, status) in receipts.items()
-        if status != "duplicate" and present_sha.get(path) == sha and not everything and sha not in withdrawn
+        if status != "duplicate" and present_sha.get(path) == sha and sha not in withdrawn
     }
     discovery = Discovery([], [], [], to_remove=sorted(path for path, (sha, _) in receipts.items() if sha in withdrawn))
     for raw in present:

@@ -518,3 +518,17 @@ def test_the_run_summary_explains_the_quarantine_table(settings):
     assert "3 rows quarantined" in result.output  # one row of a.csv, both rows of the rejected file
     assert "(2 rows there: one per quarantined row, and one per rejected file (1) standing for all its rows)" in result.output
     assert query(settings, "SELECT count(*) FROM quarantine") == [(2,)]
+
+
+def test_revalidate_keeps_each_content_with_the_file_that_brought_it(settings):
+    """Read again with --revalidate, a copy stays a duplicate of the file that brought its
+    content, even when its name sorts first (the copy took the rows over, and with them the
+    observatory they are counted for)."""
+    drop(settings, "mimp/a.csv", GOOD)
+    run(settings)
+    drop(settings, "aaa/copia.csv", GOOD)
+    run(settings)
+    result = run(settings, "--revalidate")
+    assert "0 new or changed, 1 read again unchanged (0 rejected), 1 duplicates" in result.output
+    assert query(settings, "SELECT file_path, status FROM file_receipt ORDER BY 1") == [
+        ("aaa/copia.csv", "duplicate"), ("mimp/a.csv", "loaded")]
