@@ -52,7 +52,7 @@ def raw_folder_sensor_for(job, settings: Settings) -> dg.SensorDefinition:
             present.append(raw_file(path, rel, sha))
             stable.add(rel)
         settling = len(files) - len(stable)
-        found = classify(present, published_receipts(settings.published_db), withdrawn=withdrawals.contents(settings.work_dir))
+        found = classify(present, published_receipts(settings.published_db), withdrawn=withdrawals.load(settings.withdrawn_list))
         # What a run would do: read the stable new or changed files, remove the withdrawn ones.
         waiting = sorted([(f.rel_path, f.sha256) for f in found.to_read if f.rel_path in stable]
                          + [(path, "withdrawn") for path in found.to_remove])
@@ -64,7 +64,10 @@ def raw_folder_sensor_for(job, settings: Settings) -> dg.SensorDefinition:
         context.update_cursor(json.dumps({"files": files, "asked": asked}))
         if skip is not None:
             return dg.SkipReason(skip)
-        context.log.info(f"{len(waiting)} new, changed or withdrawn file(s): {', '.join(rel for rel, _ in waiting)}")
+        # Dagster keeps its logs for good: a withdrawn file is counted, never named.
+        withdrawn = sum(sha == "withdrawn" for _, sha in waiting)
+        context.log.info(f"{len(waiting) - withdrawn} new or changed file(s): "
+                         f"{', '.join(rel for rel, sha in waiting if sha != 'withdrawn')}; {withdrawn} withdrawal(s)")
         return dg.RunRequest(run_key=f"{key}-{int(asked['at'])}", tags={"observatory/files": str(len(waiting))})
 
     return raw_folder_sensor

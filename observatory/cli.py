@@ -11,11 +11,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from observatory.settings import CURATED_DIR_ENV, RAW_DIR_ENV, RECEIPTS_DIR_ENV, Settings
+
+if TYPE_CHECKING:
+    from observatory.withdrawals import Taken
 
 raw_dir_option = click.option("--raw-dir", type=click.Path(file_okay=False, path_type=Path),
                               help=f"Raw files (env {RAW_DIR_ENV}; default data/raw).")
@@ -93,26 +96,41 @@ def withdraw(file: Path, undo: bool, raw_dir: Path | None, curated_dir: Path | N
         if present is None:
             _usage(f"Para deshacer un retiro, deje el archivo en {settings.raw_dir}: {rel} no está. / "
                    f"To undo a withdrawal, put the file in {settings.raw_dir}: {rel} is not there.")
-        if not withdrawals.undo(settings.work_dir, present):
-            _usage(f"El contenido de {rel} no estaba retirado. / The content of {rel} was not withdrawn.")
-        click.echo(f"Retiro deshecho: la próxima ejecución lee {rel} como nuevo. / "
-                   f"Withdrawal undone: the next run reads {rel} as new.")
+        if not withdrawals.undo(settings.withdrawn_list, rel, present):
+            _usage(f"{rel} no estaba retirado. / {rel} was not withdrawn.")
+        click.echo(f"Retiro deshecho: esta ejecución lee {rel} como nuevo. / Withdrawal undone: this run reads {rel} as new.")
     else:
-        receipts = published_receipts(settings.published_db)
-        contents = {sha for sha in (receipts.get(rel, (None,))[0], present) if sha}
-        if not contents:
+        taken = withdrawals.take_back(settings.withdrawn_list, rel, present, published_receipts(settings.published_db))
+        if taken is None:
             _usage(f"No se recibió ningún archivo {rel} y no está en {settings.raw_dir}. / "
                    f"No file {rel} was received, and it is not in {settings.raw_dir}.")
-        for sha in sorted(contents):
-            withdrawals.withdraw(settings.work_dir, sha)
-        copies = sorted(path for path, (sha, _) in receipts.items() if sha in contents and path != rel)
-        click.echo(f"Retirado: {rel}" + (f" (y los demás archivos recibidos con su contenido: {', '.join(copies)})"
-                                          if copies else "") + ". Esta ejecución lo quita de lo publicado (si no termina, "
-                   f"la próxima); ningún archivo con su contenido se vuelve a leer. / Withdrawn: {rel}"
-                   + (f" (and the other files received with its content: {', '.join(copies)})" if copies else "")
-                   + ". This run removes it from what is published (if it does not complete, the next one); no file "
-                   "with its content is read again.")
+        click.echo(_taken(rel, taken))
     _run(settings, started, timings=False)
+
+
+def _taken(rel: str, taken: "Taken") -> str:
+    """What `withdraw` withdrew, in Spanish then English."""
+    others = ", ".join(taken.others)
+    if taken.kind == "copy":
+        es = (f"Retirado: {rel}, una copia del contenido que trajo {others or '?'}: esta ejecución quita su acuse; "
+              f"{others or '?'} sigue publicado.")
+        en = f"Withdrawn: {rel}, a copy of the content {others or '?'} brought: this run removes its receipt; {others or '?'} stays published."
+    elif taken.kind == "unread":
+        es = f"Retirado: {rel}, aún no leído: ningún archivo con su contenido se leerá."
+        en = f"Withdrawn: {rel}, not read yet: no file with its content will be read."
+    else:
+        es = (f"Retirado: {rel}" + (f" (y los demás archivos recibidos con su contenido: {others})" if others else "")
+              + ". Esta ejecución lo quita de lo publicado (si no termina, la próxima); ningún archivo con su contenido "
+              "se vuelve a leer.")
+        en = (f"Withdrawn: {rel}" + (f" (and the other files received with its content: {others})" if others else "")
+              + ". This run removes it from what is published (if it does not complete, the next one); no file with its "
+              "content is read again.")
+    if taken.changed_since:
+        es += (f" El archivo que hay ahora en {rel} tiene otro contenido: esta ejecución lo lee como nuevo (bórrelo, o "
+               "retírelo otra vez, si tampoco debe cargarse).")
+        en += (f" The file now at {rel} has other content: this run reads it as new (delete it, or withdraw it again, "
+               "if it must not load either).")
+    return f"{es} / {en}"
 
 
 def _raw_path(file: Path, raw_dir: Path) -> str:
@@ -175,11 +193,13 @@ def check(file: Path, as_json: bool, observatory: str | None, raw_dir: Path | No
     click.echo(receipt.to_json() if as_json else receipt.to_markdown())
     if note := already_received(settings.published_db, receipt):
         click.echo(note, err=True)  # beside the receipt, never inside --json's output
-    if receipt.sha256 in withdrawals.contents(settings.work_dir):
-        click.echo("Este contenido fue retirado (observatory withdraw): una ejecución no lo lee; para cargarlo de nuevo, "
-                   "observatory withdraw --undo ARCHIVO. / This content was withdrawn (observatory withdraw): a run does "
+    withdrawn = withdrawals.load(settings.withdrawn_list).covers(receipt.file_path, receipt.sha256)
+    if withdrawn:
+        click.echo("Este archivo fue retirado (observatory withdraw): una ejecución no lo lee; para cargarlo de nuevo, "
+                   "observatory withdraw --undo ARCHIVO. / This file was withdrawn (observatory withdraw): a run does "
                    "not read it; to load it again, observatory withdraw --undo FILE.", err=True)
-    sys.exit({"loaded": 0, "partially_loaded": 1}.get(receipt.status, 3))  # 3: rejected, or a duplicate (nothing would load)
+    # 3: rejected, a duplicate or withdrawn (nothing would load)
+    sys.exit(3 if withdrawn else {"loaded": 0, "partially_loaded": 1}.get(receipt.status, 3))
 
 
 @main.command()

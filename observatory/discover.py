@@ -9,9 +9,11 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Collection, Iterator
+from typing import Callable, Iterator
 
 import duckdb
+
+from observatory.withdrawals import Withdrawn
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ class Discovery:
     to_read: list[RawFile]
     duplicates: list[tuple[RawFile, str]]  # (file, path of the file that brought the same content)
     unchanged: list[RawFile]
-    withdrawn: list[RawFile] = field(default_factory=list)  # content withdrawn (withdrawals.py): never read
+    withdrawn: list[RawFile] = field(default_factory=list)  # withdrawn by staff (withdrawals.py): never read
     # Files received whose content was withdrawn since: the next build removes what they brought.
     to_remove: list[str] = field(default_factory=list)
     rereads: int = 0  # of to_read, files read again with the content they were received with (`everything`)
@@ -117,34 +119,34 @@ def published_receipts(published_db: Path) -> dict[str, tuple[str, str]]:
 
 
 def discover(con: duckdb.DuckDBPyConnection, raw_dir: Path, everything: bool = False,
-             withdrawn: Collection[str] = ()) -> Discovery:
+             withdrawn: Withdrawn = Withdrawn()) -> Discovery:
     """Compare the raw folder with the receipts of the working database (classify)."""
     return classify(list_raw_files(raw_dir), receipts_of(con), everything, withdrawn)
 
 
 def classify(present: list[RawFile], receipts: dict[str, tuple[str, str]], everything: bool = False,
-             withdrawn: Collection[str] = ()) -> Discovery:
+             withdrawn: Withdrawn = Withdrawn()) -> Discovery:
     """What a run does with each file present, given the receipts (a run's, or the published
-    ones for `observatory status` and the sensor, so that all three agree) and the withdrawn
-    contents (withdrawals.contents).
+    ones for `observatory status` and the sensor, so that all three agree) and what staff
+    withdrew (withdrawals.load).
 
     A file whose content another present file already brought is a duplicate, unless that
     other file is gone or changed: then this one is read as new, so no content is lost.
     With `everything`, every file is read again (to re-validate it against current suites).
-    A withdrawn content is never read, not even with `everything`.
+    A withdrawn file is never read, not even with `everything`.
     """
     present_sha = {f.rel_path: f.sha256 for f in present}
     # Content already contributed by a file that is still there with that same content (with
     # `everything` too: read again, it keeps its copies, which stay duplicates).
     owner_of = {
         sha: path for path, (sha, status) in receipts.items()
-        if status != "duplicate" and present_sha.get(path) == sha and sha not in withdrawn
+        if status != "duplicate" and present_sha.get(path) == sha and not withdrawn.covers(path, sha)
     }
-    discovery = Discovery([], [], [], to_remove=sorted(path for path, (sha, _) in receipts.items() if sha in withdrawn))
+    discovery = Discovery([], [], [], to_remove=sorted(path for path, (sha, _) in receipts.items() if withdrawn.covers(path, sha)))
     for raw in present:
         receipt = receipts.get(raw.rel_path)
         owner = owner_of.get(raw.sha256)
-        if raw.sha256 in withdrawn:
+        if withdrawn.covers(raw.rel_path, raw.sha256):
             discovery.withdrawn.append(raw)
         elif not everything and receipt and receipt[0] == raw.sha256 and (receipt[1] != "duplicate" or owner):
             discovery.unchanged.append(raw)

@@ -118,7 +118,7 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
             log.info("code, layouts, suites or reference data changed since the last run: reading every raw file again")
         started = time.time_ns()
         found = discover(con, settings.raw_dir, everything=settings.revalidate_all or rules_changed,
-                         withdrawn=withdrawals.contents(settings.work_dir))
+                         withdrawn=withdrawals.load(settings.withdrawn_list))
         validate_worker.mark_discovered(settings.discovery_marker, started)
         summary = StageSummary(files_seen=found.seen, files_reread=found.rereads, duplicates=len(found.duplicates),
                                unchanged=len(found.unchanged),

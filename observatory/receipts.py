@@ -308,6 +308,10 @@ def write_due(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
         base = settings.receipts_dir / path
         for suffix in (".md", ".json"):
             base.with_name(base.name + suffix).unlink(missing_ok=True)
+        for folder in base.parents:  # and the folders left empty (a folder's name may name someone too)
+            if folder == settings.receipts_dir or not folder.is_relative_to(settings.receipts_dir) or any(folder.iterdir()):
+                break
+            folder.rmdir()
     con.execute("CREATE OR REPLACE TEMP VIEW _due_receipt AS SELECT * FROM file_receipt WHERE file_path IN (SELECT file_path FROM receipt_due)")
     con.execute("CREATE OR REPLACE TEMP VIEW _due_quarantine AS SELECT * FROM quarantine WHERE source_file IN (SELECT file_path FROM receipt_due)")
     for receipt in from_tables(con, "_due_receipt", "_due_quarantine"):

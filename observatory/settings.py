@@ -124,6 +124,12 @@ class Settings:
         return {"memory_limit": self.duckdb_memory_limit, "temp_directory": str(self.temp_dir / "outputs")}
 
     @property
+    def withdrawn_list(self) -> Path:
+        """The files staff withdrew (withdrawals.py): beside the publication, not in .work/, so
+        that `make clean` keeps it."""
+        return self.curated_dir / "withdrawn.json"
+
+    @property
     def discovery_marker(self) -> Path:
         """Modified when the last run began listing the raw folder: what changed after it is new."""
         return self.work_dir / "discovered_at"

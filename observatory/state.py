@@ -199,7 +199,7 @@ def nothing_to_do(settings: Settings) -> dict[str, int] | None:
             if not has_tables(con, "file_receipt", "pipeline_state", "stage_file", "stage_duplicate"):
                 return None
             started = time.time_ns()
-            found = discover(con, settings.raw_dir, withdrawn=withdrawals.contents(settings.work_dir))
+            found = discover(con, settings.raw_dir, withdrawn=withdrawals.load(settings.withdrawn_list))
             if found.to_read or found.duplicates or found.to_remove or pending(con, settings).publish:
                 return None
             validate_worker.mark_discovered(settings.discovery_marker, started)

@@ -92,7 +92,7 @@ def _raw_folder(settings: Settings) -> Discovery:
     waiting when nothing is)."""
     if not settings.raw_dir.is_dir():
         return Discovery([], [], [])
-    withdrawn = withdrawals.contents(settings.work_dir)
+    withdrawn = withdrawals.load(settings.withdrawn_list)
     if not settings.published_db.exists():
         return classify(list_raw_files(settings.raw_dir), {}, withdrawn=withdrawn)
     with duckdb.connect(str(settings.published_db), read_only=True) as con:

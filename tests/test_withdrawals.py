@@ -57,7 +57,7 @@ def test_a_withdrawn_file_leaves_everything_published_and_is_not_read_again(sett
     files = published_files(settings)
     assert settings.published_db in files and any(path.suffix == ".parquet" for path in files)
     assert [path for path in files if b"nombre_de_una_victima" in path.read_bytes() or b"copia.csv" in path.read_bytes()] == []
-    assert "victima" not in withdrawals.list_path(settings.work_dir).read_text()
+    assert "victima" not in settings.withdrawn_list.read_text()
 
     # Still in the raw folder, and copied under a third name: never read.
     drop(settings, "tercero/otra_copia.csv", FIRST)
@@ -68,7 +68,7 @@ def test_a_withdrawn_file_leaves_everything_published_and_is_not_read_again(sett
     assert "Nothing waiting" in shown and "Withdrawn, still in" in shown and "  tercero/otra_copia.csv" in shown
     checked = CliRunner().invoke(main, ["check", str(settings.raw_dir / "tercero" / "otra_copia.csv"),
                                         "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
-    assert "This content was withdrawn" in checked.stderr
+    assert "This file was withdrawn" in checked.stderr and checked.exit_code == 3
 
     # Corrected under the same name: other content, read as new.
     drop(settings, "mimp/nombre_de_una_victima.csv", HEADER + "Perú,2015,femicide_count,96,MIMP\n")
@@ -93,7 +93,7 @@ def test_a_withdrawal_whose_run_did_not_happen_is_applied_by_the_next_run_and_as
     path.unlink()  # gone from the raw folder: still published, as before
     assert "no longer in" in status(settings)
     # Recorded as the command records it, its run never came (the writer was busy, the machine stopped).
-    withdrawals.withdraw(settings.work_dir, json.loads(receipt.with_suffix(".json").read_text())["sha256"])
+    withdrawals.withdraw(settings.withdrawn_list, json.loads(receipt.with_suffix(".json").read_text())["sha256"])
     assert "Withdrawn (observatory withdraw), still published: the next run removes them: 1" in status(settings)
     with dg.instance_for_test() as instance:
         requests, cursor = tick(instance, None)
@@ -120,7 +120,7 @@ def test_withdraw_names_a_file_received_or_in_the_raw_folder(settings, tmp_path)
     assert result.exit_code == 2 and "is not in the raw folder" in result.output
     result = withdraw(settings, "mimp/a.csv", "--undo")
     assert result.exit_code == 2 and "was not withdrawn" in result.output
-    assert not withdrawals.list_path(settings.work_dir).exists() or withdrawals.contents(settings.work_dir) == {}
+    assert withdrawals.load(settings.withdrawn_list) == withdrawals.Withdrawn()
     assert query(settings, "SELECT status FROM file_receipt") == [("partially_loaded",)]
     # A file dropped by mistake, withdrawn before any run read it: never read.
     os.makedirs(settings.raw_dir / "borrador", exist_ok=True)
@@ -162,3 +162,27 @@ def test_the_vintages_of_the_keys_a_withdrawn_file_gave_are_made_again_without_i
                                         ("PAN", 1.0, "obs/d.csv")]
     assert query(settings, "SELECT country_iso3, value, source_file FROM fact_observation ORDER BY 1") == [
         ("GTM", 12.0, "obs/d.csv"), ("HND", 10.0, "obs/b.csv"), ("PAN", 1.0, "obs/d.csv")]
+
+
+def test_a_copy_is_withdrawn_alone_and_a_corrected_file_already_in_place_is_read(settings):
+    drop(settings, "mimp/a.csv", FIRST)
+    run(settings)
+    drop(settings, "otro/juana_perez.csv", FIRST)  # a copy, under a name that identifies someone
+    run(settings)
+    result = withdraw(settings, "otro/juana_perez.csv")
+    assert result.exit_code == 0, result.output
+    assert "Withdrawn: otro/juana_perez.csv, a copy of the content mimp/a.csv brought" in result.output
+    assert query(settings, "SELECT file_path, status FROM file_receipt") == [("mimp/a.csv", "partially_loaded")]
+    assert [path for path in published_files(settings) if b"juana_perez" in path.read_bytes()] == []
+    assert not (settings.receipts_dir / "otro").exists()  # its receipts' folder, left empty, goes too
+    # The original gone, the copy would be read as new (the content's only holder): it is withdrawn.
+    (settings.raw_dir / "mimp" / "a.csv").unlink()
+    assert "1 withdrawn (not read)" in run(settings).output
+    assert query(settings, "SELECT file_path FROM file_receipt") == [("mimp/a.csv",)]
+
+    drop(settings, "mimp/b.csv", LATER)
+    run(settings)
+    drop(settings, "mimp/b.csv", HEADER + "Perú,2017,femicide_count,132,MIMP\n")  # corrected before withdrawing
+    result = withdraw(settings, "mimp/b.csv")
+    assert "The file now at mimp/b.csv has other content: this run reads it as new" in result.output
+    assert query(settings, "SELECT year, value FROM fact_observation WHERE source_file = 'mimp/b.csv'") == [(2017, 132.0)]
