@@ -161,8 +161,8 @@ def _report(settings: Settings, staged: dict) -> str:
                   "Read again because the code, source layouts, suites or reference data changed, or --revalidate: what "
                   "they publish changes only where they are now read differently."]
     if removed:
-        lines += [f"Retirados y quitados de lo publicado (observatory withdraw): {removed} archivos recibidos.",
-                  f"Withdrawn and removed from what is published (observatory withdraw): {removed} files received."]
+        lines += [f"Archivos recibidos retirados y quitados de lo publicado (observatory withdraw): {removed}.",
+                  f"Files received, withdrawn and removed from what is published (observatory withdraw): {removed}."]
     lines += [
         f"Publicado — archivos: {files}{files_es}; filas cargadas: {loaded}, filas en cuarentena: {quarantined}; "
         f"observaciones: {facts}, instrumentos de política: {instruments}.",

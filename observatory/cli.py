@@ -98,7 +98,7 @@ def withdraw(file: Path, undo: bool, raw_dir: Path | None, curated_dir: Path | N
                    f"To undo a withdrawal, put the file in {settings.raw_dir}: {rel} is not there.")
         if not withdrawals.undo(settings.withdrawn_list, rel, present):
             _usage(f"{rel} no estaba retirado. / {rel} was not withdrawn.")
-        click.echo(f"Retiro deshecho: esta ejecución lee {rel} como nuevo. / Withdrawal undone: this run reads {rel} as new.")
+        click.echo(f"Retiro deshecho: esta ejecución vuelve a recibir {rel}. / Withdrawal undone: this run receives {rel} again.")
     else:
         taken = withdrawals.take_back(settings.withdrawn_list, rel, present, published_receipts(settings.published_db))
         if taken is None:

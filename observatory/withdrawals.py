@@ -80,7 +80,7 @@ def withdraw_copy(list_file: Path, path: str, sha256: str) -> None:
 
 def undo(list_file: Path, path: str, sha256: str) -> bool:
     """Undo what withdrew the file at `path` with this content (its content, or it as a copy);
-    the next run reads it as new. False when nothing did."""
+    the next run receives it again. False when nothing did."""
     with _changing(list_file) as listed:
         content = listed["withdrawn"].pop(sha256, None)
         copy = listed["copies"].pop(copy_key(path, sha256), None)

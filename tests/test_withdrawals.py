@@ -44,7 +44,7 @@ def test_a_withdrawn_file_leaves_everything_published_and_is_not_read_again(sett
     result = withdraw(settings, str(settings.raw_dir / "mimp" / "nombre_de_una_victima.csv"))
     assert result.exit_code == 0, result.output
     assert "Withdrawn: mimp/nombre_de_una_victima.csv (and the other files received with its content: otro/copia.csv)" in result.output
-    assert "Withdrawn and removed from what is published (observatory withdraw): 2 files received." in result.output
+    assert "Files received, withdrawn and removed from what is published (observatory withdraw): 2." in result.output
     assert query(settings, "SELECT file_path, status FROM file_receipt") == [("otro/later.csv", "loaded")]
     assert query(settings, "SELECT count(*) FROM quarantine") == [(0,)]
     # The later file's figure, which was no vintage while the withdrawn one gave the same value,
@@ -78,7 +78,7 @@ def test_a_withdrawn_file_leaves_everything_published_and_is_not_read_again(sett
     # Undone: the copy is read again.
     result = withdraw(settings, "tercero/otra_copia.csv", "--undo")
     assert result.exit_code == 0, result.output
-    assert "Withdrawal undone" in result.output
+    assert "Withdrawal undone: this run receives tercero/otra_copia.csv again." in result.output
     assert query(settings, "SELECT file_path, status FROM file_receipt WHERE file_path LIKE '%copia%' ORDER BY ALL") == [
         ("otro/copia.csv", "partially_loaded"), ("tercero/otra_copia.csv", "duplicate")]
 
