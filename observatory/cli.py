@@ -73,7 +73,7 @@ def _run(settings: Settings, started: float, timings: bool) -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--undo", is_flag=True, help="Undo the withdrawal of FILE's content (FILE must be in the raw folder).")
+@click.option("--undo", is_flag=True, help="Undo the withdrawal of FILE (it must be in the raw folder), then run.")
 @raw_dir_option
 @curated_dir_option
 @receipts_dir_option
@@ -175,8 +175,8 @@ def _timings(steps: list[tuple[str, float]], total: float, success: bool = True)
 def check(file: Path, as_json: bool, observatory: str | None, raw_dir: Path | None, curated_dir: Path | None) -> None:
     """Dry run for staff: read and validate FILE as a run would, print its receipt, write
     nothing. Exit 0 when every row would load, 1 when some rows would be quarantined, 3 when the
-    whole file would be rejected or is a copy of content already received (a duplicate); 2 is
-    a mistake in the command (as for every command)."""
+    whole file would be rejected, is a copy of content already received (a duplicate) or was
+    withdrawn; 2 is a mistake in the command (as for every command)."""
     _quiet_logging()
     from observatory import withdrawals
     from observatory.pipeline import check_file

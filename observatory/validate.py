@@ -47,10 +47,9 @@ ROW_WISE = frozenset({
 NULL_CHECKS = frozenset({"expect_column_values_to_not_be_null", "expect_column_values_to_be_null"})
 # Figures a file gives: a failing one that could be an ID or a phone is not remembered.
 FILE_FIGURES = frozenset({"value"})
-# A figure that reads as a thousands mark in Spanish (1.234, 12.345): where the point is the
-# decimal mark it is 1.234, and as a count it may well be 1234 typed with its thousands point.
-# A count that reads like one thousand and more, written with the thousands separator the file
-# does not take for one: a point where the decimal mark is a point, a comma where it is a comma.
+# A count that reads like one thousand and more (1.234, 12.345) written with the thousands
+# separator the file does not take for one: a point where the decimal mark is a point, a comma
+# where it is a comma (a `;` file). As a count it may well be 1234 typed with that separator.
 THOUSANDS = {".": re.compile(r"[+-]?\d{1,3}\.\d{3}"), ",": re.compile(r"[+-]?\d{1,3},\d{3}")}
 
 
