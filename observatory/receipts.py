@@ -229,13 +229,13 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
                 key = " ".join(str(cells[name]) for name in names if name != "source" and cells[name] is not None)
                 changes.setdefault(path, []).append(Change(line, f"{key} ({cells['source']})", previous, value, previous_file, withheld))
     partial: dict[str, list[PartialYear]] = {}
-    if con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'observation' AND column_name = 'missing_periods' "
-                   "AND database_name = current_database()").fetchall()[0][0]:
-        for path, year, indicator, months in con.execute(f"""
-                SELECT o.source_file, o.year, o.indicator_code, min(o.missing_periods) FROM observation AS o
-                SEMI JOIN {receipt_table} AS r ON r.file_path = o.source_file
-                WHERE o.missing_periods IS NOT NULL GROUP BY ALL ORDER BY ALL""").fetchall():
-            partial.setdefault(path, []).append(PartialYear(year, indicator, months))
+    # `observation` has the column wherever receipts are made (build.ensure_working_tables: the
+    # working database, and `check`'s in memory).
+    for path, year, indicator, months in con.execute(f"""
+            SELECT o.source_file, o.year, o.indicator_code, min(o.missing_periods) FROM observation AS o
+            SEMI JOIN {receipt_table} AS r ON r.file_path = o.source_file
+            WHERE o.missing_periods IS NOT NULL GROUP BY ALL ORDER BY ALL""").fetchall():
+        partial.setdefault(path, []).append(PartialYear(year, indicator, months))
     owners = content_owners(con)  # file_receipt: the working database's, or `check`'s in memory
     receipts = []
     for row in con.execute(
