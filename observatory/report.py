@@ -213,6 +213,9 @@ class Words:
     def __init__(self, language: str):
         self.language = language
         self.t = labels()[language]
+        # The page's cells for unknown and withheld, made once: a page shows them thousands of times.
+        self.unknown_html = Markup('<span class="unknown-value">{}</span>').format(self.t["unknown"])
+        self.withheld_html = Markup('<span class="withheld-value">{}</span>').format(self.t["withheld"])
 
     def num(self, value: Any, digits: int = 1) -> str:
         if value is None:
@@ -305,11 +308,11 @@ def areas_cell(covered: int | None, known: int | None, words: "Words") -> Markup
 
 def withheld_cell(words: "Words") -> Markup:
     """A figure withheld as a small cell (its value NULL, flag `suppressed`): withheld, never unknown nor 0."""
-    return Markup('<span class="withheld-value">{}</span>').format(words.t["withheld"])
+    return words.withheld_html
 
 
 def unknown_cell(words: "Words") -> Markup:
-    return Markup('<span class="unknown-value">{}</span>').format(words.t["unknown"])
+    return words.unknown_html
 
 
 def build(published_db: Path, target: Path, today: date | None = None,
