@@ -47,13 +47,17 @@ PLANTED_VALUES = {
     "address_col": "Carrera 7 # 32-16",
     "address_mz": "Mz. B Lt. 4",
     "address_en": "25 Harbour Street",
+    "name_case": "Caso de Juana Quispe Mamani (expediente fiscal)",
+    "name_victim": "víctima: Ana María Pérez",
+    "name_title": "Sra. María Gómez",
 }
 KIND = {"email": "email", "curp": "id_number", "rfc": "id_number", "cpf": "id_number", "rut": "id_number",
         "address": "address", "address_av": "address", "address_col": "address", "address_mz": "address",
         "address_en": "address", "dni_in_words": "id_number", "cedula_cri": "id_number", "dui": "id_number",
         "cedula_dom": "id_number", "dpi": "id_number", "cedula_ven": "id_number", "dni_dotted": "id_number",
         "phone": "phone", "phone_in_words": "phone", "phone_grouped": "phone", "phone_area_code": "phone",
-        "phone_trunk": "phone", "phone_after_a_word": "phone", "phone_to_call": "phone"}
+        "phone_trunk": "phone", "phone_after_a_word": "phone", "phone_to_call": "phone",
+        "name_case": "name", "name_victim": "name", "name_title": "name"}
 
 
 def read_one(tmp_path: Path, content: str | bytes, name: str = "file.csv"):
@@ -132,6 +136,10 @@ def test_ordinary_columns_are_not_taken_for_personal_data(column):
     "ENDES 2019, 1,234,567 hogares", "Informe 2015-2016, p. 1234567-89", "Población femenina: 16589023 (INEI 2020)",
     "CENSO 2017 31237385 habitantes", "Presupuesto: 45000000 soles", "BCN Ley Chile, idNorma 1018066", "MIMP (RUC 20336951527)",
     "CVE 5374223 DOF", "Tabla (1) 1234567 casos", "Oficio 012-20190315 MIMP", "Línea de base 2015-2020", "Consultas 2019-2020",
+    # People's names that institutions and laws bear, and case words without a name after them.
+    "Registro de Feminicidio del Ministerio Público del Perú", "Ley 1761 de 2015 (Ley Rosa Elvira Cely)", "Ley Micaela",
+    "Centro de la Mujer Peruana Flora Tristán", "Víctimas de Violencia Sexual", "Caso González y otras vs. México",
+    "Registro de víctimas de feminicidio", "caso de violencia familiar",
 ])
 def test_ordinary_citations_and_figures_are_not_taken_for_personal_data(tmp_path, text):
     outcome, _ = read_one(tmp_path, CONTRACT + f"PER,2015,femicide_count,95,\"{text}\",\"{text}\"\n")
