@@ -178,7 +178,6 @@ def check(file: Path, as_json: bool, observatory: str | None, raw_dir: Path | No
     whole file would be rejected, is a copy of content already received (a duplicate) or was
     withdrawn; 2 is a mistake in the command (as for every command)."""
     _quiet_logging()
-    from observatory import withdrawals
     from observatory.pipeline import check_file
     from observatory.receipts import already_received
 
@@ -193,13 +192,8 @@ def check(file: Path, as_json: bool, observatory: str | None, raw_dir: Path | No
     click.echo(receipt.to_json() if as_json else receipt.to_markdown())
     if note := already_received(settings.published_db, receipt):
         click.echo(note, err=True)  # beside the receipt, never inside --json's output
-    withdrawn = withdrawals.load(settings.withdrawn_list).covers(receipt.file_path, receipt.sha256)
-    if withdrawn:
-        click.echo("Este archivo fue retirado (observatory withdraw): una ejecución no lo lee; para cargarlo de nuevo, "
-                   "observatory withdraw --undo ARCHIVO. / This file was withdrawn (observatory withdraw): a run does "
-                   "not read it; to load it again, observatory withdraw --undo FILE.", err=True)
     # 3: rejected, a duplicate or withdrawn (nothing would load)
-    sys.exit(3 if withdrawn else {"loaded": 0, "partially_loaded": 1}.get(receipt.status, 3))
+    sys.exit({"loaded": 0, "partially_loaded": 1}.get(receipt.status, 3))
 
 
 @main.command()

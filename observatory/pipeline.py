@@ -377,6 +377,8 @@ def check_file(path: Path, settings: Settings, observatory: str | None = None) -
         rel_path, folder = path.name, path.parent.name
     observatory = observatory or folder
     raw = RawFile(path, rel_path, observatory, sha256_of(path))
+    if withdrawals.load(settings.withdrawn_list).covers(raw.rel_path, raw.sha256):
+        return receipts.withdrawn_receipt(raw)  # a run would not read it
     duplicate = receipts.duplicate_receipt(raw, settings.published_db, settings.raw_dir)
     if duplicate is not None:  # what a run would record: the content was already received
         return duplicate

@@ -22,6 +22,7 @@ ROWS_SHOWN = 1_000
 
 STATUS_ES = {
     "loaded": "cargado", "partially_loaded": "cargado en parte", "rejected": "rechazado", "duplicate": "duplicado",
+    "withdrawn": "retirado",  # `observatory check` only: a run records no receipt for withdrawn content
 }
 
 # A revised figure's value before, when another observatory's file gave it (sensitive indicators).
@@ -276,6 +277,21 @@ def duplicate_receipt(raw, published_db: Path, raw_dir: Path) -> Receipt | None:
     return Receipt(raw.rel_path, raw.observatory, raw.sha256, f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
                    "duplicate", 0, 0, 0, institution=registry.institution(raw.observatory),
                    problems=[duplicate_problem(owner)])
+
+
+def withdrawn_receipt(raw) -> Receipt:
+    """What `observatory check` shows for withdrawn content: nothing of it would load (a run
+    neither reads it nor records a receipt for it), and how to take it back."""
+    from datetime import datetime, timezone
+
+    from observatory import reference
+
+    reasons = reference.load("reasons").set_index("reason_code")
+    es, en = (reasons.at["withdrawn_file", column].format(file_name=Path(raw.rel_path).name, file_path=f"data/raw/{raw.rel_path}")
+              for column in ("message_es", "message_en"))
+    return Receipt(raw.rel_path, raw.observatory, raw.sha256, f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
+                   "withdrawn", 0, 0, 0, institution=registry.institution(raw.observatory),
+                   problems=[Problem(None, "withdrawn_file", es, en)])
 
 
 def already_received(published_db: Path, receipt: Receipt) -> str | None:

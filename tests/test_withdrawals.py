@@ -68,7 +68,9 @@ def test_a_withdrawn_file_leaves_everything_published_and_is_not_read_again(sett
     assert "Nothing waiting" in shown and "Withdrawn, still in" in shown and "  tercero/otra_copia.csv" in shown
     checked = CliRunner().invoke(main, ["check", str(settings.raw_dir / "tercero" / "otra_copia.csv"),
                                         "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
-    assert "This file was withdrawn" in checked.stderr and checked.exit_code == 3
+    # Its receipt says so, on stdout and in --json, with how to take it back.
+    assert checked.exit_code == 3 and "**retirado** / **withdrawn**" in checked.stdout, checked.output
+    assert "`withdrawn_file`" in checked.stdout and "--undo data/raw/tercero/otra_copia.csv" in checked.stdout
 
     # Corrected under the same name: other content, read as new.
     drop(settings, "mimp/nombre_de_una_victima.csv", HEADER + "Perú,2015,femicide_count,96,MIMP\n")
@@ -186,3 +188,22 @@ def test_a_copy_is_withdrawn_alone_and_a_corrected_file_already_in_place_is_read
     result = withdraw(settings, "mimp/b.csv")
     assert "The file now at mimp/b.csv has other content: this run reads it as new" in result.output
     assert query(settings, "SELECT year, value FROM fact_observation WHERE source_file = 'mimp/b.csv'") == [(2017, 132.0)]
+
+
+def test_a_file_in_the_wrong_observatory_s_folder_is_withdrawn_moved_and_undone_under_its_own(settings):
+    """Moving it alone would leave the first folder's receipt and rows published (a file gone
+    from the raw folder stays published), and a withdrawn content is read under no name: the
+    procedure `check` and the README give is withdraw, move, undo the new path."""
+    drop(settings, "mimp/peru.csv", FIRST)
+    run(settings)
+    assert withdraw(settings, "mimp/peru.csv").exit_code == 0
+    (settings.raw_dir / "inei").mkdir()
+    (settings.raw_dir / "mimp" / "peru.csv").rename(settings.raw_dir / "inei" / "peru.csv")
+    checked = CliRunner().invoke(main, ["check", "--json", str(settings.raw_dir / "inei" / "peru.csv"),
+                                        "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
+    receipt = json.loads(checked.stdout)
+    assert checked.exit_code == 3 and receipt["status"] == "withdrawn" and receipt["rows_loaded"] == 0
+    assert "observatory withdraw --undo data/raw/<observatory>/peru.csv" in receipt["problems"][0]["message_en"]
+    assert withdraw(settings, "inei/peru.csv", "--undo").exit_code == 0
+    assert query(settings, "SELECT file_path, observatory, status FROM file_receipt") == [("inei/peru.csv", "inei", "partially_loaded")]
+    assert query(settings, "SELECT DISTINCT source_file FROM fact_observation") == [("inei/peru.csv",)]
