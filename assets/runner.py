@@ -121,8 +121,11 @@ def _metadata(result, asset: str) -> dict:
 
 
 # Receipt statuses in Spanish, as labels of a count of files (plural: "cargados: 11").
-STATUSES_ES = {"loaded": "cargados", "partially_loaded": "cargados en parte", "rejected": "rechazados",
-               "duplicate": "duplicados"}
+# A receipt's `rejected` says no row loaded: the file was rejected whole, or every row of it was
+# quarantined; "rejected whole" (this run's reading, the quarantine's file rows) is the first alone.
+STATUSES_ES = {"loaded": "cargados", "partially_loaded": "cargados en parte",
+               "rejected": "rechazados (ninguna fila cargada)", "duplicate": "duplicados"}
+STATUSES_EN = {"rejected": "rejected (no row loaded)"}
 
 
 def _report(settings: Settings, staged: dict) -> str:
@@ -139,20 +142,20 @@ def _report(settings: Settings, staged: dict) -> str:
             "SELECT (SELECT count(*) FROM fact_observation), (SELECT count(*) FROM policy_instrument), "
             "(SELECT count(*) FROM quarantine), (SELECT count(*) FROM quarantine WHERE source_row IS NULL)"
         ).fetchone()
-    seen, read, reread, rejected, duplicates, unchanged, withdrawn, removed, rows = (staged.get(name, 0) for name in (
+    seen, read, reread, rejected, duplicates, unchanged, withdrawn, removed, gone, rows = (staged.get(name, 0) for name in (
         "files_seen", "files_read", "files_reread", "files_rejected", "duplicates", "unchanged", "withdrawn", "removed",
-        "rows_read"))
+        "gone", "rows_read"))
     by_status = sorted(statuses.items())
     files = sum(statuses.values())
     files_es = f" ({', '.join(f'{STATUSES_ES.get(status, status)}: {count}' for status, count in by_status)})" if files else ""
-    files_en = f" ({', '.join(f'{status}: {count}' for status, count in by_status)})" if files else ""
+    files_en = f" ({', '.join(f'{STATUSES_EN.get(status, status)}: {count}' for status, count in by_status)})" if files else ""
     lines = [
         f"Esta ejecución — archivos vistos: {seen}, nuevos o modificados: {read - reread}"
-        + (f", leídos de nuevo sin cambios: {reread}" if reread else "") + f" (rechazados: {rejected}), "
+        + (f", leídos de nuevo sin cambios: {reread}" if reread else "") + f" (rechazados enteros: {rejected}), "
         f"duplicados: {duplicates}, sin cambios: {unchanged}" + (f", retirados (no se leen): {withdrawn}" if withdrawn else "")
         + f"; filas leídas: {rows}.",
         f"This run: {seen} files seen, {read - reread} new or changed" + (f", {reread} read again unchanged" if reread else "")
-        + f" ({rejected} rejected), {duplicates} duplicates, "
+        + f" ({rejected} rejected whole), {duplicates} duplicates, "
         f"{unchanged} unchanged" + (f", {withdrawn} withdrawn (not read)" if withdrawn else "") + f"; {rows} rows read.",
     ]
     if reread:
@@ -163,6 +166,9 @@ def _report(settings: Settings, staged: dict) -> str:
     if removed:
         lines += [f"Archivos recibidos retirados y quitados de lo publicado (observatory withdraw): {removed}.",
                   f"Files received, withdrawn and removed from what is published (observatory withdraw): {removed}."]
+    if gone:
+        lines += [f"Acuses quitados de archivos que ya no están en la carpeta raw y no cargaron nada (rechazados o copias): {gone}.",
+                  f"Receipts removed of files no longer in the raw folder that loaded nothing (rejected, or copies): {gone}."]
     lines += [
         f"Publicado — archivos: {files}{files_es}; filas cargadas: {loaded}, filas en cuarentena: {quarantined}; "
         f"observaciones: {facts}, instrumentos de política: {instruments}.",
@@ -178,9 +184,9 @@ def _report(settings: Settings, staged: dict) -> str:
         # A rejected file's rows are all counted as quarantined but it has one quarantine row.
         lines += [
             f"Filas en cuarentena y cómo corregirlas: SELECT * FROM quarantine; ({quarantine_rows} filas en la tabla: una "
-            f"por cada fila en cuarentena y una por cada archivo rechazado ({rejected_files}), que representa todas sus filas)",
+            f"por cada fila en cuarentena y una por cada archivo rechazado entero ({rejected_files}), que representa todas sus filas)",
             f"Quarantined rows and how to fix them: SELECT * FROM quarantine; ({quarantine_rows} rows there: one per "
-            f"quarantined row, and one per rejected file ({rejected_files}) standing for all its rows)",
+            f"quarantined row, and one per file rejected whole ({rejected_files}) standing for all its rows)",
         ]
     lines += [f"Layout skipped / formato de fuente omitido: {error}" for error in layouts.layout_errors()]
     return "\n".join(lines)

@@ -70,7 +70,7 @@ def build(con: duckdb.DuckDBPyConnection, rules: str) -> BuildSummary:
         con.execute("""
             CREATE OR REPLACE TEMP TABLE applied_path AS
             SELECT file_path FROM stage_file UNION SELECT file_path FROM stage_duplicate
-            UNION SELECT file_path FROM stage_withdrawn
+            UNION SELECT file_path FROM stage_withdrawn UNION SELECT file_path FROM stage_gone
         """)
         withdrawing = _any_withdrawn(con)
         if withdrawing:  # before their rows are deleted

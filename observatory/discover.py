@@ -37,6 +37,10 @@ class Discovery:
     withdrawn: list[RawFile] = field(default_factory=list)  # withdrawn by staff (withdrawals.py): never read
     # Files received whose content was withdrawn since: the next build removes what they brought.
     to_remove: list[str] = field(default_factory=list)
+    # Files gone from the raw folder that brought nothing (rejected, or copies): nothing of
+    # them is published but their receipt, which the next build removes (a rejected file moved
+    # into its observatory's folder, or corrected under another name, would stay "rejected").
+    gone: list[str] = field(default_factory=list)
     rereads: int = 0  # of to_read, files read again with the content they were received with (`everything`)
 
     @property
@@ -139,7 +143,10 @@ def classify(present: list[RawFile], receipts: dict[str, tuple[str, str]], every
         sha: path for path, (sha, status) in receipts.items()
         if status != "duplicate" and present_sha.get(path) == sha and not withdrawn.covers(path, sha)
     }
-    discovery = Discovery([], [], [], to_remove=sorted(path for path, (sha, _) in receipts.items() if withdrawn.covers(path, sha)))
+    discovery = Discovery([], [], [], to_remove=sorted(path for path, (sha, _) in receipts.items() if withdrawn.covers(path, sha)),
+                          gone=sorted(path for path, (sha, status) in receipts.items()
+                                      if status in ("rejected", "duplicate") and path not in present_sha
+                                      and not withdrawn.covers(path, sha)))
     for raw in present:
         receipt = receipts.get(raw.rel_path)
         owner = owner_of.get(raw.sha256)
@@ -154,7 +161,7 @@ def classify(present: list[RawFile], receipts: dict[str, tuple[str, str]], every
             # Read again, not new: received with this content and not as a copy of another file's.
             discovery.rereads += bool(receipt and receipt[0] == raw.sha256 and receipt[1] != "duplicate")
             owner_of.setdefault(raw.sha256, raw.rel_path)
-    log.info("raw files: %d seen, %d to read, %d duplicates, %d unchanged, %d withdrawn (%d received to remove)",
-             discovery.seen, len(discovery.to_read), len(discovery.duplicates), len(discovery.unchanged),
-             len(discovery.withdrawn), len(discovery.to_remove))
+    log.info("raw files: %d seen, %d to read, %d duplicates, %d unchanged, %d withdrawn (%d received to remove); "
+             "%d gone that brought nothing", discovery.seen, len(discovery.to_read), len(discovery.duplicates),
+             len(discovery.unchanged), len(discovery.withdrawn), len(discovery.to_remove), len(discovery.gone))
     return discovery

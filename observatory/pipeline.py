@@ -88,6 +88,7 @@ class StageSummary:
     unchanged: int = 0
     withdrawn: int = 0  # files in the raw folder whose content was withdrawn: never read
     removed: int = 0  # files received whose content was withdrawn since: this run's build removes them
+    gone: int = 0  # files gone from the raw folder that brought nothing: this run's build removes their receipts
     rows_read: int = 0
     rows_skipped: int = 0
     rejected: list[str] = field(default_factory=list)
@@ -97,7 +98,7 @@ class StageSummary:
         return {"files_seen": self.files_seen, "files_read": self.files_read, "files_reread": self.files_reread,
                 "files_rejected": self.files_rejected,
                 "duplicates": self.duplicates, "unchanged": self.unchanged, "withdrawn": self.withdrawn,
-                "removed": self.removed, "rows_read": self.rows_read,
+                "removed": self.removed, "gone": self.gone, "rows_read": self.rows_read,
                 "rows_skipped_by_layouts": self.rows_skipped}
 
 
@@ -122,10 +123,13 @@ def stage(settings: Settings, report: Callable[[str], None] | None = None) -> St
         validate_worker.mark_discovered(settings.discovery_marker, started)
         summary = StageSummary(files_seen=found.seen, files_reread=found.rereads, duplicates=len(found.duplicates),
                                unchanged=len(found.unchanged),
-                               withdrawn=len(found.withdrawn), removed=len(found.to_remove))
+                               withdrawn=len(found.withdrawn), removed=len(found.to_remove), gone=len(found.gone))
         if found.to_remove:
             log.info("withdrawn since the last run, to remove: %d received file(s)", len(found.to_remove))
             con.executemany("INSERT INTO stage_withdrawn VALUES (?)", [[path] for path in found.to_remove])
+        if found.gone:
+            log.info("gone from the raw folder, having brought nothing: %d receipt(s) to remove", len(found.gone))
+            con.executemany("INSERT INTO stage_gone VALUES (?)", [[path] for path in found.gone])
         if not found.to_read and not found.duplicates:
             if not state.has_tables(con, *staging.HARMONIZED_TABLES.values()):
                 # A first run with nothing to read (an empty raw folder, or only withdrawn files)

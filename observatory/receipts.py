@@ -317,8 +317,8 @@ def _received_at(published_db: Path, file_path: str, sha256: str) -> str | None:
 def write_due(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """One .md and one .json per file under receipts_dir, mirroring data/raw/, for the files
     applied since receipts were last written (table receipt_due); a receipt is rewritten only
-    when it changed, each atomically. A due file with no receipt was withdrawn: its receipt goes
-    (it quotes the file's name and rows). Returns how many were (re)written."""
+    when it changed, each atomically. A due file with no receipt was withdrawn, or is gone from
+    the raw folder having brought nothing: its receipt goes (it quotes the file's name and rows). Returns how many were (re)written."""
     written = 0
     for (path,) in con.execute("SELECT file_path FROM receipt_due ANTI JOIN file_receipt USING (file_path)").fetchall():
         base = settings.receipts_dir / path

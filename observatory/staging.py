@@ -47,7 +47,7 @@ def empty(con: duckdb.DuckDBPyConnection) -> None:
     """Empty the stage once the build has applied it. The staged and harmonized rows and
     harmonize.py's maps of raw cells to codes (`map_*`) hold every cell as typed, the
     quarantined ones too (a name typed by mistake): applied, they are kept no longer."""
-    named = ["stage_file", "stage_problem", "stage_duplicate", "stage_withdrawn", *STAGE_TABLES.values(), *HARMONIZED_TABLES.values()]
+    named = ["stage_file", "stage_problem", "stage_duplicate", "stage_withdrawn", "stage_gone", *STAGE_TABLES.values(), *HARMONIZED_TABLES.values()]
     for (table,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' "
         "AND (table_name IN ? OR table_name LIKE 'map\\_%' ESCAPE '\\')", [named]).fetchall():

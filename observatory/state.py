@@ -93,8 +93,8 @@ def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def staged_anything(con: duckdb.DuckDBPyConnection) -> bool:
-    """Files to apply: read ones, duplicates to record, or withdrawn ones to remove."""
-    return _any_rows(con, "stage_file", "stage_duplicate", "stage_withdrawn")
+    """Files to apply: read ones, duplicates to record, withdrawn ones or gone ones to remove."""
+    return _any_rows(con, "stage_file", "stage_duplicate", "stage_withdrawn", "stage_gone")
 
 
 def staged_rows(con: duckdb.DuckDBPyConnection) -> bool:
@@ -200,7 +200,7 @@ def nothing_to_do(settings: Settings) -> dict[str, int] | None:
                 return None
             started = time.time_ns()
             found = discover(con, settings.raw_dir, withdrawn=withdrawals.load(settings.withdrawn_list))
-            if found.to_read or found.duplicates or found.to_remove or pending(con, settings).publish:
+            if found.to_read or found.duplicates or found.to_remove or found.gone or pending(con, settings).publish:
                 return None
             validate_worker.mark_discovered(settings.discovery_marker, started)
             leftovers.remove(settings.temp_dir)  # a run killed while making the exports or the report

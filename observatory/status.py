@@ -58,6 +58,11 @@ def status_report(settings: Settings) -> str:
         lines.append("Retirados (observatory withdraw), aún publicados: la próxima ejecución los quita / "
                      f"Withdrawn (observatory withdraw), still published: the next run removes them: {len(raw.to_remove)}")
         lines += [f"  {path}" for path in raw.to_remove]
+    if raw.gone:
+        lines.append(f"Ya no están en {settings.raw_dir} y no cargaron nada (rechazados o copias): la próxima ejecución "
+                     f"quita sus acuses / No longer in {settings.raw_dir} and loaded nothing (rejected, or copies): the "
+                     f"next run removes their receipts: {len(raw.gone)}")
+        lines += [f"  {path}" for path in raw.gone]
     if raw.withdrawn:
         lines.append(f"Retirados, aún en {settings.raw_dir} (no se leen; puede borrarlos) / Withdrawn, still in "
                      f"{settings.raw_dir} (not read; you may delete them): {len(raw.withdrawn)}")

@@ -132,8 +132,8 @@ def test_revalidate_reads_every_file_again(settings):
     drop(settings, "mimp/a.csv", GOOD)
     run(settings)
     result = run(settings, "--revalidate")
-    assert "0 new or changed, 1 read again unchanged (0 rejected)" in result.output
-    assert "nuevos o modificados: 0, leídos de nuevo sin cambios: 1 (rechazados: 0)" in result.output
+    assert "0 new or changed, 1 read again unchanged (0 rejected whole)" in result.output
+    assert "nuevos o modificados: 0, leídos de nuevo sin cambios: 1 (rechazados enteros: 0)" in result.output
     assert query(settings, "SELECT count(*) FROM fact_observation") == [(1,)]
 
 
@@ -516,7 +516,7 @@ def test_the_run_summary_explains_the_quarantine_table(settings):
     drop(settings, "mimp/roto.csv", "a,b\n1,2\n3,4\n")
     result = run(settings)
     assert "3 rows quarantined" in result.output  # one row of a.csv, both rows of the rejected file
-    assert "(2 rows there: one per quarantined row, and one per rejected file (1) standing for all its rows)" in result.output
+    assert "(2 rows there: one per quarantined row, and one per file rejected whole (1) standing for all its rows)" in result.output
     assert query(settings, "SELECT count(*) FROM quarantine") == [(2,)]
 
 
@@ -529,6 +529,6 @@ def test_revalidate_keeps_each_content_with_the_file_that_brought_it(settings):
     drop(settings, "aaa/copia.csv", GOOD)
     run(settings)
     result = run(settings, "--revalidate")
-    assert "0 new or changed, 1 read again unchanged (0 rejected), 1 duplicates" in result.output
+    assert "0 new or changed, 1 read again unchanged (0 rejected whole), 1 duplicates" in result.output
     assert query(settings, "SELECT file_path, status FROM file_receipt ORDER BY 1") == [
         ("aaa/copia.csv", "duplicate"), ("mimp/a.csv", "loaded")]

@@ -23,7 +23,7 @@ def test_run_loads_a_file_and_prints_a_summary(settings):
     result = run(settings)
     assert "1 files seen" in result.output and "2 rows loaded" in result.output
     # Each line of the summary in Spanish first, for the staff who read it, then in English.
-    assert "Esta ejecución — archivos vistos: 1, nuevos o modificados: 1 (rechazados: 0)" in result.output
+    assert "Esta ejecución — archivos vistos: 1, nuevos o modificados: 1 (rechazados enteros: 0)" in result.output
     assert "Publicado — archivos: 1 (cargados: 1); filas cargadas: 2, filas en cuarentena: 0" in result.output
     assert "Published: 1 files (loaded: 1); 2 rows loaded, 0 rows quarantined" in result.output
     assert str(settings.published_db) in result.output
@@ -352,3 +352,27 @@ def test_a_first_run_with_an_empty_raw_folder_publishes_empty_tables_and_the_nex
     drop(settings, "mimp/a.csv", HEADER + "Perú,2015,femicide_count,95,MIMP\n")
     run(settings)
     assert query(settings, "SELECT value FROM fact_observation") == [(95.0,)]
+
+
+def test_a_file_gone_from_the_raw_folder_that_loaded_nothing_leaves_no_receipt(settings):
+    """Moved into its observatory's folder as its rejection says, a loose file would otherwise
+    stay "rejected" for good (in the receipts, the quarantine, `status`); a deleted copy too. A
+    gone file that loaded rows stays published (no run withdraws a file by itself)."""
+    loose = drop(settings, "suelto.csv", HEADER + "Perú,2014,femicide_count,90,MIMP\n")
+    drop(settings, "mimp/2016.csv", GOOD)
+    copy = drop(settings, "otro/copia.csv", GOOD)
+    run(settings)
+    assert receipts(settings)["suelto.csv"][0] == "rejected" and receipts(settings)["otro/copia.csv"][0] == "duplicate"
+    assert (settings.receipts_dir / "suelto.csv.md").is_file()
+    (settings.raw_dir / "mimp").joinpath("suelto.csv").write_bytes(loose.read_bytes())
+    loose.unlink()
+    copy.unlink()
+    (settings.raw_dir / "mimp" / "2016.csv").unlink()  # loaded: stays published
+    shown = CliRunner().invoke(main, ["status", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)]).output
+    assert "the next run removes their receipts: 2" in shown, shown
+    result = run(settings)
+    assert "Receipts removed of files no longer in the raw folder that loaded nothing (rejected, or copies): 2." in result.output
+    assert set(receipts(settings)) == {"mimp/suelto.csv", "mimp/2016.csv"}
+    assert query(settings, "SELECT count(*) FROM quarantine WHERE source_file IN ('suelto.csv', 'otro/copia.csv')") == [(0,)]
+    assert not (settings.receipts_dir / "suelto.csv.md").exists() and not (settings.receipts_dir / "otro").exists()
+    assert "nuevos o modificados: 0" in run(settings).output  # and a run after it has nothing to do

@@ -27,3 +27,6 @@ CREATE OR REPLACE TABLE stage_duplicate (
 -- Files received whose content was withdrawn since (`observatory withdraw`): the build removes
 -- what they brought, their earlier vintages and their receipts.
 CREATE OR REPLACE TABLE stage_withdrawn (file_path VARCHAR);
+-- Files gone from the raw folder that brought nothing (rejected, or copies): the build removes
+-- their receipts and quarantine rows.
+CREATE OR REPLACE TABLE stage_gone (file_path VARCHAR);
