@@ -7,7 +7,9 @@
 -- The observation key's columns and joins are written as tokens (`key`, `group`, `key_equal a b`
 -- between double braces) that observatory/observation_key.py spells from schema.yaml.
 INSERT INTO observation
-WITH valid AS (
+-- Not materialized: most files sum nothing, so the summing below reads no row of it; a copy of
+-- every staged column of every valid record (millions, spilled to disk) cost more than the rest.
+WITH valid AS NOT MATERIALIZED (
     SELECT h.*, f.received_at, f.aggregate, f.periods_per_year, f.national_total
     FROM stage_harmonized AS h
     JOIN stage_file AS f USING (file_id)
