@@ -23,8 +23,17 @@ DELETE FROM fact_observation AS f
 USING affected_group AS a  -- affected groups only
 WHERE {{ group_equal f a }}  -- affected groups only
 ;
+-- The groups that have figures for subnational units: only their rows can make, or stop, a
+-- rollup. A table, so that the joins below know it is small (most figures are national): they
+-- then look up the few rows that matter instead of building hash tables of every figure.
+CREATE OR REPLACE TEMP TABLE unit_group AS
+SELECT DISTINCT {{ group }} FROM observation
+SEMI JOIN affected_group USING ({{ group }})  -- affected groups only
+WHERE subnational_code IS NOT NULL;
 INSERT INTO fact_observation
-WITH given AS (
+-- Not materialized: read from observation where used (a copy of every figure, spilled to disk,
+-- cost more than reading it three times).
+WITH given AS NOT MATERIALIZED (
     SELECT *, hash({{ key }}) AS key_hash
     FROM observation
     SEMI JOIN affected_group USING ({{ group }})  -- affected groups only
@@ -47,6 +56,10 @@ latest AS NOT MATERIALIZED (
         ORDER BY received_at DESC, source_file DESC, source_row DESC
     ) = 1
 ),
+-- The latest figures of the groups with units: what the rollups are made from and defer to.
+latest_units AS (
+    SELECT * FROM latest SEMI JOIN unit_group USING ({{ group }})
+),
 units AS (
     SELECT country_iso3, count(*) AS units FROM ref_subnational_unit WHERE coalesce(parent_code, '') = '' GROUP BY ALL
 ),
@@ -67,17 +80,17 @@ parent_rollup AS (
                || ' unidades dentro de ' || c.parent_code || '. / Sum of ' || count(DISTINCT s.subnational_code)
                || ' of ' || any_value(c.siblings) || ' units within ' || c.parent_code || '.',
                string_agg(DISTINCT s.flag_note, ' ' ORDER BY s.flag_note) FILTER (WHERE s.flags LIKE '%partial_year%')) AS flag_note
-    FROM latest AS s
+    FROM latest_units AS s
     JOIN children AS c USING (subnational_code)
     JOIN ref_indicator AS i ON i.indicator_code = s.indicator_code AND i.additive = 'yes'
     GROUP BY s.country_iso3, c.parent_code, s.year, s.indicator_code, s.sex, s.age_group, s.population_group, s.source
 ),
 parents AS (
     SELECT r.* FROM parent_rollup AS r
-    ANTI JOIN latest AS n ON {{ key_equal n r }}
+    ANTI JOIN latest_units AS n ON {{ key_equal n r }}
 ),
 top_level AS (
-    SELECT * FROM latest WHERE subnational_code NOT IN (SELECT subnational_code FROM children)
+    SELECT * FROM latest_units WHERE subnational_code NOT IN (SELECT subnational_code FROM children)
     UNION ALL
     SELECT * FROM parents
 ),
@@ -103,7 +116,7 @@ rollup AS (
 -- The national figures a source gives for the groups it also gives units for: the rollups
 -- defer to them.
 national AS (
-    SELECT n.* FROM latest AS n
+    SELECT n.* FROM latest_units AS n
     SEMI JOIN rollup AS r USING ({{ group }})
     WHERE n.subnational_code IS NULL
 )
