@@ -1,6 +1,7 @@
 """Harmonize: staged text cells -> country ISO3, indicator codes, units, disaggregation codes,
 years and numbers in each file's own locale. Nothing is dropped: an unmatched value stays NULL
-beside its raw text, for validation to quarantine with a reason."""
+beside its raw text, for validation to quarantine with a reason; only a cell whose shape says
+what went wrong is quarantined here, with a message for that shape (`quarantine_with_advice`)."""
 from __future__ import annotations
 
 import difflib
@@ -21,6 +22,11 @@ AGE_MINIMUM = re.compile(r"^(\d{1,3}) ?(?:\+|y mas|o mas|and over|or more|years 
 # SDMX codes: Y15T49 is 15 to 49 years, Y_GE15 is 15 years and over.
 SDMX_AGE_RANGE = re.compile(r"^y(\d{1,3})t(\d{1,3})$")
 SDMX_AGE_MINIMUM = re.compile(r"^y ge ?(\d{1,3})$")
+# A figure with a percent sign after it, blanks aside (`10,5 %`, `10.5%`): what Excel writes to a
+# CSV for a cell formatted as a percent. Not read as a number (the value column takes numbers):
+# its message says to write the number without the sign.
+PERCENT_SIGN = r"[+-]?[\d.,]*\d%"
+BLANKS = r"[\s\x{00A0}\x{202F}]"
 
 
 def harmonize(con: duckdb.DuckDBPyConnection) -> None:
@@ -39,7 +45,28 @@ def harmonize(con: duckdb.DuckDBPyConnection) -> None:
     _mapping(con, flags, _yes_no_resolver(), ["stage_policy_row"], name="yes_no")
     con.execute((SQL_DIR / "harmonize_rows.sql").read_text())
     scope.skip_out_of_scope(con)  # another country, a territory, a region: skipped, not errors
+    quarantine_with_advice(con)
     con.execute((SQL_DIR / "harmonize_policy_rows.sql").read_text())
+
+
+def quarantine_with_advice(con: duckdb.DuckDBPyConnection) -> None:
+    """Rows the suite would quarantine for a cell whose shape says what staff meant get their
+    problem here, with the message for that shape (the details' `variant`: reasons.csv's row
+    `<reason>:<variant>`), and leave stage_harmonized so the suite does not quarantine them
+    again. The reason code is the suite's; nothing loads that did not. A row holding another
+    mistake as well is told this one first.
+
+    value_not_numeric:percent_sign: a figure with a percent sign (PERCENT_SIGN)."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _advised AS
+        SELECT h.file_id, h.row_id, h.line, 'value_not_numeric' AS reason_code,
+               json_object('variant', 'percent_sign', 'raw', h.value_raw, 'decimal_mark', f.decimal_mark) AS details
+        FROM stage_harmonized AS h JOIN stage_file AS f USING (file_id)
+        WHERE h.value IS NULL AND NOT h.value_missing
+          AND regexp_full_match(regexp_replace(h.value_raw, '{BLANKS}', '', 'g'), '{PERCENT_SIGN}')""")
+    con.execute("INSERT INTO stage_problem SELECT file_id, row_id, line, reason_code, details FROM _advised")
+    con.execute("DELETE FROM stage_harmonized WHERE row_id IN (SELECT row_id FROM _advised)")
+    con.execute("DROP TABLE _advised")
 
 
 def _mapping(

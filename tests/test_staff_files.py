@@ -407,6 +407,45 @@ def test_a_percent_formatted_cell_loads_as_the_percent_excel_shows(settings):
         (2015, 7.2), (2016, 10.0), (2017, 10.9), (2018, 11.3)]
 
 
+def test_a_figure_with_a_percent_sign_is_quarantined_saying_to_write_it_without(settings):
+    """Excel writes a percent-formatted cell to a CSV as text, `10,5 %` (`10.5%` where the point
+    is the decimal mark). It is not read as a number (the value column takes numbers), but its
+    message says to drop the sign and to write a percentage as 10,5, not the fraction 0,105, in
+    the file's decimal mark, rather than talking about decimal marks alone."""
+    drop(settings, "mimp/porcentajes.csv", "país;año;indicador;valor;unidad\n"
+         "Perú;2017;ipv_prevalence_12m;10,5 %;%\n"
+         "Perú;2018;ipv_prevalence_12m;11,3\u00a0%;%\n"  # Excel's non-breaking space
+         "Perú;2019;ipv_prevalence_12m;12,1;%\n"
+         "Perú;2020;ipv_prevalence_12m;1O,2;%\n")  # a letter O: not a percent sign, the usual message
+    drop(settings, "mimp/punto.csv", "country,year,indicator,value\nPerú,2017,ipv_prevalence_12m,10.5%\n")
+    drop(settings, "mimp/ancha.csv", "país;indicador;2021;2022\nPerú;ipv_prevalence_12m;9,8 %;10,2\n")
+    run(settings)
+    rows = {(file, line): (column, code, es, en) for file, line, column, code, es, en in query(
+        settings, "SELECT source_file, source_row, source_column, reason_code, message_es, message_en FROM quarantine")}
+    assert sorted(rows) == [("mimp/ancha.csv", 2), ("mimp/porcentajes.csv", 2), ("mimp/porcentajes.csv", 3),
+                            ("mimp/porcentajes.csv", 5), ("mimp/punto.csv", 2)]
+    assert {code for _, code, _, _ in rows.values()} == {"value_not_numeric"}
+    for key, raw, mark in [(("mimp/porcentajes.csv", 2), "10,5 %", ","), (("mimp/porcentajes.csv", 3), "11,3\u00a0%", ","),
+                           (("mimp/punto.csv", 2), "10.5%", "."), (("mimp/ancha.csv", 2), "9,8 %", ",")]:
+        _, _, es, en = rows[key]
+        assert es.startswith(f"El valor «{raw}» lleva el signo «%»: escriba solo el número, sin «%» (10{mark}5, no 10{mark}5 %). "
+                             f"Si el indicador es un porcentaje, escriba el porcentaje mismo (10{mark}5), no la fracción "
+                             f"(0{mark}105)."), es
+        assert en.startswith(f"The value '{raw}' has a percent sign: write the number alone, without '%' (10{mark}5, not "
+                             f"10{mark}5 %). If the indicator is a percentage, write the percentage itself (10{mark}5), "
+                             f"not the fraction (0{mark}105)."), en
+        assert f"la marca decimal es «{mark}»" in es and f"the decimal mark is '{mark}'" in en
+    assert rows[("mimp/ancha.csv", 2)][0] == "2021"  # a wide table's cell keeps its column
+    _, _, es, en = rows[("mimp/porcentajes.csv", 5)]
+    assert "«1O,2» no es un número válido" in es and "%" not in es + en
+    assert query(settings, "SELECT source_file, year, value FROM fact_observation ORDER BY 1, 2") == [
+        ("mimp/ancha.csv", 2022, 10.2), ("mimp/porcentajes.csv", 2019, 12.1)]
+    result = check(settings.raw_dir / "mimp" / "porcentajes.csv", "--json")  # check says what the run says
+    assert result.exit_code == 1, result.output
+    assert [problem["message_es"] for problem in json.loads(result.stdout)["problems"]] == [
+        rows[("mimp/porcentajes.csv", line)][2] for line in (2, 3, 5)]
+
+
 def test_a_year_or_a_month_excel_shows_from_a_date_loads_as_shown(settings):
     """A year column Excel turned into dates, formatted to show the year (`yyyy`), and a month
     column of dates shown as month names (`mmmm`): staff see 2015 and «marzo», and that is what
