@@ -27,6 +27,9 @@ SDMX_AGE_MINIMUM = re.compile(r"^y ge ?(\d{1,3})$")
 # its message says to write the number without the sign.
 PERCENT_SIGN = r"[+-]?[\d.,]*\d%"
 BLANKS = r"[\s\x{00A0}\x{202F}]"
+# A bare whole number as the age group (`23`, `23.0`): one person's age, as a case file with a
+# row per victim gives it, not a group (`15-29`, `15+`). Its message says so, and quotes no age.
+SINGLE_AGE = r"\d+([.,]0+)?"
 
 
 def harmonize(con: duckdb.DuckDBPyConnection) -> None:
@@ -56,14 +59,30 @@ def quarantine_with_advice(con: duckdb.DuckDBPyConnection) -> None:
     again. The reason code is the suite's; nothing loads that did not. A row holding another
     mistake as well is told this one first.
 
-    value_not_numeric:percent_sign: a figure with a percent sign (PERCENT_SIGN)."""
+    value_not_numeric:percent_sign: a figure with a percent sign (PERCENT_SIGN);
+    invalid_age_group:single_age: one person's age as the age group (SINGLE_AGE).
+    A row with both is told of the value, as the suite checks the value first."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _advised AS
-        SELECT h.file_id, h.row_id, h.line, 'value_not_numeric' AS reason_code,
-               json_object('variant', 'percent_sign', 'raw', h.value_raw, 'decimal_mark', f.decimal_mark) AS details
-        FROM stage_harmonized AS h JOIN stage_file AS f USING (file_id)
-        WHERE h.value IS NULL AND NOT h.value_missing
-          AND regexp_full_match(regexp_replace(h.value_raw, '{BLANKS}', '', 'g'), '{PERCENT_SIGN}')""")
+        WITH candidates AS MATERIALIZED (  -- the few rows to look at, found by their NULLs alone (not
+            -- materialized, the patterns' filter would be pushed into the scan of every row)
+            SELECT file_id, row_id, line, value_raw, age_group_raw,
+                   value IS NULL AND NOT value_missing AS value_unread, age_group IS NULL AS age_group_unread
+            FROM stage_harmonized
+            WHERE (value IS NULL AND NOT value_missing) OR age_group IS NULL
+        ), shaped AS (
+            SELECT c.*, f.decimal_mark,
+                   coalesce(value_unread AND regexp_full_match(regexp_replace(value_raw, '{BLANKS}', '', 'g'),
+                                                               '{PERCENT_SIGN}'), false) AS percent_sign,
+                   coalesce(age_group_unread AND regexp_full_match(age_group_raw, '{SINGLE_AGE}'), false) AS single_age
+            FROM candidates AS c JOIN stage_file AS f USING (file_id)
+        )
+        SELECT file_id, row_id, line,
+               CASE WHEN percent_sign THEN 'value_not_numeric' ELSE 'invalid_age_group' END AS reason_code,
+               CASE WHEN percent_sign
+                    THEN json_object('variant', 'percent_sign', 'raw', value_raw, 'decimal_mark', decimal_mark)
+                    ELSE json_object('variant', 'single_age') END AS details
+        FROM shaped WHERE percent_sign OR single_age""")
     con.execute("INSERT INTO stage_problem SELECT file_id, row_id, line, reason_code, details FROM _advised")
     con.execute("DELETE FROM stage_harmonized WHERE row_id IN (SELECT row_id FROM _advised)")
     con.execute("DROP TABLE _advised")

@@ -231,6 +231,11 @@ MANY_DIGITS = 6
 ISO_DATE = re.compile(r"(?P<y>(?:19|20)\d\d)[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:[ T]\d{1,2}:\d\d(?::\d\d)?)?")
 DAY_FIRST = re.compile(r"(?P<d>\d{1,2})[-/.](?P<m>\d{1,2})[-/.](?P<y>(?:19|20)\d\d)(?: \d{1,2}:\d\d(?::\d\d)?)?")
 YEAR_SPAN = re.compile(r"(?:19|20)\d\d\s*[-/]\s*(?:19|20)?\d\d")
+# The vocabularies of reasons.csv's `quote_near` whose cell, when it is a bare whole number, is a
+# fact about one person, not a mistyped term: an age group of `23` is someone's age, and beside
+# the date and the district of a case it helps identify her. Such a cell is never quoted.
+ONE_PERSON_NUMBERS = frozenset({"age_group"})
+WHOLE_NUMBER = re.compile(r"\d+(?:[.,]0+)?")
 # What a message shows, and adds, in place of a cell it does not quote.
 NOT_QUOTED = "…"
 NOT_QUOTED_NOTE_ES = (" (No se cita el contenido de la celda, porque podría identificar a una persona: "
@@ -248,10 +253,13 @@ def quotable(cell: str, vocabularies: str = "", listed: tuple[str, ...] = ()) ->
     or the values the column expects, and the `vocabularies` of reasons.csv's `quote_near`
     (names of `vocabulary`). 'Hondras' is quoted; 'caso de Ana G.', 'Ana Lucía' and 'Paz' are
     not. A cell with one letter at most ('2O14', '12,5%') is quoted unless it looks like a
-    phone or an ID number (the detectors, or `id_like`)."""
+    phone or an ID number (the detectors, or `id_like`), or is a bare whole number where that
+    is one person's (ONE_PERSON_NUMBERS: an age as the age group)."""
     text = cell.strip()
     if not text:
         return True
+    if WHOLE_NUMBER.fullmatch(text) and not ONE_PERSON_NUMBERS.isdisjoint(vocabularies.split()):
+        return False
     if len(text) > MAX_QUOTED or id_like(text) or value_kind(text) is not None:
         return False
     if sum(ch.isalpha() for ch in text) <= 1:

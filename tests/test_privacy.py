@@ -3,6 +3,7 @@ rejected whole (`personal_data`), its message names the column and the kind of d
 the value; what a run writes never holds such a value; the shipped real files all load."""
 import bz2
 import gzip
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -412,6 +413,8 @@ NAME = "Rosa Plantada Quispe"
     ("15/03/2019", "", (), True), ("2015-11-23 00:00:00", "", (), True),  # dates: quoted
     ("2018-2019", "", (), True), ("1.234,5", "", (), True),        # a span of years, a figure of five digits
     ("1" * 41, "", (), False),                                      # too long to be a mistyped figure
+    ("23", "age_group", (), False), ("23.0", "age_group", (), False),  # one person's age as the age group
+    ("23", "", (), True), ("15-29", "age_group", (), True), ("15 +", "age_group", (), True),  # a figure; a group
 ])
 def test_which_cells_a_message_may_quote(cell, vocabularies, listed, quoted):
     assert privacy.quotable(cell, vocabularies, listed) is quoted
@@ -479,6 +482,42 @@ def test_a_name_typed_in_a_cell_is_quarantined_unquoted_and_kept_nowhere(setting
                                        'c3': NULL::DOUBLE}}))""", [value]).fetchall()[0][0]]  # c3: whole_value, NULL for a rate
         assert stored(45678912) == [] and len(stored(150)) == 1  # the other failing rate is: the check finds it
     assert "validating row by row" not in caplog.text  # judged by combinations, as a run does
+
+
+def test_an_age_as_the_age_group_is_never_quoted_and_the_message_says_it_is_an_age(settings):
+    """A case file with a row per victim gives her age (`23`) in the age-group column, beside the
+    date and the district of the case: a quasi-identifier. The message quotes no age anywhere
+    it is published (quarantine, report, Parquet, receipts, `observatory check`), says the
+    column seems to hold single ages, not age groups, and names the groups it takes; a mistyped
+    group that is not a bare number is still quoted."""
+    path = drop(settings, "obs_pd/edad_col.csv", "país,año,indicador,valor,edad,fecha del hecho,distrito\n"
+                "Costa Rica,2018,femicide_count,1,23,2018-03-04,Pavas\n"
+                "Costa Rica,2019,femicide_count,1,31.0,2019-05-06,Hatillo\n"
+                "Costa Rica,2020,femicide_count,1,15-,2020-07-08,Pavas\n")  # a group cut short
+    run(settings)
+    rows = query(settings, "SELECT source_row, reason_code, message_es, message_en FROM quarantine ORDER BY 1")
+    assert [(line, code) for line, code, _, _ in rows] == [(2, "invalid_age_group"), (3, "invalid_age_group"),
+                                                           (4, "invalid_age_group")]
+    for _, _, es, en in rows[:2]:
+        assert es.startswith("El grupo etario de esta línea es un número solo: la columna parece traer la edad de "
+                             "cada persona, no los grupos etarios") and "use total" not in es, es
+        assert "Use total, un rango como 15-49, o un mínimo como 15+." in es and "La edad no se cita" in es
+        assert en.startswith("The age group on this line is a bare number: the column seems to hold each person's "
+                             "age, not the age groups") and "Use total, a range such as 15-49, or a minimum such as 15+." in en
+        assert "The age is not quoted" in en
+    assert "Grupo etario «15-» no válido" in rows[2][2] and "Age group '15-'" in rows[2][3]  # not an age: as before
+    receipt = json.loads((settings.receipts_dir / "obs_pd" / "edad_col.csv.json").read_text())
+    markdown = (settings.receipts_dir / "obs_pd" / "edad_col.csv.md").read_text()
+    checked = CliRunner().invoke(main, ["check", str(path), "--json"])
+    assert checked.exit_code == 3, checked.output
+    assert [p["message_es"] for p in json.loads(checked.stdout)["problems"]] == [es for _, _, es, _ in rows]
+    assert [(p["message_es"], p["message_en"]) for p in receipt["problems"]] == [(es, en) for _, _, es, en in rows]
+    for age in ("23", "31"):
+        for shown in (f"«{age}", f"'{age}"):  # as a message quotes a cell (31.0 too)
+            assert not any(shown in text for row in rows for text in row[2:]), shown
+            assert shown not in markdown and shown not in checked.stdout, shown
+            assert not _found_in_databases(settings, shown), shown
+            assert not _found_in_files(settings.curated_dir, shown, skip=settings.raw_dir), shown
 
 
 def test_a_file_without_a_header_row_shows_only_the_column_names_the_observatory_knows(settings):
