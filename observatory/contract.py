@@ -152,7 +152,7 @@ def _unrecognized(header: list[str], kind: str, missing: list[str], rows_read: i
     missing_es, missing_en = staff_forms.column_names(kind, missing)
     required_es, required_en = staff_forms.column_names(kind, required)
     details = dict(
-        kind=kind, missing=", ".join(missing), required=", ".join(required), header=show_header(header),
+        kind=kind, missing=", ".join(missing), required=", ".join(required), **header_fields(header),
         nearest=f"{nearest.name} ({overlap:.0%})" if nearest else "—", missing_es=missing_es, missing_en=missing_en,
         required_es=required_es, required_en=required_en,
     )
@@ -169,27 +169,29 @@ def _unrecognized(header: list[str], kind: str, missing: list[str], rows_read: i
 
 
 
-def show_header(header: list[str]) -> str:
-    """The header as found, for messages. A first row with figures or dates in it is data, not
-    a header (a file without one): its cells are not quoted, since a case record's cells
-    could help identify a person. Nor is a cell that names no column the observatory knows:
-    a file without a header whose first record has no figure or date would show it."""
+def header_fields(header: list[str]) -> dict[str, str]:
+    """The header as found, for messages: `header_es` and `header_en` (reasons.csv's {header_es}
+    and {header_en}), each with its notes in its own language. A first row with figures or dates
+    in it is data, not a header (a file without one): its cells are not quoted, since a case
+    record's cells could help identify a person. Nor is a cell that names no column the
+    observatory knows: a file without a header whose first record has no figure or date would
+    show it."""
     cells = [cell.strip() for cell in header]
     if any(cell and privacy.DATA_LIKE.fullmatch(cell) for cell in cells):
-        return (f"sin encabezado: la primera fila ya parece de datos ({len(cells)} columnas); la primera fila debe "
-                f"llevar los nombres de las columnas / no header: the first row already looks like data "
-                f"({len(cells)} columns); the first row must hold the column names")
+        return {"header_es": f"sin encabezado: la primera fila ya parece de datos ({len(cells)} columnas); la primera "
+                             f"fila debe llevar los nombres de las columnas",
+                "header_en": f"no header: the first row already looks like data ({len(cells)} columns); the first row "
+                             f"must hold the column names"}
     shown = [cell if quoted else privacy.NOT_QUOTED for cell, quoted in zip(cells, privacy.header_cells_quotable(cells))]
-    if privacy.NOT_QUOTED not in shown:
-        return " | ".join(shown)
-    return " | ".join(shown) + HIDDEN_COLUMNS
+    hidden = privacy.NOT_QUOTED in shown
+    return {"header_es": " | ".join(shown) + (HIDDEN_COLUMNS_ES if hidden else ""),
+            "header_en": " | ".join(shown) + (HIDDEN_COLUMNS_EN if hidden else "")}
 
 
-# Said once after a header whose unknown column names are not quoted (in both languages, as the
-# header goes into both messages).
-HIDDEN_COLUMNS = (" (…: columnas que el observatorio no conoce, no citadas por si la primera fila fuera el registro "
-                  "de una persona / columns the observatory does not know, not quoted in case the first row is "
-                  "a person's record)")
+# Said once after a header whose unknown column names are not quoted, in each message's language.
+HIDDEN_COLUMNS_ES = (" (…: columnas que el observatorio no conoce, no citadas por si la primera fila fuera el registro "
+                     "de una persona)")
+HIDDEN_COLUMNS_EN = " (…: columns the observatory does not know, not quoted in case the first row is a person's record)"
 
 
 def _map_header(header: list[str]) -> tuple[str, dict[str, int], list[str]]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from observatory import faults, layouts, privacy, reference, staff_forms
-from observatory.contract import contract_header, show_delimiter, show_header, stage_canonical
+from observatory.contract import contract_header, header_fields, show_delimiter, stage_canonical
 from observatory.records import Records
 from observatory.staging import StageBuffer, Stager
 from observatory.textfile import LINE_TOO_LONG, Deadline, FileRejected, Limits, RestartAs, TextFile, codec, prepare, too_large
@@ -221,7 +221,7 @@ def _stage_layout(records: Records, layout: layouts.Layout, head: list[list[str]
     except layouts.LayoutMismatch as mismatch:
         raise FileRejected("layout_mismatch", rows_read=records.count_after(header_rec), layout=layout.name,
                            layout_file=layout.file_hint, missing=", ".join(mismatch.missing),
-                           header=show_header(header[-1] if header else []))
+                           **header_fields(header[-1] if header else []))
     stager.start(layout.kind)
     rows_read = 0
     for batch in records.batches(header_rec):

@@ -523,7 +523,7 @@ def test_an_age_as_the_age_group_is_never_quoted_and_the_message_says_it_is_an_a
 def test_a_file_without_a_header_row_shows_only_the_column_names_the_observatory_knows(settings):
     """A rejected file's message shows the header it found, so staff see what was read. In a
     file without a header row, that "header" is the first record: a cell is shown only when it
-    names a column the observatory knows (contract.show_header, privacy.quotable_column)."""
+    names a column the observatory knows (contract.header_fields, privacy.quotable_column)."""
     drop(settings, "casos/sin_encabezado.csv", f"{NAME},Lima,denuncia\nOtra Persona,Cusco,denuncia\n")
     # Names that are near misses of column names (región, fuente): shown only beside two exact names.
     drop(settings, "casos/casi_columnas.csv", "Regina,Fuentes,Lima\nAna,Pérez,Cusco\n")
@@ -556,3 +556,33 @@ def test_a_file_without_a_header_row_shows_only_the_column_names_the_observatory
         assert not _found_in_databases(settings, part), part
         assert not _found_in_files(settings.curated_dir, part, skip=settings.raw_dir), part
         assert not _found_in_files(settings.receipts_dir, part, skip=settings.raw_dir), part
+
+
+def test_a_header_s_notes_are_in_each_message_s_own_language(settings):
+    """A rejected file's message shows the header it found, with a note when cells are not
+    quoted (`…`) or when the first row is data: the Spanish message says it in Spanish only and
+    the English one in English only, whichever reason shows the header (missing_required_column,
+    unknown_layout, a source layout's layout_mismatch)."""
+    drop(settings, "casos/sin_encabezado.csv", f"{NAME},Lima,denuncia\nOtra Persona,Cusco,denuncia\n")
+    drop(settings, "mimp/incompleto.csv", "pais,anio,indicadr,Responsable\nPER,2015,femicide_count,ninguna\n")
+    drop(settings, "mimp/departamentos.csv", "Territorio,,Año 2009,\nHASC,Departamento,Feminicidio,Tentativa,Responsable\n"
+         "PE.AM,Amazonas,2,1,ninguna\n")
+    drop(settings, "mimp/solo_datos.csv", "Lima,95,1.5\nCusco,96,2.5\n")
+    run(settings)
+    rows = {file: (code, es, en) for file, code, es, en in query(
+        settings, "SELECT source_file, reason_code, message_es, message_en FROM quarantine")}
+    assert {file: code for file, (code, _, _) in rows.items()} == {
+        "casos/sin_encabezado.csv": "unknown_layout", "mimp/incompleto.csv": "missing_required_column",
+        "mimp/departamentos.csv": "layout_mismatch", "mimp/solo_datos.csv": "unknown_layout"}
+    hidden_es = "(…: columnas que el observatorio no conoce, no citadas por si la primera fila fuera el registro de una persona)"
+    hidden_en = "(…: columns the observatory does not know, not quoted in case the first row is a person's record)"
+    for file in ("casos/sin_encabezado.csv", "mimp/incompleto.csv", "mimp/departamentos.csv"):
+        _, es, en = rows[file]
+        assert hidden_es in es and hidden_en in en, (es, en)
+        assert "columns the observatory" not in es and "columnas que el observatorio" not in en, (es, en)
+    _, es, en = rows["mimp/solo_datos.csv"]
+    assert "Encabezado detectado: sin encabezado: la primera fila ya parece de datos (3 columnas); la primera fila debe " \
+           "llevar los nombres de las columnas." in es, es
+    assert "Header found: no header: the first row already looks like data (3 columns); the first row must hold the " \
+           "column names." in en, en
+    assert "no header" not in es and "sin encabezado" not in en
