@@ -61,6 +61,9 @@ def run_pipeline(settings: Settings, through_dagster: bool | None = None) -> Run
                                         run_id=run_id, tags=dead_runs.process_tags(run_id))
         steps = _step_seconds(instance, result.run_id)
         if not result.success:
+            if _interrupted(result):
+                # Ctrl+C: Dagster records the interrupted step; the command stops as without Dagster.
+                raise KeyboardInterrupt
             return RunOutcome(False, _failure_reason(result), steps=steps)
         staged = _metadata(result, "staged_observations")
     return RunOutcome(True, report=_report(settings, staged), steps=steps)
@@ -112,6 +115,21 @@ def _failure_reason(result) -> str:
         message = message[0] if message else "failed"
         return f"{event.step_key}: {message}" if event.step_key else message
     return "the run did not complete (see the Dagster run log)"
+
+
+# The errors a step fails with when the person interrupts the run: KeyboardInterrupt (raised
+# again by observatory/interrupts.py when DuckDB put its own error in its place), or the one
+# Dagster's SIGINT handler raises.
+INTERRUPTS = frozenset({"KeyboardInterrupt", "DagsterExecutionInterruptedError"})
+
+
+def _interrupted(result) -> bool:
+    """Whether a step failed because the run was interrupted (Ctrl+C)."""
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None)
+        if event.is_step_failure and error is not None and error.cls_name in INTERRUPTS:
+            return True
+    return False
 
 
 def _metadata(result, asset: str) -> dict:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from observatory import faults, layouts, privacy, reference, staff_forms
+from observatory import faults, interrupts, layouts, privacy, reference, staff_forms
 from observatory.contract import contract_header, header_fields, show_delimiter, stage_canonical
 from observatory.records import Records
 from observatory.staging import StageBuffer, Stager
@@ -116,6 +116,7 @@ def _read_attempts(con, path: Path, file_id: int, first_row_id: int, limits: Lim
             encoding = again.encoding
             continue
         except Exception as error:  # noqa: BLE001 - one file never stops the others
+            interrupts.reraise(error)  # Ctrl+C during a DuckDB query: the run stops, no file is to blame
             stager.discard()
             outcome.rejection = _rejection(error, path, limits)
             _note_sheet(outcome.rejection, text)

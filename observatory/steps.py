@@ -18,7 +18,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from observatory import pipeline
+from observatory import interrupts, pipeline
 from observatory.lock import writer_lock
 from observatory.settings import Settings
 
@@ -58,6 +58,7 @@ def run(settings: Settings) -> Outcome:
     except StepFailed as failure:
         outcome.success, outcome.reason = False, str(failure)
     except Exception as error:  # noqa: BLE001 - the writer lock or the working database: no step ran
+        interrupts.reraise(error)
         outcome.success, outcome.reason = False, _line(error)
     return outcome
 
@@ -108,6 +109,7 @@ def _timed(outcome: Outcome, name: str, step: Callable[[], Any]) -> Any:
     try:
         return step()
     except Exception as error:  # noqa: BLE001 - the run fails with the step's one-line reason
+        interrupts.reraise(error)  # Ctrl+C during a DuckDB query stops the run as any Ctrl+C does
         raise StepFailed(f"{name}: {_line(error)}") from error
     finally:
         outcome.steps.append((name, time.perf_counter() - started))

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from observatory import observation_key, privacy, reference, staff_forms, validate_worker, verdicts
+from observatory import interrupts, observation_key, privacy, reference, staff_forms, validate_worker, verdicts
 from observatory.staging import HARMONIZED_TABLES, PROBLEM_SCHEMA
 from observatory.settings import Settings
 from observatory.sqltext import registered, sql_identifier
@@ -166,6 +166,7 @@ def _failing_to_problems(con, table: str, suite: Suite, parameters: dict, files:
         except validate_worker.ValidatorBroken:
             raise  # GX or a suite is broken: the run fails, no file is to blame
         except Exception as error:  # noqa: BLE001 - row by row, where a file GX fails on is set aside alone
+            interrupts.reraise(error)  # Ctrl+C during a DuckDB query: the run stops
             # The type only: an exception's text can quote a cell.
             log.warning("validation failed on the distinct values (%s): validating row by row", type(error).__name__)
             con.execute("DELETE FROM _failing")
@@ -377,6 +378,7 @@ def _failing_by_file(con, table: str, suite: Suite, frame: pd.DataFrame, paramet
     except validate_worker.ValidatorBroken:
         raise  # GX or a suite is broken: the run fails, no file is to blame
     except Exception as error:  # noqa: BLE001
+        interrupts.reraise(error)
         log.warning("validation failed on a batch (%s): validating it file by file", type(error).__name__)
     failing: dict[int, list[int]] = {}
     for file_id, part in frame.groupby("file_id", sort=True):
@@ -386,6 +388,7 @@ def _failing_by_file(con, table: str, suite: Suite, frame: pd.DataFrame, paramet
         except validate_worker.ValidatorBroken:
             raise
         except Exception as error:  # noqa: BLE001
+            interrupts.reraise(error)
             _reject_file(con, table, int(file_id), error)
             rejected.add(int(file_id))
     return failing

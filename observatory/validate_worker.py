@@ -5,7 +5,9 @@ file. In a child process the import runs on another core while the run starts Da
 and harmonizes, so a run with one new file no longer waits for it; the run's own process never
 imports GX. The parent sends each batch (only the columns the suite reads) and gets back, per
 expectation, the row ids that fail it. A worker that dies or answers with an error fails that
-batch, never silently: validate.py then validates the batch file by file, as before.
+batch, never silently: validate.py then validates the batch file by file, as before. A worker
+that died of SIGINT is the exception: Ctrl+C at the terminal reaches the whole process group, so
+the person is stopping the run, and the parent raises KeyboardInterrupt (observatory/interrupts.py).
 
 Run as `python -m observatory.validate_worker`: it answers pickled requests on stdin with
 pickled replies on stdout (both ends are this module, in processes of the same user).
@@ -21,6 +23,7 @@ import logging
 import os
 import pickle
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +37,9 @@ log = logging.getLogger(__name__)
 _shared: "Worker | None" = None
 _reply_seconds = 900.0  # OBSERVATORY_MAX_FILE_SECONDS's default; validate.py sets the setting
 START_SECONDS = 300.0  # importing GX takes seconds, more on a busy machine
+# How long a worker whose replies ended is given to end, to learn whether SIGINT ended it (its
+# interpreter first tears GX down: about a second).
+EXIT_SECONDS = 10.0
 _closing: list["Worker"] = []  # closed, perhaps still exiting
 _lock = threading.Lock()
 
@@ -64,6 +70,7 @@ class Worker:
     def failing_rows(self, suite: dict, frame: Any, parameters: dict) -> dict[int, list[int]]:
         """Position of each expectation in the suite -> row ids of the rows failing it."""
         if not self.alive():
+            self._raise_if_interrupted()
             raise WorkerFailed(f"the validation worker stopped{self._last_error()}")
         try:
             self._wait_ready()
@@ -72,6 +79,8 @@ class Worker:
             status, answer = self._receive()
         except (EOFError, OSError, ValueError, TimeoutError, pickle.UnpicklingError) as error:
             self._broken = True
+            if not isinstance(error, TimeoutError):  # its replies ended: it may have died of Ctrl+C
+                self._raise_if_interrupted(EXIT_SECONDS)
             self.kill()  # dead, hung or out of step: a new worker takes the next batch
             raise WorkerFailed(f"the validation worker stopped ({type(error).__name__}){self._last_error()}") from None
         if status == "broken":
@@ -82,6 +91,23 @@ class Worker:
 
     def alive(self) -> bool:
         return not self._broken and self._process.poll() is None
+
+    def interrupted(self, seconds: float = 0.0) -> bool:
+        """Whether the worker died of SIGINT (waiting up to `seconds` for it to end). Python
+        ends a process that an unhandled KeyboardInterrupt stops by SIGINT, as the signal's
+        default action does; the worker never catches one."""
+        try:
+            return self._process.wait(timeout=seconds) == -signal.SIGINT
+        except subprocess.TimeoutExpired:
+            return False
+
+    def _raise_if_interrupted(self, seconds: float = 0.0) -> None:
+        """Ctrl+C at the terminal reached the worker too: the person stops the run, which is no
+        crash to validate around (the run's own KeyboardInterrupt can have been lost: DuckDB
+        raises RuntimeError in its place, observatory/interrupts.py)."""
+        if self.interrupted(seconds):
+            self._broken = True  # reported once: the next batch (of a later run) gets a new worker
+            raise KeyboardInterrupt("the validation worker was interrupted (SIGINT)")
 
     def _receive(self, seconds: float | None = None) -> tuple[str, Any]:
         """The next reply; a worker silent for longer than a file may take is hung."""
@@ -182,7 +208,11 @@ def shared() -> Worker:
     """The process's worker, started on first use and restarted after a crash."""
     global _shared
     with _lock:
-        if _shared is None or not _shared.alive():
+        if _shared is not None and not _shared.alive():
+            dead, _shared = _shared, None
+            if not dead._broken and dead.interrupted():  # Ctrl+C while it waited: not replaced but reported
+                raise KeyboardInterrupt("the validation worker was interrupted (SIGINT)")
+        if _shared is None:
             _shared = Worker()
         return _shared
 

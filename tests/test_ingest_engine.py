@@ -632,6 +632,37 @@ def test_a_worker_that_hangs_or_dies_fails_its_batch_is_not_left_behind_and_is_r
         validate_worker.discard()
 
 
+class _InterruptedWhenUnpickled:
+    """Unpickled in the worker, it stops the worker as Ctrl+C does: a KeyboardInterrupt, which
+    Python ends the process by SIGINT for."""
+
+    def __reduce__(self):
+        import signal
+
+        return (signal.default_int_handler, (signal.SIGINT, None))
+
+
+def test_a_worker_dead_of_ctrl_c_stops_the_run_instead_of_being_replaced():
+    """Ctrl+C at the terminal reaches the worker too (one process group): its death is the
+    person's interrupt, raised in the run (whose own KeyboardInterrupt DuckDB can have turned
+    into another error), not a crash for the batch to be validated file by file around. Reported
+    once: the next batch gets a new worker."""
+    from observatory import validate_worker
+    from observatory.validate import failing_rows
+
+    suite, frame = _suite(), _frame(x=[None, 1.0])
+    try:
+        assert failing_rows(suite, frame, {}) == {0: [1]}
+        first = validate_worker.shared()
+        with pytest.raises(KeyboardInterrupt):
+            failing_rows(suite, frame, {"poison": _InterruptedWhenUnpickled()})
+        assert first._process.returncode == -2 and not first.alive()
+        assert failing_rows(suite, frame, {}) == {0: [1]}
+        assert validate_worker.shared() is not first
+    finally:
+        validate_worker.discard()
+
+
 def test_the_worker_is_started_early_only_when_the_raw_folder_changed(settings):
     from observatory import validate_worker
 

@@ -532,3 +532,85 @@ def test_revalidate_keeps_each_content_with_the_file_that_brought_it(settings):
     assert "0 new or changed, 1 read again unchanged (0 rejected whole), 1 duplicates" in result.output
     assert query(settings, "SELECT file_path, status FROM file_receipt ORDER BY 1") == [
         ("aaa/copia.csv", "duplicate"), ("mimp/a.csv", "loaded")]
+
+
+def test_duckdb_turns_a_ctrl_c_during_a_query_into_the_error_taken_for_an_interrupt():
+    """What observatory/interrupts.py rests on: an interrupt arriving while DuckDB runs a query
+    calls the SIGINT handler, but comes out of the query as RuntimeError("Query interrupted"),
+    not as the KeyboardInterrupt the handler raised."""
+    import signal
+    import threading
+
+    import duckdb
+
+    from observatory import interrupts
+
+    called = []
+
+    def handler(signum, frame):
+        called.append(signum)
+        raise KeyboardInterrupt
+
+    con = duckdb.connect()
+    previous = signal.signal(signal.SIGINT, handler)  # as Ctrl+C would reach the run, even under a shell ignoring it
+    # Sent once the query has surely started; if DuckDB stopped listening, interrupted from here after a while.
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    guard = threading.Timer(60, con.interrupt)
+    try:
+        timer.start()
+        guard.start()
+        with pytest.raises(RuntimeError) as raised:
+            con.execute("SELECT sum(a % 7) FROM range(1000000000000) t(a)").fetchall()
+    finally:
+        timer.cancel()
+        guard.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert called == [signal.SIGINT]
+    assert raised.value.args == (interrupts.DUCKDB_INTERRUPTED,) and interrupts.is_interrupt(raised.value)
+    assert not interrupts.is_interrupt(RuntimeError("another failure"))
+
+
+@pytest.mark.parametrize("through_dagster", [False, True])
+def test_ctrl_c_during_validation_stops_the_run_and_publishes_nothing(settings, monkeypatch, tmp_path, through_dagster):
+    """Ctrl+C at the terminal reaches the run and its Great Expectations worker (one process
+    group): the worker dies of SIGINT, and the run's KeyboardInterrupt, raised while DuckDB ran
+    a query, came out of it as RuntimeError("Query interrupted"). The run took both for GX
+    failures, validated row by row in a new worker, published and exited 0 (a trial saw it in
+    about 2 of 12 tries). Now it stops as for any Ctrl+C, non-zero, the publication untouched."""
+    import signal
+
+    from observatory import validate_worker, verdicts
+
+    drop(settings, "mimp/a.csv", GOOD)
+    run(settings)
+    published = digest(settings.published_db)
+    drop(settings, "mimp/b.csv", HEADER + "Perú,2016,femicide_count,124,MIMP\n")
+    if through_dagster:
+        monkeypatch.setenv("DAGSTER_HOME", str(dagster_home(tmp_path)))
+    recall = verdicts.recall
+
+    def interrupted(con, store, combinations):
+        worker = validate_worker.shared()
+        worker._process.send_signal(signal.SIGINT)  # the terminal's Ctrl+C reaches the worker...
+        assert worker._process.wait(timeout=60) == -signal.SIGINT
+        try:
+            recall(con, store, combinations)
+            signal.default_int_handler(signal.SIGINT, None)  # ...and the run, inside DuckDB's query,
+        except KeyboardInterrupt:
+            raise RuntimeError("Query interrupted") from None  # which raises this in its place
+
+    monkeypatch.setattr(verdicts, "recall", interrupted)
+    validate_worker.discard()  # the tests keep one: the run's worker starts with SIGINT handled, as under a terminal
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = CliRunner().invoke(main, ["run", "--raw-dir", str(settings.raw_dir), "--curated-dir", str(settings.curated_dir)])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        validate_worker.discard()
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines()[-1] == "Aborted!"  # as for any Ctrl+C, with Dagster or without
+    assert "validating row by row" not in result.output
+    assert digest(settings.published_db) == published and parquet_rows(settings) == 1
+    monkeypatch.setattr(verdicts, "recall", recall)
+    run(settings)  # the next run goes through
+    assert query(settings, "SELECT count(*) FROM fact_observation") == [(2,)]
