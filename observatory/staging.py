@@ -5,6 +5,7 @@ the Arrow schema of staged rows are both derived from it (`row_schema`). Cells s
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -103,7 +104,10 @@ class StageBuffer:
                     self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _stage_batch")
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            # A failed statement can have ended the transaction already (one interrupted by Ctrl+C
+            # does): a failing ROLLBACK would hide the error that goes up.
+            with contextlib.suppress(duckdb.TransactionException):
+                self.con.execute("ROLLBACK")
             raise
         self.written.update(file_id for file_id, _, _ in self.pending)
         self.pending, self.rows = [], 0
