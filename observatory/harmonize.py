@@ -1,7 +1,6 @@
 """Harmonize: staged text cells -> country ISO3, indicator codes, units, disaggregation codes,
 years and numbers in each file's own locale. Nothing is dropped: an unmatched value stays NULL
-beside its raw text, for validation to quarantine with a reason; only a cell whose shape says
-what went wrong is quarantined here, with a message for that shape (`quarantine_with_advice`)."""
+beside its raw text, for validation to quarantine with a reason."""
 from __future__ import annotations
 
 import difflib
@@ -22,14 +21,6 @@ AGE_MINIMUM = re.compile(r"^(\d{1,3}) ?(?:\+|y mas|o mas|and over|or more|years 
 # SDMX codes: Y15T49 is 15 to 49 years, Y_GE15 is 15 years and over.
 SDMX_AGE_RANGE = re.compile(r"^y(\d{1,3})t(\d{1,3})$")
 SDMX_AGE_MINIMUM = re.compile(r"^y ge ?(\d{1,3})$")
-# A figure with a percent sign after it, blanks aside (`10,5 %`, `10.5%`): what Excel writes to a
-# CSV for a cell formatted as a percent. Not read as a number (the value column takes numbers):
-# its message says to write the number without the sign.
-PERCENT_SIGN = r"[+-]?[\d.,]*\d%"
-BLANKS = r"[\s\x{00A0}\x{202F}]"
-# A bare whole number as the age group (`23`, `23.0`): one person's age, as a case file with a
-# row per victim gives it, not a group (`15-29`, `15+`). Its message says so, and quotes no age.
-SINGLE_AGE = r"\d+([.,]0+)?"
 
 
 def harmonize(con: duckdb.DuckDBPyConnection) -> None:
@@ -48,44 +39,7 @@ def harmonize(con: duckdb.DuckDBPyConnection) -> None:
     _mapping(con, flags, _yes_no_resolver(), ["stage_policy_row"], name="yes_no")
     con.execute((SQL_DIR / "harmonize_rows.sql").read_text())
     scope.skip_out_of_scope(con)  # another country, a territory, a region: skipped, not errors
-    quarantine_with_advice(con)
     con.execute((SQL_DIR / "harmonize_policy_rows.sql").read_text())
-
-
-def quarantine_with_advice(con: duckdb.DuckDBPyConnection) -> None:
-    """Rows the suite would quarantine for a cell whose shape says what staff meant get their
-    problem here, with the message for that shape (the details' `variant`: reasons.csv's row
-    `<reason>:<variant>`), and leave stage_harmonized so the suite does not quarantine them
-    again. The reason code is the suite's; nothing loads that did not. A row holding another
-    mistake as well is told this one first.
-
-    value_not_numeric:percent_sign: a figure with a percent sign (PERCENT_SIGN);
-    invalid_age_group:single_age: one person's age as the age group (SINGLE_AGE).
-    A row with both is told of the value, as the suite checks the value first."""
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _advised AS
-        WITH candidates AS MATERIALIZED (  -- the few rows to look at, found by their NULLs alone (not
-            -- materialized, the patterns' filter would be pushed into the scan of every row)
-            SELECT file_id, row_id, line, value_raw, age_group_raw,
-                   value IS NULL AND NOT value_missing AS value_unread, age_group IS NULL AS age_group_unread
-            FROM stage_harmonized
-            WHERE (value IS NULL AND NOT value_missing) OR age_group IS NULL
-        ), shaped AS (
-            SELECT c.*, f.decimal_mark,
-                   coalesce(value_unread AND regexp_full_match(regexp_replace(value_raw, '{BLANKS}', '', 'g'),
-                                                               '{PERCENT_SIGN}'), false) AS percent_sign,
-                   coalesce(age_group_unread AND regexp_full_match(age_group_raw, '{SINGLE_AGE}'), false) AS single_age
-            FROM candidates AS c JOIN stage_file AS f USING (file_id)
-        )
-        SELECT file_id, row_id, line,
-               CASE WHEN percent_sign THEN 'value_not_numeric' ELSE 'invalid_age_group' END AS reason_code,
-               CASE WHEN percent_sign
-                    THEN json_object('variant', 'percent_sign', 'raw', value_raw, 'decimal_mark', decimal_mark)
-                    ELSE json_object('variant', 'single_age') END AS details
-        FROM shaped WHERE percent_sign OR single_age""")
-    con.execute("INSERT INTO stage_problem SELECT file_id, row_id, line, reason_code, details FROM _advised")
-    con.execute("DELETE FROM stage_harmonized WHERE row_id IN (SELECT row_id FROM _advised)")
-    con.execute("DROP TABLE _advised")
 
 
 def _mapping(

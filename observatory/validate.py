@@ -51,6 +51,14 @@ FILE_FIGURES = frozenset({"value"})
 # separator the file does not take for one: a point where the decimal mark is a point, a comma
 # where it is a comma (a `;` file). As a count it may well be 1234 typed with that separator.
 THOUSANDS = {".": re.compile(r"[+-]?\d{1,3}\.\d{3}"), ",": re.compile(r"[+-]?\d{1,3},\d{3}")}
+# A figure with a percent sign after it, blanks aside (`10,5 %`, `10.5%`): what Excel writes to a
+# CSV for a cell formatted as a percent. Not read as a number (the value column takes numbers):
+# its message says to write the number without the sign (value_not_numeric:percent_sign).
+PERCENT_SIGN = re.compile(r"[+-]?[\d.,]*\d%")
+# A bare whole number as the age group (`23`, `23.0`): one person's age, as a case file with a
+# row per victim gives it, not a group (`15-29`, `15+`); its message says so and quotes no age
+# (invalid_age_group:single_age).
+SINGLE_AGE = re.compile(r"\d+(?:[.,]0+)?")
 
 
 @dataclass
@@ -470,17 +478,25 @@ def _details(row: dict, meta: dict, parameters: dict, dialect: tuple[str, str]) 
         "grouping_es": " y el punto agrupa miles (12.345 = doce mil trescientos cuarenta y cinco)" if comma else "",
         "grouping_en": " and the dot groups thousands (12.345 = twelve thousand three hundred forty-five)" if comma else "",
         **_thousands_hint(_text(row.get("value_raw")), decimal_mark),
-        **_total_or_note(meta["reason_code"], _text(row.get(meta["raw_column"]))),
+        **_variant(meta["reason_code"], _text(row.get(meta["raw_column"]))),
     }
 
 
-def _total_or_note(reason_code: str, raw: str) -> dict[str, str]:
-    """For unknown_country: a cell that starts like a total or a note under the table (`Total`,
-    `Fuente: …`, reference/row_markers.csv) is not a misspelt country, so its message says what
-    the row looks like (reasons.csv's `unknown_country:total_or_note`) instead of naming the
-    closest countries. The marker named is the list's word, never the rest of the cell."""
-    marker = staff_forms.row_marker(raw) if reason_code == "unknown_country" else None
-    return {"variant": "total_or_note", "marker": marker} if marker else {}
+def _variant(reason_code: str, raw: str) -> dict[str, str]:
+    """Another message for the same reason (reasons.csv's row `<code>:<variant>`) when the
+    cell's shape says what staff meant:
+    - unknown_country:total_or_note: a cell that starts like a total or a note under the table
+      (`Total`, `Fuente: …`, reference/row_markers.csv) is not a misspelt country; the marker
+      named is the list's word, never the rest of the cell;
+    - value_not_numeric:percent_sign: a figure with a percent sign (PERCENT_SIGN);
+    - invalid_age_group:single_age: one person's age as the age group (SINGLE_AGE)."""
+    if reason_code == "unknown_country" and (marker := staff_forms.row_marker(raw)):
+        return {"variant": "total_or_note", "marker": marker}
+    if reason_code == "value_not_numeric" and PERCENT_SIGN.fullmatch("".join(raw.split())):
+        return {"variant": "percent_sign"}
+    if reason_code == "invalid_age_group" and SINGLE_AGE.fullmatch(raw.strip()):
+        return {"variant": "single_age"}
+    return {}
 
 
 def _thousands_hint(raw: str, decimal_mark: str) -> dict[str, str]:
