@@ -253,45 +253,47 @@ def from_tables(con: duckdb.DuckDBPyConnection, receipt_table: str, quarantine_t
     return receipts
 
 
-def duplicate_problem(original: str) -> Problem:
-    """A duplicate's one problem: its content came with `original`, which the message names."""
+def file_problem(reason_code: str, **details: str) -> Problem:
+    """A file-level problem of a receipt no run's build wrote (a duplicate, a withdrawn file in
+    `check`): reasons.csv's messages for `reason_code`, filled with `details`."""
     from observatory import reference
 
     reasons = reference.load("reasons").set_index("reason_code")
-    es, en = (reasons.at["duplicate_file", column].format(original=original) for column in ("message_es", "message_en"))
-    return Problem(None, "duplicate_file", es, en)
+    es, en = (reasons.at[reason_code, column].format(**details) for column in ("message_es", "message_en"))
+    return Problem(None, reason_code, es, en)
+
+
+def duplicate_problem(original: str) -> Problem:
+    """A duplicate's one problem: its content came with `original`, which the message names."""
+    return file_problem("duplicate_file", original=original)
+
+
+def _unread_receipt(raw, status: str, problem: Problem) -> Receipt:
+    """The receipt of a file nothing of which loads, as `check` shows it (received now)."""
+    from datetime import datetime, timezone
+
+    return Receipt(raw.rel_path, raw.observatory, raw.sha256, f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
+                   status, 0, 0, 0, institution=registry.institution(raw.observatory), problems=[problem])
 
 
 def duplicate_receipt(raw, published_db: Path, raw_dir: Path) -> Receipt | None:
     """The receipt of a file whose content another file still in `raw_dir` already brought (as
     the published receipts say), as a run would record it; None when the content is new, is this
     file's, or came with a file since removed (a run reads it again)."""
-    from datetime import datetime, timezone
-
     def other_with_it(path: str, sha: str) -> bool:
         return sha == raw.sha256 and path != raw.rel_path and holds(raw_dir / path, sha)
 
     owner = received_contents(published_db, other_with_it).get(raw.sha256)
     if owner is None or _received_at(published_db, raw.rel_path, raw.sha256):
         return None  # a run reads this file as unchanged: its own receipt, not a copy's
-    return Receipt(raw.rel_path, raw.observatory, raw.sha256, f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
-                   "duplicate", 0, 0, 0, institution=registry.institution(raw.observatory),
-                   problems=[duplicate_problem(owner)])
+    return _unread_receipt(raw, "duplicate", duplicate_problem(owner))
 
 
 def withdrawn_receipt(raw) -> Receipt:
     """What `observatory check` shows for withdrawn content: nothing of it would load (a run
     neither reads it nor records a receipt for it), and how to take it back."""
-    from datetime import datetime, timezone
-
-    from observatory import reference
-
-    reasons = reference.load("reasons").set_index("reason_code")
-    es, en = (reasons.at["withdrawn_file", column].format(file_name=Path(raw.rel_path).name, file_path=f"data/raw/{raw.rel_path}")
-              for column in ("message_es", "message_en"))
-    return Receipt(raw.rel_path, raw.observatory, raw.sha256, f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
-                   "withdrawn", 0, 0, 0, institution=registry.institution(raw.observatory),
-                   problems=[Problem(None, "withdrawn_file", es, en)])
+    return _unread_receipt(raw, "withdrawn", file_problem(
+        "withdrawn_file", file_name=Path(raw.rel_path).name, file_path=f"data/raw/{raw.rel_path}"))
 
 
 def already_received(published_db: Path, receipt: Receipt) -> str | None:
