@@ -55,10 +55,6 @@ THOUSANDS = {".": re.compile(r"[+-]?\d{1,3}\.\d{3}"), ",": re.compile(r"[+-]?\d{
 # CSV for a cell formatted as a percent. Not read as a number (the value column takes numbers):
 # its message says to write the number without the sign (value_not_numeric:percent_sign).
 PERCENT_SIGN = re.compile(r"[+-]?[\d.,]*\d%")
-# A bare whole number as the age group (`23`, `23.0`): one person's age, as a case file with a
-# row per victim gives it, not a group (`15-29`, `15+`); its message says so and quotes no age
-# (invalid_age_group:single_age).
-SINGLE_AGE = re.compile(r"\d+(?:[.,]0+)?")
 
 
 @dataclass
@@ -489,12 +485,15 @@ def _variant(reason_code: str, raw: str) -> dict[str, str]:
       (`Total`, `Fuente: …`, reference/row_markers.csv) is not a misspelt country; the marker
       named is the list's word, never the rest of the cell;
     - value_not_numeric:percent_sign: a figure with a percent sign (PERCENT_SIGN);
-    - invalid_age_group:single_age: one person's age as the age group (SINGLE_AGE)."""
+    - invalid_age_group:single_age: one person's age as the age group."""
     if reason_code == "unknown_country" and (marker := staff_forms.row_marker(raw)):
         return {"variant": "total_or_note", "marker": marker}
     if reason_code == "value_not_numeric" and PERCENT_SIGN.fullmatch("".join(raw.split())):
         return {"variant": "percent_sign"}
-    if reason_code == "invalid_age_group" and SINGLE_AGE.fullmatch(raw.strip()):
+    # A bare whole number as the age group (`23`, `23.0`): one person's age, as a case file with a
+    # row per victim gives it, not a group (`15-29`, `15+`); the message quotes no age, as
+    # privacy.quotable would not either.
+    if reason_code == "invalid_age_group" and privacy.WHOLE_NUMBER.fullmatch(raw.strip()):
         return {"variant": "single_age"}
     return {}
 
